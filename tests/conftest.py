@@ -1,0 +1,109 @@
+"""A real vpclab server per test module, driven through real boto3."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REGION = "ap-south-1"
+ACCOUNT_1 = "111111111111"
+ACCOUNT_2 = "222222222222"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A `vpclab server` subprocess on a free port with its own state directory."""
+
+    state_dir: Path
+    port: int
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> "ServerProcess":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vpclab.cli", "server", "--port", str(self.port),
+             "--state-dir", str(self.state_dir)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if "vpclab ready" in line:
+                return self
+            if not line and self.proc.poll() is not None:
+                break
+        raise RuntimeError(f"vpclab server did not start (exit {self.proc.poll()})")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def client(self, service: str, account: str = ACCOUNT_1, region: str = REGION):
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=account,
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = ServerProcess(tmp_path / "state", free_port()).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for a module of tests that do not care about each other's resources."""
+    srv = ServerProcess(tmp_path_factory.mktemp("state"), free_port()).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def ec2(shared_server):
+    return shared_server.client("ec2")
+
+
+@pytest.fixture
+def ec2_2(shared_server):
+    return shared_server.client("ec2", ACCOUNT_2)

@@ -1,0 +1,132 @@
+"""EC2 networking and compute resources."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..store import Resource, resource
+
+
+@dataclass
+class Tagged(Resource):
+    """A resource that takes tags; CreateTags / DeleteTags / DescribeTags work on it."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+
+@resource("vpc")
+@dataclass
+class Vpc(Tagged):
+    cidr_block: str = ""
+    cidr_association_id: str = ""
+    is_default: bool = False
+    state: str = "available"
+    instance_tenancy: str = "default"
+    dhcp_options_id: str = ""
+    enable_dns_support: bool = True
+    enable_dns_hostnames: bool = False
+    enable_network_address_usage_metrics: bool = False
+
+
+@resource("subnet")
+@dataclass
+class Subnet(Tagged):
+    vpc_id: str = ""
+    cidr_block: str = ""
+    availability_zone: str = ""
+    availability_zone_id: str = ""
+    default_for_az: bool = False
+    map_public_ip_on_launch: bool = False
+    state: str = "available"
+
+
+@dataclass
+class _RuleFields:
+    """Documentation only: the keys of a security group rule dict.
+
+    id (sgr-…), egress (bool), protocol ("-1", "tcp", "udp", "icmp" or a number as str),
+    from_port / to_port (int, -1 for all), cidr_ipv4, cidr_ipv6, prefix_list_id,
+    group_id / group_owner (a referenced group), description, tags (dict).
+    """
+
+
+@resource("security-group")
+@dataclass
+class SecurityGroup(Tagged):
+    vpc_id: str = ""
+    group_name: str = ""
+    description: str = ""
+    rules: list[dict] = field(default_factory=list)  # see _RuleFields
+
+
+@resource("instance")
+@dataclass
+class Instance(Tagged):
+    reservation_id: str = ""
+    image_id: str = ""
+    instance_type: str = ""
+    key_name: str | None = None
+    vpc_id: str = ""
+    subnet_id: str = ""
+    availability_zone: str = ""
+    private_ip: str = ""
+    network_interface_id: str = ""
+    security_group_ids: list[str] = field(default_factory=list)
+    user_data: str = ""  # base64, as the API carries it
+    ami_launch_index: int = 0
+    client_token: str = ""
+    # Desired state is what the API asked for: "running", "stopped" or "terminated".
+    desired_state: str = "running"
+    # Observed state, written by the data plane (or at once where there is none):
+    # pending | running | stopping | stopped | shutting-down | terminated.
+    state: str = "pending"
+    state_transition_reason: str = ""
+    state_reason: dict | None = None
+    launch_time: float = 0.0
+    terminated_at: float | None = None
+
+
+@resource("network-interface")
+@dataclass
+class NetworkInterface(Tagged):
+    vpc_id: str = ""
+    subnet_id: str = ""
+    availability_zone: str = ""
+    private_ip: str = ""
+    mac_address: str = ""
+    description: str = ""
+    # interface | vpc_endpoint | network_load_balancer
+    interface_type: str = "interface"
+    security_group_ids: list[str] = field(default_factory=list)
+    requester_managed: bool = False
+    requester_id: str | None = None
+    status: str = "in-use"  # available | in-use
+    # attachment: {"attachment_id", "instance_id", "device_index", "status", "attach_time"}
+    attachment: dict | None = None
+    # What owns it, so that deleting the owner removes it: ("instance"|"vpc-endpoint"|"load-balancer", id)
+    owner_kind: str = ""
+    owner_id: str = ""
+
+
+@resource("key-pair")
+@dataclass
+class KeyPair(Tagged):
+    """Keyed by KeyPairId (`key-…`); the name is unique per account and region."""
+
+    key_name: str = ""
+    key_type: str = "rsa"
+    fingerprint: str = ""
+    public_key: str = ""
+
+
+@resource("account-region")
+@dataclass
+class AccountRegion(Resource):
+    """Per (account, region) bookkeeping; id is `<account>:<region>`.
+
+    Records that the default VPC was made, so that a user who deletes it does not get a
+    new one on the next call (AWS does not recreate it either).
+    """
+
+    default_vpc_id: str | None = None
+    initialized: bool = False

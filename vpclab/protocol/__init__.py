@@ -1,0 +1,1 @@
+"""Protocol layer: AWS wire formats driven by the botocore service models."""

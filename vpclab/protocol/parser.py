@@ -1,0 +1,194 @@
+"""Parse `query` and `ec2` protocol requests into an operation's input shape.
+
+The parser walks the botocore input shape and reads each member from the flat form
+parameters under the name botocore's own serializer would have used, so whatever a client
+built from the same model comes back as the same dict. The EC2 dialect differs from the
+query one only in how names are spelled and how lists are prefixed, and that is all its
+subclass overrides.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from .errors import InvalidParameterValue, MissingParameter, ValidationError
+
+
+class QueryParser:
+    """Form parameters -> input dict, for the `query` protocol (ELBv2, STS)."""
+
+    def parse(self, params: Mapping[str, str], shape: StructureShape | None) -> dict:
+        if shape is None:
+            return {}
+        keys = _KeyIndex(params)
+        parsed = self._structure(params, keys, shape, "")
+        return parsed or {}
+
+    # Names ---------------------------------------------------------------------------
+    def member_name(self, shape: Shape, default: str) -> str:
+        return shape.serialization.get("name", default)
+
+    def list_prefix(self, shape: ListShape, prefix: str) -> str:
+        if shape.serialization.get("flattened"):
+            name = shape.member.serialization.get("name")
+            if name:
+                return ".".join(prefix.split(".")[:-1] + [self.member_name(shape.member, "")])
+            return prefix
+        return f"{prefix}.{shape.member.serialization.get('name', 'member')}"
+
+    # Walk ----------------------------------------------------------------------------
+    def _value(self, params: Mapping[str, str], keys: "_KeyIndex", shape: Shape, prefix: str):
+        kind = shape.type_name
+        if kind == "structure":
+            return self._structure(params, keys, shape, prefix)
+        if kind == "list":
+            return self._list(params, keys, shape, prefix)
+        if kind == "map":
+            return self._map(params, keys, shape, prefix)
+        if prefix not in params:
+            return None
+        return self._scalar(params[prefix], shape, prefix)
+
+    def _structure(self, params, keys, shape: StructureShape, prefix: str) -> dict | None:
+        out: dict = {}
+        for name, member in shape.members.items():
+            key = self.member_name(member, name)
+            full = f"{prefix}.{key}" if prefix else key
+            if not keys.has_prefix(full):
+                continue
+            value = self._value(params, keys, member, full)
+            if value is not None:
+                out[name] = value
+        if prefix and not out:
+            return None
+        for name in shape.required_members:
+            if name not in out:
+                raise MissingParameter(
+                    f"The request must contain the parameter {self._wire_name(shape, name, prefix)}"
+                )
+        return out
+
+    def _wire_name(self, shape: StructureShape, name: str, prefix: str) -> str:
+        key = self.member_name(shape.members[name], name)
+        return f"{prefix}.{key}" if prefix else key
+
+    def _list(self, params, keys, shape: ListShape, prefix: str) -> list | None:
+        if params.get(prefix) == "":
+            return []
+        list_prefix = self.list_prefix(shape, prefix)
+        indices = keys.indices(list_prefix)
+        if not indices:
+            return None
+        out = []
+        for index in indices:
+            value = self._value(params, keys, shape.member, f"{list_prefix}.{index}")
+            if value is not None:
+                out.append(value)
+        return out
+
+    def _map(self, params, keys, shape: MapShape, prefix: str) -> dict | None:
+        full = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
+        key_name = self.member_name(shape.key, "key")
+        value_name = self.member_name(shape.value, "value")
+        out = {}
+        for index in keys.indices(full):
+            key = self._value(params, keys, shape.key, f"{full}.{index}.{key_name}")
+            value = self._value(params, keys, shape.value, f"{full}.{index}.{value_name}")
+            if key is not None:
+                out[key] = value
+        return out or None
+
+    def _scalar(self, raw: str, shape: Shape, name: str):
+        kind = shape.type_name
+        try:
+            if kind in ("integer", "long"):
+                return int(raw)
+            if kind in ("float", "double"):
+                return float(raw)
+            if kind == "boolean":
+                lowered = raw.lower()
+                if lowered not in ("true", "false"):
+                    raise ValueError(raw)
+                return lowered == "true"
+            if kind == "timestamp":
+                return _parse_timestamp(raw)
+            if kind == "blob":
+                return base64.b64decode(raw)
+        except (ValueError, TypeError):
+            raise InvalidParameterValue(
+                f"Value ({raw}) for parameter {name} is invalid. Expected a {kind}."
+            ) from None
+        return raw
+
+
+class Ec2Parser(QueryParser):
+    """The `ec2` dialect: queryName or capitalised locationName, lists always flat."""
+
+    def member_name(self, shape: Shape, default: str) -> str:
+        if "queryName" in shape.serialization:
+            return shape.serialization["queryName"]
+        name = shape.serialization.get("name")
+        if name:
+            return name[0].upper() + name[1:]
+        return default
+
+    def list_prefix(self, shape: ListShape, prefix: str) -> str:
+        return prefix
+
+    def _list(self, params, keys, shape: ListShape, prefix: str) -> list | None:
+        indices = keys.indices(prefix)
+        if not indices:
+            return None
+        return [
+            v
+            for v in (self._value(params, keys, shape.member, f"{prefix}.{i}") for i in indices)
+            if v is not None
+        ]
+
+
+def parser_for(protocol: str) -> QueryParser:
+    if protocol == "ec2":
+        return Ec2Parser()
+    if protocol == "query":
+        return QueryParser()
+    raise ValidationError(f"Unsupported protocol {protocol}")
+
+
+class _KeyIndex:
+    """Answers 'is anything under this prefix?' and 'which list indices exist?' quickly.
+
+    A request has tens of keys, so a sorted scan is cheap; the index exists so that a
+    walk over a large input shape does not rescan every key for every member.
+    """
+
+    def __init__(self, params: Mapping[str, str]):
+        self._prefixes: set[str] = set()
+        self._children: dict[str, set[int]] = {}
+        for key in params:
+            parts = key.split(".")
+            for i in range(1, len(parts) + 1):
+                head = ".".join(parts[:i])
+                self._prefixes.add(head)
+                if i < len(parts) and parts[i].isdigit():
+                    self._children.setdefault(head, set()).add(int(parts[i]))
+
+    def has_prefix(self, prefix: str) -> bool:
+        return prefix in self._prefixes
+
+    def indices(self, prefix: str) -> list[int]:
+        return sorted(self._children.get(prefix, ()))
+
+
+def _parse_timestamp(raw: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(float(raw), tz=dt.timezone.utc)
+    except ValueError:
+        pass
+    text = raw.replace("Z", "+00:00")
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value

@@ -1,0 +1,147 @@
+"""Serialize operation outputs and errors to the XML that `query` and `ec2` clients parse.
+
+Walks the botocore output shape, so element names, list wrappers and scalar formats are
+exactly what botocore's response parser expects. The whole document is built as one
+bytes object: a response written in two TCP segments costs a client 40 ms through
+delayed ACK.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from xml.sax.saxutils import escape
+
+from botocore.model import OperationModel, Shape
+
+from .errors import AwsError
+
+XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+class QuerySerializer:
+    """Output dict -> XML for the `query` protocol (ELBv2, STS)."""
+
+    def __init__(self, xml_namespace: str):
+        self.xml_namespace = xml_namespace
+
+    def serialize(self, operation: OperationModel, output: dict, request_id: str) -> bytes:
+        name = operation.name
+        parts = [XML_DECL, f'<{name}Response xmlns="{self.xml_namespace}">']
+        shape = operation.output_shape
+        if shape is not None:
+            wrapper = shape.serialization.get("resultWrapper", f"{name}Result")
+            parts.append(f"<{wrapper}>")
+            self._members(parts, shape, output)
+            parts.append(f"</{wrapper}>")
+        parts.append(
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+            f"</{name}Response>"
+        )
+        return "".join(parts).encode()
+
+    def serialize_error(self, err: AwsError, request_id: str) -> bytes:
+        kind = "Sender" if err.sender_fault else "Receiver"
+        return (
+            f'{XML_DECL}<ErrorResponse xmlns="{self.xml_namespace}"><Error><Type>{kind}</Type>'
+            f"<Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+
+    # Walk ----------------------------------------------------------------------------
+    def _members(self, parts: list[str], shape: Shape, value: dict) -> None:
+        for name, member in shape.members.items():
+            if name not in value or value[name] is None:
+                continue
+            tag = member.serialization.get("name", name)
+            self._node(parts, member, value[name], tag)
+
+    def _node(self, parts: list[str], shape: Shape, value, tag: str) -> None:
+        kind = shape.type_name
+        if kind == "structure":
+            parts.append(f"<{tag}>")
+            self._members(parts, shape, value)
+            parts.append(f"</{tag}>")
+        elif kind == "list":
+            item_tag = shape.member.serialization.get("name", "member")
+            if shape.serialization.get("flattened"):
+                for item in value:
+                    self._node(parts, shape.member, item, tag)
+                return
+            parts.append(f"<{tag}>")
+            for item in value:
+                self._node(parts, shape.member, item, item_tag)
+            parts.append(f"</{tag}>")
+        elif kind == "map":
+            key_tag = shape.key.serialization.get("name", "key")
+            value_tag = shape.value.serialization.get("name", "value")
+            flat = shape.serialization.get("flattened")
+            if not flat:
+                parts.append(f"<{tag}>")
+            for k, v in value.items():
+                parts.append(f"<{tag if flat else 'entry'}>")
+                self._node(parts, shape.key, k, key_tag)
+                self._node(parts, shape.value, v, value_tag)
+                parts.append(f"</{tag if flat else 'entry'}>")
+            if not flat:
+                parts.append(f"</{tag}>")
+        else:
+            parts.append(f"<{tag}>{_scalar(shape, value)}</{tag}>")
+
+
+class Ec2Serializer(QuerySerializer):
+    """The `ec2` dialect: no result wrapper, `requestId` first, `<Response><Errors>` errors."""
+
+    def serialize(self, operation: OperationModel, output: dict, request_id: str) -> bytes:
+        name = operation.name
+        parts = [
+            XML_DECL,
+            f'<{name}Response xmlns="{self.xml_namespace}/"><requestId>{request_id}</requestId>',
+        ]
+        shape = operation.output_shape
+        if shape is None:
+            parts.append("<return>true</return>")
+        else:
+            self._members(parts, shape, output)
+        parts.append(f"</{name}Response>")
+        return "".join(parts).encode()
+
+    def serialize_error(self, err: AwsError, request_id: str) -> bytes:
+        return (
+            f"{XML_DECL}<Response><Errors><Error><Code>{escape(err.code)}</Code>"
+            f"<Message>{escape(err.message)}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+
+
+def serializer_for(protocol: str, xml_namespace: str) -> QuerySerializer:
+    if protocol == "ec2":
+        return Ec2Serializer(xml_namespace.rstrip("/"))
+    return QuerySerializer(xml_namespace)
+
+
+def _scalar(shape: Shape, value) -> str:
+    kind = shape.type_name
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "timestamp":
+        return escape(format_timestamp(value))
+    if kind == "blob":
+        raw = value.encode() if isinstance(value, str) else value
+        return base64.b64encode(raw).decode()
+    if kind in ("integer", "long"):
+        return str(int(value))
+    if kind in ("float", "double"):
+        return repr(float(value))
+    return escape(str(value))
+
+
+def format_timestamp(value) -> str:
+    """AWS's ISO 8601 form with milliseconds and `Z`, from a datetime, epoch or string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        value = dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

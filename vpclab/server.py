@@ -1,0 +1,93 @@
+"""The vpclab server: the AWS endpoint over HTTP, the store, and (later) the data plane.
+
+aiohttp serves HTTP/1.1 with keep-alive and writes each response in one segment; the
+handlers are synchronous and fast (in-memory reads, one fsync per write), so they run on
+the event loop without a thread hop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from . import control  # noqa: F401  (registers every operation handler)
+from .protocol.gateway import Gateway
+from .store import Store, open_store
+
+log = logging.getLogger("vpclab.server")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("VPCLAB_STATE_DIR", ".vpclab")).absolute()
+
+
+def default_port() -> int:
+    return int(os.environ.get("VPCLAB_PORT", DEFAULT_PORT))
+
+
+@dataclass
+class ServerConfig:
+    state_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+
+
+def make_app(store: Store) -> web.Application:
+    gateway = Gateway(store)
+
+    async def aws(request: web.Request) -> web.Response:
+        body = await request.read()
+        result = gateway.handle(request.headers, request.query_string, body)
+        return web.Response(
+            status=result.status,
+            body=result.body,
+            headers={"Content-Type": result.content_type, "x-amzn-RequestId": result.request_id},
+        )
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "running", "services": ["ec2", "elbv2", "sts"]})
+
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_get("/_vpclab/health", health)
+    app.router.add_route("*", "/{tail:.*}", aws)
+    return app
+
+
+async def serve(config: ServerConfig, ready_line: bool = True) -> None:
+    """Serve until SIGINT/SIGTERM, then close the store cleanly."""
+    store = open_store(config.state_dir)
+    (config.state_dir / "server.pid").write_text(str(os.getpid()))
+    runner = web.AppRunner(make_app(store), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready_line:
+        print(
+            f"vpclab ready on http://{config.host}:{config.port} (state: {config.state_dir})",
+            flush=True,
+        )
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        store.close()
+        pid_file = config.state_dir / "server.pid"
+        if pid_file.exists() and pid_file.read_text() == str(os.getpid()):
+            pid_file.unlink()
+
+
+def run(config: ServerConfig) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(config))

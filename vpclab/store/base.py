@@ -1,0 +1,208 @@
+"""Resources, transactions and the in-memory view that the persistence layer backs.
+
+Every resource is a dataclass of JSON-native fields, keyed by (kind, id) and owned by an
+(account, region). The store keeps all of them in memory for fast reads and writes each
+transaction through to a `Persistence` before it becomes visible, so a response is only
+sent for state that survives `kill -9`. Persistence is a two-method seam so that a
+PostgreSQL store can follow the SQLite one.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+
+T = TypeVar("T", bound="Resource")
+
+_KINDS: dict[str, type["Resource"]] = {}
+
+
+@dataclass
+class Resource:
+    """Base of every stored resource. `kind` names the class in the store."""
+
+    kind: ClassVar[str] = ""
+    id: str
+    account: str
+    region: str
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        # Fields added since the row was written take their defaults; fields removed
+        # since are dropped, so old state directories keep loading.
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def resource(kind: str) -> Callable[[type[T]], type[T]]:
+    """Register a dataclass as a stored resource kind."""
+
+    def register(cls: type[T]) -> type[T]:
+        if kind in _KINDS and _KINDS[kind] is not cls:
+            raise ValueError(f"resource kind {kind!r} registered twice")
+        cls.kind = kind
+        _KINDS[kind] = cls
+        return cls
+
+    return register
+
+
+def kind_class(kind: str) -> type[Resource] | None:
+    return _KINDS.get(kind)
+
+
+Key = tuple[str, str]  # (kind, id)
+
+
+class Persistence(Protocol):
+    def load(self) -> Iterable[tuple[str, str, str]]:
+        """Every stored (kind, id, json body), in the order they were first written."""
+
+    def commit(self, puts: list[Resource], deletes: list[Key]) -> None:
+        """Write one transaction durably; return only once it survives a crash."""
+
+    def close(self) -> None: ...
+
+
+class Store:
+    """All resources in memory, written through to persistence one transaction at a time."""
+
+    def __init__(self, persistence: Persistence):
+        self._persistence = persistence
+        self._lock = threading.RLock()
+        self._data: dict[str, dict[str, Resource]] = {}
+        self._listeners: list[Callable[[set[Key]], None]] = []
+        for kind, rid, body in persistence.load():
+            cls = kind_class(kind)
+            if cls is None:
+                continue  # a kind this version no longer knows: keep the row, ignore it
+            self._data.setdefault(kind, {})[rid] = cls.from_json(body)
+
+    def subscribe(self, listener: Callable[[set[Key]], None]) -> None:
+        """Call `listener(changed_keys)` after each commit (the data plane marks itself dirty)."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def read(self) -> Iterator["Transaction"]:
+        """A read-only view. Objects it returns are shared: never mutate them."""
+        with self._lock:
+            yield Transaction(self, writable=False)
+
+    @contextmanager
+    def write(self) -> Iterator["Transaction"]:
+        """A transaction: all of it is durable before the block returns, or none of it is."""
+        with self._lock:
+            tx = Transaction(self, writable=True)
+            yield tx
+            changed = tx._commit()
+        if changed:
+            for listener in self._listeners:
+                listener(changed)
+
+    def close(self) -> None:
+        self._persistence.close()
+
+    # Used by Transaction ---------------------------------------------------------------
+    def _apply(self, puts: list[Resource], deletes: list[Key]) -> None:
+        self._persistence.commit(puts, deletes)
+        for obj in puts:
+            self._data.setdefault(obj.kind, {})[obj.id] = obj
+        for kind, rid in deletes:
+            self._data.get(kind, {}).pop(rid, None)
+
+
+class Transaction:
+    """Reads see the transaction's own writes; writes reach the store only on commit."""
+
+    def __init__(self, store: Store, writable: bool):
+        self._store = store
+        self._writable = writable
+        self._overlay: dict[Key, Resource | None] = {}
+
+    def get(self, cls: type[T], rid: str) -> T | None:
+        key = (cls.kind, rid)
+        if key in self._overlay:
+            return self._overlay[key]  # type: ignore[return-value]
+        obj = self._store._data.get(cls.kind, {}).get(rid)
+        if obj is None or not self._writable:
+            return obj  # type: ignore[return-value]
+        mine = copy.deepcopy(obj)
+        self._overlay[key] = mine
+        return mine  # type: ignore[return-value]
+
+    def list(
+        self,
+        cls: type[T],
+        account: str | None = None,
+        region: str | None = None,
+        where: Callable[[T], bool] | None = None,
+        **equal: Any,
+    ) -> list[T]:
+        """Resources of a kind, optionally of one account/region, matching every filter."""
+        base = self._store._data.get(cls.kind, {})
+        out: list[T] = []
+        seen: set[str] = set()
+        for rid, obj in base.items():
+            seen.add(rid)
+            key = (cls.kind, rid)
+            if key in self._overlay:
+                obj = self._overlay[key]
+                if obj is None:
+                    continue
+            if _matches(obj, account, region, where, equal):
+                out.append(self.get(cls, rid) if self._writable else obj)  # type: ignore[arg-type]
+        for (kind, rid), obj in self._overlay.items():
+            if kind == cls.kind and rid not in seen and obj is not None:
+                if _matches(obj, account, region, where, equal):
+                    out.append(obj)  # type: ignore[arg-type]
+        return out
+
+    def put(self, obj: Resource) -> None:
+        self._check_writable()
+        if not obj.kind:
+            raise TypeError(f"{type(obj).__name__} is not a registered resource")
+        self._overlay[(obj.kind, obj.id)] = obj
+
+    def delete(self, obj: Resource) -> None:
+        self._check_writable()
+        self._overlay[(obj.kind, obj.id)] = None
+
+    def _check_writable(self) -> None:
+        if not self._writable:
+            raise RuntimeError("write in a read-only transaction")
+
+    def _commit(self) -> set[Key]:
+        if not self._overlay:
+            return set()
+        puts: list[Resource] = []
+        deletes: list[Key] = []
+        base = self._store._data
+        for key, obj in self._overlay.items():
+            if obj is None:
+                if key[1] in base.get(key[0], {}):
+                    deletes.append(key)
+            elif base.get(key[0], {}).get(key[1]) != obj:
+                puts.append(obj)
+        if puts or deletes:
+            self._store._apply(puts, deletes)
+        return {(o.kind, o.id) for o in puts} | set(deletes)
+
+
+def _matches(obj, account, region, where, equal) -> bool:
+    if account is not None and obj.account != account:
+        return False
+    if region is not None and obj.region != region:
+        return False
+    for name, value in equal.items():
+        if getattr(obj, name) != value:
+            return False
+    return where is None or where(obj)
