@@ -10,12 +10,14 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
 from . import control  # noqa: F401  (registers every operation handler)
+from .control import lifecycle
 from .protocol.gateway import Gateway
 from .store import Store, open_store
 
@@ -40,8 +42,8 @@ class ServerConfig:
     port: int = DEFAULT_PORT
 
 
-def make_app(store: Store) -> web.Application:
-    gateway = Gateway(store)
+def make_app(store: Store, dataplane: bool = False) -> web.Application:
+    gateway = Gateway(store, dataplane)
 
     async def aws(request: web.Request) -> web.Response:
         body = await request.read()
@@ -69,6 +71,7 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()
+    settler = asyncio.create_task(_settle_forever(store))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,11 +84,22 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     try:
         await stop.wait()
     finally:
+        settler.cancel()
         await runner.cleanup()
         store.close()
         pid_file = config.state_dir / "server.pid"
         if pid_file.exists() and pid_file.read_text() == str(os.getpid()):
             pid_file.unlink()
+
+
+async def _settle_forever(store: Store, period: float = 0.1) -> None:
+    """Without a data plane, move transitional states on by time (see control/lifecycle.py)."""
+    while True:
+        await asyncio.sleep(period)
+        try:
+            lifecycle.settle(store, time.time())
+        except Exception:  # a bug in one step must not stop the server
+            log.exception("lifecycle step failed")
 
 
 def run(config: ServerConfig) -> None:

@@ -50,6 +50,9 @@ class RequestContext:
     service: str = "ec2"
     action: str = ""
     dry_run: bool = False
+    # True when a data plane makes resources real and reports their states; False means
+    # states settle by the lifecycle timer (see control/lifecycle.py).
+    dataplane: bool = False
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     extras: dict[str, Any] = field(default_factory=dict)
@@ -69,4 +72,4 @@ class RequestContext:
 
     def as_account(self, account: str) -> "RequestContext":
         return RequestContext(account, self.region, self.store, self.service, self.action,
-                              self.dry_run, self.request_id, self.now, self.extras)
+                              self.dry_run, self.dataplane, self.request_id, self.now, self.extras)

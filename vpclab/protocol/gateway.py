@@ -30,15 +30,16 @@ class Response:
 
 
 class Gateway:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, dataplane: bool = False):
         self.store = store
+        self.dataplane = dataplane
 
     def handle(self, headers: Mapping[str, str], query: str, body: bytes) -> Response:
         params = dict(parse_qsl(query, keep_blank_values=True))
         if body:
             params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         caller = caller_from(headers, params)
-        ctx = RequestContext(caller.account, caller.region, self.store)
+        ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane)
         action = params.get("Action", "")
         service = models.service_for_signing_name(caller.signing_name)
         if service is None:

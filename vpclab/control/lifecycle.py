@@ -1,0 +1,30 @@
+"""Transitional states that settle with time when no data plane observes them.
+
+AWS moves resources through states (an NLB is `provisioning`, then `active`; an accepted
+endpoint is `pending`, then `available`). With the data plane on, the reconcilers move
+them once the thing is real. With it off, the server calls `settle` on a short timer so
+that clients and waiters still see AWS's sequence. Each area registers its own step.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..store import Store, Transaction
+
+#: Steps: fn(tx, now) makes the due transitions of one area. Registered by the areas.
+STEPS: list[Callable[[Transaction, float], None]] = []
+
+#: How long a transitional state lasts without a data plane, seconds.
+SETTLE_DELAY = 0.5
+
+
+def step(fn: Callable[[Transaction, float], None]) -> Callable[[Transaction, float], None]:
+    STEPS.append(fn)
+    return fn
+
+
+def settle(store: Store, now: float) -> None:
+    """One pass of every area's transitions, each in its own transaction."""
+    for fn in STEPS:
+        with store.write() as tx:
+            fn(tx, now)
