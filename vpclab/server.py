@@ -42,8 +42,8 @@ class ServerConfig:
     port: int = DEFAULT_PORT
 
 
-def make_app(store: Store, dataplane: bool = False) -> web.Application:
-    gateway = Gateway(store, dataplane)
+def make_app(store: Store, state_dir: Path, dataplane: bool = False) -> web.Application:
+    gateway = Gateway(store, dataplane, extras={"state_dir": state_dir})
 
     async def aws(request: web.Request) -> web.Response:
         body = await request.read()
@@ -67,7 +67,7 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     """Serve until SIGINT/SIGTERM, then close the store cleanly."""
     store = open_store(config.state_dir)
     (config.state_dir / "server.pid").write_text(str(os.getpid()))
-    runner = web.AppRunner(make_app(store), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(store, config.state_dir), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()

@@ -30,16 +30,19 @@ class Response:
 
 
 class Gateway:
-    def __init__(self, store: Store, dataplane: bool = False):
+    def __init__(self, store: Store, dataplane: bool = False, extras: dict | None = None):
         self.store = store
         self.dataplane = dataplane
+        # Server-wide facts handlers may read (e.g. "state_dir"), shared by every request.
+        self.extras = extras or {}
 
     def handle(self, headers: Mapping[str, str], query: str, body: bytes) -> Response:
         params = dict(parse_qsl(query, keep_blank_values=True))
         if body:
             params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         caller = caller_from(headers, params)
-        ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane)
+        ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane,
+                             extras=self.extras)
         action = params.get("Action", "")
         service = models.service_for_signing_name(caller.signing_name)
         if service is None:
