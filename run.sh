@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up vpclab on a fresh Debian machine (as root) and run the lab or the tests.
+#   ./run.sh lab    install everything, then run the PrivateLink lab end to end
+#   ./run.sh test   install everything, then run the test suite
+# Extra arguments go to `vpclab lab privatelink` or to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+what="${1:-}"
+shift || true
+
+install_debian_packages() {
+    local need=()
+    for cmd in nft:nftables ip:iproute2 nginx:nginx iperf3:iperf3 curl:curl pkill:procps; do
+        command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
+    done
+    [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] \
+        || need+=(libnftables1)
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+    if [ "${#need[@]}" -gt 0 ]; then
+        echo "run.sh: installing Debian packages: ${need[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+}
+
+install_python_packages() {
+    local extras="$1"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+}
+
+case "$what" in
+    lab)
+        install_debian_packages
+        install_python_packages test
+        exec .venv/bin/vpclab lab privatelink "$@"
+        ;;
+    test)
+        install_debian_packages
+        install_python_packages test,bench
+        exec .venv/bin/python -m pytest -q "$@"
+        ;;
+    *)
+        echo "usage: ./run.sh lab|test [args...]" >&2
+        exit 2
+        ;;
+esac
