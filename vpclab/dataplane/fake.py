@@ -1,0 +1,206 @@
+"""An in-memory kernel: the fake shipped beside the real one (httpx-transport style).
+
+It keeps a small model of namespaces, links, addresses, routes, sysctls and nft tables,
+records every action executed, and refuses what the real kernel refuses (a link name
+already taken, a master that is not a bridge, a veth peer in a missing namespace), so
+ordering mistakes in the backend show up in tests that need no root.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from vpclab.dataplane import naming
+from vpclab.dataplane.kernel import (
+    Action,
+    AddAddress,
+    AddBridge,
+    AddRoute,
+    AddVeth,
+    ApplyTable,
+    CreateNamespace,
+    DeleteAddress,
+    DeleteLink,
+    DeleteNamespace,
+    DeleteRoute,
+    DeleteTable,
+    NamespaceState,
+    SetMaster,
+    SetMtu,
+    SetSysctl,
+    SetUp,
+)
+from vpclab.dataplane.links import LinkError, LinkState
+from vpclab.dataplane.nft import NftTable
+from vpclab.dataplane.topology import Route
+
+DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.rp_filter": "0"}
+
+
+@dataclass
+class FakeNamespace:
+    links: dict[str, LinkState] = field(default_factory=dict)
+    peers: dict[str, tuple[str, str]] = field(default_factory=dict)  # veth -> (ns, name)
+    routes: set[Route] = field(default_factory=set)
+    sysctls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
+    tables: dict[tuple[str, str], NftTable] = field(default_factory=dict)
+    next_index: int = 2
+
+
+class FakeKernel:
+    """`Kernel` over an in-memory model. `actions` lists what was executed, in order."""
+
+    def __init__(self, prefix: str):
+        self.prefix = naming.check_prefix(prefix)
+        self.ns: dict[str, FakeNamespace] = {}
+        self.actions: list[Action] = []
+
+    # -- hand-made changes, as an operator would do them ------------------------------
+
+    def add_foreign_namespace(self, name: str) -> None:
+        """A namespace someone else made (another prefix, or none): never ours to touch."""
+        self.ns[name] = self._new_ns()
+
+    def remove_namespace_by_hand(self, name: str) -> None:
+        """``ip netns del``: the namespace goes, and its veths' peers elsewhere with it."""
+        self._delete_ns(name)
+
+    # -- Kernel protocol --------------------------------------------------------------
+
+    def namespaces(self) -> set[str]:
+        return {n for n in self.ns if naming.owns_namespace(self.prefix, n)}
+
+    def observe(self, ns: str, sysctl_keys: Iterable[str] = ()) -> NamespaceState:
+        n = self._get(ns)
+        return NamespaceState(
+            links=dict(n.links),
+            routes=frozenset(n.routes),
+            sysctls={k: n.sysctls.get(k) for k in sysctl_keys},
+            tables={k: v for k, v in n.tables.items() if naming.owns_table(self.prefix, k[1])},
+        )
+
+    def veth_connects(self, ns: str, name: str, peer_ns: str, peer_name: str) -> bool:
+        return self.ns.get(ns, FakeNamespace()).peers.get(name) == (peer_ns, peer_name)
+
+    def execute(self, action: Action) -> None:
+        self.actions.append(action)
+        ns = action.ns
+        match action:
+            case CreateNamespace():
+                if ns in self.ns:
+                    raise FileExistsError(ns)
+                self.ns[ns] = self._new_ns()
+            case DeleteNamespace():
+                self._delete_ns(ns)
+            case AddBridge(name=name):
+                self._add_link(ns, name, "bridge")
+            case AddVeth(name=name, peer_ns=peer_ns, peer_name=peer_name):
+                peer = self._get(peer_ns)
+                if peer_name in peer.links:
+                    raise LinkError(errno.EEXIST, f"{peer_ns}/{peer_name} exists")
+                self._add_link(ns, name, "veth")
+                self._add_link(peer_ns, peer_name, "veth")
+                self.ns[ns].peers[name] = (peer_ns, peer_name)
+                peer.peers[peer_name] = (ns, name)
+            case DeleteLink(name=name):
+                self._del_link(ns, name)
+            case SetUp(name=name, up=up):
+                self._update(ns, name, up=up)
+            case SetMaster(name=name, master=master):
+                if master is not None and self._link(ns, master).kind != "bridge":
+                    raise LinkError(errno.EINVAL, f"{master} is not a bridge")
+                self._update(ns, name, master=master)
+            case SetMtu(name=name, mtu=mtu):
+                self._update(ns, name, mtu=mtu)
+            case AddAddress(name=name, cidr=cidr):
+                link = self._link(ns, name)
+                if cidr in link.addresses:
+                    raise LinkError(errno.EEXIST, f"{cidr} on {name}")
+                self._update(ns, name, addresses=link.addresses | {cidr})
+            case DeleteAddress(name=name, cidr=cidr):
+                link = self._link(ns, name)
+                self._update(ns, name, addresses=link.addresses - {cidr})
+            case AddRoute(route=r):
+                n = self._get(ns)
+                if r.dev is not None:
+                    self._link(ns, r.dev)
+                n.routes = {x for x in n.routes if x.dst != r.dst} | {r}  # replace semantics
+            case DeleteRoute(route=r):
+                self._get(ns).routes.discard(r)
+            case SetSysctl(key=key, value=value):
+                self._get(ns).sysctls[key] = value
+            case ApplyTable(table=table):
+                self._get(ns).tables[table.key] = table
+            case DeleteTable(family=family, name=name):
+                self._get(ns).tables.pop((family, name), None)
+            case _:
+                raise TypeError(f"unknown action {action!r}")
+
+    def close(self) -> None:
+        pass
+
+    # -- model helpers ---------------------------------------------------------------
+
+    def _new_ns(self) -> FakeNamespace:
+        n = FakeNamespace()
+        n.links["lo"] = LinkState("lo", 1, "loopback", False, None, 65536, frozenset())
+        return n
+
+    def _get(self, ns: str) -> FakeNamespace:
+        try:
+            return self.ns[ns]
+        except KeyError:
+            raise LinkError(errno.ENOENT, f"no namespace {ns}") from None
+
+    def _link(self, ns: str, name: str) -> LinkState:
+        try:
+            return self._get(ns).links[name]
+        except KeyError:
+            raise LinkError(errno.ENODEV, f"no interface {ns}/{name}") from None
+
+    def _add_link(self, ns: str, name: str, kind: str) -> None:
+        n = self._get(ns)
+        if name in n.links:
+            raise LinkError(errno.EEXIST, f"{ns}/{name} exists")
+        n.links[name] = LinkState(name, n.next_index, kind, False, None, 1500, frozenset())
+        n.next_index += 1
+
+    def _update(self, ns: str, name: str, **changes: object) -> None:
+        self._get(ns).links[name] = replace(self._link(ns, name), **changes)  # type: ignore[arg-type]
+
+    def _del_link(self, ns: str, name: str) -> None:
+        n = self._get(ns)
+        if name not in n.links:
+            raise LinkError(errno.ENODEV, f"no interface {ns}/{name}")
+        del n.links[name]
+        n.routes = {r for r in n.routes if r.dev != name and not self._via_gone(n, r)}
+        for other, link in list(n.links.items()):
+            if link.master == name:
+                n.links[other] = replace(link, master=None)
+        peer = n.peers.pop(name, None)
+        if peer is not None and peer[0] in self.ns and peer[1] in self.ns[peer[0]].links:
+            self.ns[peer[0]].peers.pop(peer[1], None)
+            self._del_link(*peer)
+
+    @staticmethod
+    def _via_gone(n: FakeNamespace, r: Route) -> bool:
+        if r.via is None:
+            return False
+        gw = ipaddress.ip_address(r.via)
+        return not any(
+            gw in ipaddress.ip_interface(a).network for link in n.links.values() for a in link.addresses
+        )
+
+    def _delete_ns(self, ns: str) -> None:
+        n = self.ns.pop(ns, None)
+        if n is None:
+            return
+        for name, (peer_ns, peer_name) in n.peers.items():
+            other = self.ns.get(peer_ns)
+            if other is not None and peer_name in other.links:
+                other.peers.pop(peer_name, None)
+                self.ns[peer_ns] = other
+                self._del_link(peer_ns, peer_name)

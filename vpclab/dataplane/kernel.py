@@ -1,0 +1,148 @@
+"""The one narrow seam between convergence logic and the machine (httpx-transport style).
+
+`Backend` (backend.py) decides *what* to change by comparing a `Plan` with what a
+`Kernel` reports, and asks the kernel to `execute` small `Action`s. Two kernels implement
+the same four methods: `LinuxKernel` (linux.py: namespaces, rtnetlink, libnftables) and
+`FakeKernel` (fake.py: an in-memory model for tests without root). Everything the real
+one does is therefore observable as a list of actions in the fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from vpclab.dataplane.links import LinkState
+from vpclab.dataplane.nft import NftTable
+from vpclab.dataplane.topology import Route
+
+
+@dataclass(frozen=True)
+class NamespaceState:
+    """What a kernel reports for one namespace, in the terms the backend compares."""
+
+    links: dict[str, LinkState] = field(default_factory=dict)
+    routes: frozenset[Route] = frozenset()  # only vpclab's own routes
+    sysctls: dict[str, str | None] = field(default_factory=dict)  # only the keys asked for
+    tables: dict[tuple[str, str], NftTable | None] = field(default_factory=dict)
+    """Owned nft tables present: the content vpclab applied, or None if unknown."""
+
+
+# -- actions (each one small, so a test can assert exactly what apply would do) ---------
+
+
+@dataclass(frozen=True)
+class Action:
+    ns: str
+
+
+@dataclass(frozen=True)
+class CreateNamespace(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class DeleteNamespace(Action):
+    pass
+
+
+@dataclass(frozen=True)
+class AddBridge(Action):
+    name: str
+
+
+@dataclass(frozen=True)
+class AddVeth(Action):
+    name: str
+    peer_ns: str
+    peer_name: str
+
+
+@dataclass(frozen=True)
+class DeleteLink(Action):
+    name: str
+
+
+@dataclass(frozen=True)
+class SetUp(Action):
+    name: str
+    up: bool
+
+
+@dataclass(frozen=True)
+class SetMaster(Action):
+    name: str
+    master: str | None
+
+
+@dataclass(frozen=True)
+class SetMtu(Action):
+    name: str
+    mtu: int
+
+
+@dataclass(frozen=True)
+class AddAddress(Action):
+    name: str
+    cidr: str
+
+
+@dataclass(frozen=True)
+class DeleteAddress(Action):
+    name: str
+    cidr: str
+
+
+@dataclass(frozen=True)
+class AddRoute(Action):
+    route: Route
+
+
+@dataclass(frozen=True)
+class DeleteRoute(Action):
+    route: Route
+
+
+@dataclass(frozen=True)
+class SetSysctl(Action):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ApplyTable(Action):
+    table: NftTable
+    current: NftTable | None  # None: unknown or absent, replace whole
+
+
+@dataclass(frozen=True)
+class DeleteTable(Action):
+    family: str
+    name: str
+
+
+class Kernel(Protocol):
+    """Where the data plane meets the machine. All names are already prefixed."""
+
+    prefix: str
+
+    def namespaces(self) -> set[str]:
+        """Owned namespaces that exist now."""
+        ...
+
+    def observe(self, ns: str, sysctl_keys: Iterable[str] = ()) -> NamespaceState:
+        """Current state of namespace `ns` (which must exist)."""
+        ...
+
+    def veth_connects(self, ns: str, name: str, peer_ns: str, peer_name: str) -> bool:
+        """True if veth `ns/name` is paired with `peer_ns/peer_name` (not a stale peer)."""
+        ...
+
+    def execute(self, action: Action) -> None:
+        """Carry out one action, or raise."""
+        ...
+
+    def close(self) -> None:
+        """Release per-namespace threads and sockets (they pin namespaces)."""
+        ...

@@ -1,0 +1,285 @@
+"""Links, addresses, routes and sysctls inside one namespace, over rtnetlink (pyroute2).
+
+Every function here runs on a `netns.NamespaceThread` and takes the `IPRoute` socket that
+thread opened (see `open_rtnl`), so each call acts on that namespace and nothing else.
+`open_rtnl` and `set_sysctl` refuse to run in the host namespace: this layer never adds
+an address, route or link there.
+
+Foreign errors (pyroute2's NetlinkError) are translated at this seam into `LinkError`.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from vpclab.dataplane import netns
+
+RTPROT_VPCLAB = 118
+"""Routes vpclab adds carry this protocol number, so it removes only its own routes
+(the kernel's connected routes are proto kernel and are never touched)."""
+
+RT_TABLE_MAIN = 254
+
+
+class LinkError(OSError):
+    """An rtnetlink operation failed in a namespace."""
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What the kernel has for one interface (only what the backend compares)."""
+
+    name: str
+    index: int
+    kind: str  # "bridge", "veth", "loopback", or the kernel's kind string
+    up: bool
+    master: str | None
+    mtu: int
+    addresses: frozenset[str]  # canonical "addr/len"; IPv6 link-local left out
+    peer_index: int | None = None  # veth: the peer's ifindex, in its own namespace
+    peer_nsid: int | None = None  # veth: the peer namespace's id as seen from here
+
+
+def _guard() -> None:
+    if netns.current_inode() in netns.HOST_NETNS_INODES:
+        raise netns.HostNamespaceError("refusing to change links in the host namespace")
+
+
+def open_rtnl() -> IPRoute:
+    """An rtnetlink socket in the calling thread's namespace (never the host's)."""
+    _guard()
+    return IPRoute()
+
+
+def _nl(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except NetlinkError as exc:
+        raise LinkError(exc.code, f"{what}: {os.strerror(exc.code)}") from exc
+
+
+def read_links(ipr: IPRoute) -> dict[str, LinkState]:
+    """All interfaces of the namespace with their addresses."""
+    raw = list(ipr.get_links())
+    by_index = {m["index"]: m.get_attr("IFLA_IFNAME") for m in raw}
+    addrs: dict[int, set[str]] = {}
+    for a in ipr.get_addr():
+        ip = ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+        if a["family"] == socket.AF_INET:
+            ip = ipaddress.ip_interface(f"{a.get_attr('IFA_LOCAL') or a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+        if ip.version == 6 and ip.ip.is_link_local:
+            continue
+        addrs.setdefault(a["index"], set()).add(ip.with_prefixlen)
+    out: dict[str, LinkState] = {}
+    for m in raw:
+        name = m.get_attr("IFLA_IFNAME")
+        info = m.get_attr("IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+        if kind is None:
+            kind = "loopback" if name == "lo" else "other"
+        master_idx = m.get_attr("IFLA_MASTER")
+        out[name] = LinkState(
+            name=name,
+            index=m["index"],
+            kind=kind,
+            up=bool(m["flags"] & 1),
+            master=by_index.get(master_idx) if master_idx else None,
+            mtu=m.get_attr("IFLA_MTU"),
+            addresses=frozenset(addrs.get(m["index"], ())),
+            peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
+            peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
+        )
+    return out
+
+
+def _index(ipr: IPRoute, name: str) -> int:
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        raise LinkError(errno.ENODEV, f"no interface {name}")
+    return found[0]
+
+
+def add_bridge(ipr: IPRoute, name: str) -> None:
+    """Create a bridge (left down: `set_link` brings it up once configured)."""
+    _guard()
+    _nl(f"add bridge {name}", ipr.link, "add", ifname=name, kind="bridge")
+
+
+def add_veth(ipr: IPRoute, name: str, peer_namespace: str, peer_name: str) -> None:
+    """Create a veth pair: `name` here, `peer_name` created directly in `peer_namespace`.
+
+    The peer is born in its namespace (IFLA_NET_NS_FD in the same request), so no vpclab
+    link ever exists in the host namespace, not even for an instant.
+    """
+    _guard()
+    fd = os.open(netns.path_of(peer_namespace), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if netns.inode_of(peer_namespace) is None:
+            raise LinkError(errno.ENOENT, f"no namespace {peer_namespace}")
+        _nl(
+            f"add veth {name} <-> {peer_namespace}/{peer_name}",
+            ipr.link,
+            "add",
+            ifname=name,
+            kind="veth",
+            peer={"ifname": peer_name, "net_ns_fd": fd},
+        )
+    finally:
+        os.close(fd)
+
+
+def nsid_of(ipr: IPRoute, namespace: str) -> int | None:
+    """The id this namespace uses for `namespace` (what veth peers report), or None."""
+    try:
+        fd = os.open(netns.path_of(namespace), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        res = _nl(f"get nsid of {namespace}", ipr.get_netnsid, fd=fd)
+    finally:
+        os.close(fd)
+    nsid = res.get("nsid") if res else None
+    return None if nsid is None or nsid < 0 else nsid
+
+
+def delete_link(ipr: IPRoute, name: str) -> bool:
+    """Delete interface `name` (a veth takes its peer with it). False if already gone."""
+    _guard()
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        return False
+    try:
+        ipr.link("del", index=found[0])
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return False
+        raise LinkError(exc.code, f"delete {name}: {os.strerror(exc.code)}") from exc
+    return True
+
+
+def delete_veths(ipr: IPRoute) -> list[str]:
+    """Delete every veth here, so their peers elsewhere vanish now rather than whenever
+    the kernel finishes tearing this namespace down (that happens asynchronously)."""
+    gone = []
+    for name, link in read_links(ipr).items():
+        if link.kind == "veth" and delete_link(ipr, name):
+            gone.append(name)
+    return gone
+
+
+def set_up(ipr: IPRoute, name: str, up: bool = True) -> None:
+    _guard()
+    _nl(f"set {name} {'up' if up else 'down'}", ipr.link, "set", index=_index(ipr, name), state="up" if up else "down")
+
+
+def set_master(ipr: IPRoute, name: str, master: str | None) -> None:
+    """Attach `name` to bridge `master`, or detach it (None)."""
+    _guard()
+    idx = _index(ipr, name)
+    _nl(f"set {name} master {master}", ipr.link, "set", index=idx, master=_index(ipr, master) if master else 0)
+
+
+def set_mtu(ipr: IPRoute, name: str, mtu: int) -> None:
+    _guard()
+    _nl(f"set {name} mtu {mtu}", ipr.link, "set", index=_index(ipr, name), mtu=mtu)
+
+
+def add_address(ipr: IPRoute, name: str, cidr: str) -> None:
+    _guard()
+    ip = ipaddress.ip_interface(cidr)
+    _nl(f"add {cidr} to {name}", ipr.addr, "add", index=_index(ipr, name), address=str(ip.ip), prefixlen=ip.network.prefixlen)
+
+
+def delete_address(ipr: IPRoute, name: str, cidr: str) -> None:
+    _guard()
+    ip = ipaddress.ip_interface(cidr)
+    _nl(f"delete {cidr} from {name}", ipr.addr, "del", index=_index(ipr, name), address=str(ip.ip), prefixlen=ip.network.prefixlen)
+
+
+@dataclass(frozen=True)
+class RouteState:
+    """A route vpclab added (proto RTPROT_VPCLAB), as the kernel reports it."""
+
+    dst: str
+    via: str | None
+    dev: str | None
+    metric: int | None
+
+
+def read_routes(ipr: IPRoute) -> set[RouteState]:
+    """IPv4 and IPv6 routes in the main table that carry vpclab's protocol number."""
+    names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+    out = set()
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for r in ipr.get_routes(family=family, table=RT_TABLE_MAIN):
+            if r["proto"] != RTPROT_VPCLAB:
+                continue
+            dst = r.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
+            oif = r.get_attr("RTA_OIF")
+            out.add(
+                RouteState(
+                    dst=ipaddress.ip_network(f"{dst}/{r['dst_len']}").with_prefixlen,
+                    via=r.get_attr("RTA_GATEWAY"),
+                    dev=names.get(oif) if oif else None,
+                    metric=r.get_attr("RTA_PRIORITY"),
+                )
+            )
+    return out
+
+
+def _route_args(ipr: IPRoute, dst: str, via: str | None, dev: str | None, metric: int | None) -> dict[str, Any]:
+    args: dict[str, Any] = {"dst": dst, "table": RT_TABLE_MAIN, "proto": RTPROT_VPCLAB}
+    if via is not None:
+        args["gateway"] = via
+    if dev is not None:
+        args["oif"] = _index(ipr, dev)
+    if metric is not None:
+        args["priority"] = metric
+    return args
+
+
+def add_route(ipr: IPRoute, dst: str, via: str | None = None, dev: str | None = None, metric: int | None = None) -> None:
+    """Add (or replace a same-destination route with) a vpclab route."""
+    _guard()
+    _nl(f"route {dst}", ipr.route, "replace", **_route_args(ipr, dst, via, dev, metric))
+
+
+def delete_route(ipr: IPRoute, dst: str, via: str | None = None, dev: str | None = None, metric: int | None = None) -> None:
+    _guard()
+    try:
+        ipr.route("del", **_route_args(ipr, dst, via, dev, metric))
+    except NetlinkError as exc:
+        if exc.code not in (errno.ESRCH, errno.ENOENT):
+            raise LinkError(exc.code, f"delete route {dst}: {os.strerror(exc.code)}") from exc
+    except LinkError:
+        pass  # its device is gone, and the route with it
+
+
+def _sysctl_path(key: str) -> Path:
+    if not key.startswith(("net.ipv4.", "net.ipv6.", "net.bridge.")) or ".." in key or "/" in key:
+        raise ValueError(f"not a per-namespace network sysctl: {key!r}")
+    return Path("/proc/sys") / key.replace(".", "/")
+
+
+def read_sysctl(key: str) -> str | None:
+    """Value of a network sysctl in the calling thread's namespace (None if it has none)."""
+    try:
+        return _sysctl_path(key).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def set_sysctl(key: str, value: str) -> None:
+    """Set a network sysctl in the calling thread's namespace (/proc/sys/net is per thread
+    namespace); refuses in the host namespace and for non-network keys."""
+    _guard()
+    _sysctl_path(key).write_text(str(value))
