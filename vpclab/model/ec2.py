@@ -38,6 +38,10 @@ class Subnet(Tagged):
     default_for_az: bool = False
     map_public_ip_on_launch: bool = False
     state: str = "available"
+    # PrivateDnsNameOptionsOnLaunch (ModifySubnetAttribute): ip-name | resource-name
+    private_dns_hostname_type: str = "ip-name"
+    enable_resource_name_dns_a_record: bool = False
+    enable_resource_name_dns_aaaa_record: bool = False
 
 
 @dataclass
