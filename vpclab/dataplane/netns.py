@@ -360,6 +360,28 @@ def private_mounts(root: str | os.PathLike[str], dirs: Iterable[str] = PRIVATE_D
     return out
 
 
+def _under(path: str, top: str) -> bool:
+    return os.path.commonpath([path, top]) == top
+
+
+def _mount_order(binds: Mapping[str, str | os.PathLike[str]]) -> list[tuple[str, str]]:
+    """Order bind mounts so none hides a source still to be mounted (binding /tmp first
+    would hide /tmp/<instance>/var/log, the source of the /var/log bind)."""
+    todo = {}
+    for target, source in binds.items():
+        if not os.path.isabs(target):
+            raise ValueError(f"bind target must be absolute: {target!r}")
+        todo[os.path.normpath(target)] = os.path.abspath(os.fspath(source))
+    order: list[tuple[str, str]] = []
+    while todo:
+        ready = [t for t in todo if not any(_under(s, t) for o, s in todo.items() if o != t)]
+        if not ready:
+            raise ValueError(f"bind mounts hide each other's sources: {todo}")
+        for t in sorted(ready):
+            order.append((t, todo.pop(t)))
+    return order
+
+
 def command(name: str, argv: Sequence[str], binds: Mapping[str, str | os.PathLike[str]] | None = None) -> list[str]:
     """The argv that runs `argv` inside namespace `name` with bind mounts ``{target: source}``.
 
@@ -372,10 +394,8 @@ def command(name: str, argv: Sequence[str], binds: Mapping[str, str | os.PathLik
     if not binds:
         return base + list(argv)
     flat: list[str] = []
-    for target, source in binds.items():
-        if not os.path.isabs(target):
-            raise ValueError(f"bind target must be absolute: {target!r}")
-        flat += [os.fspath(source), target]
+    for target, source in _mount_order(binds):
+        flat += [source, target]
     return base + ["sh", "-c", _BIND_AND_EXEC, "vpclab-spawn", *flat, "--", *argv]
 
 

@@ -1,0 +1,247 @@
+"""Real namespaces, veths, bridges, routes and nftables; real packets between them.
+
+Every packet here is sent from a socket created inside a namespace this test made; the
+host namespace gets no address, route or link. Each test has its own prefix (`owned`),
+and the fixture deletes whatever carries it, even if the test failed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+
+from dp_lab import EchoServer, Lab, ping, tcp_ask, two_vpcs
+from vpclab.dataplane import Backend, Namespace, Plan, netns
+from vpclab.dataplane.kernel import AddVeth, ApplyTable, CreateNamespace
+from vpclab.dataplane.nft import NftChain, NftSet, NftTable, with_elements
+
+pytestmark = pytest.mark.netns
+
+
+@pytest.fixture
+def backend(owned: str):  # type: ignore[no-untyped-def]
+    b = Backend.linux(owned)
+    try:
+        yield b
+    finally:
+        try:
+            b.destroy()
+        finally:
+            b.close()
+
+
+def snapshot(ns_names: list[str]) -> dict[str, str]:
+    """Links, addresses, routes and ruleset of each namespace, as iproute2/nft print them."""
+    out = {}
+    for ns in ns_names:
+        parts = []
+        for argv in (["ip", "-o", "link"], ["ip", "-o", "addr"], ["ip", "route"], ["nft", "list", "ruleset"]):
+            parts.append(netns.run(ns, argv, check=True).stdout)
+        # operstate (UNKNOWN -> UP as a bridge port starts forwarding) is the kernel's, not ours
+        out[ns] = re.sub(r" state \S+", "", "\n".join(parts))
+    return out
+
+
+def test_two_vpcs_same_cidr_connected_and_isolated(backend: Backend) -> None:
+    lab = two_vpcs(backend.prefix)
+    backend.apply(lab.plan())
+    a1, a2, a3, b1, b2 = (lab.ns(i) for i in ("i-a1", "i-a2", "i-a3", "i-b1", "i-b2"))
+
+    # same subnet, through the bridge; other subnet, through the VPC router
+    assert ping(a1, "172.31.0.11")
+    assert ping(a1, "172.31.16.10")
+    assert ping(a1, "172.31.0.1")
+    # VPC B reuses A's addresses, and works on its own
+    assert ping(b1, "172.31.0.20")
+    assert ping(b2, "172.31.0.10")
+
+    with EchoServer(a2, "0.0.0.0", 7000, "a2"), EchoServer(a3, "0.0.0.0", 7000, "a3"), EchoServer(b2, "0.0.0.0", 7000, "b2"), EchoServer(b1, "0.0.0.0", 7000, "b1"):
+        assert tcp_ask(a1, "172.31.0.11", 7000) == "a2 172.31.0.10"
+        assert tcp_ask(a1, "172.31.16.10", 7000) == "a3 172.31.0.10"
+        # 172.31.0.10 is a1 in VPC A and b1 in VPC B: each VPC reaches its own
+        assert tcp_ask(b2, "172.31.0.10", 7000) == "b1 172.31.0.20"
+        assert tcp_ask(a2, "172.31.0.10", 7000) is None  # a1 runs no server; b1 is not reachable
+        # isolation: nothing of VPC B is reachable from VPC A
+        assert tcp_ask(a1, "172.31.0.20", 7000, timeout=1) is None
+        assert not ping(a1, "172.31.0.20")
+
+
+def test_apply_twice_changes_nothing(backend: Backend) -> None:
+    lab = two_vpcs(backend.prefix)
+    plan = lab.plan()
+    assert backend.apply(plan)
+    before = snapshot([ns.name for ns in plan])
+    assert backend.apply(plan) == []
+    assert snapshot([ns.name for ns in plan]) == before
+    # and a fresh backend (a restarted server) sees nothing to do either, except nft
+    # content it cannot know; there is none here
+    with Backend.linux(backend.prefix) as again:
+        assert again.apply(plan) == []
+
+
+def test_destroy_removes_everything_with_the_prefix_and_nothing_else(backend: Backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from vpclab.dataplane import naming
+
+    other = naming.prefix_for_state_dir(tmp_path / "other-state")
+    foreign = f"{other}-vpc-foreign"
+    netns.create(foreign)
+    try:
+        backend.apply(two_vpcs(backend.prefix).plan())
+        assert len(netns.list_namespaces(backend.prefix)) == 7
+        host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        assert backend.prefix not in host_links  # nothing of ours in the host namespace
+        backend.destroy()
+        assert netns.list_namespaces(backend.prefix) == []
+        assert netns.exists(foreign)
+    finally:
+        netns.delete(foreign)
+
+
+def test_namespace_removed_by_hand_is_recreated_by_one_apply(backend: Backend) -> None:
+    lab = two_vpcs(backend.prefix)
+    plan = lab.plan()
+    backend.apply(plan)
+    a2 = lab.ns("i-a2")
+    subprocess.run(["ip", "netns", "del", a2], check=True)
+    actions = backend.apply(plan)
+    assert CreateNamespace(a2) in actions
+    assert any(isinstance(a, AddVeth) and a.peer_ns == a2 for a in actions)
+    assert ping(lab.ns("i-a1"), "172.31.0.11")
+    assert backend.apply(plan) == []
+
+
+def nlb_table(prefix: str, backends: dict[str, str]) -> NftTable:
+    """NLB-node style: DNAT by (vip, port) map, then SNAT to the node (masquerade)."""
+    return NftTable(
+        "ip",
+        f"{prefix}-nlb",
+        sets=(NftSet.map("listeners", "ipv4_addr . inet_service", "ipv4_addr . inet_service", backends),),
+        chains=(
+            NftChain("prerouting", ("dnat ip to ip daddr . tcp dport map @listeners",), "nat", "prerouting", "dstnat", "accept"),
+            NftChain("postrouting", ("ct status dnat masquerade",), "nat", "postrouting", "srcnat", "accept"),
+        ),
+    )
+
+
+def test_nft_dnat_redirects_tcp_and_updates_incrementally(backend: Backend) -> None:
+    p = backend.prefix
+    lab = two_vpcs(p)
+
+    def plan_with(backends: dict[str, str]) -> Plan:
+        lab2 = two_vpcs(p).instance(
+            "vpc-a", "subnet-a1", "i-node", "172.31.0.50",
+            nft=(nlb_table(p, backends),), sysctls={"net.ipv4.ip_forward": "1"},
+        )
+        return lab2.plan()
+
+    node = lab.ns("i-node")
+    backend.apply(plan_with({"172.31.0.50 . 80": "172.31.0.11 . 7000"}))
+    with EchoServer(lab.ns("i-a2"), "0.0.0.0", 7000, "a2"), EchoServer(lab.ns("i-a3"), "0.0.0.0", 7000, "a3"):
+        # the client asks the node's port 80 and lands on a2:7000, which sees the node
+        assert tcp_ask(lab.ns("i-a1"), "172.31.0.50", 80) == "a2 172.31.0.50"
+        assert tcp_ask(lab.ns("i-a1"), "172.31.0.50", 81, timeout=1) is None
+
+        new = {"172.31.0.50 . 80": "172.31.16.10 . 7000", "172.31.0.50 . 81": "172.31.0.11 . 7000"}
+        actions = backend.apply(plan_with(new))
+        applied = [a for a in actions if isinstance(a, ApplyTable)]
+        assert actions == applied and len(applied) == 1 and applied[0].current is not None  # element update
+        assert tcp_ask(lab.ns("i-a1"), "172.31.0.50", 80) == "a3 172.31.0.50"
+        assert tcp_ask(lab.ns("i-a1"), "172.31.0.50", 81) == "a2 172.31.0.50"
+        assert backend.apply(plan_with(new)) == []
+
+    listing = netns.run(node, ["nft", "list", "map", "ip", f"{p}-nlb", "listeners"], check=True).stdout
+    assert "172.31.16.10 . 7000" in listing
+
+
+def test_nft_table_removed_by_hand_is_restored(backend: Backend) -> None:
+    p = backend.prefix
+    lab = two_vpcs(p).instance("vpc-a", "subnet-a1", "i-node", "172.31.0.50", nft=(nlb_table(p, {}),))
+    backend.apply(lab.plan())
+    node = lab.ns("i-node")
+    netns.run(node, ["nft", "delete", "table", "ip", f"{p}-nlb"], check=True)
+    actions = backend.apply(lab.plan())
+    assert [type(a) for a in actions] == [ApplyTable] and actions[0].current is None
+    assert f"{p}-nlb" in netns.run(node, ["nft", "list", "tables"], check=True).stdout
+
+
+def test_sysctls_are_per_namespace(backend: Backend) -> None:
+    lab = two_vpcs(backend.prefix)
+    host_before = open("/proc/sys/net/ipv4/ip_forward").read()
+    backend.apply(lab.plan())
+    assert netns.run(lab.ns("vpc-a"), ["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() == "1" or netns.run_in(
+        lab.ns("vpc-a"), lambda: open("/proc/sys/net/ipv4/ip_forward").read().strip()
+    ) == "1"
+    assert netns.run_in(lab.ns("i-a1"), lambda: open("/proc/sys/net/ipv4/ip_forward").read().strip()) == "0"
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == host_before
+
+
+def test_run_in_never_moves_the_calling_thread(owned: str) -> None:
+    name = f"{owned}-probe"
+    netns.create(name)
+    before = netns.current_inode()
+    inside = netns.run_in(name, netns.current_inode)
+    assert inside != before and inside == netns.inode_of(name)
+    assert netns.current_inode() == before
+    netns.delete(name)
+    assert not netns.exists(name)
+
+
+def test_delete_waits_for_tasks_and_reports_busy(owned: str) -> None:
+    name = f"{owned}-busy"
+    netns.create(name)
+    ino = netns.inode_of(name)
+    proc = netns.spawn(name, ["sleep", "30"])
+    try:
+        for _ in range(200):  # until `ip netns exec` has entered the namespace
+            if proc.pid in netns.tasks_in(ino):
+                break
+            time.sleep(0.01)
+        with pytest.raises(netns.NamespaceBusy) as err:
+            netns.delete(name, timeout=0.3)
+        assert proc.pid in err.value.pids
+    finally:
+        proc.kill()
+        proc.wait()
+    assert netns.tasks_in(netns.current_inode()) != []  # sanity: the scan works at all
+
+
+def test_two_nginx_with_default_config(backend: Backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import time
+
+    if shutil.which("nginx") is None or shutil.which("curl") is None:
+        pytest.skip("needs nginx and curl")
+    lab = two_vpcs(backend.prefix)
+    backend.apply(lab.plan())
+    procs = []
+    try:
+        for inst in ("i-a2", "i-a3"):
+            mounts = netns.private_mounts(tmp_path / inst)
+            (mounts["/run"] / "marker").write_text(inst)
+            procs.append(
+                netns.spawn(lab.ns(inst), ["nginx", "-g", "daemon off;"], binds=mounts,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            )
+        for ip in ("172.31.0.11", "172.31.16.10"):
+            for _ in range(50):
+                r = netns.run(lab.ns("i-a1"), ["curl", "-sS", "-m", "2", f"http://{ip}/"])
+                if r.returncode == 0:
+                    break
+                time.sleep(0.1)
+            assert r.returncode == 0 and "nginx" in r.stdout, r.stderr
+        # each nginx wrote its pid into its own private /run, not the host's
+        for inst, proc in zip(("i-a2", "i-a3"), procs):
+            assert (tmp_path / inst / "run" / "nginx.pid").read_text().strip() == str(proc.pid)
+            assert (tmp_path / inst / "var/log/nginx/access.log").read_text().count("GET /") >= 1
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
