@@ -88,6 +88,11 @@ class Instance(Tagged):
     state_reason: dict | None = None
     launch_time: float = 0.0
     terminated_at: float | None = None
+    # When `state` last changed (the lifecycle timer moves transitional states on from it).
+    state_since: float = 0.0
+    disable_api_termination: bool = False
+    disable_api_stop: bool = False
+    shutdown_behavior: str = "stop"  # InstanceInitiatedShutdownBehavior: stop | terminate
 
 
 @resource("network-interface")
