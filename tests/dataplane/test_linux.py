@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from dp_lab import EchoServer, Lab, ping, tcp_ask, two_vpcs
-from vpclab.dataplane import Backend, Namespace, Plan, netns
+from dp_lab import EchoServer, ping, tcp_ask, two_vpcs
+from vpclab.dataplane import Backend, Plan, netns
 from vpclab.dataplane.kernel import AddVeth, ApplyTable, CreateNamespace
-from vpclab.dataplane.nft import NftChain, NftSet, NftTable, with_elements
+from vpclab.dataplane.nft import NftChain, NftSet, NftTable
 
 pytestmark = pytest.mark.netns
 
