@@ -17,6 +17,10 @@ AREAS = [
     "key_pairs",
     "network_interfaces",
     "sts",
+    "endpoint_services",
+    "endpoints",
+    "endpoint_connections",
+    "connection_notifications",
 ]
 
 for _area in AREAS:

@@ -26,6 +26,7 @@ class EndpointService(Tagged):
     allowed_principals: list[dict] = field(default_factory=list)
     payer_responsibility: str = "ServiceOwner"
     supported_regions: list[str] = field(default_factory=list)
+    client_token: str = ""
 
 
 @resource("vpc-endpoint")
@@ -53,6 +54,19 @@ class Endpoint(Tagged):
     last_error: dict | None = None
     # When a transition is due (e.g. pending -> available), epoch seconds.
     state_changed: float = 0.0
+    # The provider's view of this endpoint: VpcEndpointConnectionId `vpce-con-…`.
+    connection_id: str = ""
+    # What DescribeVpcEndpoints shows, and what the VPC resolver answers: regional name
+    # first, then one zonal name per zone, then the private DNS name when enabled.
+    # [{"DnsName": …, "HostedZoneId": …}]
+    dns_entries: list[dict] = field(default_factory=list)
+    # The service's private DNS name answered in the consumer VPC (None when disabled).
+    private_dns_name: str | None = None
+    dns_options: dict = field(default_factory=lambda: {"DnsRecordIpType": "ipv4"})
+    client_token: str = ""
+    # True when no data plane serves the endpoint: the lifecycle timer then makes the
+    # pending -> available and deleting -> deleted transitions (control/endpoints.py).
+    settles_by_timer: bool = True
 
 
 @resource("connection-notification")
@@ -66,3 +80,4 @@ class ConnectionNotification(Tagged):
     events: list[str] = field(default_factory=list)  # Connect | Accept | Reject | Delete
     state: str = "Enabled"
     notification_type: str = "Topic"
+    client_token: str = ""
