@@ -21,6 +21,7 @@ AREAS = [
     "endpoints",
     "endpoint_connections",
     "connection_notifications",
+    "load_balancers", "target_groups", "listeners", "elbv2_tags",
 ]
 
 for _area in AREAS:
