@@ -32,6 +32,10 @@ class ServerProcess:
     state_dir: Path
     port: int
     proc: subprocess.Popen | None = None
+    # Control-plane tests run without the data plane (states settle by timer); data-plane
+    # tests (marked netns) turn it on.
+    dataplane: bool = False
+    output: list[str] | None = None
 
     @property
     def url(self) -> str:
@@ -40,12 +44,15 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> "ServerProcess":
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vpclab.cli", "server", "--port", str(self.port),
-             "--state-dir", str(self.state_dir)],
+             "--state-dir", str(self.state_dir),
+             "--dataplane" if self.dataplane else "--no-dataplane"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + timeout
+        self.output = []
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
+            self.output.append(line)
             if "vpclab ready" in line:
                 return self
             if not line and self.proc.poll() is not None:

@@ -40,9 +40,11 @@ class ServerConfig:
     state_dir: Path
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    dataplane: bool = True
 
 
 def make_app(store: Store, state_dir: Path, dataplane: bool = False) -> web.Application:
+    """The AWS endpoint; `dataplane` tells handlers whether states settle by observation."""
     gateway = Gateway(store, dataplane, extras={"state_dir": state_dir})
 
     async def aws(request: web.Request) -> web.Response:
@@ -67,7 +69,8 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     """Serve until SIGINT/SIGTERM, then close the store cleanly."""
     store = open_store(config.state_dir)
     (config.state_dir / "server.pid").write_text(str(os.getpid()))
-    runner = web.AppRunner(make_app(store, config.state_dir), access_log=None, handle_signals=False)
+    dataplane = _start_dataplane(store, config)
+    runner = web.AppRunner(make_app(store, config.state_dir, dataplane is not None), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()
@@ -86,10 +89,29 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     finally:
         settler.cancel()
         await runner.cleanup()
+        if dataplane is not None:
+            await asyncio.to_thread(dataplane.stop)
         store.close()
         pid_file = config.state_dir / "server.pid"
         if pid_file.exists() and pid_file.read_text() == str(os.getpid()):
             pid_file.unlink()
+
+
+def _start_dataplane(store: Store, config: ServerConfig):
+    """The data plane, or None (said once, with the reason) when it cannot run here."""
+    if not config.dataplane:
+        print("vpclab: data plane off (--no-dataplane): control plane only", flush=True)
+        return None
+    from .dataplane.runtime import DataPlane, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        print(f"vpclab: data plane off: {reason}; serving the control plane only "
+              "(no traffic; targets stay 'initial')", flush=True)
+        return None
+    dataplane = DataPlane(store, config.state_dir)
+    dataplane.start()
+    return dataplane
 
 
 async def _settle_forever(store: Store, period: float = 0.1) -> None:

@@ -1,0 +1,82 @@
+"""VPCs, subnets and instances as namespaces: the network every other area builds on.
+
+- A VPC is a router namespace: one bridge per subnet holding the subnet's base+1 (the
+  gateway), forwarding between its subnets. Another bridge with no ports, the *service
+  bridge*, holds the VPC's own local addresses: the resolver (base+2 and 169.254.169.253)
+  and, later, endpoint ENI addresses. Two VPCs share no link, so they cannot reach each
+  other except through what PrivateLink adds.
+- An instance is a namespace with `eth0` (its private IP) on a veth whose other end is a
+  port of its subnet's bridge, and a default route via the subnet's gateway.
+"""
+from __future__ import annotations
+
+from . import naming
+from .planner import PlanBuilder
+from .topology import Bridge, Interface, Route, VethPair
+from .world import LINK_LOCAL_RESOLVER, World, gateway_of, prefix_len, resolver_of
+
+ROUTER_SYSCTLS = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.rp_filter": "0",
+    "net.ipv4.conf.default.rp_filter": "0",
+}
+
+
+def vpc_namespace(prefix: str, vpc_id: str) -> str:
+    return naming.namespace_name(prefix, vpc_id)
+
+
+def instance_namespace(prefix: str, instance_id: str) -> str:
+    return naming.namespace_name(prefix, instance_id)
+
+
+def service_bridge(prefix: str, vpc_id: str) -> str:
+    """The port-less bridge of a VPC namespace that holds its local service addresses."""
+    return naming.bridge_name(prefix, vpc_id + "/services")
+
+
+def add_service_address(builder: PlanBuilder, prefix: str, vpc_id: str, address: str) -> None:
+    """Make `address` (a /32) local to the VPC router, e.g. an endpoint ENI's IP."""
+    draft = builder.namespace(vpc_namespace(prefix, vpc_id))
+    name = service_bridge(prefix, vpc_id)
+    current = draft.bridges[name]
+    draft.bridges[name] = Bridge(name, addresses=current.addresses + (f"{address}/32",))
+
+
+def attach_to_subnet(builder: PlanBuilder, world: World, prefix: str, namespace: str,
+                     eni_id: str, subnet_id: str, private_ip: str) -> None:
+    """Give `namespace` an `eth0` with `private_ip` on `subnet_id`'s bridge, and a default route.
+
+    Used for instances and for NLB nodes alike.
+    """
+    subnet = world.subnets[subnet_id]
+    length = prefix_len(subnet.cidr_block)
+    router = builder.namespace(vpc_namespace(prefix, subnet.vpc_id))
+    peer = naming.veth_name(prefix, eni_id)
+    router.veths[peer] = VethPair(
+        local=Interface(peer, master=naming.bridge_name(prefix, subnet.id)),
+        peer_namespace=namespace,
+        peer=Interface("eth0", addresses=(f"{private_ip}/{length}",)),
+    )
+    draft = builder.namespace(namespace)
+    draft.routes.append(Route("default", via=gateway_of(subnet.cidr_block), dev="eth0"))
+
+
+def contribute(world: World, builder: PlanBuilder) -> None:
+    prefix = builder.prefix
+    for vpc in world.vpcs.values():
+        draft = builder.namespace(vpc_namespace(prefix, vpc.id))
+        draft.sysctls.update(ROUTER_SYSCTLS)
+        services = service_bridge(prefix, vpc.id)
+        draft.bridges[services] = Bridge(
+            services, addresses=(f"{resolver_of(vpc.cidr_block)}/32", f"{LINK_LOCAL_RESOLVER}/32"))
+        for subnet in world.subnets_of(vpc.id):
+            name = naming.bridge_name(prefix, subnet.id)
+            draft.bridges[name] = Bridge(
+                name, addresses=(f"{gateway_of(subnet.cidr_block)}/{prefix_len(subnet.cidr_block)}",))
+    for instance in world.live_instances():
+        if instance.subnet_id not in world.subnets or instance.vpc_id not in world.vpcs:
+            continue
+        attach_to_subnet(builder, world, prefix, instance_namespace(prefix, instance.id),
+                         instance.network_interface_id or instance.id, instance.subnet_id,
+                         instance.private_ip)

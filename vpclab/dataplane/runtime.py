@@ -1,0 +1,172 @@
+"""The data plane inside the server: a level-triggered reconcile loop.
+
+Store commits only mark the data plane dirty; one thread then takes a `World` snapshot,
+composes the whole desired `Plan` from every area, has the backend converge the kernel to
+it, lets the agents (instance processes, DNS, health checks) catch up, and writes the
+facts it observed back to the store. A timer wakes it too, so a namespace removed by hand
+comes back and time-based transitions happen. After a restart or a crash the first pass
+converges the machine to the store.
+
+Stopping the server leaves the data plane as it is (namespaces and instance processes
+keep running), so that a restart picks it up; `vpclab down` removes it all.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Protocol
+
+from ..store import Store
+from . import naming, netns
+from .backend import Backend
+from .planner import Contributor, build_plan
+from .world import World
+
+log = logging.getLogger("vpclab.dataplane")
+
+#: Areas, in order: each module may define `contribute(world, builder)` (its part of
+#: the plan) and `observe(world, dp, now)` (facts to write back after a good apply).
+AREAS = [
+    "desired_network",
+    "desired_security_groups",
+    "desired_load_balancers",
+    "desired_endpoints",
+]
+
+#: Agents: long-lived helpers synced after every apply (modules defining `make_agent(dp)`).
+AGENT_MODULES = [
+    "instance_runtime",
+    "dns",
+    "health",
+]
+
+PERIOD = 1.0  # seconds between passes when nothing changed
+
+
+class Agent(Protocol):
+    def sync(self, world: World) -> None:
+        """Catch up with `world` (the namespaces of the plan exist when this is called)."""
+
+    def close(self) -> None:
+        """Stop threads; leave what runs in the namespaces running."""
+
+
+@dataclass
+class _Area:
+    name: str
+    contribute: Contributor | None
+    observe: Callable[[World, "DataPlane", float], None] | None
+
+
+def _load_areas() -> list[_Area]:
+    areas = []
+    for name in AREAS:
+        try:
+            module = import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue
+        areas.append(_Area(name, getattr(module, "contribute", None), getattr(module, "observe", None)))
+    return areas
+
+
+def unavailable_reason() -> str | None:
+    """Why this process cannot make namespaces, or None if it can."""
+    if os.name != "posix" or not Path("/proc/self/ns/net").exists():
+        return "not Linux"
+    if os.geteuid() != 0:
+        return "not running as root (namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+    probe = f"vlprobe-{os.getpid()}"
+    try:
+        netns.create(probe)
+        netns.delete(probe)
+    except Exception as exc:  # any failure means: no data plane here
+        return f"cannot create a network namespace ({exc})"
+    return None
+
+
+class DataPlane:
+    def __init__(self, store: Store, state_dir: Path, backend: Backend | None = None):
+        self.store = store
+        self.state_dir = state_dir
+        self.prefix = naming.prefix_for_state_dir(state_dir)
+        self.backend = backend or Backend.linux(self.prefix)
+        self.areas = _load_areas()
+        self.agents: list[Agent] = []
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_error: str | None = None
+        self.passes = 0
+        self.converged = threading.Event()  # set after each successful pass
+
+    # Life cycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        for name in AGENT_MODULES:
+            try:
+                module = import_module(f"{__package__}.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{__package__}.{name}":
+                    raise
+                continue
+            self.agents.append(module.make_agent(self))
+        self.store.subscribe(lambda _changed: self._dirty.set())
+        self._dirty.set()
+        self._thread = threading.Thread(target=self._loop, name="vpclab-dataplane", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop reconciling; what is in the kernel stays (a restart picks it up)."""
+        self._stop.set()
+        self._dirty.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        for agent in self.agents:
+            try:
+                agent.close()
+            except Exception:
+                log.exception("closing agent %s", type(agent).__name__)
+        self.backend.close()
+
+    def poke(self) -> None:
+        """Ask for a pass soon (an agent saw something change)."""
+        self._dirty.set()
+
+    # The loop -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._dirty.wait(PERIOD)
+            if self._stop.is_set():
+                break
+            self._dirty.clear()
+            try:
+                self.reconcile_once()
+                self._last_error = None
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self._last_error:
+                    log.exception("data plane pass failed")
+                    self._last_error = message
+                time.sleep(0.2)
+
+    def reconcile_once(self) -> None:
+        self.converged.clear()
+        world = World.snapshot(self.store)
+        plan = build_plan(world, self.prefix,
+                          [a.contribute for a in self.areas if a.contribute is not None])
+        self.backend.apply(plan)
+        for agent in self.agents:
+            agent.sync(world)
+        now = time.time()
+        for area in self.areas:
+            if area.observe is not None:
+                area.observe(world, self, now)
+        self.passes += 1
+        self.converged.set()

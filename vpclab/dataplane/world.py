@@ -1,0 +1,77 @@
+"""A consistent snapshot of the store, as the data plane needs it.
+
+Reconcilers are pure functions of a `World`: it is taken in one read transaction, so a
+plan never mixes two versions of the store. Objects are the store's shared ones: never
+mutate them (write observed facts through a store transaction instead).
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..model.ec2 import Instance, NetworkInterface, SecurityGroup, Subnet, Vpc
+from ..model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
+from ..model.privatelink import Endpoint, EndpointService
+from ..store import Store
+
+
+@dataclass
+class World:
+    vpcs: dict[str, Vpc] = field(default_factory=dict)
+    subnets: dict[str, Subnet] = field(default_factory=dict)
+    instances: dict[str, Instance] = field(default_factory=dict)
+    enis: dict[str, NetworkInterface] = field(default_factory=dict)
+    security_groups: dict[str, SecurityGroup] = field(default_factory=dict)
+    load_balancers: dict[str, LoadBalancer] = field(default_factory=dict)
+    target_groups: dict[str, TargetGroup] = field(default_factory=dict)
+    listeners: dict[str, Listener] = field(default_factory=dict)
+    target_health: dict[str, TargetHealth] = field(default_factory=dict)
+    services: dict[str, EndpointService] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+    @classmethod
+    def snapshot(cls, store: Store) -> "World":
+        with store.read() as tx:
+            return cls(
+                vpcs={o.id: o for o in tx.list(Vpc)},
+                subnets={o.id: o for o in tx.list(Subnet)},
+                instances={o.id: o for o in tx.list(Instance)},
+                enis={o.id: o for o in tx.list(NetworkInterface)},
+                security_groups={o.id: o for o in tx.list(SecurityGroup)},
+                load_balancers={o.id: o for o in tx.list(LoadBalancer)},
+                target_groups={o.id: o for o in tx.list(TargetGroup)},
+                listeners={o.id: o for o in tx.list(Listener)},
+                target_health={o.id: o for o in tx.list(TargetHealth)},
+                services={o.id: o for o in tx.list(EndpointService)},
+                endpoints={o.id: o for o in tx.list(Endpoint)},
+            )
+
+    # Small queries every reconciler needs ---------------------------------------------
+    def subnets_of(self, vpc_id: str) -> list[Subnet]:
+        return [s for s in self.subnets.values() if s.vpc_id == vpc_id]
+
+    def enis_of(self, owner_kind: str, owner_id: str) -> list[NetworkInterface]:
+        return [e for e in self.enis.values() if e.owner_kind == owner_kind and e.owner_id == owner_id]
+
+    def live_instances(self) -> list[Instance]:
+        """Instances that should have a namespace: asked to run and not yet gone."""
+        return [i for i in self.instances.values()
+                if i.desired_state == "running" and i.state in ("pending", "running")]
+
+
+def gateway_of(cidr: str) -> str:
+    """The subnet router: the subnet's base + 1, as on AWS."""
+    return str(ipaddress.IPv4Network(cidr).network_address + 1)
+
+
+def resolver_of(vpc_cidr: str) -> str:
+    """The Amazon-provided DNS server: the VPC's base + 2."""
+    return str(ipaddress.IPv4Network(vpc_cidr).network_address + 2)
+
+
+#: The other address of the VPC resolver, reachable from every VPC.
+LINK_LOCAL_RESOLVER = "169.254.169.253"
+
+
+def prefix_len(cidr: str) -> int:
+    return ipaddress.IPv4Network(cidr).prefixlen
