@@ -42,22 +42,33 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> "ServerProcess":
+        """Start and wait for the ready line; output goes to a log file (a pipe nobody
+        reads would fill and block the server)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.state_dir / "server.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vpclab.cli", "server", "--port", str(self.port),
              "--state-dir", str(self.state_dir),
              "--dataplane" if self.dataplane else "--no-dataplane"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=log, stderr=subprocess.STDOUT,
         )
+        log.close()
         deadline = time.monotonic() + timeout
-        self.output = []
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            self.output.append(line)
-            if "vpclab ready" in line:
+            text = log_path.read_bytes()[offset:].decode(errors="replace")
+            if "vpclab ready" in text:
+                self.output = text.splitlines()
                 return self
-            if not line and self.proc.poll() is not None:
+            if self.proc.poll() is not None:
                 break
-        raise RuntimeError(f"vpclab server did not start (exit {self.proc.poll()})")
+            time.sleep(0.02)
+        raise RuntimeError(f"vpclab server did not start (exit {self.proc.poll()}): "
+                           f"{log_path.read_bytes()[offset:].decode(errors='replace')[-2000:]}")
+
+    def log(self) -> str:
+        return (self.state_dir / "server.log").read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.proc is None:
