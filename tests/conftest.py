@@ -125,3 +125,32 @@ def ec2(shared_server):
 @pytest.fixture
 def ec2_2(shared_server):
     return shared_server.client("ec2", ACCOUNT_2)
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@pytest.fixture
+def dataplane_server(tmp_path):
+    """A server with the data plane on (root only); everything it made is removed after."""
+    if not _is_root():
+        pytest.skip("the data plane needs root")
+    from vpclab.commands.down import tear_down
+    from vpclab.dataplane import naming, netns
+
+    srv = ServerProcess(tmp_path / "state", free_port(), dataplane=True)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        tear_down(srv.state_dir)
+        assert netns.list_namespaces(naming.prefix_for_state_dir(srv.state_dir)) == []
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the data plane are marked `netns` (so `-m "not netns"` skips them)."""
+    for item in items:
+        if "dataplane_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.netns)

@@ -1,8 +1,11 @@
-"""The `vpclab` command line."""
+"""The `vpclab` command line: one Typer app; each command lives in `vpclab/commands/`.
+
+Errors a user can cause are one clear line on stderr and a non-zero exit, never a
+traceback.
+"""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional
+from importlib import import_module
 
 import typer
 
@@ -10,8 +13,11 @@ app = typer.Typer(
     help="vpclab: a local AWS VPC lab that carries real traffic.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 
+#: Command modules; each defines `register(app)`.
+COMMANDS = ["server", "down", "status", "instances", "notifications", "lab", "accounts"]
 
 
 @app.callback()
@@ -19,23 +25,14 @@ def _root() -> None:
     """vpclab: a local AWS VPC lab that carries real traffic."""
 
 
-StateDir = typer.Option(None, "--state-dir", envvar="VPCLAB_STATE_DIR",
-                        help="State directory (default ./.vpclab).")
-
-
-@app.command()
-def server(
-    port: int = typer.Option(4566, "--port", envvar="VPCLAB_PORT", help="TCP port on 127.0.0.1."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    state_dir: Optional[Path] = StateDir,
-    dataplane: bool = typer.Option(True, "--dataplane/--no-dataplane",
-                                   help="Make resources real in network namespaces (needs root)."),
-) -> None:
-    """Serve the AWS APIs (EC2, ELBv2, STS) until SIGINT/SIGTERM."""
-    from .server import ServerConfig, default_state_dir, run
-
-    run(ServerConfig(state_dir=(state_dir or default_state_dir()).absolute(), host=host, port=port,
-                     dataplane=dataplane))
+for _name in COMMANDS:
+    try:
+        _module = import_module(f"vpclab.commands.{_name}")
+    except ModuleNotFoundError as exc:  # a command not written yet
+        if exc.name != f"vpclab.commands.{_name}":
+            raise
+        continue
+    _module.register(app)
 
 
 def main() -> None:

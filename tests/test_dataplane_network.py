@@ -1,0 +1,33 @@
+"""VPCs and instances become namespaces; two VPCs with one CIDR stay apart."""
+import subprocess
+import time
+
+from vpclab.dataplane import naming, netns
+
+from conftest import ACCOUNT_1, ACCOUNT_2
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def test_default_vpcs_of_two_accounts_are_separate_namespaces(dataplane_server):
+    prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
+    vpc1 = dataplane_server.client("ec2", ACCOUNT_1).describe_vpcs()["Vpcs"][0]["VpcId"]
+    vpc2 = dataplane_server.client("ec2", ACCOUNT_2).describe_vpcs()["Vpcs"][0]["VpcId"]
+    names = wait_for(lambda: (lambda n: n if len(n) >= 2 else None)(netns.list_namespaces(prefix)))
+    assert naming.namespace_name(prefix, vpc1) in names
+    assert naming.namespace_name(prefix, vpc2) in names
+    # Both routers hold the same gateway address, each in its own world.
+    def addresses(vpc):
+        return subprocess.run(["ip", "netns", "exec", naming.namespace_name(prefix, vpc), "ip", "-4", "-br", "addr"],
+                              capture_output=True, text=True).stdout
+
+    for vpc in (vpc1, vpc2):
+        wait_for(lambda: "172.31.32.1/20" in addresses(vpc) and "172.31.0.2/32" in addresses(vpc))

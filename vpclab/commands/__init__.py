@@ -1,0 +1,1 @@
+"""CLI commands, one module each; shared options in `options.py`."""

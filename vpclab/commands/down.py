@@ -1,0 +1,94 @@
+"""`vpclab down`: stop a state directory's server and remove everything it made."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .options import resolve_state_dir, state_dir_option
+
+
+def stop_server(state_dir: Path, timeout: float = 20.0) -> int | None:
+    """SIGTERM the server recorded in `state_dir/server.pid`; its pid, or None."""
+    pid_file = state_dir / "server.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        pid_file.unlink(missing_ok=True)
+        return None
+    if b"vpclab" not in cmdline:  # a reused pid: not ours
+        pid_file.unlink(missing_ok=True)
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.05)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def kill_namespace_processes(prefix: str, timeout: float = 5.0) -> int:
+    """End every process inside a namespace carrying `prefix` (all were started by vpclab)."""
+    from ..dataplane import netns
+
+    pids: list[int] = []
+    for name in netns.list_namespaces(prefix):
+        inode = netns.inode_of(name)
+        if inode is not None:
+            pids.extend(netns.tasks_in(inode))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(0.05)
+    return len(pids)
+
+
+def tear_down(state_dir: Path) -> dict:
+    """Stop the server, end instance processes, remove namespaces, links and tables."""
+    from ..dataplane import Backend, naming
+    from ..dataplane.runtime import unavailable_reason
+
+    result = {"server_pid": stop_server(state_dir), "processes": 0, "namespaces": 0}
+    if unavailable_reason() is not None:
+        return result
+    prefix = naming.prefix_for_state_dir(state_dir)
+    from ..dataplane import netns
+
+    result["namespaces"] = len(netns.list_namespaces(prefix))
+    result["processes"] = kill_namespace_processes(prefix)
+    backend = Backend.linux(prefix)
+    try:
+        backend.destroy()
+    finally:
+        backend.close()
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def down(state_dir: Optional[Path] = state_dir_option()) -> None:
+        """Stop the server of a state directory and remove everything it made in the kernel.
+
+        The stored state (the resources the APIs show) is kept; delete the state
+        directory to forget it too.
+        """
+        sd = resolve_state_dir(state_dir)
+        result = tear_down(sd)
+        server = f"stopped server {result['server_pid']}" if result["server_pid"] else "no server running"
+        typer.echo(f"vpclab down: {server}; ended {result['processes']} instance processes; "
+                   f"removed {result['namespaces']} namespaces ({sd})")
