@@ -1,0 +1,61 @@
+"""The VPC resolver: names it answers, from a pure table and for real inside a VPC."""
+import subprocess
+import sys
+
+from dnslib import QTYPE, RCODE, DNSRecord
+
+from vpclab.dataplane import naming
+from vpclab.dataplane.dns import Zone, answer, host_name
+from vpclab.dataplane.world import World
+
+from conftest import ACCOUNT_1, ACCOUNT_2
+from test_dataplane_network import wait_for
+
+
+def ask(zone: Zone, name: str, qtype: str = "A") -> DNSRecord:
+    return DNSRecord.parse(answer(zone, DNSRecord.question(name, qtype).pack()))
+
+
+def test_answers_known_names_and_nxdomain_for_the_rest():
+    zone = Zone()
+    zone.add("vpce-1-abc.vpce-svc-1.ap-south-1.vpce.amazonaws.com", "172.31.5.6")
+    zone.add("vpce-1-abc.vpce-svc-1.ap-south-1.vpce.amazonaws.com", "172.31.20.7")
+    reply = ask(zone, "VPCE-1-abc.vpce-svc-1.ap-south-1.vpce.amazonaws.com.")
+    assert sorted(str(r.rdata) for r in reply.rr) == ["172.31.20.7", "172.31.5.6"]
+    assert ask(zone, "example.com").header.rcode == RCODE.NXDOMAIN
+    aaaa = ask(zone, "vpce-1-abc.vpce-svc-1.ap-south-1.vpce.amazonaws.com", "AAAA")
+    assert aaaa.header.rcode == RCODE.NOERROR and not aaaa.rr
+    assert answer(zone, b"garbage") is None
+
+
+def test_host_names_follow_aws():
+    assert host_name("172.31.37.136", "ap-south-1") == "ip-172-31-37-136.ap-south-1.compute.internal"
+    assert host_name("10.0.0.5", "us-east-1") == "ip-10-0-0-5.ec2.internal"
+
+
+def resolve_in(namespace: str, name: str, server: str) -> list[str]:
+    code = ("import sys; from dnslib import DNSRecord; "
+            "r = DNSRecord.parse(DNSRecord.question(sys.argv[1]).send(sys.argv[2], 53, timeout=2)); "
+            "print(' '.join(str(a.rdata) for a in r.rr) or 'rcode=%d' % r.header.rcode)")
+    out = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-c", code, name, server],
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout.split()
+
+
+def test_resolver_answers_inside_the_vpc(dataplane_server):
+    ec2 = dataplane_server.client("ec2", ACCOUNT_2)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    inst = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
+    prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
+    ns = naming.namespace_name(prefix, inst["InstanceId"])
+    me = host_name(inst["PrivateIpAddress"], "ap-south-1")
+    for server in ("172.31.0.2", "169.254.169.253"):
+        got = wait_for(lambda: (lambda r: r if r and not r[0].startswith("rcode") else None)(
+            resolve_in(ns, me, server)), timeout=15)
+        assert got == [inst["PrivateIpAddress"]]
+    assert resolve_in(ns, "example.com", "172.31.0.2") == [f"rcode={RCODE.NXDOMAIN}"]
+    # Another account's instance names are not in this VPC's resolver.
+    other = dataplane_server.client("ec2", ACCOUNT_1).run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
+    assert resolve_in(ns, host_name(other["PrivateIpAddress"], "ap-south-1"), "172.31.0.2") == \
+        [f"rcode={RCODE.NXDOMAIN}"] or other["PrivateIpAddress"] == inst["PrivateIpAddress"]
