@@ -54,9 +54,14 @@ class World:
         return [e for e in self.enis.values() if e.owner_kind == owner_kind and e.owner_id == owner_id]
 
     def live_instances(self) -> list[Instance]:
-        """Instances that should have a namespace: asked to run and not yet gone."""
+        """Instances that should have a namespace: booting, running, or on their way down.
+
+        A `stopping` or `shutting-down` instance keeps its namespace until the instance
+        agent has ended its processes and recorded `stopped` / `terminated`; only then does
+        the plan drop it (deleting a namespace that still has processes would fail).
+        """
         return [i for i in self.instances.values()
-                if i.desired_state == "running" and i.state in ("pending", "running")]
+                if i.state in ("pending", "running", "stopping", "shutting-down")]
 
 
 def gateway_of(cidr: str) -> str:
