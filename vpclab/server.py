@@ -7,6 +7,7 @@ the event loop without a thread hop.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -74,6 +75,7 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()
+    _write_server_info(config, dataplane is not None)
     settler = asyncio.create_task(_settle_forever(store))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -95,6 +97,26 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
         pid_file = config.state_dir / "server.pid"
         if pid_file.exists() and pid_file.read_text() == str(os.getpid()):
             pid_file.unlink()
+            (config.state_dir / "server.json").unlink(missing_ok=True)
+
+
+def _write_server_info(config: ServerConfig, dataplane: bool) -> None:
+    """Where this state directory's server listens, for `vpclab status`, `lab` and `down`."""
+    info = {"pid": os.getpid(), "host": config.host, "port": config.port,
+            "url": f"http://{config.host}:{config.port}", "dataplane": dataplane}
+    tmp = config.state_dir / "server.json.tmp"
+    tmp.write_text(json.dumps(info))
+    tmp.replace(config.state_dir / "server.json")
+
+
+def read_server_info(state_dir: Path) -> dict | None:
+    """The running server of `state_dir` (pid alive and a vpclab), or None."""
+    try:
+        info = json.loads((state_dir / "server.json").read_text())
+        cmdline = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError):
+        return None
+    return info if b"vpclab" in cmdline else None
 
 
 def _start_dataplane(store: Store, config: ServerConfig):

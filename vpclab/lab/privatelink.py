@@ -1,0 +1,374 @@
+"""The PrivateLink lab of `shared/seed/vpc-endpoint-services-lab.txt`, through boto3.
+
+Two accounts in ap-south-1: account 1 serves nginx behind an NLB and publishes it as an
+endpoint service; account 2 connects to it through an interface endpoint once allowed and
+accepted, and curls the endpoint's DNS name from its own instance. Step numbers are the
+seed's. Each step is one or a few AWS calls; waits poll at a short interval (AWS's
+waiters poll every 15 s; the same calls, only faster).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .steps import Recorder
+
+REGION = "ap-south-1"
+PROVIDER = "111111111111"
+CONSUMER = "222222222222"
+USER_DATA = "#!/bin/sh\n# The image has nginx; start it as `systemctl start nginx` would.\nnginx\n"
+RECORD_FILE = "lab-privatelink.json"
+
+
+@dataclass
+class LabState:
+    """Ids the lab made, saved so that `--cleanup` can remove what `--keep` left."""
+
+    endpoint_url: str = ""
+    state_dir: str = ""
+    provider_sg: str = ""
+    provider_instance: str = ""
+    provider_ip: str = ""
+    target_group: str = ""
+    load_balancer: str = ""
+    load_balancer_dns: str = ""
+    listener: str = ""
+    service_id: str = ""
+    service_name: str = ""
+    consumer_sg: str = ""
+    consumer_instance: str = ""
+    endpoint_id: str = ""
+    endpoint_dns: str = ""
+    curl_output: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def save(self, state_dir: Path) -> None:
+        (state_dir / RECORD_FILE).write_text(json.dumps(self.__dict__, indent=2))
+
+    @classmethod
+    def load(cls, state_dir: Path) -> "LabState | None":
+        try:
+            return cls(**json.loads((state_dir / RECORD_FILE).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def client(service: str, account: str, endpoint_url: str):
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=REGION,
+                        aws_access_key_id=account, aws_secret_access_key="vpclab",
+                        config=Config(retries={"max_attempts": 2}))
+
+
+def poll(fn: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def exec_in(state_dir: Path, instance: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vpclab.cli", "exec", "--state-dir", str(state_dir),
+                           instance, "--", *argv], capture_output=True, text=True, timeout=timeout)
+
+
+class PrivateLinkLab:
+    def __init__(self, endpoint_url: str, state_dir: Path, rec: Recorder):
+        self.url = endpoint_url
+        self.state_dir = state_dir
+        self.rec = rec
+        self.s = LabState(endpoint_url=endpoint_url, state_dir=str(state_dir))
+        self.ec2_1 = client("ec2", PROVIDER, endpoint_url)
+        self.elb_1 = client("elbv2", PROVIDER, endpoint_url)
+        self.ec2_2 = client("ec2", CONSUMER, endpoint_url)
+
+    def save(self) -> None:
+        self.s.save(self.state_dir)
+
+    # Step 1: account 1 ------------------------------------------------------------------
+    def provider(self) -> None:
+        rec, ec2, elb, s = self.rec, self.ec2_1, self.elb_1, self.s
+        with rec.step("Step 1.2", "Launch demo-server-instance allowing port 80 (account 1)",
+                      "CreateSecurityGroup, AuthorizeSecurityGroupIngress, RunInstances") as r:
+            s.provider_sg = ec2.create_security_group(
+                GroupName="launch-wizard-1", Description="launch-wizard-1 created by the vpclab lab")["GroupId"]
+            ec2.authorize_security_group_ingress(GroupId=s.provider_sg, IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+                for p in (22, 80)])
+            inst = ec2.run_instances(
+                ImageId=self._image(ec2), InstanceType="t2.micro", MinCount=1, MaxCount=1,
+                SecurityGroupIds=[s.provider_sg], UserData=USER_DATA,
+                Placement={"AvailabilityZone": f"{REGION}a"},
+                TagSpecifications=[{"ResourceType": "instance",
+                                    "Tags": [{"Key": "Name", "Value": "demo-server-instance"}]}],
+            )["Instances"][0]
+            s.provider_instance, s.provider_ip = inst["InstanceId"], inst["PrivateIpAddress"]
+            self.save()
+            rec.wait("waiting for demo-server-instance to run", lambda: self._running(ec2, s.provider_instance))
+            r.ids = {"sg": s.provider_sg, "instance": s.provider_instance, "ip": s.provider_ip}
+        with rec.step("Step 1.3", "nginx started by the instance's user data", "GetConsoleOutput") as r:
+            rec.wait("waiting for nginx", lambda: poll(
+                lambda: exec_in(self.state_dir, s.provider_instance,
+                                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1/"]
+                                ).stdout == "200", 20, 0.1, "nginx on the instance"))
+        with rec.step("Step 1.4", "Check the nginx page from inside the VPC", "vpclab exec … curl") as r:
+            page = exec_in(self.state_dir, s.provider_instance, ["curl", "-s", f"http://{s.provider_ip}/"]).stdout
+            if "Welcome to nginx!" not in page:
+                raise RuntimeError(f"no nginx page at {s.provider_ip}: {page[:200]!r}")
+            r.detail = "Welcome to nginx!"
+        with rec.step("Step 1.7", "Create target group demo-service-tg (TCP:80, instances)",
+                      "CreateTargetGroup") as r:
+            vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+            s.target_group = elb.create_target_group(
+                Name="demo-service-tg", Protocol="TCP", Port=80, VpcId=vpc_id, TargetType="instance"
+            )["TargetGroups"][0]["TargetGroupArn"]
+            self.save()
+            r.ids = {"target_group": s.target_group.rsplit(":", 1)[-1]}
+        with rec.step("Step 1.8", "Include the instance in the target group", "RegisterTargets") as r:
+            elb.register_targets(TargetGroupArn=s.target_group, Targets=[{"Id": s.provider_instance, "Port": 80}])
+            r.ids = {"target": s.provider_instance}
+        with rec.step("Step 1.10", "Create NLB demo-service-nlb in all zones of the default VPC",
+                      "DescribeSubnets, CreateLoadBalancer") as r:
+            subnets = [sn["SubnetId"] for sn in ec2.describe_subnets(
+                Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+            lb = elb.create_load_balancer(Name="demo-service-nlb", Type="network", Scheme="internet-facing",
+                                          Subnets=subnets, SecurityGroups=[s.provider_sg])["LoadBalancers"][0]
+            s.load_balancer, s.load_balancer_dns = lb["LoadBalancerArn"], lb["DNSName"]
+            self.save()
+            r.ids = {"nlb": s.load_balancer.rsplit("/", 2)[-2] + "/" + s.load_balancer.rsplit("/", 1)[-1],
+                     "state": lb["State"]["Code"]}
+        with rec.step("Step 1.11", "Listener TCP:80 forwarding to demo-service-tg", "CreateListener") as r:
+            s.listener = elb.create_listener(
+                LoadBalancerArn=s.load_balancer, Protocol="TCP", Port=80,
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": s.target_group}])["Listeners"][0]["ListenerArn"]
+            self.save()
+            r.ids = {"listener": s.listener.rsplit("/", 1)[-1]}
+        with rec.step("Step 1.12", "Wait for the NLB: provisioning → active", "DescribeLoadBalancers") as r:
+            rec.wait("NLB provisioning", lambda: poll(lambda: elb.describe_load_balancers(
+                LoadBalancerArns=[s.load_balancer])["LoadBalancers"][0]["State"]["Code"] == "active",
+                60, 0.1, "the NLB to be active"))
+            r.ids = {"state": "active"}
+        with rec.step("Step 1.13", "Target healthy; nginx through the NLB's DNS name",
+                      "DescribeTargetHealth, vpclab exec … curl <nlb dns>") as r:
+            rec.wait("health checks", lambda: poll(lambda: elb.describe_target_health(
+                TargetGroupArn=s.target_group)["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "healthy",
+                60, 0.1, "the target to be healthy"))
+            page = rec.wait("curl the NLB", lambda: poll(lambda: (lambda out: out if "Welcome to nginx!" in out else None)(
+                exec_in(self.state_dir, s.provider_instance,
+                        ["curl", "-s", "--max-time", "2", f"http://{s.load_balancer_dns}/"]).stdout),
+                20, 0.2, "nginx through the NLB"))
+            r.ids = {"target": "healthy", "dns": s.load_balancer_dns}
+            r.detail = "Welcome to nginx!" if page else ""
+        with rec.step("Step 1.17", "Create endpoint service (acceptance required)",
+                      "CreateVpcEndpointServiceConfiguration") as r:
+            svc = ec2.create_vpc_endpoint_service_configuration(
+                NetworkLoadBalancerArns=[s.load_balancer], AcceptanceRequired=True,
+                TagSpecifications=[{"ResourceType": "vpc-endpoint-service",
+                                    "Tags": [{"Key": "Name", "Value": "demo-service-provider"}]}],
+            )["ServiceConfiguration"]
+            s.service_id, s.service_name = svc["ServiceId"], svc["ServiceName"]
+            self.save()
+            r.ids = {"service": s.service_id, "name": s.service_name, "state": svc["ServiceState"]}
+
+    # Step 2: account 2 ------------------------------------------------------------------
+    def consumer(self) -> None:
+        rec, ec2, s = self.rec, self.ec2_2, self.s
+        with rec.step("Step 2.1", "Launch account2-ec2 (account 2)", "RunInstances") as r:
+            inst = ec2.run_instances(
+                ImageId=self._image(ec2), InstanceType="t2.micro", MinCount=1, MaxCount=1,
+                Placement={"AvailabilityZone": f"{REGION}a"},
+                TagSpecifications=[{"ResourceType": "instance",
+                                    "Tags": [{"Key": "Name", "Value": "account2-ec2"}]}],
+            )["Instances"][0]
+            s.consumer_instance = inst["InstanceId"]
+            self.save()
+            rec.wait("waiting for account2-ec2 to run", lambda: self._running(ec2, s.consumer_instance))
+            r.ids = {"instance": s.consumer_instance, "ip": inst["PrivateIpAddress"]}
+        with rec.step("Step 2.5", "Verify the service name before being allowed",
+                      "DescribeVpcEndpointServices") as r:
+            try:
+                ec2.describe_vpc_endpoint_services(ServiceNames=[s.service_name])
+            except ClientError as err:
+                if err.response["Error"]["Code"] != "InvalidServiceName":
+                    raise
+                r.outcome = "expected-error"
+                r.detail = f"InvalidServiceName: {err.response['Error']['Message']}"
+            else:
+                raise RuntimeError("account 2 saw the service before it was allowed")
+        with rec.step("Step 2.7", "Account 1 allows arn:aws:iam::222222222222:root",
+                      "ModifyVpcEndpointServicePermissions") as r:
+            self.ec2_1.modify_vpc_endpoint_service_permissions(
+                ServiceId=s.service_id, AddAllowedPrincipals=[f"arn:aws:iam::{CONSUMER}:root"])
+            r.ids = {"principal": f"arn:aws:iam::{CONSUMER}:root"}
+        with rec.step("Step 2.8", "Verify the service name again", "DescribeVpcEndpointServices") as r:
+            detail = ec2.describe_vpc_endpoint_services(ServiceNames=[s.service_name])["ServiceDetails"][0]
+            r.ids = {"owner": detail["Owner"], "zones": ",".join(detail["AvailabilityZones"])}
+            r.detail = "Service name verified."
+        with rec.step("Step 2.9", "Create interface endpoint demo-endpoint in all three subnets",
+                      "CreateSecurityGroup, AuthorizeSecurityGroupIngress, CreateVpcEndpoint") as r:
+            vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+            subnets = [sn["SubnetId"] for sn in ec2.describe_subnets(
+                Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+            s.consumer_sg = ec2.create_security_group(
+                GroupName="demo-endpoint-sg", Description="port 80 to the endpoint", VpcId=vpc_id)["GroupId"]
+            # Step 2.13: the endpoint's security group needs an inbound rule for port 80.
+            ec2.authorize_security_group_ingress(GroupId=s.consumer_sg, IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "172.31.0.0/16"}]}])
+            ep = ec2.create_vpc_endpoint(
+                VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=s.service_name, SubnetIds=subnets,
+                SecurityGroupIds=[s.consumer_sg],
+                TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [{"Key": "Name", "Value": "demo-endpoint"}]}],
+            )["VpcEndpoint"]
+            s.endpoint_id, s.endpoint_dns = ep["VpcEndpointId"], ep["DnsEntries"][0]["DnsName"]
+            self.save()
+            r.ids = {"endpoint": s.endpoint_id, "sg": s.consumer_sg}
+        with rec.step("Step 2.10", "The endpoint is pending acceptance", "DescribeVpcEndpoints") as r:
+            state = self._endpoint_state()
+            if state != "pendingAcceptance":
+                raise RuntimeError(f"endpoint state {state}, expected pendingAcceptance")
+            r.ids = {"state": state}
+        with rec.step("Step 2.11", "Account 1 sees the request and accepts it",
+                      "DescribeVpcEndpointConnections, AcceptVpcEndpointConnections") as r:
+            conns = self.ec2_1.describe_vpc_endpoint_connections(
+                Filters=[{"Name": "service-id", "Values": [s.service_id]}])["VpcEndpointConnections"]
+            conn = next(c for c in conns if c["VpcEndpointId"] == s.endpoint_id)
+            result = self.ec2_1.accept_vpc_endpoint_connections(ServiceId=s.service_id, VpcEndpointIds=[s.endpoint_id])
+            if result.get("Unsuccessful"):
+                raise RuntimeError(f"accept failed: {result['Unsuccessful']}")
+            r.ids = {"owner": conn["VpcEndpointOwner"], "was": conn["VpcEndpointState"]}
+        with rec.step("Step 2.12", "The endpoint becomes available", "DescribeVpcEndpoints") as r:
+            rec.wait("endpoint pending → available", lambda: poll(
+                lambda: self._endpoint_state() == "available", 60, 0.05, "the endpoint to be available"))
+            r.ids = {"state": "available", "dns": s.endpoint_dns}
+        with rec.step("Step 2.15", "curl the endpoint's DNS name from account2-ec2",
+                      f"vpclab exec account2-ec2 -- curl {s.endpoint_dns}") as r:
+            def fetch():
+                out = exec_in(self.state_dir, s.consumer_instance,
+                              ["curl", "-s", "--max-time", "3", f"http://{s.endpoint_dns}/"])
+                return out.stdout if "Welcome to nginx!" in out.stdout else None
+            s.curl_output = rec.wait("curl through PrivateLink", lambda: poll(fetch, 20, 0.2, "nginx through the endpoint"))
+            self.save()
+            r.detail = "Welcome to nginx!"
+
+    # Step 3: cleanup --------------------------------------------------------------------
+    def cleanup(self) -> None:
+        rec, s = self.rec, self.s
+        ec2_1, ec2_2, elb = self.ec2_1, self.ec2_2, self.elb_1
+        if s.endpoint_id:
+            with rec.step("Step 3.1", "Delete the endpoint (account 2)", "DeleteVpcEndpoints") as r:
+                out = ec2_2.delete_vpc_endpoints(VpcEndpointIds=[s.endpoint_id])
+                _unsuccessful(out, ok_codes=("InvalidVpcEndpoint.NotFound",))
+                rec.wait("endpoint deleting → deleted", lambda: poll(
+                    lambda: self._endpoint_state() in ("deleted", None), 60, 0.1, "the endpoint to be deleted"))
+                r.ids = {"endpoint": s.endpoint_id}
+        if s.service_id:
+            with rec.step("Step 3.2", "Delete the endpoint service (account 1)",
+                          "DeleteVpcEndpointServiceConfigurations") as r:
+                out = ec2_1.delete_vpc_endpoint_service_configurations(ServiceIds=[s.service_id])
+                _unsuccessful(out, ok_codes=("InvalidVpcEndpointService.NotFound",))
+                r.ids = {"service": s.service_id}
+        if s.load_balancer:
+            with rec.step("Step 3.3", "Delete the NLB", "DeleteListener, DeleteLoadBalancer") as r:
+                elb.delete_load_balancer(LoadBalancerArn=s.load_balancer)
+                rec.wait("NLB deleting", lambda: poll(lambda: not _exists(
+                    lambda: elb.describe_load_balancers(LoadBalancerArns=[s.load_balancer])), 60, 0.1, "the NLB to go"))
+        with rec.step("Step 3.4", "Terminate the instances", "TerminateInstances") as r:
+            for ec2, iid in ((ec2_1, s.provider_instance), (ec2_2, s.consumer_instance)):
+                if iid:
+                    ec2.terminate_instances(InstanceIds=[iid])
+            for ec2, iid in ((ec2_1, s.provider_instance), (ec2_2, s.consumer_instance)):
+                if iid:
+                    rec.wait(f"{iid} shutting down", lambda: poll(
+                        lambda: self._instance_state(ec2, iid) in ("terminated", None), 60, 0.1, f"{iid} to terminate"))
+            r.ids = {"instances": ",".join(i for i in (s.provider_instance, s.consumer_instance) if i)}
+        if s.target_group:
+            with rec.step("Step 3.5", "Delete the target group", "DeleteTargetGroup") as r:
+                elb.delete_target_group(TargetGroupArn=s.target_group)
+        with rec.step("Step 3.6", "Delete the lab's security groups", "DeleteSecurityGroup") as r:
+            for ec2, gid in ((ec2_1, s.provider_sg), (ec2_2, s.consumer_sg)):
+                if gid:
+                    try:
+                        ec2.delete_security_group(GroupId=gid)
+                    except ClientError as err:
+                        if err.response["Error"]["Code"] != "InvalidGroup.NotFound":
+                            raise
+        with rec.step("Step 3.7", "Check that nothing is left", "Describe* in both accounts") as r:
+            left = self.leftovers()
+            if left:
+                raise RuntimeError(f"left behind: {left}")
+            r.detail = "no endpoint, service, NLB, target group, instance or lab security group left"
+
+    def leftovers(self) -> dict[str, list[str]]:
+        left: dict[str, list[str]] = {}
+        for account, ec2 in ((PROVIDER, self.ec2_1), (CONSUMER, self.ec2_2)):
+            eps = [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+                   if e["State"] not in ("deleted",)]
+            svcs = [c["ServiceId"] for c in ec2.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"]]
+            insts = [i["InstanceId"] for res in ec2.describe_instances()["Reservations"] for i in res["Instances"]
+                     if i["State"]["Name"] != "terminated"]
+            sgs = [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"]
+            enis = [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces()["NetworkInterfaces"]]
+            elb = client("elbv2", account, self.url)
+            lbs = [lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
+            tgs = [tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]]
+            for kind, items in (("endpoints", eps), ("services", svcs), ("instances", insts),
+                                ("security_groups", sgs), ("network_interfaces", enis),
+                                ("load_balancers", lbs), ("target_groups", tgs)):
+                if items:
+                    left[f"{account}:{kind}"] = items
+        return left
+
+    # Helpers ----------------------------------------------------------------------------
+    @staticmethod
+    def _image(ec2) -> str:
+        images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-*x86_64"]}])
+        found = images["Images"] or ec2.describe_images()["Images"]
+        return found[0]["ImageId"]
+
+    @staticmethod
+    def _instance_state(ec2, iid: str) -> str | None:
+        try:
+            res = ec2.describe_instances(InstanceIds=[iid])["Reservations"]
+        except ClientError:
+            return None
+        return res[0]["Instances"][0]["State"]["Name"] if res else None
+
+    def _running(self, ec2, iid: str) -> bool:
+        return poll(lambda: self._instance_state(ec2, iid) == "running", 60, 0.05, f"{iid} to run")
+
+    def _endpoint_state(self) -> str | None:
+        try:
+            eps = self.ec2_2.describe_vpc_endpoints(VpcEndpointIds=[self.s.endpoint_id])["VpcEndpoints"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "InvalidVpcEndpointId.NotFound":
+                return None
+            raise
+        return eps[0]["State"] if eps else None
+
+
+def _unsuccessful(result: dict, ok_codes: tuple[str, ...]) -> None:
+    bad = [u for u in result.get("Unsuccessful", []) if u.get("Error", {}).get("Code") not in ok_codes]
+    if bad:
+        err = bad[0]["Error"]
+        raise RuntimeError(f"{err.get('Code')}: {err.get('Message')}")
+
+
+def _exists(describe: Callable[[], Any]) -> bool:
+    try:
+        describe()
+    except ClientError:
+        return False
+    return True
