@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 #: Command modules; each defines `register(app)`.
-COMMANDS = ["server", "down", "status", "instances", "notifications", "lab", "accounts"]
+COMMANDS = ["server", "status", "down", "instances", "lab", "notifications"]
 
 
 @app.callback()

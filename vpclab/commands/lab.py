@@ -25,8 +25,11 @@ def privatelink(
     cleanup: bool = typer.Option(False, "--cleanup", help="Remove what a --keep run left, then stop."),
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON (for CI)."),
 ) -> None:
-    """Run the PrivateLink lab: nginx behind an NLB in account 1, reached from account 2
-    through an interface endpoint, then cleaned up."""
+    """Run the PrivateLink lab end to end (the seed's steps, two accounts).
+
+    nginx behind an NLB in account 1, reached from account 2 through an interface
+    endpoint, then cleaned up.
+    """
     from ..lab.embedded import ensure_server
     from ..lab.privatelink import LabState, PrivateLinkLab
     from ..lab.steps import LabFailed, Recorder

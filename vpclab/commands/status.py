@@ -1,0 +1,97 @@
+"""`vpclab status` and `vpclab accounts`: what runs, where its state is, what it holds."""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .options import fail, resolve_state_dir, state_dir_option
+
+#: Kinds shown per account, with the names people know them by.
+KINDS = {
+    "vpc": "VPCs", "subnet": "subnets", "security-group": "security groups", "instance": "instances",
+    "network-interface": "ENIs", "load-balancer": "NLBs", "target-group": "target groups",
+    "listener": "listeners", "vpc-endpoint-service": "endpoint services", "vpc-endpoint": "endpoints",
+}
+
+
+def resource_counts(state_dir: Path) -> dict[str, Counter]:
+    """Counts per account and kind, read straight from the store file (read-only)."""
+    import sqlite3
+
+    db = state_dir / "state.db"
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT account, kind, body FROM resources").fetchall()
+    finally:
+        conn.close()
+    out: dict[str, Counter] = defaultdict(Counter)
+    for account, kind, body in rows:
+        if kind not in KINDS:
+            continue
+        if kind == "instance" and json.loads(body).get("state") == "terminated":
+            continue
+        out[account][kind] += 1
+    return dict(out)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def status(state_dir: Optional[Path] = state_dir_option(),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+        """What runs for a state directory: server, data plane, namespaces, resources."""
+        from ..dataplane import naming, netns
+        from ..server import read_server_info
+
+        sd = resolve_state_dir(state_dir)
+        if not sd.exists():
+            fail(f"no state directory at {sd}")
+        info = read_server_info(sd)
+        prefix = naming.prefix_for_state_dir(sd)
+        try:
+            namespaces = netns.list_namespaces(prefix)
+        except OSError:
+            namespaces = []
+        counts = resource_counts(sd)
+        data = {"state_dir": str(sd), "server": info, "prefix": prefix, "namespaces": len(namespaces),
+                "accounts": {a: dict(c) for a, c in counts.items()}}
+        if as_json:
+            print(json.dumps(data, indent=2))
+            return
+        console = Console()
+        if info:
+            plane = "data plane on" if info.get("dataplane") else "control plane only"
+            console.print(f"server: [green]running[/] pid {info['pid']} at {info['url']} ({plane})")
+        else:
+            console.print("server: [yellow]not running[/]")
+        console.print(f"state: {sd}   prefix: {prefix}   namespaces: {len(namespaces)}")
+        _table(console, counts)
+
+    @app.command()
+    def accounts(state_dir: Optional[Path] = state_dir_option()) -> None:
+        """The accounts seen in a state directory and their resources."""
+        sd = resolve_state_dir(state_dir)
+        counts = resource_counts(sd)
+        if not counts:
+            fail(f"no accounts yet in {sd}")
+        _table(Console(), counts)
+
+
+def _table(console: Console, counts: dict[str, Counter]) -> None:
+    if not counts:
+        console.print("no resources yet")
+        return
+    table = Table(title="resources per account")
+    table.add_column("account")
+    for name in KINDS.values():
+        table.add_column(name, justify="right")
+    for account in sorted(counts):
+        table.add_row(account, *(str(counts[account].get(k, 0)) for k in KINDS))
+    console.print(table)
