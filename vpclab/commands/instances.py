@@ -1,0 +1,123 @@
+"""`vpclab exec INSTANCE -- CMD...` and `vpclab ssh INSTANCE`: enter a running instance.
+
+Both read the store read-only (the server may be running or not), find the instance by
+id or Name tag, and replace themselves with the command inside the instance's network
+namespace, private mounts and host name, so stdin/stdout/stderr, the terminal, signals
+and the exit code pass straight through. There is no sshd: `ssh` is a login shell as
+`ec2-user` in name (it runs as root, as everything in an instance does).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .options import fail, resolve_state_dir, state_dir_option
+
+
+def _load(state_dir: Path) -> tuple[list, dict[str, str]]:
+    """(instances, vpc id -> CIDR) from `state_dir/state.db`, opened read-only."""
+    from ..model.ec2 import Instance, Vpc
+
+    db_path = state_dir / "state.db"
+    if not db_path.exists():
+        fail(f"no vpclab state in {state_dir} (no state.db)")
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = db.execute("SELECT kind, body FROM resources WHERE kind IN (?, ?)",
+                              (Instance.kind, Vpc.kind)).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        fail(f"cannot read {db_path}: {exc}")
+    instances, cidrs = [], {}
+    for kind, body in rows:
+        if kind == Instance.kind:
+            instances.append(Instance.from_json(body))
+        else:
+            vpc = Vpc.from_json(body)
+            cidrs[vpc.id] = vpc.cidr_block
+    return instances, cidrs
+
+
+def find_instance(state_dir: Path, ref: str, account: Optional[str]):
+    """The instance `ref` (an id or a Name tag) and its VPC's CIDR; one-line errors."""
+    instances, cidrs = _load(state_dir)
+    if account:
+        instances = [i for i in instances if i.account == account]
+    if ref.startswith("i-"):
+        found = [i for i in instances if i.id == ref]
+    else:
+        found = [i for i in instances if i.tags.get("Name") == ref and i.state != "terminated"]
+        if not found:
+            found = [i for i in instances if i.tags.get("Name") == ref]
+    where = f" in account {account}" if account else ""
+    if not found:
+        fail(f"no instance {ref!r}{where} in {state_dir}")
+    if len(found) > 1:
+        listed = ", ".join(f"{i.id} (account {i.account}, {i.state})" for i in found)
+        fail(f"{len(found)} instances are named {ref!r}: {listed}; give an id or --account")
+    inst = found[0]
+    return inst, cidrs.get(inst.vpc_id)
+
+
+def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *,
+           home: str, user: str, extra_env: dict[str, str] | None = None) -> None:
+    from ..dataplane import naming, netns
+    from ..dataplane.instance_runtime import enter_command, instance_dir, instance_env, namespace_of
+
+    if os.geteuid() != 0:
+        fail("entering an instance needs root (network namespaces)")
+    inst, cidr = find_instance(state_dir, ref, account)
+    if inst.state != "running":
+        fail(f"instance {inst.id} is {inst.state}, not running")
+    prefix = naming.prefix_for_state_dir(state_dir)
+    ns = namespace_of(prefix, inst.id)
+    if not netns.exists(ns):
+        fail(f"instance {inst.id} has no namespace {ns} (is the server with its data plane running?)")
+    full = enter_command(prefix, instance_dir(state_dir, inst.id), inst, cidr, argv)
+    env = {**instance_env(home=home, user=user), **(extra_env or {})}
+    os.chdir("/")
+    try:
+        os.execvpe(full[0], full, env)
+    except OSError as exc:
+        fail(f"cannot run {full[0]}: {exc}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("exec", context_settings={"ignore_unknown_options": True})
+    def exec_(
+        instance: str = typer.Argument(..., help="Instance id or Name tag."),
+        command: List[str] = typer.Argument(..., help="Command to run (after --)."),
+        account: Optional[str] = typer.Option(None, "--account", help="Only this account's instances."),
+        state_dir: Optional[Path] = state_dir_option(),
+    ) -> None:
+        """Run a command inside a running instance: its network, mounts and host name.
+
+        stdin, stdout and stderr pass through and the exit code is the command's.
+        Example: vpclab exec web-1 -- curl -s http://127.0.0.1/
+        """
+        _enter(resolve_state_dir(state_dir), instance, account, list(command), home="/root", user="root")
+
+    @app.command("ssh")
+    def ssh(
+        instance: str = typer.Argument(..., help="Instance id or Name tag."),
+        account: Optional[str] = typer.Option(None, "--account", help="Only this account's instances."),
+        state_dir: Optional[Path] = state_dir_option(),
+    ) -> None:
+        """An interactive shell inside a running instance, as on `ssh ec2-user@...`."""
+        shell = "bash" if shutil.which("bash") else "sh"
+        home = "/home/ec2-user"
+        script = f'cd {home} 2>/dev/null || cd /; exec {shell}' + (" --norc --noprofile -i" if shell == "bash" else " -i")
+        _enter(resolve_state_dir(state_dir), instance, account, ["sh", "-c", script],
+               home=home, user="ec2-user",
+               extra_env={"PS1": r"[ec2-user@\h \W]$ " if shell == "bash" else "[ec2-user@$(hostname) ~]$ "})
+
+
+__all__ = ["find_instance", "register"]

@@ -1,0 +1,356 @@
+"""Instances as processes: boot (user data), stop and terminate, and how to enter one.
+
+An instance is the namespace `desired_network` makes (`<prefix>-<instance id>`, `eth0`
+with the private IP) plus a directory `<state_dir>/instances/<id>/` that holds what a
+real instance keeps on its own disk and this one cannot share with the host:
+
+- `run/`, `tmp/`, `var/log/` and `home/` bound over the real paths (two Debian nginx with
+  their default config run side by side: pid file in /run, logs in /var/log/nginx;
+  /var/lib/nginx holds only temp files with unique names and stays shared),
+- `etc/resolv.conf` (nameserver = the VPC resolver, base+2; search
+  `<region>.compute.internal`), `etc/hostname` (`ip-a-b-c-d`) and `etc/hosts`, each
+  bound over its /etc file,
+- `console.log`, which GetConsoleOutput returns (`run/` is emptied at each boot, like a tmpfs),
+- `first-boot-done`, the marker that makes user data run once per instance, ever.
+
+Everything that runs "in" an instance runs through `enter_command`: `ip netns exec` into
+its network namespace (which also gives the process a mount namespace of its own, where
+the binds above are made), then a UTS namespace of its own with the instance's host name.
+
+The agent moves states on when they really happen:
+
+- `pending` -> `running`: the namespace exists (the plan was applied before `sync`) and, at
+  first boot, the user data script has been started (not waited for: it may start a
+  server in the foreground). Output of the script goes to console.log.
+- `stopping` -> `stopped`, `shutting-down` -> `terminated`: every process in the instance's
+  network namespace gets SIGTERM, then SIGKILL after `STOP_GRACE` seconds; once none is
+  left the state is written and the next plan drops the namespace. Terminated also
+  removes the primary ENI (`vpclab.control.instances.set_state`).
+
+Difference from EC2: a stopped instance has no init system, so on start nothing brings
+its services back (a real instance would start nginx from systemd); user data does not
+run again either (as on EC2). Processes run as root on the host's file system (apart
+from the private directories), with the host's CPU and memory.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model.ec2 import Instance
+from . import naming, netns
+from .world import World, resolver_of
+
+log = logging.getLogger("vpclab.dataplane.instances")
+
+#: Seconds between SIGTERM and SIGKILL when an instance stops.
+STOP_GRACE = 3.0
+
+#: Where the user data script is written, as seen inside the instance (its private /run).
+USER_DATA_PATH = "/run/cloud-init/user-data"
+
+#: The PATH user data and `vpclab exec` see.
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+FIRST_BOOT_MARKER = "first-boot-done"
+
+
+# --- Layout, shared with `vpclab exec` / `vpclab ssh` ---------------------------------------
+
+def instance_dir(state_dir: str | os.PathLike[str], instance_id: str) -> Path:
+    """`<state_dir>/instances/<id>/` (GetConsoleOutput reads `console.log` there)."""
+    return Path(state_dir) / "instances" / instance_id
+
+
+def host_name(inst: Instance) -> str:
+    """EC2's IP-based host name: `ip-172-31-37-136`."""
+    return "ip-" + inst.private_ip.replace(".", "-")
+
+
+def namespace_of(prefix: str, instance_id: str) -> str:
+    return naming.namespace_name(prefix, instance_id)
+
+
+def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, Path]:
+    """Create the instance's private directories and /etc files; return the bind mounts.
+
+    Idempotent; /etc files are rewritten only when their content changes.
+    """
+    binds: dict[str, Path] = dict(netns.private_mounts(directory))
+    home = directory / "home"
+    (home / "ec2-user").mkdir(parents=True, exist_ok=True)
+    binds["/home"] = home
+    etc = directory / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    name = host_name(inst)
+    fqdn = f"{name}.{inst.region}.compute.internal"
+    files = {
+        "hostname": f"{name}\n",
+        "hosts": f"127.0.0.1 localhost\n{inst.private_ip} {fqdn} {name}\n"
+                 "::1 localhost ip6-localhost ip6-loopback\n",
+    }
+    if vpc_cidr:
+        files["resolv.conf"] = (f"nameserver {resolver_of(vpc_cidr)}\n"
+                                f"search {inst.region}.compute.internal\n"
+                                "options timeout:2 attempts:5\n")
+    for fname, text in files.items():
+        path = etc / fname
+        try:
+            same = path.read_text() == text
+        except OSError:
+            same = False
+        if not same:
+            tmp = path.with_suffix(".new")
+            tmp.write_text(text)
+            tmp.chmod(0o644)
+            os.replace(tmp, path)
+    for fname in ("hostname", "hosts", "resolv.conf"):
+        target = f"/etc/{fname}"
+        # A bind needs an existing target; an instance made before the VPC was known has
+        # no resolv.conf yet.
+        if (etc / fname).exists() and os.path.exists(target):
+            binds[target] = etc / fname
+    return binds
+
+
+def enter_command(prefix: str, directory: Path, inst: Instance, vpc_cidr: str | None,
+                  argv: list[str]) -> list[str]:
+    """The argv that runs `argv` inside instance `inst`: its network namespace, private
+    mounts, and a UTS namespace carrying its host name."""
+    binds = prepare(directory, inst, vpc_cidr)
+    inner = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', host_name(inst), *argv]
+    return netns.command(namespace_of(prefix, inst.id), inner, binds)
+
+
+def instance_env(home: str = "/root", user: str = "root") -> dict[str, str]:
+    env = {"PATH": PATH, "HOME": home, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
+           "SHELL": "/bin/bash"}
+    if os.environ.get("TERM"):
+        env["TERM"] = os.environ["TERM"]
+    return env
+
+
+# --- The console --------------------------------------------------------------------------
+
+def console(directory: Path, inst: Instance, text: str) -> None:
+    """Append kernel-style lines (`[  uptime] text`) to the instance's console.log."""
+    uptime = max(0.0, time.time() - inst.launch_time) if inst.launch_time else 0.0
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "console.log", "a") as f:
+        for line in text.splitlines():
+            f.write(f"[{uptime:12.6f}] {line}\n")
+
+
+def _stamp() -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+
+
+def _empty(directory: Path) -> None:
+    if not directory.is_dir() or directory.is_symlink():
+        return
+    for child in directory.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def decode_user_data(value: str) -> bytes:
+    if not value:
+        return b""
+    try:
+        return base64.b64decode(value)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+# --- The agent ----------------------------------------------------------------------------
+
+@dataclass
+class _Stopping:
+    term_sent: float
+    pids: set[int] = field(default_factory=set)
+    killed: bool = False
+
+
+class InstanceAgent:
+    def __init__(self, dp) -> None:  # dp: runtime.DataPlane
+        self.dp = dp
+        self.state_dir = Path(dp.state_dir)
+        self.prefix = dp.prefix
+        self._user_data: dict[str, subprocess.Popen] = {}
+        self._stopping: dict[str, _Stopping] = {}
+
+    # Agent protocol ----------------------------------------------------------------------
+    def sync(self, world: World) -> None:
+        self._reap()
+        for inst in list(world.instances.values()):
+            try:
+                if inst.state == "pending" and inst.desired_state == "running":
+                    self._boot(world, inst)
+                elif inst.state == "running":
+                    self._keep(world, inst)
+                elif inst.state in ("stopping", "shutting-down"):
+                    self._shut_down(inst)
+            except Exception:
+                log.exception("instance %s", inst.id)
+        for iid in list(self._stopping):
+            if iid not in world.instances or world.instances[iid].state not in ("stopping", "shutting-down"):
+                self._stopping.pop(iid, None)
+
+    def close(self) -> None:
+        """Leave instance processes running (a restarted server picks them up)."""
+        self._reap()
+
+    # Boot --------------------------------------------------------------------------------
+    def _vpc_cidr(self, world: World, inst: Instance) -> str | None:
+        vpc = world.vpcs.get(inst.vpc_id)
+        return vpc.cidr_block if vpc is not None else None
+
+    def _keep(self, world: World, inst: Instance) -> None:
+        if netns.exists(namespace_of(self.prefix, inst.id)):
+            prepare(instance_dir(self.state_dir, inst.id), inst, self._vpc_cidr(world, inst))
+
+    def _boot(self, world: World, inst: Instance) -> None:
+        ns = namespace_of(self.prefix, inst.id)
+        if not netns.exists(ns):
+            return  # not in the plan yet (e.g. its subnet is unknown): stays pending
+        directory = instance_dir(self.state_dir, inst.id)
+        cidr = self._vpc_cidr(world, inst)
+        inode = netns.inode_of(ns)
+        if inode is not None and not self._processes(inode):
+            _empty(directory / "run")  # /run is a tmpfs on a real instance: empty at boot
+        prepare(directory, inst, cidr)
+        console(directory, inst, f"vpclab: booting {inst.id} ({inst.image_id}, {inst.instance_type}) "
+                                 f"in namespace {ns}\n"
+                                 f"vpclab: eth0 {inst.private_ip} hostname {host_name(inst)}")
+        marker = directory / FIRST_BOOT_MARKER
+        if marker.exists():
+            console(directory, inst, "Cloud-init v. vpclab: not first boot: user data already ran, "
+                                     "not running it again")
+        else:
+            # Recorded before the script starts: user data runs at most once, even if the
+            # server dies right after starting it.
+            marker.write_text(f"{time.time()}\n")
+            self._run_user_data(directory, inst, cidr)
+        self._write_state(inst.id, "pending", "running")
+
+    def _run_user_data(self, directory: Path, inst: Instance, cidr: str | None) -> None:
+        data = decode_user_data(inst.user_data)
+        console(directory, inst, f"Cloud-init v. vpclab running 'modules:final' at {_stamp()}.")
+        if not data:
+            console(directory, inst, "Cloud-init v. vpclab: no user data")
+            return
+        if not data.startswith(b"#!"):
+            first = data.split(b"\n", 1)[0][:40].decode(errors="replace")
+            console(directory, inst, f"Cloud-init v. vpclab: user data is not a script ({first!r}): "
+                                     "skipped (vpclab runs only #! scripts)")
+            return
+        script = directory / "run" / USER_DATA_PATH.removeprefix("/run/")
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_bytes(data)
+        script.chmod(0o700)
+        console(directory, inst, f"Cloud-init v. vpclab: running user data script {USER_DATA_PATH}")
+        argv = enter_command(self.prefix, directory, inst, cidr, [USER_DATA_PATH])
+        with open(directory / "console.log", "ab") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd="/", env=instance_env(), start_new_session=True)
+        self._user_data[inst.id] = proc
+
+    def _reap(self) -> None:
+        for iid, proc in list(self._user_data.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del self._user_data[iid]
+            directory = instance_dir(self.state_dir, iid)
+            with self.dp.store.read() as tx:
+                inst = tx.get(Instance, iid)
+            if inst is not None:
+                what = "finished" if code == 0 else f"failed (exit code {code})"
+                console(directory, inst, f"Cloud-init v. vpclab: user data script {what} at {_stamp()}")
+
+    # Stop / terminate ----------------------------------------------------------------------
+    def _shut_down(self, inst: Instance) -> None:
+        final = "stopped" if inst.state == "stopping" else "terminated"
+        directory = instance_dir(self.state_dir, inst.id)
+        ns = namespace_of(self.prefix, inst.id)
+        inode = netns.inode_of(ns)
+        pids = self._processes(inode) if inode is not None else []
+        now = time.monotonic()
+        progress = self._stopping.get(inst.id)
+        if pids and progress is None:
+            console(directory, inst, f"vpclab: {inst.state} {inst.id}: sending SIGTERM to "
+                                     f"{len(pids)} process(es)")
+            progress = self._stopping[inst.id] = _Stopping(now, set(pids))
+            self._signal(pids, signal.SIGTERM)
+            pids = self._wait_gone(inode, 0.5)
+        if pids and progress is not None:
+            new = [p for p in pids if p not in progress.pids]
+            if new:  # started after the SIGTERM (e.g. by a dying parent)
+                progress.pids.update(new)
+                self._signal(new, signal.SIGTERM)
+            if now - progress.term_sent >= STOP_GRACE:
+                if not progress.killed:
+                    console(directory, inst, f"vpclab: sending SIGKILL to {len(pids)} process(es)")
+                progress.killed = True
+                self._signal(pids, signal.SIGKILL)
+                pids = self._wait_gone(inode, 0.5)
+        if pids:
+            return  # next pass (the loop runs at least once a second)
+        self._stopping.pop(inst.id, None)
+        proc = self._user_data.pop(inst.id, None)
+        if proc is not None:
+            proc.poll()
+        console(directory, inst, f"vpclab: {inst.id} {final}")
+        self._write_state(inst.id, inst.state, final)
+
+    def _processes(self, inode: int) -> list[int]:
+        """Pids with a task in the instance namespace, except this server itself (whose
+        namespace threads sit there to program it)."""
+        me = os.getpid()
+        return [p for p in netns.tasks_in(inode) if p != me]
+
+    def _wait_gone(self, inode: int | None, timeout: float) -> list[int]:
+        if inode is None:
+            return []
+        deadline = time.monotonic() + timeout
+        while True:
+            self._reap()
+            pids = self._processes(inode)
+            if not pids or time.monotonic() >= deadline:
+                return pids
+            time.sleep(0.02)
+
+    @staticmethod
+    def _signal(pids: list[int], sig: int) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    # Store ---------------------------------------------------------------------------------
+    def _write_state(self, instance_id: str, expected: str, state: str) -> None:
+        from ..control.instances import set_state
+
+        with self.dp.store.write() as tx:
+            inst = tx.get(Instance, instance_id)
+            if inst is None or inst.state != expected:
+                return  # the API moved it meanwhile; the next pass sees the new state
+            set_state(tx, inst, state, time.time())
+
+
+def make_agent(dp) -> InstanceAgent:
+    from ..control import instances as control_instances
+
+    control_instances.DATAPLANE_SETTLES = True
+    return InstanceAgent(dp)
