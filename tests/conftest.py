@@ -36,6 +36,8 @@ class ServerProcess:
     # tests (marked netns) turn it on.
     dataplane: bool = False
     output: list[str] | None = None
+    # Extra environment variables for the server (e.g. VPCLAB_HEALTH_CHECK_SCALE).
+    env: dict | None = None
 
     @property
     def url(self) -> str:
@@ -53,6 +55,7 @@ class ServerProcess:
              "--state-dir", str(self.state_dir),
              "--dataplane" if self.dataplane else "--no-dataplane"],
             stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env} if self.env else None,
         )
         log.close()
         deadline = time.monotonic() + timeout
