@@ -1,0 +1,300 @@
+"""NLB health checks: the state machine, what gets checked, real probes between namespaces,
+and (with the NLB and instance areas) the whole path through boto3."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vpclab.dataplane import health, naming, netns, proxy_v2
+from vpclab.dataplane.health import CheckSpec, Outcome, Tracker, desired_checks, matches, time_scale
+from vpclab.dataplane.world import World
+from vpclab.model.ec2 import Instance
+from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
+
+ACCT, REGION = "111111111111", "ap-south-1"
+OK = Outcome(True)
+REFUSED = Outcome(False, "Target.FailedHealthChecks", "Health checks failed")
+TIMED_OUT = Outcome(False, "Target.Timeout", "Request timed out")
+
+
+# The state machine ---------------------------------------------------------------------------
+
+def test_new_target_is_healthy_after_one_passed_check():
+    t = Tracker()
+    assert t.observe(OK, 5, 2) == ("healthy", None, None)
+    assert t.observe(OK, 5, 2) is None
+
+
+def test_unhealthy_after_threshold_failures_then_healthy_after_threshold_successes():
+    t = Tracker()
+    assert t.observe(REFUSED, 3, 2) is None  # initial, one failure
+    assert t.observe(REFUSED, 3, 2) == ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+    assert t.observe(REFUSED, 3, 2) is None  # no change, no write
+    assert t.observe(TIMED_OUT, 3, 2) == ("unhealthy", "Target.Timeout", "Request timed out")  # reason moves
+    assert t.observe(OK, 3, 2) is None
+    assert t.observe(OK, 3, 2) is None
+    assert t.observe(OK, 3, 2) == ("healthy", None, None)
+
+
+def test_healthy_target_survives_fewer_failures_than_the_threshold():
+    t = Tracker("healthy")
+    assert t.observe(TIMED_OUT, 2, 3) is None
+    assert t.observe(TIMED_OUT, 2, 3) is None
+    assert t.observe(OK, 2, 3) is None  # the run of failures is broken
+    assert t.observe(TIMED_OUT, 2, 3) is None
+    assert t.observe(TIMED_OUT, 2, 3) is None
+    assert t.observe(TIMED_OUT, 2, 3) == ("unhealthy", "Target.Timeout", "Request timed out")
+
+
+def test_success_run_is_consecutive():
+    t = Tracker("unhealthy", "Target.Timeout", "Request timed out")
+    assert t.observe(OK, 2, 2) is None
+    assert t.observe(TIMED_OUT, 2, 2) is None
+    assert t.observe(OK, 2, 2) is None
+    assert t.observe(OK, 2, 2) == ("healthy", None, None)
+
+
+def test_matcher_and_scale():
+    assert matches("200-399", 302) and not matches("200-399", 404)
+    assert matches("200,202", 202) and not matches("200,202", 201)
+    assert matches("200", 200)
+    assert time_scale({}) == 1.0
+    assert time_scale({"VPCLAB_HEALTH_CHECK_SCALE": "0.05"}) == 0.05
+    assert time_scale({"VPCLAB_HEALTH_CHECK_SCALE": "nonsense"}) == 1.0
+    assert time_scale({"VPCLAB_HEALTH_CHECK_SCALE": "-1"}) == 1.0
+
+
+# What is checked -----------------------------------------------------------------------------
+
+def _world() -> World:
+    w = World()
+    lb = LoadBalancer(id="arn:lb/net/a/1", account=ACCT, region=REGION, name="a", mappings=[
+        {"zone": "ap-south-1a", "network_interface_id": "eni-a", "private_ip": "172.31.0.50", "subnet_id": "sa"},
+        {"zone": "ap-south-1b", "network_interface_id": "eni-b", "private_ip": "172.31.16.50", "subnet_id": "sb"}])
+    w.load_balancers[lb.id] = lb
+    hc = {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port", "HealthCheckEnabled": True,
+          "HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5,
+          "HealthyThresholdCount": 3, "UnhealthyThresholdCount": 2}
+    tg = TargetGroup(id="arn:tg/web/1", account=ACCT, region=REGION, name="web", port=80, health_check=hc,
+                     targets=[{"id": "i-1", "port": 80, "availability_zone": "ap-south-1b", "registered": 5.0},
+                              {"id": "i-2", "port": 80, "availability_zone": "ap-south-1a", "registered": 5.0},
+                              {"id": "i-3", "port": 80, "availability_zone": "ap-south-1a", "registered": 5.0,
+                               "deregistering_since": 9.0},
+                              {"id": "i-4", "port": 80, "availability_zone": "ap-south-1a", "registered": 5.0}])
+    w.target_groups[tg.id] = tg
+    for iid, ip, state, zone in (("i-1", "172.31.16.10", "running", "ap-south-1b"),
+                                 ("i-2", "172.31.0.10", "running", "ap-south-1a"),
+                                 ("i-3", "172.31.0.11", "running", "ap-south-1a"),
+                                 ("i-4", "172.31.0.12", "stopped", "ap-south-1a")):
+        w.instances[iid] = Instance(id=iid, account=ACCT, region=REGION, private_ip=ip, state=state,
+                                    availability_zone=zone)
+    unused = TargetGroup(id="arn:tg/unused/2", account=ACCT, region=REGION, name="unused", port=80,
+                         health_check=hc, targets=[{"id": "i-2", "port": 80, "registered": 5.0}])
+    w.target_groups[unused.id] = unused
+    lst = Listener(id="arn:listener/1", account=ACCT, region=REGION, load_balancer_arn=lb.id, port=443,
+                   default_actions=[{"Type": "forward", "TargetGroupArn": tg.id}])
+    w.listeners[lst.id] = lst
+    return w
+
+
+def test_desired_checks_cover_forwarded_running_targets_from_their_zone_node():
+    checks = desired_checks(_world(), "vl00000")
+    assert sorted(checks) == [("arn:tg/web/1", "i-1", 80), ("arn:tg/web/1", "i-2", 80)]
+    one = checks[("arn:tg/web/1", "i-1", 80)]
+    assert one.namespace == "vl00000-eni-b" and one.source_ip == "172.31.16.50"
+    assert (one.address, one.check_port, one.protocol) == ("172.31.16.10", 80, "TCP")
+    assert (one.interval, one.timeout, one.healthy_threshold, one.unhealthy_threshold) == (10, 5, 3, 2)
+    assert one.host == "172.31.16.50:443" and not one.proxy_protocol
+    assert checks[("arn:tg/web/1", "i-2", 80)].namespace == "vl00000-eni-a"
+
+
+def test_health_check_port_and_proxy_protocol_follow_the_target_group():
+    w = _world()
+    tg = w.target_groups["arn:tg/web/1"]
+    tg.health_check = {**tg.health_check, "HealthCheckPort": "8081", "HealthCheckProtocol": "HTTP",
+                       "HealthCheckPath": "/ping", "Matcher": {"HttpCode": "200"}}
+    tg.attributes = {"proxy_protocol_v2.enabled": "true"}
+    spec = desired_checks(w, "vl00000")[("arn:tg/web/1", "i-2", 80)]
+    assert (spec.check_port, spec.protocol, spec.path, spec.matcher, spec.proxy_protocol) == (
+        8081, "HTTP", "/ping", "200", True)
+
+
+# Real probes between namespaces this test makes ------------------------------------------------
+
+sys.path.insert(0, str(Path(__file__).parent / "dataplane"))
+
+
+@pytest.fixture
+def lab(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root (creates network namespaces)")
+    from dp_lab import Lab
+
+    from vpclab.dataplane import Backend
+
+    prefix = naming.prefix_for_state_dir(tmp_path / "health-state")
+    backend = Backend.linux(prefix)
+    lab = (Lab(prefix).vpc("vpc-h").subnet("vpc-h", "subnet-h", "10.78.0.0/24")
+           .instance("vpc-h", "subnet-h", "eni-node", "10.78.0.20")
+           .instance("vpc-h", "subnet-h", "i-target", "10.78.0.30"))
+    backend.apply(lab.plan())
+    try:
+        yield lab
+    finally:
+        try:
+            backend.destroy()
+        finally:
+            backend.close()
+        for name in netns.list_namespaces(prefix):
+            netns.delete(name, timeout=10)
+        assert netns.list_namespaces(prefix) == []
+
+
+def _spec(lab, **kw) -> CheckSpec:
+    base = dict(tg_arn="arn:tg", target_id="i-target", port=8080, registered=0.0,
+                namespace=lab.ns("eni-node"), source_ip="10.78.0.20", address="10.78.0.30", check_port=8080,
+                protocol="TCP", path="/", matcher="200-399", host="10.78.0.20:80", interval=10, timeout=1,
+                healthy_threshold=2, unhealthy_threshold=2, enabled=True, proxy_protocol=False)
+    base.update(kw)
+    return CheckSpec(**base)
+
+
+class _Http:
+    """A tiny HTTP server inside a namespace; records the first bytes of each request."""
+
+    def __init__(self, ns: str, port: int, status: int):
+        self.sock = netns.run_in(ns, socket.create_server, ("0.0.0.0", port))
+        self.sock.settimeout(0.2)
+        self.status = status
+        self.requests: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    conn.sendall(f"HTTP/1.1 {self.status} X\r\nContent-Length: 0\r\n\r\n".encode())
+                except OSError:
+                    pass
+                self.requests.append(data)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+def test_probe_outcomes(lab):
+    run = lambda spec: asyncio.run(health.probe(spec, spec.timeout))  # noqa: E731
+    # nothing listens: refused -> FailedHealthChecks
+    assert run(_spec(lab)) == Outcome(False, "Target.FailedHealthChecks", "Health checks failed")
+    # nobody has the address: no answer -> Timeout
+    assert run(_spec(lab, address="10.78.0.99", timeout=0.5)).reason == "Target.Timeout"
+    # no node namespace: the probe does not run at all
+    assert run(_spec(lab, namespace=naming.namespace_name(lab.prefix, "eni-gone"))) is None
+    server = _Http(lab.ns("i-target"), 8080, 200)
+    try:
+        assert run(_spec(lab)) == Outcome(True)
+        assert run(_spec(lab, protocol="HTTP", path="/health")) == Outcome(True)
+        request = server.requests[-1]
+        assert request.startswith(b"GET /health HTTP/1.1\r\n") and b"Host: 10.78.0.20:80\r\n" in request
+        # proxy protocol target groups: a LOCAL header first
+        assert run(_spec(lab, protocol="HTTP", proxy_protocol=True)) == Outcome(True)
+        assert server.requests[-1].startswith(proxy_v2.build_local_header() + b"GET / HTTP/1.1")
+        server.status = 404
+        assert run(_spec(lab, protocol="HTTP")) == Outcome(
+            False, "Target.ResponseCodeMismatch", "Health checks failed with these codes: [404]")
+    finally:
+        server.close()
+
+
+class _FakeStore:
+    def __init__(self):
+        self.records = []
+
+    def write(self):
+        store = self
+
+        class Tx:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        store._tx = Tx()
+        return store._tx
+
+
+class _FakeDataPlane:
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.store = _FakeStore()
+        self.pokes = 0
+
+    def poke(self):
+        self.pokes += 1
+
+
+def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
+    written = []
+    monkeypatch.setattr("vpclab.control.target_health.record_health",
+                        lambda tx, tg, tid, port, state, reason, desc, now: written.append((tid, state, reason)))
+    w = World()
+    lb = LoadBalancer(id="arn:lb/net/h/1", account=ACCT, region=REGION, name="h", mappings=[
+        {"zone": "z", "network_interface_id": "eni-node", "private_ip": "10.78.0.20", "subnet_id": "s"}])
+    hc = {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port", "HealthCheckEnabled": True,
+          "HealthCheckIntervalSeconds": 30, "HealthCheckTimeoutSeconds": 10,
+          "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
+    tg = TargetGroup(id="arn:tg/h/1", account=ACCT, region=REGION, name="h", port=8080, target_type="ip",
+                     health_check=hc, targets=[{"id": "10.78.0.30", "port": 8080, "availability_zone": "z",
+                                                "registered": time.time()}])
+    w.load_balancers[lb.id], w.target_groups[tg.id] = lb, tg
+    w.listeners["l"] = Listener(id="l", account=ACCT, region=REGION, load_balancer_arn=lb.id, port=80,
+                                default_actions=[{"Type": "forward", "TargetGroupArn": tg.id}])
+    dp = _FakeDataPlane(lab.prefix)
+    agent = health.HealthAgent(dp, scale=0.01)  # 30 s -> 0.3 s, timeout 10 s -> 0.1 s
+    server = None
+    try:
+        agent.sync(w)
+
+        def wait(pred, timeout=5.0):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if pred():
+                    return True
+                time.sleep(0.02)
+            raise AssertionError(f"not reached; written {written}")
+
+        # refused twice -> initial (InitialHealthChecking) then unhealthy
+        wait(lambda: ("10.78.0.30", "unhealthy", "Target.FailedHealthChecks") in written)
+        assert written[0] == ("10.78.0.30", "initial", "Elb.InitialHealthChecking")
+        server = _Http(lab.ns("i-target"), 8080, 200)
+        wait(lambda: written[-1] == ("10.78.0.30", "healthy", None))
+        count = len(written)
+        time.sleep(0.8)  # more passing checks: no more writes
+        assert len(written) == count and dp.pokes == count
+    finally:
+        if server is not None:
+            server.close()
+        agent.close()
