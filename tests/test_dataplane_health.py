@@ -188,15 +188,16 @@ class _Http:
                 conn.settimeout(2)
                 data = b""
                 try:
-                    while b"\r\n\r\n" not in data:
+                    # (a proxy protocol signature starts with CRLF CRLF too)
+                    while not (b"GET" in data and data.endswith(b"\r\n\r\n")):
                         chunk = conn.recv(4096)
                         if not chunk:
                             break
                         data += chunk
+                    self.requests.append(data)
                     conn.sendall(f"HTTP/1.1 {self.status} X\r\nContent-Length: 0\r\n\r\n".encode())
                 except OSError:
                     pass
-                self.requests.append(data)
 
     def close(self):
         self._stop.set()
@@ -298,3 +299,181 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
         if server is not None:
             server.close()
         agent.close()
+
+
+# The whole path: boto3 -> server -> NLB nodes -> health agent -> DescribeTargetHealth ---------
+
+TARGET_SERVER = r"""
+import socket, sys
+out = sys.argv[2] if len(sys.argv) > 2 else None
+srv = socket.create_server(("0.0.0.0", int(sys.argv[1])))
+while True:
+    conn, _ = srv.accept()
+    with conn:
+        conn.settimeout(2)
+        data = b""
+        try:
+            while out and b"hello" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            if out:
+                open(out, "ab").write(data.hex().encode() + b"\n")
+                conn.sendall(b"ok")
+        except OSError:
+            pass
+"""
+
+
+@pytest.fixture
+def fast_server(tmp_path):
+    """`dataplane_server` with health checks 20x faster (VPCLAB_HEALTH_CHECK_SCALE=0.05)."""
+    if os.geteuid() != 0:
+        pytest.skip("the data plane needs root")
+    from conftest import ServerProcess, free_port
+
+    from vpclab.commands.down import tear_down
+
+    srv = ServerProcess(tmp_path / "state", free_port(), dataplane=True,
+                        env={"VPCLAB_HEALTH_CHECK_SCALE": "0.05"})
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        tear_down(srv.state_dir)
+        assert netns.list_namespaces(naming.prefix_for_state_dir(srv.state_dir)) == []
+
+
+def _needs_nlb_area():
+    try:
+        import vpclab.dataplane.desired_load_balancers  # noqa: F401
+    except ImportError:
+        pytest.skip("the NLB data plane area is not there yet")
+
+
+def _lab(srv, port=8080, **tg_kwargs):
+    """Two running instances (port open in their group), a TCP target group with fast
+    settings and both registered, an NLB in their subnet with a listener on 80."""
+    from elbv2_helpers import an_image, default_subnets, unique
+
+    ec2, elb = srv.client("ec2"), srv.client("elbv2")
+    subnet = default_subnets(ec2)[0]
+    vpc = subnet["VpcId"]
+    group = ec2.create_security_group(GroupName=unique("hc"), Description="hc", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ids = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId=an_image(ec2), InstanceType="t3.micro", MinCount=3, MaxCount=3, SubnetId=subnet["SubnetId"],
+        SecurityGroupIds=[group])["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    tg = elb.create_target_group(Name=unique("hc"), Protocol="TCP", Port=port, VpcId=vpc,
+                                 HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=4,
+                                 HealthyThresholdCount=2, UnhealthyThresholdCount=2,
+                                 **tg_kwargs)["TargetGroups"][0]["TargetGroupArn"]
+    lb = elb.create_load_balancer(Name=unique("hc"), Type="network", Scheme="internal",
+                                  Subnets=[subnet["SubnetId"]])["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.get_waiter("load_balancer_available").wait(LoadBalancerArns=[lb], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    elb.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    return ec2, elb, ids, tg, lb
+
+
+def _health(elb, tg) -> dict[str, dict]:
+    return {d["Target"]["Id"]: d["TargetHealth"] for d in elb.describe_target_health(TargetGroupArn=tg)[
+        "TargetHealthDescriptions"]}
+
+
+def _wait_health(elb, tg, want: dict[str, str], timeout=30.0) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = _health(elb, tg)
+        if all(seen.get(k, {}).get("State") == v for k, v in want.items()):
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"wanted {want}, target health is {seen}")
+        time.sleep(0.1)
+
+
+def _spawn(prefix, instance_id, *args):
+    return netns.spawn(naming.namespace_name(prefix, instance_id),
+                       [sys.executable, "-c", TARGET_SERVER, *map(str, args)])
+
+
+def _stop(proc):
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_targets_become_healthy_and_unhealthy_for_real(fast_server):
+    _needs_nlb_area()
+    prefix = naming.prefix_for_state_dir(fast_server.state_dir)
+    ec2, elb, (up, down, _), tg, lb = _lab(fast_server)
+    server = _spawn(prefix, up, 8080)
+    try:
+        time.sleep(0.3)  # the server binds before the first checks
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": up}, {"Id": down}])
+        seen = _wait_health(elb, tg, {up: "healthy", down: "unhealthy"})
+        assert seen[down] == {"State": "unhealthy", "Reason": "Target.FailedHealthChecks",
+                              "Description": "Health checks failed"}
+        elb.get_waiter("target_in_service").wait(TargetGroupArn=tg, Targets=[{"Id": up}],
+                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+        # DescribeTargetGroups still reports the configured (unscaled) settings
+        group = elb.describe_target_groups(TargetGroupArns=[tg])["TargetGroups"][0]
+        assert (group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"]) == (5, 4)
+        _stop(server)
+        seen = _wait_health(elb, tg, {up: "unhealthy"})
+        assert seen[up]["Reason"] == "Target.FailedHealthChecks"
+        # back: HealthyThresholdCount (2) passes in a row
+        server = _spawn(prefix, up, 8080)
+        _wait_health(elb, tg, {up: "healthy"})
+    finally:
+        _stop(server)
+
+
+def test_proxy_protocol_v2_through_the_nlb(fast_server, tmp_path):
+    _needs_nlb_area()
+    prefix = naming.prefix_for_state_dir(fast_server.state_dir)
+    ec2, elb, (target, _, client), tg, lb = _lab(fast_server)
+    elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "proxy_protocol_v2.enabled", "Value": "true"}])
+    record = tmp_path / "received.txt"
+    server = _spawn(prefix, target, 8080, record)
+    try:
+        time.sleep(0.3)
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": target}])
+        _wait_health(elb, tg, {target: "healthy"})
+        node = ec2.describe_network_interfaces(Filters=[
+            {"Name": "description", "Values": [f"ELB {lb.split(':loadbalancer/')[1]}"]}])["NetworkInterfaces"][0]
+        node_ip = node["PrivateIpAddress"]
+        client_ip = ec2.describe_instances(InstanceIds=[client])["Reservations"][0]["Instances"][0]["PrivateIpAddress"]
+        deadline = time.monotonic() + 10
+        while True:
+            sock = netns.run_in(naming.namespace_name(prefix, client), socket.socket)
+            with sock:
+                sock.settimeout(3)
+                try:
+                    sock.connect((node_ip, 80))
+                    client_port = sock.getsockname()[1]
+                    sock.sendall(b"hello")
+                    answer = sock.recv(16)
+                except OSError:
+                    answer = b""
+            if answer == b"ok" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # the relay listens once the agent synced after the attribute change
+        assert answer == b"ok"
+        received = [bytes.fromhex(line) for line in record.read_text().split()]
+        data = next(d for d in received if d.endswith(b"hello"))
+        # health checks of a proxy protocol group sent LOCAL headers
+        assert proxy_v2.build_local_header() in received
+        header = proxy_v2.parse_header(data)
+        assert header.command == proxy_v2.CMD_PROXY
+        assert header.source == (client_ip, client_port)
+        assert header.destination == (node_ip, 80)
+        assert header.endpoint_id is None  # not PrivateLink traffic
+        assert data[header.size:] == b"hello"
+    finally:
+        _stop(server)
