@@ -477,3 +477,65 @@ def test_proxy_protocol_v2_through_the_nlb(fast_server, tmp_path):
         assert data[header.size:] == b"hello"
     finally:
         _stop(server)
+
+
+def test_proxy_protocol_v2_carries_the_endpoint_id_for_privatelink(fast_server, tmp_path):
+    _needs_nlb_area()
+    try:
+        from vpclab.dataplane import desired_endpoints  # noqa: F401
+    except ImportError:
+        pytest.skip("the endpoint data plane area is not there yet")
+    from conftest import ACCOUNT_2
+    from elbv2_helpers import an_image, default_subnets, unique
+
+    prefix = naming.prefix_for_state_dir(fast_server.state_dir)
+    ec2, elb, (target, _, _), tg, lb = _lab(fast_server)
+    elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "proxy_protocol_v2.enabled", "Value": "true"}])
+    record = tmp_path / "received.txt"
+    server = _spawn(prefix, target, 8080, record)
+    try:
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": target}])
+        service = ec2.create_vpc_endpoint_service_configuration(
+            NetworkLoadBalancerArns=[lb], AcceptanceRequired=False)["ServiceConfiguration"]
+        ec2.modify_vpc_endpoint_service_permissions(
+            ServiceId=service["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{ACCOUNT_2}:root"])
+        # The consumer: an instance and an endpoint in the zone of the NLB's node.
+        ec2_2 = fast_server.client("ec2", ACCOUNT_2)
+        subnet = default_subnets(ec2_2)[0]
+        group = ec2_2.create_security_group(GroupName=unique("pp"), Description="pp", VpcId=subnet["VpcId"])["GroupId"]
+        ec2_2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        client = ec2_2.run_instances(ImageId=an_image(ec2_2), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+                                     SubnetId=subnet["SubnetId"], SecurityGroupIds=[group])["Instances"][0]["InstanceId"]
+        endpoint = ec2_2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=subnet["VpcId"],
+                                             ServiceName=service["ServiceName"], SubnetIds=[subnet["SubnetId"]],
+                                             SecurityGroupIds=[group])["VpcEndpoint"]
+        endpoint_id = endpoint["VpcEndpointId"]
+        eni_ip = ec2_2.describe_network_interfaces(NetworkInterfaceIds=endpoint["NetworkInterfaceIds"])[
+            "NetworkInterfaces"][0]["PrivateIpAddress"]
+        ec2_2.get_waiter("instance_running").wait(InstanceIds=[client], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        _wait_health(elb, tg, {target: "healthy"})
+        deadline = time.monotonic() + 20
+        answer = b""
+        while answer != b"ok" and time.monotonic() < deadline:
+            state = ec2_2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["State"]
+            if state == "available":
+                sock = netns.run_in(naming.namespace_name(prefix, client), socket.socket)
+                with sock:
+                    sock.settimeout(3)
+                    try:
+                        sock.connect((eni_ip, 80))
+                        sock.sendall(b"hello")
+                        answer = sock.recv(16)
+                    except OSError:
+                        answer = b""
+            if answer != b"ok":
+                time.sleep(0.2)
+        assert answer == b"ok"
+        received = [bytes.fromhex(line) for line in record.read_text().split()]
+        header = proxy_v2.parse_header(next(d for d in received if d.endswith(b"hello")))
+        assert header.endpoint_id == endpoint_id
+        assert header.source[0].startswith("100.") and header.destination[1] == 80  # the transit link, as the node saw it
+    finally:
+        _stop(server)
