@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from ..model.dataplane import TransitLink
 from ..model.ec2 import Instance, NetworkInterface, SecurityGroup, Subnet, Vpc
 from ..model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 from ..model.privatelink import Endpoint, EndpointService
@@ -28,6 +29,7 @@ class World:
     target_health: dict[str, TargetHealth] = field(default_factory=dict)
     services: dict[str, EndpointService] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    transit_links: dict[str, TransitLink] = field(default_factory=dict)  # by endpoint ENI id
 
     @classmethod
     def snapshot(cls, store: Store) -> "World":
@@ -44,6 +46,7 @@ class World:
                 target_health={o.id: o for o in tx.list(TargetHealth)},
                 services={o.id: o for o in tx.list(EndpointService)},
                 endpoints={o.id: o for o in tx.list(Endpoint)},
+                transit_links={o.id: o for o in tx.list(TransitLink)},
             )
 
     # Small queries every reconciler needs ---------------------------------------------

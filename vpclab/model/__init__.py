@@ -5,4 +5,4 @@ only (instance reached running, target health, endpoint ENI ready). Fields are J
 (str, int, float, bool, None, list, dict) so that the store can persist them as they are.
 Times are epoch seconds (float).
 """
-from . import ec2, elbv2, privatelink  # noqa: F401  (registers the kinds)
+from . import dataplane, ec2, elbv2, privatelink  # noqa: F401  (registers the kinds)

@@ -1,0 +1,213 @@
+"""NLB nodes: plan-level tests of the forwarding policy (no root), and real traffic."""
+from __future__ import annotations
+
+import time
+
+from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
+from vpclab.dataplane import desired_load_balancers as nlb
+from vpclab.dataplane import naming, netns
+from vpclab.dataplane.nft import render_update
+
+from conftest import ACCOUNT_1
+
+
+def node_set(w, zone: int = 0):
+    lb = w.load_balancers[LB_ARN]
+    return nlb.forwarding_set(w, lb, lb.mappings[zone], w.target_groups[TG_ARN])
+
+
+def node_nft(plan, eni="eni-node0"):
+    ns = plan.namespace(naming.namespace_name(PREFIX, eni))
+    return {t.name: t for t in ns.nft}[f"{PREFIX}-nlb"]
+
+
+# Plan level -------------------------------------------------------------------------------
+
+def test_cross_zone_off_keeps_flows_in_zone():
+    w = provider_world()
+    assert node_set(w, 0) == [("172.31.32.20", 80)]
+    assert node_set(w, 1) == [("172.31.0.20", 80)]
+
+
+def test_cross_zone_on_uses_all_targets():
+    w = provider_world(cross_zone=True)
+    assert node_set(w, 0) == [("172.31.0.20", 80), ("172.31.32.20", 80)]
+    # The target group attribute overrides the NLB's.
+    w.target_groups[TG_ARN].attributes["load_balancing.cross_zone.enabled"] = "false"
+    assert node_set(w, 0) == [("172.31.32.20", 80)]
+
+
+def test_zone_without_targets_forwards_to_all():
+    w = provider_world()
+    w.target_groups[TG_ARN].targets = [t for t in w.target_groups[TG_ARN].targets if t["id"] == "i-b"]
+    assert node_set(w, 0) == [("172.31.0.20", 80)]
+
+
+def test_healthy_targets_only_and_fail_open():
+    w = provider_world(cross_zone=True)
+    set_health(w, "i-a", "healthy")
+    set_health(w, "i-b", "unhealthy")
+    assert node_set(w) == [("172.31.32.20", 80)]
+    set_health(w, "i-a", "unhealthy")
+    assert node_set(w) == [("172.31.0.20", 80), ("172.31.32.20", 80)]  # none healthy: all
+    # A record older than the registration does not count.
+    set_health(w, "i-b", "healthy", observed=5.0)
+    assert len(node_set(w)) == 2
+
+
+def test_draining_targets_get_no_new_flows():
+    w = provider_world(cross_zone=True)
+    w.target_groups[TG_ARN].targets[0]["deregistering_since"] = 30.0
+    assert node_set(w) == [("172.31.0.20", 80)]
+
+
+def test_stopped_instance_is_not_a_target():
+    w = provider_world(cross_zone=True)
+    w.instances["i-a"].state = "stopped"
+    assert node_set(w) == [("172.31.0.20", 80)]
+
+
+def test_node_table_hashes_into_fixed_buckets():
+    w = provider_world(cross_zone=True)
+    table = node_nft(plan_of(w))
+    be = table.set("be_tcp_80")
+    assert len(be.elements) == nlb.BUCKETS
+    assert set(be.elements.values()) == {"172.31.0.20 . 80", "172.31.32.20 . 80"}
+    rules = table.chains[0].rules
+    assert any("jhash" in r and f"mod {nlb.BUCKETS}" in r and "@be_tcp_80" in r for r in rules)
+    assert any('snat ip to 172.31.32.100' in r for r in table.chains[1].rules)
+
+
+def test_target_change_is_an_element_update():
+    w = provider_world(cross_zone=True)
+    before = node_nft(plan_of(w))
+    set_health(w, "i-a", "healthy")
+    after = node_nft(plan_of(w))
+    script = render_update(before, after)
+    assert script and "delete table" not in script and "element" in script
+    assert set(after.set("be_tcp_80").elements.values()) == {"172.31.32.20 . 80"}
+
+
+def test_udp_and_tcp_udp_listeners():
+    w = provider_world()
+    w.listeners["lst"].protocol = "TCP_UDP"
+    rules = " ".join(node_nft(plan_of(w)).chains[0].rules)
+    assert "tcp dport 80" in rules and "udp dport 80" in rules
+    w.listeners["lst"].protocol = "UDP"
+    table = node_nft(plan_of(w))
+    assert [s.name for s in table.sets] == ["be_udp_80"]
+
+
+def test_no_targets_means_an_empty_map():
+    w = provider_world()
+    w.target_groups[TG_ARN].targets = []
+    assert node_nft(plan_of(w)).set("be_tcp_80").elements == {}
+
+
+def test_node_namespace_per_mapping():
+    plan = plan_of(provider_world(zones=2))
+    names = {ns.name for ns in plan}
+    assert naming.namespace_name(PREFIX, "eni-node0") in names
+    assert naming.namespace_name(PREFIX, "eni-node1") in names
+
+
+# Real traffic ---------------------------------------------------------------------------
+
+SERVER = """#!/bin/sh
+cat > /tmp/whoami.py <<'PY'
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        me, peer = self.connection.getsockname()[0], self.client_address[0]
+        body = f"{me} {peer}\\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", PORT), H).serve_forever()
+PY
+nohup python3 /tmp/whoami.py >/tmp/whoami.log 2>&1 &
+"""
+
+
+def user_data(port: int = 80) -> str:
+    """The script as text: boto3 base64-encodes RunInstances' UserData itself."""
+    return SERVER.replace("PORT", str(port))
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def run_instances(ec2, subnet_id: str, groups: list[str], count: int, data: str | None = None) -> list[dict]:
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    kwargs = {"UserData": data} if data else {}
+    insts = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=count, MaxCount=count,
+                              SubnetId=subnet_id, SecurityGroupIds=groups, **kwargs)["Instances"]
+    ids = [i["InstanceId"] for i in insts]
+    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return insts
+
+
+def web_group(ec2, vpc_id: str, name: str) -> str:
+    gid = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    return gid
+
+
+def curl(prefix: str, instance_id: str, url: str, timeout: float = 2) -> str | None:
+    ns = naming.namespace_name(prefix, instance_id)
+    out = netns.run(ns, ["curl", "-s", "-m", str(timeout), url], timeout=timeout + 5)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def provider_nlb(srv, account: str = ACCOUNT_1, targets: int = 2):
+    """Default VPC of `account`: `targets` web instances and a client, an NLB TCP:80 in one subnet."""
+    ec2, elb = srv.client("ec2", account), srv.client("elbv2", account)
+    vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnet = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[0]
+    gid = web_group(ec2, vpc_id, "web")
+    webs = run_instances(ec2, subnet["SubnetId"], [gid], targets, user_data())
+    lb = elb.create_load_balancer(Name="web", Type="network", Scheme="internal",
+                                  Subnets=[subnet["SubnetId"]])["LoadBalancers"][0]
+    tg = elb.create_target_group(Name="web", Protocol="TCP", Port=80, VpcId=vpc_id,
+                                 HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2)["TargetGroups"][0]
+    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i["InstanceId"]} for i in webs])
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    elb.get_waiter("load_balancer_available").wait(LoadBalancerArns=[lb["LoadBalancerArn"]],
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    lb = elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"][0]
+    node_ip = next(a["PrivateIPv4Address"] for z in lb["AvailabilityZones"] for a in z["LoadBalancerAddresses"])
+    return {"ec2": ec2, "elb": elb, "vpc": vpc_id, "subnet": subnet["SubnetId"], "group": gid, "webs": webs,
+            "lb": lb, "tg": tg, "node_ip": node_ip}
+
+
+def test_nlb_balances_two_targets_and_snats_to_the_node(dataplane_server):
+    prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
+    p = provider_nlb(dataplane_server)
+    client = run_instances(p["ec2"], p["subnet"], [p["group"]], 1)[0]["InstanceId"]
+    web_ips = {i["PrivateIpAddress"] for i in p["webs"]}
+    wait_for(lambda: curl(prefix, client, f"http://{p['node_ip']}/"), timeout=30)
+    seen, sources = set(), set()
+    for _ in range(30):
+        out = curl(prefix, client, f"http://{p['node_ip']}/")
+        assert out is not None
+        me, peer = out.split()
+        seen.add(me)
+        sources.add(peer)
+        if seen == web_ips:
+            break
+    assert seen == web_ips  # both targets get flows
+    assert sources == {p["node_ip"]}  # targets see the NLB node as the source
+    # The client cannot reach a port the NLB has no listener on.
+    assert curl(prefix, client, f"http://{p['node_ip']}:8080/", timeout=1) is None

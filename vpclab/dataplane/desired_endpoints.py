@@ -1,0 +1,200 @@
+"""Interface endpoints: ENI addresses in the consumer VPC, NAT over a transit link to an NLB node.
+
+Per endpoint ENI (one per subnet of the endpoint):
+
+- its private IP is a /32 on the consumer VPC router's service bridge
+  (`add_service_address`): no namespace per ENI, so a thousand endpoints cost a thousand
+  addresses, not a thousand namespaces;
+- while the endpoint is `pending` (accepted, being made ready) or `available`, a transit
+  veth pair links the consumer VPC namespace to the provider NLB node *in the same zone
+  id* (PrivateLink matches zones by id), numbered with a persisted /30 from
+  100.64.0.0/10 (`transit.py`): consumer side .1, node side .2;
+- the consumer VPC's table `<p>-endpoints` DNATs ``ENI ip . proto . listener port`` to
+  ``node-side transit address . port`` through one map (an endpoint more or less is an
+  element update), and masquerades what leaves on a transit link, so the node sees the
+  consumer-side transit address; replies return by conntrack and the connected /30;
+- anything else sent to an ENI address is dropped (no DNAT element = nothing forwards):
+  `pendingAcceptance`, `rejected`, `deleting` endpoints time out, as on AWS;
+- nothing but DNATed flows may leave on a transit link (a consumer cannot address the
+  node's transit side directly), and on the node only DNATed flows are forwarded from a
+  transit link (the NLB area's table).
+
+The NLB node then treats the node-side transit address as one of its own: the listener
+DNAT (`fib daddr type local`) picks a target and SNATs to the node's private IP, so the
+provider's targets see an NLB node address as the source.
+
+The service's NLBs are searched in order for a node in the ENI's zone id; an ENI whose
+zone has no node (the NLB's subnets changed after the endpoint was made) gets its address
+but no link: nothing forwards through it (vpclab's choice; AWS does not let such an
+endpoint be created). The endpoint still becomes `available`.
+
+`observe` (after a good pass): allocates /30s for ENIs that want a link and have none (the
+link appears in the next pass), frees the /30s of links the pass removed, moves `pending`
+-> `available` once every link of the endpoint was applied (its DNAT elements are applied
+in that same pass: a `pending` endpoint whose links exist already forwards, so that
+`available` is never reported before traffic flows), and `deleting` -> `deleted` (its
+links and DNAT elements are not in the plan any more).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..control.endpoints import mark_endpoint_available, mark_endpoint_deleted
+from ..model.dataplane import TransitLink
+from ..model.ec2 import NetworkInterface
+from ..model.elbv2 import LoadBalancer
+from ..model.privatelink import Endpoint
+from . import naming, transit
+from .desired_load_balancers import listener_ports, node_namespace, nodes, realized, transit_pattern
+from .desired_network import add_service_address, vpc_namespace
+from .nft import NftChain, NftSet, NftTable
+from .planner import PlanBuilder
+from .topology import Interface, VethPair
+from .world import World
+
+#: Endpoint states in which an ENI has a transit link and forwards.
+LINK_STATES = ("pending", "available")
+
+
+@dataclass(frozen=True)
+class EndpointEni:
+    endpoint: Endpoint
+    eni: NetworkInterface
+    lb: LoadBalancer | None  # the provider NLB serving the ENI's zone, if any
+    mapping: dict | None  # its node in that zone
+    link: TransitLink | None  # the persisted /30, if allocated
+
+    @property
+    def wants_link(self) -> bool:
+        return self.endpoint.state in LINK_STATES and self.mapping is not None
+
+    @property
+    def linked(self) -> bool:
+        """True when the plan carries this ENI's transit link and DNAT."""
+        return self.wants_link and self.link is not None
+
+
+def serving_node(world: World, ep: Endpoint, eni: NetworkInterface) -> tuple[LoadBalancer, dict] | None:
+    """The provider NLB node in the zone id of `eni` (first NLB of the service that has one)."""
+    service = world.services.get(ep.service_id)
+    subnet = world.subnets.get(eni.subnet_id)
+    if service is None or subnet is None:
+        return None
+    for arn in service.network_load_balancer_arns:
+        lb = world.load_balancers.get(arn)
+        if lb is None or not realized(lb):
+            continue
+        for m in nodes(world, lb):
+            if m.get("zone_id") == subnet.availability_zone_id:
+                return lb, m
+    return None
+
+
+def endpoint_enis(world: World) -> Iterator[EndpointEni]:
+    """Every ENI of every interface endpoint that is not `deleted`, in a stable order."""
+    for ep in sorted(world.endpoints.values(), key=lambda e: e.id):
+        if ep.endpoint_type != "Interface" or ep.state == "deleted" or ep.vpc_id not in world.vpcs:
+            continue
+        for eni_id in ep.network_interface_ids:
+            eni = world.enis.get(eni_id)
+            if eni is None or not eni.private_ip:
+                continue
+            node = serving_node(world, ep, eni)
+            lb, mapping = node if node is not None else (None, None)
+            yield EndpointEni(ep, eni, lb, mapping, world.transit_links.get(eni.id))
+
+
+def consumer_link_name(prefix: str, eni_id: str) -> str:
+    return naming.transit_name(prefix, eni_id)
+
+
+def node_link_name(prefix: str, eni_id: str) -> str:
+    return naming.transit_name(prefix, eni_id + "/node")
+
+
+def transit_sources(world: World, prefix: str) -> dict[tuple[str, str], str]:
+    """{(node namespace, consumer-side transit address): endpoint id} (for the proxy v2 relay)."""
+    out = {}
+    for e in endpoint_enis(world):
+        if e.linked:
+            out[(node_namespace(prefix, e.mapping), transit.consumer_address(e.link.index))] = e.endpoint.id
+    return out
+
+
+def _vpc_table(prefix: str, addresses: list[str], dnat: dict[str, str]) -> NftTable:
+    pattern = transit_pattern(prefix)
+    return NftTable(
+        "ip", naming.table_name(prefix, "endpoints"),
+        sets=(
+            NftSet.of("eni_addrs", "ipv4_addr", sorted(addresses)),
+            NftSet.map("eni_dnat", "ipv4_addr . inet_proto . inet_service", "ipv4_addr . inet_service", dnat),
+        ),
+        chains=(
+            NftChain("prerouting", ("dnat ip to ip daddr . meta l4proto . th dport map @eni_dnat",),
+                     "nat", "prerouting", "dstnat", "accept"),
+            NftChain("postrouting", (f'ct status dnat oifname "{pattern}" masquerade',),
+                     "nat", "postrouting", "srcnat", "accept"),
+            # Not DNATed (endpoint not forwarding, or a port no listener has): nothing answers.
+            NftChain("input", ("ip daddr @eni_addrs drop",), "filter", "input", 0, "accept"),
+            NftChain("forward", (f'oifname "{pattern}" ct status dnat accept', f'oifname "{pattern}" drop'),
+                     "filter", "forward", 0, "accept"),
+        ),
+    )
+
+
+def contribute(world: World, builder: PlanBuilder) -> None:
+    prefix = builder.prefix
+    addresses: dict[str, list[str]] = {}
+    dnat: dict[str, dict[str, str]] = {}
+    for e in endpoint_enis(world):
+        vpc_id = e.endpoint.vpc_id
+        add_service_address(builder, prefix, vpc_id, e.eni.private_ip)
+        addresses.setdefault(vpc_id, []).append(e.eni.private_ip)
+        elements = dnat.setdefault(vpc_id, {})
+        if not e.linked:
+            continue
+        node_ns = node_namespace(prefix, e.mapping)
+        if not builder.has(node_ns):
+            continue
+        net = transit.network_of(e.link.index)
+        here = vpc_namespace(prefix, vpc_id)
+        name = consumer_link_name(prefix, e.eni.id)
+        builder.namespace(here).veths[name] = VethPair(
+            local=Interface(name, addresses=(f"{transit.consumer_address(e.link.index)}/{net.prefixlen}",)),
+            peer_namespace=node_ns,
+            peer=Interface(node_link_name(prefix, e.eni.id),
+                           addresses=(f"{transit.node_address(e.link.index)}/{net.prefixlen}",)),
+        )
+        to = transit.node_address(e.link.index)
+        for proto, port in listener_ports(world, e.lb.id):
+            elements[f"{e.eni.private_ip} . {proto} . {port}"] = f"{to} . {port}"
+    for vpc_id, addrs in addresses.items():
+        table = _vpc_table(prefix, addrs, dnat.get(vpc_id, {}))
+        builder.namespace(vpc_namespace(prefix, vpc_id)).nft[table.name] = table
+
+
+def observe(world: World, dp, now: float) -> None:
+    wanted: dict[str, Endpoint] = {}
+    blocked: set[str] = set()  # pending endpoints with a link not applied yet
+    for e in endpoint_enis(world):
+        if e.wants_link:
+            wanted[e.eni.id] = e.endpoint
+            if e.link is None:
+                blocked.add(e.endpoint.id)
+    allocate = [(eni_id, ep) for eni_id, ep in wanted.items() if eni_id not in world.transit_links]
+    free = [eni_id for eni_id in world.transit_links if eni_id not in wanted]
+    available = [ep.id for ep in world.endpoints.values() if ep.state == "pending" and ep.id not in blocked]
+    deleted = [ep.id for ep in world.endpoints.values() if ep.state == "deleting"]
+    if not (allocate or free or available or deleted):
+        return
+    with dp.store.write() as tx:
+        pool = transit.Allocator(tx)
+        for eni_id in free:
+            pool.free(eni_id)
+        for eni_id, ep in allocate:
+            pool.allocate(eni_id, ep.id, ep.account, ep.region, now)
+        for endpoint_id in available:
+            mark_endpoint_available(tx, endpoint_id, now)
+        for endpoint_id in deleted:
+            mark_endpoint_deleted(tx, endpoint_id, now)

@@ -1,0 +1,225 @@
+"""Security groups as stateful nft filters, in the namespace where the ENI's traffic passes.
+
+Every filter is stateful (conntrack): packets of established/related flows pass, a new
+flow must match an allow rule of one of the ENI's groups, and what matches none is
+dropped silently (a default deny: a client times out, as on AWS).
+
+- Instance: table `inet <p>-sg` in the instance namespace; chain `input` (policy drop)
+  for the ingress rules, chain `output` (policy drop) for the egress rules.
+- Endpoint ENIs: table `inet <p>-sgep` in the consumer VPC namespace; a filter chain at
+  prerouting priority ``dstnat - 10`` (before the endpoint DNAT rewrites the address)
+  sends each new flow to an ENI address through the verdict map ``eni_groups`` (ENI ip ->
+  ``goto`` the chain of that ENI's set of groups; one chain per distinct set, ending in
+  drop). A thousand endpoints sharing groups are a thousand map elements and one chain,
+  so an endpoint more or less is an element update.
+- NLB nodes with groups: table `inet <p>-sg` in the node namespace, prerouting at
+  ``dstnat - 10``: new flows from the VPC (`eth0`) must match an ingress rule;
+  PrivateLink flows (from transit links) are checked only while
+  `enforce_sg_inbound_on_privatelink`, and then only by protocol and port against the
+  rules whose peer is ``0.0.0.0/0`` (consumer addresses are not in the provider's
+  space; a rule naming a CIDR or a group never matches them). Egress rules of NLB
+  groups are not enforced (vpclab's choice).
+
+Rules (keys in `model/ec2.py` `_RuleFields`): protocol ``-1`` (all), ``tcp``/``udp`` with a
+port range, ``icmp`` with type/code (-1 = any), another protocol number; peers
+``cidr_ipv4``, ``cidr_ipv6``, or a referenced group ``group_id``, matched through a named
+set per group holding the private IPs of every ENI and instance in that group (a member
+more or less is an element update). Prefix-list peers match nothing (vpclab has no
+managed prefix lists).
+
+A rule change touches only the tables whose content changes: those of the namespaces
+whose ENIs are in the group (and those whose rules reference it, for membership sets);
+every other namespace's table is equal to what was applied, so the backend leaves it be.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from . import naming
+from .desired_load_balancers import node_namespace, nodes, realized, transit_pattern
+from .desired_network import instance_namespace, vpc_namespace
+from .nft import NftChain, NftSet, NftTable
+from .planner import PlanBuilder
+from .world import World
+
+#: Before the endpoint / listener DNAT (dstnat = -100), after conntrack (-200).
+PRE_DNAT = "dstnat - 10"
+ESTABLISHED = ("ct state established,related accept", "ct state invalid drop")
+
+
+def set_name(group_id: str) -> str:
+    return "g_" + group_id.replace("-", "_")
+
+
+def members(world: World) -> dict[str, set[str]]:
+    """{group id: private IPv4s of every ENI and instance in the group}."""
+    out: dict[str, set[str]] = {}
+    for eni in world.enis.values():
+        if eni.private_ip:
+            for gid in eni.security_group_ids:
+                out.setdefault(gid, set()).add(eni.private_ip)
+    for inst in world.instances.values():
+        if inst.private_ip and inst.state not in ("terminated",):
+            for gid in inst.security_group_ids:
+                out.setdefault(gid, set()).add(inst.private_ip)
+    return out
+
+
+def _ports(proto: str, rule: dict) -> str:
+    lo, hi = rule.get("from_port", -1), rule.get("to_port", -1)
+    if lo is None or hi is None or lo == -1 or (lo <= 0 and hi >= 65535):
+        return f"meta l4proto {proto}"
+    return f"{proto} dport {lo}" if lo == hi else f"{proto} dport {lo}-{hi}"
+
+
+def match_protocol(rule: dict) -> str | None:
+    """The nft match of a rule's protocol and ports ("" = anything), None if unknown."""
+    proto = str(rule.get("protocol", "-1")).lower()
+    if proto in ("-1", "all"):
+        return ""
+    if proto in ("tcp", "6"):
+        return _ports("tcp", rule)
+    if proto in ("udp", "17"):
+        return _ports("udp", rule)
+    if proto in ("icmp", "1"):
+        out = "meta l4proto icmp"
+        if rule.get("from_port", -1) not in (-1, None):
+            out += f" icmp type {int(rule['from_port'])}"
+            if rule.get("to_port", -1) not in (-1, None):
+                out += f" icmp code {int(rule['to_port'])}"
+        return out
+    if proto in ("icmpv6", "58"):
+        return "meta l4proto ipv6-icmp"
+    if proto.isdigit() and 0 <= int(proto) <= 255:
+        return f"meta l4proto {int(proto)}"
+    return None
+
+
+def match_peer(rule: dict, egress: bool, sets: set[str]) -> str | None:
+    """The nft match of a rule's peer; adds referenced groups to `sets`; None = matches nothing."""
+    side = "daddr" if egress else "saddr"
+    if rule.get("cidr_ipv4"):
+        cidr = rule["cidr_ipv4"]
+        return "meta nfproto ipv4" if cidr == "0.0.0.0/0" else f"ip {side} {cidr}"
+    if rule.get("cidr_ipv6"):
+        cidr = rule["cidr_ipv6"]
+        return "meta nfproto ipv6" if cidr == "::/0" else f"ip6 {side} {cidr}"
+    if rule.get("group_id"):
+        sets.add(rule["group_id"])
+        return f"ip {side} @{set_name(rule['group_id'])}"
+    return None  # prefix lists: none exist in vpclab
+
+
+def rule_statements(world: World, group_ids: list[str], egress: bool, sets: set[str],
+                    any_source_only: bool = False) -> list[str]:
+    """One `... accept` per rule of the groups, in a stable order, without duplicates."""
+    out: list[str] = []
+    for gid in sorted(set(group_ids)):
+        group = world.security_groups.get(gid)
+        if group is None:
+            continue
+        for rule in sorted(group.rules, key=lambda r: r.get("id", "")):
+            if bool(rule.get("egress")) != egress:
+                continue
+            if any_source_only and rule.get("cidr_ipv4") != "0.0.0.0/0" and rule.get("cidr_ipv6") != "::/0":
+                continue
+            proto = match_protocol(rule)
+            peer = match_peer(rule, egress, sets) if not any_source_only else (
+                "meta nfproto ipv4" if rule.get("cidr_ipv4") == "0.0.0.0/0" else "meta nfproto ipv6")
+            if proto is None or peer is None:
+                continue
+            stmt = " ".join(p for p in (peer, proto, "accept") if p)
+            if stmt not in out:
+                out.append(stmt)
+    return out
+
+
+def _sets(world: World, member_ips: dict[str, set[str]], used: set[str]) -> tuple[NftSet, ...]:
+    return tuple(NftSet.of(set_name(g), "ipv4_addr", sorted(member_ips.get(g, ()))) for g in sorted(used))
+
+
+# Tables ------------------------------------------------------------------------------------
+
+def instance_table(world: World, prefix: str, group_ids: list[str], member_ips: dict[str, set[str]]) -> NftTable:
+    used: set[str] = set()
+    ingress = rule_statements(world, group_ids, False, used)
+    egress = rule_statements(world, group_ids, True, used)
+    return NftTable("inet", naming.table_name(prefix, "sg"), _sets(world, member_ips, used), (
+        NftChain("input", ESTABLISHED + ('iifname "lo" accept',) + tuple(ingress), "filter", "input", 0, "drop"),
+        NftChain("output", ESTABLISHED + ('oifname "lo" accept',) + tuple(egress), "filter", "output", 0, "drop"),
+    ))
+
+
+def group_set_chain(group_ids: list[str]) -> str:
+    key = ",".join(sorted(set(group_ids)))
+    return "gs_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def endpoint_table(world: World, prefix: str, enis: dict[str, list[str]],
+                   member_ips: dict[str, set[str]]) -> NftTable:
+    """`enis`: {ENI ip: its group ids} of the endpoint ENIs of one VPC."""
+    used: set[str] = set()
+    chains: dict[str, NftChain] = {}
+    elements: dict[str, str] = {}
+    for ip, groups in sorted(enis.items()):
+        name = group_set_chain(groups)
+        if name not in chains:
+            chains[name] = NftChain(name, tuple(rule_statements(world, groups, False, used)) + ("drop",))
+        elements[ip] = f"goto {name}"
+    return NftTable("inet", naming.table_name(prefix, "sgep"), (
+        *_sets(world, member_ips, used),
+        NftSet.map("eni_groups", "ipv4_addr", "verdict", elements),
+    ), (
+        *(chains[k] for k in sorted(chains)),
+        NftChain("prerouting", ("ct state new ip daddr vmap @eni_groups",), "filter", "prerouting", PRE_DNAT, "accept"),
+    ))
+
+
+def node_table(world: World, prefix: str, group_ids: list[str], enforce_privatelink: bool,
+               member_ips: dict[str, set[str]]) -> NftTable:
+    used: set[str] = set()
+    vpc_rules = rule_statements(world, group_ids, False, used)
+    pre = list(ESTABLISHED) + ['iifname "eth0" jump from_vpc']
+    chains = [NftChain("from_vpc", tuple(vpc_rules) + ("drop",))]
+    if enforce_privatelink:
+        pl_rules = rule_statements(world, group_ids, False, set(), any_source_only=True)
+        chains.append(NftChain("from_privatelink", tuple(pl_rules) + ("drop",)))
+        pre.append(f'iifname "{transit_pattern(prefix)}" jump from_privatelink')
+    chains.append(NftChain("prerouting", tuple(pre), "filter", "prerouting", PRE_DNAT, "accept"))
+    return NftTable("inet", naming.table_name(prefix, "sg"), _sets(world, member_ips, used), tuple(chains))
+
+
+def contribute(world: World, builder: PlanBuilder) -> None:
+    prefix = builder.prefix
+    member_ips = members(world)
+    for inst in world.live_instances():
+        ns = instance_namespace(prefix, inst.id)
+        groups = list(inst.security_group_ids)
+        eni = world.enis.get(inst.network_interface_id or "")
+        if eni is not None and eni.security_group_ids:
+            groups = list(eni.security_group_ids)
+        if not builder.has(ns) or not groups:
+            continue
+        table = instance_table(world, prefix, groups, member_ips)
+        builder.namespace(ns).nft[table.name] = table
+    by_vpc: dict[str, dict[str, list[str]]] = {}
+    for ep in world.endpoints.values():
+        if ep.endpoint_type != "Interface" or ep.state == "deleted" or ep.vpc_id not in world.vpcs:
+            continue
+        for eni_id in ep.network_interface_ids:
+            eni = world.enis.get(eni_id)
+            if eni is not None and eni.private_ip:
+                by_vpc.setdefault(ep.vpc_id, {})[eni.private_ip] = list(eni.security_group_ids or ep.security_group_ids)
+    for vpc_id, enis in by_vpc.items():
+        ns = vpc_namespace(prefix, vpc_id)
+        if builder.has(ns):
+            table = endpoint_table(world, prefix, enis, member_ips)
+            builder.namespace(ns).nft[table.name] = table
+    for lb in world.load_balancers.values():
+        if not realized(lb) or not lb.security_group_ids:
+            continue
+        for m in nodes(world, lb):
+            # The NLB area (after this one) attaches the node: same `nodes` filter.
+            table = node_table(world, prefix, lb.security_group_ids, lb.enforce_sg_inbound_on_privatelink,
+                               member_ips)
+            builder.namespace(node_namespace(prefix, m)).nft[table.name] = table
