@@ -217,6 +217,9 @@ def test_server_restart_keeps_instances_and_runs_user_data_once(dataplane_server
     assert srv.stop() == 0
     # The instance's processes outlive the server.
     assert pids and all(alive(p) for p in pids)
+    # `vpclab exec` reads the store itself: it works while no server runs.
+    r = vexec(srv, "web-1", "curl", "-sS", "-m", "3", "http://127.0.0.1/")
+    assert r.returncode == 0 and "Welcome to nginx!" in r.stdout, r.stderr
     srv.start()
     ec2 = srv.client("ec2")
     assert describe(ec2, iid)["State"]["Name"] == "running"
