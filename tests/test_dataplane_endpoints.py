@@ -1,0 +1,247 @@
+"""Interface endpoints: plan-level tests (no root), the observe step on a real store, and
+real traffic from account 2 through an endpoint to an NLB target in account 1."""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from dataplane_worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
+from test_dataplane_nlb import curl, provider_nlb, run_instances, wait_for, web_group
+from vpclab.dataplane import desired_endpoints, naming, netns, transit
+from vpclab.dataplane.world import World
+from vpclab.model.dataplane import TransitLink
+from vpclab.store import open_store
+
+from conftest import ACCOUNT_1, ACCOUNT_2
+
+VPC_NS = naming.namespace_name(PREFIX, "vpc-c")
+NODE_NS = naming.namespace_name(PREFIX, "eni-node0")
+
+
+def consumer(plan):
+    return plan.namespace(VPC_NS)
+
+
+def dnat_of(plan) -> dict:
+    return {t.name: t for t in consumer(plan).nft}[f"{PREFIX}-endpoints"].set("eni_dnat").elements
+
+
+def world_with(state: str, link: int | None = 0) -> World:
+    w = provider_world()
+    add_service(w)
+    add_endpoint(w, 1, state, link=link)
+    return w
+
+
+# Plan level -------------------------------------------------------------------------------
+
+def test_transit_addresses():
+    assert (transit.consumer_address(0), transit.node_address(0)) == ("100.64.0.1", "100.64.0.2")
+    assert transit.consumer_address(1000) == "100.64.15.161"
+    assert transit.network_of(transit.CAPACITY - 1).broadcast_address.exploded == "100.127.255.255"
+
+
+@pytest.mark.parametrize("state", ["pendingAcceptance", "rejected", "deleting"])
+def test_not_forwarding_states_have_an_address_but_no_link_and_no_dnat(state):
+    plan = plan_of(world_with(state))
+    bridges = " ".join(a for b in consumer(plan).bridges for a in b.addresses)
+    assert "172.31.32.6/32" in bridges  # the ENI address answers (and drops)
+    assert not consumer(plan).veths or all(v.peer_namespace != NODE_NS for v in consumer(plan).veths)
+    assert dnat_of(plan) == {}
+
+
+@pytest.mark.parametrize("state", ["pending", "available"])
+def test_forwarding_states_link_to_the_node_in_the_same_zone_id(state):
+    plan = plan_of(world_with(state, link=7))
+    [veth] = [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS]
+    assert veth.local.addresses == ("100.64.0.29/30",)
+    assert veth.peer.addresses == ("100.64.0.30/30",)
+    assert dnat_of(plan) == {"172.31.32.6 . tcp . 80": "100.64.0.30 . 80"}
+
+
+def test_no_link_without_an_allocation():
+    plan = plan_of(world_with("available", link=None))
+    assert [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS] == []
+    assert dnat_of(plan) == {}
+
+
+def test_zone_without_a_node_forwards_nothing():
+    w = provider_world(zones=1)  # node only in zone 0 (aps1-az1)
+    add_service(w)
+    add_endpoint(w, 1, "available", zone=1, link=0)  # ENI in aps1-az3
+    plan = plan_of(w)
+    assert [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS] == []
+    assert dnat_of(plan) == {}
+
+
+def test_more_endpoints_are_element_updates():
+    from vpclab.dataplane.nft import render_update
+
+    w = world_with("available", link=0)
+    before = {t.name: t for t in consumer(plan_of(w)).nft}
+    add_endpoint(w, 2, "available", link=1)
+    after = {t.name: t for t in consumer(plan_of(w)).nft}
+    for name in before:
+        script = render_update(before[name], after[name])
+        assert "delete table" not in script, name
+
+
+def test_listener_ports_follow_the_nlb():
+    w = world_with("available", link=0)
+    w.listeners["lst"].protocol = "TCP_UDP"
+    assert set(dnat_of(plan_of(w))) == {"172.31.32.6 . tcp . 80", "172.31.32.6 . udp . 80"}
+
+
+def test_transit_sources_for_the_proxy_relay():
+    w = world_with("available", link=3)
+    assert desired_endpoints.transit_sources(w, PREFIX) == {(NODE_NS, "100.64.0.13"): "vpce-0001"}
+
+
+# observe: allocation, state transitions (a real store, no kernel) ------------------------
+
+def store_of(tmp_path, w: World):
+    store = open_store(tmp_path / "state")
+    with store.write() as tx:
+        for table in (w.vpcs, w.subnets, w.instances, w.enis, w.security_groups, w.load_balancers,
+                      w.target_groups, w.listeners, w.services, w.endpoints, w.transit_links):
+            for obj in table.values():
+                tx.put(obj)
+    return store
+
+
+def test_observe_allocates_then_marks_available_then_frees(tmp_path):
+    w = world_with("pending", link=None)
+    add_endpoint(w, 2, "pending", link=None)
+    store = store_of(tmp_path, w)
+    dp = SimpleNamespace(store=store, prefix=PREFIX)
+    desired_endpoints.observe(World.snapshot(store), dp, 100.0)
+    snap = World.snapshot(store)
+    assert sorted(link.index for link in snap.transit_links.values()) == [0, 1]
+    assert {e.state for e in snap.endpoints.values()} == {"pending"}  # links not applied yet
+    desired_endpoints.observe(snap, dp, 101.0)  # a pass applied the links
+    snap = World.snapshot(store)
+    assert {e.state for e in snap.endpoints.values()} == {"available"}
+    # The provider rejects endpoint 1: its link leaves the plan, then its /30 is freed ...
+    with store.write() as tx:
+        ep = tx.get(type(snap.endpoints["vpce-0001"]), "vpce-0001")
+        ep.state = "rejected"
+        tx.put(ep)
+    desired_endpoints.observe(World.snapshot(store), dp, 102.0)
+    snap = World.snapshot(store)
+    assert [link.index for link in snap.transit_links.values()] == [1]
+    # ... and reused by the next endpoint, without renumbering the live one.
+    add_endpoint(snap, 3, "pending", link=None)
+    with store.write() as tx:
+        tx.put(snap.endpoints["vpce-0003"])
+        tx.put(snap.enis["eni-epvpc-c0003"])
+    desired_endpoints.observe(World.snapshot(store), dp, 103.0)
+    links = {link.endpoint_id: link.index for link in World.snapshot(store).transit_links.values()}
+    assert links == {"vpce-0002": 1, "vpce-0003": 0}
+    store.close()
+
+
+def test_observe_deleting_becomes_deleted(tmp_path):
+    w = world_with("deleting", link=0)
+    store = store_of(tmp_path, w)
+    desired_endpoints.observe(World.snapshot(store), SimpleNamespace(store=store, prefix=PREFIX), 100.0)
+    snap = World.snapshot(store)
+    assert snap.endpoints["vpce-0001"].state == "deleted"
+    assert snap.transit_links == {} and "eni-epvpc-c0001" not in snap.enis
+    store.close()
+
+
+def test_allocator_lowest_free(tmp_path):
+    store = open_store(tmp_path / "state")
+    with store.write() as tx:
+        for i in (0, 1, 3):
+            tx.put(TransitLink(id=f"eni-{i}", account="1", region="r", index=i))
+    with store.write() as tx:
+        pool = transit.Allocator(tx)
+        assert pool.allocate("eni-a", "e", "1", "r", 0).index == 2
+        assert pool.allocate("eni-b", "e", "1", "r", 0).index == 4
+        pool.free("eni-1")
+        assert pool.allocate("eni-c", "e", "1", "r", 0).index == 1
+        assert pool.allocate("eni-a", "e", "1", "r", 0).index == 2  # idempotent
+    store.close()
+
+
+# Real traffic ---------------------------------------------------------------------------
+
+def endpoint_state(ec2, endpoint_id: str) -> str:
+    eps = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+    return eps[0]["State"] if eps else "gone"
+
+
+def wait_state(ec2, endpoint_id: str, state: str, timeout: float = 30) -> None:
+    wait_for(lambda: endpoint_state(ec2, endpoint_id) == state, timeout=timeout)
+
+
+def service_and_consumer(srv, groups_rule: bool = True):
+    """Account 1: NLB + one web target + an endpoint service (acceptance required) that
+    account 2 may use. Account 2: a client instance and an endpoint group in its default VPC."""
+    p = provider_nlb(srv, targets=1)
+    ec2_1 = p["ec2"]
+    svc = ec2_1.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[p["lb"]["LoadBalancerArn"]], AcceptanceRequired=True)["ServiceConfiguration"]
+    ec2_1.modify_vpc_endpoint_service_permissions(
+        ServiceId=svc["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{ACCOUNT_2}:root"])
+    ec2_2 = srv.client("ec2", ACCOUNT_2)
+    vpc_2 = ec2_2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    zone = ec2_1.describe_subnets(SubnetIds=[p["subnet"]])["Subnets"][0]["AvailabilityZoneId"]
+    subnet_2 = next(s for s in ec2_2.describe_subnets()["Subnets"] if s["AvailabilityZoneId"] == zone)
+    if groups_rule:
+        group_2 = web_group(ec2_2, vpc_2, "endpoint")
+    else:
+        group_2 = ec2_2.create_security_group(GroupName="endpoint", Description="no rules", VpcId=vpc_2)["GroupId"]
+    client = run_instances(ec2_2, subnet_2["SubnetId"], [group_2], 1)[0]["InstanceId"]
+    return SimpleNamespace(p=p, ec2_1=ec2_1, ec2_2=ec2_2, svc=svc, vpc_2=vpc_2, subnet_2=subnet_2["SubnetId"],
+                           group_2=group_2, client=client)
+
+
+def make_endpoint(c) -> tuple[str, str]:
+    ep = c.ec2_2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=c.vpc_2, ServiceName=c.svc["ServiceName"],
+                                     SubnetIds=[c.subnet_2], SecurityGroupIds=[c.group_2])["VpcEndpoint"]
+    eni = c.ec2_2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"][0]
+    return ep["VpcEndpointId"], eni["PrivateIpAddress"]
+
+
+def test_endpoint_forwards_only_while_available(dataplane_server):
+    prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
+    c = service_and_consumer(dataplane_server)
+    web = c.p["webs"][0]["PrivateIpAddress"]
+    endpoint_id, eni_ip = make_endpoint(c)
+    url = f"http://{eni_ip}/"
+
+    # pendingAcceptance: the ENI address exists, nothing answers.
+    assert endpoint_state(c.ec2_2, endpoint_id) == "pendingAcceptance"
+    time.sleep(1.5)  # a few passes of the loop
+    assert curl(prefix, c.client, url, timeout=1) is None
+
+    # Accepted -> available: the provider target answers, and sees the NLB node as source.
+    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
+    wait_state(c.ec2_2, endpoint_id, "available")
+    out = curl(prefix, c.client, url)
+    assert out == f"{web} {c.p['node_ip']}"
+
+    # The consumer cannot reach the provider's instance directly (same CIDR, other world).
+    assert curl(prefix, c.client, f"http://{web}/", timeout=1) is None
+
+    # Rejected: nothing forwards any more.
+    c.ec2_1.reject_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
+    wait_state(c.ec2_2, endpoint_id, "rejected")
+    wait_for(lambda: curl(prefix, c.client, url, timeout=1) is None, timeout=10)
+
+    # A second endpoint: accepted, available, then deleted.
+    endpoint_id, eni_ip = make_endpoint(c)
+    url = f"http://{eni_ip}/"
+    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
+    wait_state(c.ec2_2, endpoint_id, "available")
+    assert curl(prefix, c.client, url) == f"{web} {c.p['node_ip']}"
+    c.ec2_2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
+    wait_state(c.ec2_2, endpoint_id, "deleted")
+    assert curl(prefix, c.client, url, timeout=1) is None
+    # Its transit link is gone from the consumer VPC namespace.
+    out = netns.run(naming.namespace_name(prefix, c.vpc_2), ["ip", "-br", "link"]).stdout
+    assert not [line for line in out.splitlines() if line.startswith(prefix + naming.TAG_TRANSIT)]
