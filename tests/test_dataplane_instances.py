@@ -231,6 +231,21 @@ def test_server_restart_keeps_instances_and_runs_user_data_once(dataplane_server
     assert sorted(processes(srv, iid)) == sorted(pids)
 
 
+def test_systemctl_in_user_data_starts_and_stops_a_unit(dataplane_server):
+    srv = dataplane_server
+    ec2 = srv.client("ec2")
+    iid = launch(ec2, "web-1", user_data="#!/bin/bash\nsystemctl start nginx\n")["InstanceId"]
+    wait_state(ec2, iid, "running")
+    assert "Welcome to nginx!" in curl_ok(srv, iid, "http://127.0.0.1/")
+    r = vexec(srv, iid, "systemctl", "is-active", "nginx")
+    assert (r.returncode, r.stdout.strip()) == (0, "active")
+    assert vexec(srv, iid, "/usr/bin/systemctl", "stop", "nginx").returncode == 0
+    r = vexec(srv, iid, "systemctl", "is-active", "nginx")
+    assert (r.returncode, r.stdout.strip()) == (3, "inactive")
+    assert vexec(srv, iid, "curl", "-sS", "-m", "3", "http://127.0.0.1/").returncode == 7
+    assert vexec(srv, iid, "systemctl", "start", "no-such-unit").returncode == 5
+
+
 def test_exec_errors_are_one_line(dataplane_server):
     srv = dataplane_server
     one = launch(srv.client("ec2", ACCOUNT_1), "same-name", user_data=None)["InstanceId"]

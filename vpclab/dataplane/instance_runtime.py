@@ -27,10 +27,16 @@ The agent moves states on when they really happen:
   left the state is written and the next plan drops the namespace. Terminated also
   removes the primary ENI (`vpclab.control.instances.set_state`).
 
-Difference from EC2: a stopped instance has no init system, so on start nothing brings
-its services back (a real instance would start nginx from systemd); user data does not
-run again either (as on EC2). Processes run as root on the host's file system (apart
-from the private directories), with the host's CPU and memory.
+There is no systemd: a small `systemctl` stand-in (`SYSTEMCTL_SHIM`, first on PATH and
+bound over /usr/bin/systemctl) runs a unit's ExecStartPre/ExecStart/ExecStop lines, so
+user data like `systemctl start nginx` works.
+
+Differences from EC2: a stopped instance has no init system, so on start nothing brings
+its services back (a real instance would start *enabled* units from systemd; `systemctl
+start` alone does not survive a stop/start there either); user data does not run again
+(as on EC2). Processes run as root on the host's file system (apart from the private
+directories), with the host's CPU and memory: `apt-get install` in user data installs on
+the host.
 """
 from __future__ import annotations
 
@@ -58,9 +64,116 @@ STOP_GRACE = 3.0
 USER_DATA_PATH = "/run/cloud-init/user-data"
 
 #: The PATH user data and `vpclab exec` see.
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PATH = "/run/vpclab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 FIRST_BOOT_MARKER = "first-boot-done"
+
+#: Where the systemctl stand-in lives inside an instance (first on PATH; also bound over
+#: the host's /usr/bin/systemctl when there is one).
+SHIM_DIR = "/run/vpclab/bin"
+
+SYSTEMCTL_SHIM = r'''#!/bin/sh
+# vpclab's stand-in for systemctl inside an instance, which has no systemd: it runs a
+# unit's ExecStartPre/ExecStart/ExecReload/ExecStop lines itself. Enough for user data
+# such as `systemctl start nginx`; units do not come back after a stop/start.
+action=""; units=""; now=0
+for a in "$@"; do
+  case "$a" in
+    --now) now=1 ;;
+    -*) ;;
+    *) if [ -z "$action" ]; then action=$a; else units="$units $a"; fi ;;
+  esac
+done
+state=/run/vpclab/units
+mkdir -p "$state"
+
+unit_name() { case "$1" in *.*) echo "$1" ;; *) echo "$1.service" ;; esac; }
+unit_file() {
+  for d in /etc/systemd/system /run/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
+    if [ -f "$d/$1" ]; then echo "$d/$1"; return 0; fi
+  done
+  return 1
+}
+values() { sed -n "s/^$2=//p" "$1"; }
+main_pid() {
+  pidfile=$(values "$1" PIDFile | tail -n 1)
+  [ -n "$pidfile" ] || pidfile="$state/$2.pid"
+  [ -f "$pidfile" ] && cat "$pidfile" 2>/dev/null
+}
+active() {
+  pid=$(main_pid "$1" "$2")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+run_lines() {
+  values "$1" "$2" | while IFS= read -r line; do
+    ignore=0
+    while :; do
+      case "$line" in
+        -*) ignore=1; line=${line#?} ;;
+        [@+!:]*) line=${line#?} ;;
+        *) break ;;
+      esac
+    done
+    [ -n "$line" ] || continue
+    MAINPID=$3 sh -c "$line" || [ "$ignore" = 1 ] || exit 1
+  done
+}
+start() {
+  if active "$1" "$2"; then return 0; fi
+  run_lines "$1" ExecStartPre || { echo "Job for $2 failed (ExecStartPre)." >&2; return 1; }
+  type=$(values "$1" Type | tail -n 1)
+  case "$type" in
+    forking|oneshot)
+      run_lines "$1" ExecStart || { echo "Job for $2 failed." >&2; return 1; } ;;
+    *)
+      line=$(values "$1" ExecStart | tail -n 1 | sed 's/^[-@+!:]*//')
+      setsid sh -c "exec $line" </dev/null >>"/var/log/$2.log" 2>&1 &
+      echo $! >"$state/$2.pid" ;;
+  esac
+  run_lines "$1" ExecStartPost
+}
+stop() {
+  pid=$(main_pid "$1" "$2")
+  if [ -n "$(values "$1" ExecStop)" ]; then run_lines "$1" ExecStop "$pid"; fi
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  fi
+  rm -f "$state/$2.pid"
+}
+
+case "$action" in
+  daemon-reload|"") exit 0 ;;
+esac
+status=0
+for u in $units; do
+  name=$(unit_name "$u")
+  file=$(unit_file "$name") || { echo "Unit $name could not be found." >&2; status=5; continue; }
+  case "$action" in
+    start) start "$file" "$name" || status=1 ;;
+    stop) stop "$file" "$name" ;;
+    restart|try-restart) stop "$file" "$name"; start "$file" "$name" || status=1 ;;
+    reload|reload-or-restart)
+      if active "$file" "$name" && [ -n "$(values "$file" ExecReload)" ]; then
+        run_lines "$file" ExecReload "$(main_pid "$file" "$name")" || status=1
+      else
+        stop "$file" "$name"; start "$file" "$name" || status=1
+      fi ;;
+    enable) [ "$now" = 1 ] && { start "$file" "$name" || status=1; } ;;
+    disable) [ "$now" = 1 ] && stop "$file" "$name" ;;
+    is-enabled) echo enabled ;;
+    is-active) if active "$file" "$name"; then echo active; else echo inactive; status=3; fi ;;
+    status)
+      if active "$file" "$name"; then
+        echo "* $name - active (running) since vpclab started it; main pid $(main_pid "$file" "$name")"
+      else
+        echo "* $name - inactive (dead)"; status=3
+      fi ;;
+    *) echo "vpclab systemctl: '$action' is not supported inside a vpclab instance" >&2; status=1 ;;
+  esac
+done
+exit $status
+'''
 
 
 # --- Layout, shared with `vpclab exec` / `vpclab ssh` ---------------------------------------
@@ -102,16 +215,11 @@ def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, 
                                 f"search {inst.region}.compute.internal\n"
                                 "options timeout:2 attempts:5\n")
     for fname, text in files.items():
-        path = etc / fname
-        try:
-            same = path.read_text() == text
-        except OSError:
-            same = False
-        if not same:
-            tmp = path.with_suffix(".new")
-            tmp.write_text(text)
-            tmp.chmod(0o644)
-            os.replace(tmp, path)
+        _write_if_changed(etc / fname, text, 0o644)
+    shim = directory / "run" / SHIM_DIR.removeprefix("/run/") / "systemctl"
+    _write_if_changed(shim, SYSTEMCTL_SHIM, 0o755)
+    if os.path.exists("/usr/bin/systemctl"):
+        binds["/usr/bin/systemctl"] = shim
     for fname in ("hostname", "hosts", "resolv.conf"):
         target = f"/etc/{fname}"
         # A bind needs an existing target; an instance made before the VPC was known has
@@ -119,6 +227,19 @@ def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, 
         if (etc / fname).exists() and os.path.exists(target):
             binds[target] = etc / fname
     return binds
+
+
+def _write_if_changed(path: Path, text: str, mode: int) -> None:
+    try:
+        same = path.read_text() == text
+    except OSError:
+        same = False
+    if not same:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".new")
+        tmp.write_text(text)
+        tmp.chmod(mode)
+        os.replace(tmp, path)
 
 
 def enter_command(prefix: str, directory: Path, inst: Instance, vpc_cidr: str | None,
