@@ -295,6 +295,20 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
         count = len(written)
         time.sleep(0.8)  # more passing checks: no more writes
         assert len(written) == count and dp.pokes == count
+        # a later pass that shows the record: nothing to do
+        rec = TargetHealth(id=f"{tg.id}|10.78.0.30|8080", account=ACCT, region=REGION, target_group_arn=tg.id,
+                           target_id="10.78.0.30", port=8080, state="healthy", observed=time.time())
+        w.target_health[rec.id] = rec
+        monkeypatch.setattr(health, "LOST_RECORD_AFTER", 0.0)
+        agent.sync(w)
+        time.sleep(0.5)
+        assert len(written) == count
+        # the control plane dropped the record (group unused and used again between passes):
+        # the target starts over, and its first passed check records it healthy again
+        del w.target_health[rec.id]
+        agent.sync(w)
+        wait(lambda: len(written) == count + 1)
+        assert written[-1] == ("10.78.0.30", "healthy", None)
     finally:
         if server is not None:
             server.close()

@@ -391,6 +391,13 @@ class _Watch:
     spec: CheckSpec
     tracker: Tracker
     task: asyncio.Task | None = None
+    last_write: float | None = None  # loop time of the last record written
+
+
+#: A record this agent wrote that is still missing from a world this much later was
+#: dropped by the control plane (e.g. the group stopped and started being used between
+#: two passes): the target starts over as a new one.
+LOST_RECORD_AFTER = 5.0
 
 
 class HealthAgent:
@@ -440,7 +447,14 @@ class HealthAgent:
                 else:
                     watch.spec = spec  # settings changed: same state, new probe
                     watch.task = self.loop.create_task(self._run(key))
+        now = self.loop.time()
         for key, spec in desired.items():
+            watch = self._watches.get(key)
+            if watch is not None and recorded.get(key) is None and watch.last_write is not None \
+                    and now - watch.last_write > LOST_RECORD_AFTER:
+                if watch.task is not None:
+                    watch.task.cancel()
+                del self._watches[key]
             if key in self._watches:
                 continue
             rec = recorded.get(key)
@@ -483,6 +497,9 @@ class HealthAgent:
 
     async def _record(self, spec: CheckSpec, change: tuple[str, str | None, str | None]) -> None:
         await self.loop.run_in_executor(self._writer, self._write, spec, change)
+        watch = self._watches.get(spec.key)
+        if watch is not None:
+            watch.last_write = self.loop.time()
 
     def _write(self, spec: CheckSpec, change: tuple[str, str | None, str | None]) -> None:
         from ..control.target_health import record_health  # noqa: PLC0415 - control plane API

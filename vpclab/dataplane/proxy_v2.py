@@ -226,15 +226,24 @@ def endpoint_for_source(world: World, node_ns: str, src_ip: str) -> str | None:
     (`desired_endpoints.transit_sources(world, prefix)` -> {(node namespace, consumer
     transit address): endpoint id}) when it provides it.
     """
+    prefix = node_ns.split("-", 1)[0]
+    cached = _sources_cache.get("last")
+    if cached is None or cached[0] is not world or cached[1] != prefix:
+        cached = (world, prefix, _transit_sources(world, prefix))
+        _sources_cache["last"] = cached  # one world at a time: computed once per pass
+    return cached[2].get((node_ns, src_ip))
+
+
+_sources_cache: dict[str, tuple[World, str, dict[tuple[str, str], str]]] = {}
+
+
+def _transit_sources(world: World, prefix: str) -> dict[tuple[str, str], str]:
     try:
         from . import desired_endpoints  # noqa: PLC0415 - another area, may not exist yet
     except ImportError:
-        return None
+        return {}
     sources = getattr(desired_endpoints, "transit_sources", None)
-    if sources is None:
-        return None
-    prefix = node_ns.split("-", 1)[0]
-    return sources(world, prefix).get((node_ns, src_ip))
+    return sources(world, prefix) if sources is not None else {}
 
 
 # Target choice -------------------------------------------------------------------------------
