@@ -145,6 +145,7 @@ def lab(tmp_path):
            .instance("vpc-h", "subnet-h", "eni-node", "10.78.0.20")
            .instance("vpc-h", "subnet-h", "i-target", "10.78.0.30"))
     backend.apply(lab.plan())
+    _wait_reachable(lab.ns("eni-node"), "10.78.0.30")
     try:
         yield lab
     finally:
@@ -155,6 +156,22 @@ def lab(tmp_path):
         for name in netns.list_namespaces(prefix):
             netns.delete(name, timeout=10)
         assert netns.list_namespaces(prefix) == []
+
+
+def _wait_reachable(ns: str, address: str, timeout: float = 10.0) -> None:
+    """Until a connect from `ns` is refused (not lost while the new bridge ports settle)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock = netns.run_in(ns, socket.socket)
+        with sock:
+            sock.settimeout(0.3)
+            try:
+                sock.connect((address, 9))
+            except ConnectionRefusedError:
+                return
+            except OSError:
+                pass
+    raise AssertionError(f"{address} not reachable from {ns}")
 
 
 def _spec(lab, **kw) -> CheckSpec:
