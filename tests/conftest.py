@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -153,7 +154,37 @@ def dataplane_server(tmp_path):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests that use the data plane are marked `netns` (so `-m "not netns"` skips them)."""
+    """Tests that use the data plane are marked `netns` (so `-m "not netns"` skips them),
+    and skipped where namespaces cannot be made."""
+    reason = None
+    if not _is_root():
+        reason = "needs root (creates network namespaces)"
+    elif shutil.which("ip") is None:
+        reason = "needs iproute2"
     for item in items:
         if "dataplane_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.netns)
+        if reason is not None and "netns" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def prefix(tmp_path) -> str:
+    """A per-test kernel prefix; a fake state dir under tmp_path makes it unique per run."""
+    from vpclab.dataplane import naming
+
+    return naming.prefix_for_state_dir(tmp_path / "state")
+
+
+@pytest.fixture
+def owned(prefix: str):
+    """Yield the prefix; afterwards delete every namespace carrying it (and check none is left)."""
+    from vpclab.dataplane import netns
+
+    yield prefix
+    for name in netns.list_namespaces(prefix):
+        try:
+            netns.delete(name, timeout=10)
+        except netns.NamespaceBusy:
+            pass
+    assert netns.list_namespaces(prefix) == []
