@@ -250,7 +250,7 @@ def _transit_sources(world: World, prefix: str) -> dict[tuple[str, str], str]:
 
 @dataclass(frozen=True)
 class Upstream:
-    target_id: str
+    target_id: str  # the registered id (the address where only that is known)
     address: str
     port: int
 
@@ -261,10 +261,20 @@ def flow_hash(src: Address, dst: Address) -> int:
 
 
 def pick_target(world: World, lb, mapping: dict, tg, src: Address, dst: Address) -> Upstream | None:
-    """The target a new flow from `src` to `dst` arriving at node `mapping` goes to."""
-    from .health import forwarding_candidates  # noqa: PLC0415 - health imports this module
+    """The target a new flow from `src` to `dst` arriving at node `mapping` goes to.
 
-    candidates = forwarding_candidates(world, lb, mapping, tg)
+    The forwarding set is the NLB area's own (`desired_load_balancers.forwarding_set`), so
+    the relay and the kernel path follow one policy; `health.forwarding_candidates` (the
+    same policy) stands in where that area is absent.
+    """
+    try:
+        from .desired_load_balancers import forwarding_set  # noqa: PLC0415 - another area
+    except ImportError:
+        from .health import forwarding_candidates  # noqa: PLC0415 - health imports this module
+
+        candidates = forwarding_candidates(world, lb, mapping, tg)
+    else:
+        candidates = [Upstream(ip, ip, port) for ip, port in forwarding_set(world, lb, mapping, tg)]
     if not candidates:
         return None
     return candidates[flow_hash(src, dst) % len(candidates)]
