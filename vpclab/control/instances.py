@@ -21,7 +21,7 @@ import hashlib
 import time
 from pathlib import Path
 
-from ..model.ec2 import Instance, KeyPair, NetworkInterface, SecurityGroup, Subnet
+from ..model.ec2 import Instance, KeyPair, NetworkInterface, Subnet
 from ..protocol.dispatch import RequestContext, operation
 from ..protocol.errors import (
     AwsError,
@@ -46,6 +46,7 @@ from .network_interfaces import (
     render_for_instance,
 )
 from .regions import zone_by_name, zones
+from .security_groups import find_groups_by_name
 from .tags import tag_list, tags_from_specs
 
 STATE_CODES = {
@@ -380,13 +381,9 @@ def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int
     if group_names_:
         if subnet.vpc_id != default_vpc:
             raise InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
-        for name in group_names_:
-            found = tx.list(SecurityGroup, ctx.account, ctx.region, vpc_id=subnet.vpc_id, group_name=name)
-            if not found:
-                raise AwsError(f"The security group '{name}' does not exist in VPC '{subnet.vpc_id}'",
-                               code="InvalidGroup.NotFound")
-            if found[0].id not in group_ids:
-                group_ids.append(found[0].id)
+        for group in find_groups_by_name(tx, ctx, group_names_, subnet.vpc_id):
+            if group.id not in group_ids:
+                group_ids.append(group.id)
     if group_ids:
         find_groups_in_vpc(tx, ctx, group_ids, subnet.vpc_id, subnet.id)
     else:

@@ -15,8 +15,9 @@ from ..store import Transaction
 from .addresses import create_network_interface
 from .default_vpc import ensure_default_vpc
 from .filters import by_ids, filter_and_page
-from .lookup import ENI, GROUP, SUBNET, get_owned
+from .lookup import ENI, SUBNET, get_owned
 from .regions import zone_by_name
+from .security_groups import default_group, find_groups
 from .tags import tag_list, tags_from_specs
 
 
@@ -44,22 +45,13 @@ def group_identifiers(tx: Transaction, group_ids: list[str]) -> list[dict]:
 
 def find_groups_in_vpc(tx: Transaction, ctx: RequestContext, group_ids: list[str], vpc_id: str,
                        subnet_id: str) -> list[SecurityGroup]:
-    """The caller's groups `group_ids`, each of which must be in `vpc_id`."""
-    groups = []
-    for gid in group_ids:
-        group = tx.get(SecurityGroup, gid)
-        if group is None or group.account != ctx.account or group.region != ctx.region:
-            raise GROUP.not_found(gid) if gid.startswith("sg-") else AwsError(
-                f'Invalid id: "{gid}" (expecting "sg-...")', code="InvalidGroupId.Malformed")
-        if group.vpc_id != vpc_id:
-            raise InvalidParameter(f"Security group {gid} and subnet {subnet_id} belong to different networks.")
-        groups.append(group)
-    return groups
+    """The caller's groups `group_ids`, each of which must be in `vpc_id` (AWS's errors)."""
+    return find_groups(tx, ctx, group_ids, vpc_id=vpc_id, subnet_id=subnet_id)
 
 
 def default_group_id(tx: Transaction, account: str, region: str, vpc_id: str) -> str | None:
-    found = tx.list(SecurityGroup, account, region, vpc_id=vpc_id, group_name="default")
-    return found[0].id if found else None
+    group = default_group(tx, account, region, vpc_id)
+    return group.id if group is not None else None
 
 
 def attachment_view(eni: NetworkInterface) -> dict | None:
