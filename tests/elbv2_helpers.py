@@ -9,6 +9,12 @@ import pytest
 
 _counter = itertools.count()
 
+# The accounts and region of tests/conftest.py (not imported from there: `conftest` is an
+# ambiguous module name once tests/dataplane has its own).
+REGION = "ap-south-1"
+ACCOUNT_1 = "111111111111"
+ACCOUNT_2 = "222222222222"
+
 
 def unique(prefix: str) -> str:
     """A name no other test of the shared server uses (ELBv2 names are 1-32 chars)."""

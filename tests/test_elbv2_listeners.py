@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ACCOUNT_2
-from elbv2_helpers import code_of, default_subnets, default_vpc, error_of, nlb, tcp_group, unique
+from elbv2_helpers import ACCOUNT_2, code_of, default_subnets, default_vpc, error_of, nlb, tcp_group, unique
 
 CERT = "arn:aws:acm:ap-south-1:111111111111:certificate/11111111-2222-3333-4444-555555555555"
 

@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from conftest import ACCOUNT_2, REGION
 from elbv2_helpers import (
+    ACCOUNT_2,
+    REGION,
     code_of,
     default_subnets,
     default_vpc,

@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from conftest import ACCOUNT_2
 from elbv2_helpers import (
+    ACCOUNT_2,
+    REGION,
     code_of,
     default_subnets,
     default_vpc,
