@@ -188,6 +188,11 @@ def host_name(inst: Instance) -> str:
     return "ip-" + inst.private_ip.replace(".", "-")
 
 
+def dns_domain(region: str) -> str:
+    """The private DNS domain of a region (us-east-1 has the historic `ec2.internal`)."""
+    return "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+
+
 def namespace_of(prefix: str, instance_id: str) -> str:
     return naming.namespace_name(prefix, instance_id)
 
@@ -204,7 +209,7 @@ def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, 
     etc = directory / "etc"
     etc.mkdir(parents=True, exist_ok=True)
     name = host_name(inst)
-    fqdn = f"{name}.{inst.region}.compute.internal"
+    fqdn = f"{name}.{dns_domain(inst.region)}"
     files = {
         "hostname": f"{name}\n",
         "hosts": f"127.0.0.1 localhost\n{inst.private_ip} {fqdn} {name}\n"
@@ -212,7 +217,7 @@ def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, 
     }
     if vpc_cidr:
         files["resolv.conf"] = (f"nameserver {resolver_of(vpc_cidr)}\n"
-                                f"search {inst.region}.compute.internal\n"
+                                f"search {dns_domain(inst.region)}\n"
                                 "options timeout:2 attempts:5\n")
     for fname, text in files.items():
         _write_if_changed(etc / fname, text, 0o644)
