@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Mapping
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from .errors import InvalidParameterValue, MissingParameter, ValidationError
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Infinity|NaN")
 
 
 class QueryParser:
@@ -66,10 +71,21 @@ class QueryParser:
             return None
         for name in shape.required_members:
             if name not in out:
-                raise MissingParameter(
-                    f"The request must contain the parameter {self._wire_name(shape, name, prefix)}"
-                )
+                raise self.missing(shape, name, prefix)
         return out
+
+    def missing(self, shape: StructureShape, name: str, prefix: str) -> Exception:
+        """The error for a required member the request left out.
+
+        The query services (ELBv2, STS) answer AWS's generic validation error naming the
+        member in lowerCamel case; EC2 answers `MissingParameter` (see `Ec2Parser`).
+        """
+        wire = self._wire_name(shape, name, prefix)
+        path = ".".join(part[:1].lower() + part[1:] for part in wire.split("."))
+        return ValidationError(
+            f"1 validation error detected: Value null at '{path}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
 
     def _wire_name(self, shape: StructureShape, name: str, prefix: str) -> str:
         key = self.member_name(shape.members[name], name)
@@ -105,8 +121,13 @@ class QueryParser:
         kind = shape.type_name
         try:
             if kind in ("integer", "long"):
+                # int() would also take " 12 ", "1_000" and non-ASCII digits ("١٢").
+                if not _INTEGER.fullmatch(raw):
+                    raise ValueError(raw)
                 return int(raw)
             if kind in ("float", "double"):
+                if not _FLOAT.fullmatch(raw):
+                    raise ValueError(raw)
                 return float(raw)
             if kind == "boolean":
                 lowered = raw.lower()
@@ -117,7 +138,7 @@ class QueryParser:
                 return _parse_timestamp(raw)
             if kind == "blob":
                 return base64.b64decode(raw)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise InvalidParameterValue(
                 f"Value ({raw}) for parameter {name} is invalid. Expected a {kind}."
             ) from None
@@ -137,6 +158,11 @@ class Ec2Parser(QueryParser):
 
     def list_prefix(self, shape: ListShape, prefix: str) -> str:
         return prefix
+
+    def missing(self, shape: StructureShape, name: str, prefix: str) -> Exception:
+        return MissingParameter(
+            f"The request must contain the parameter {self._wire_name(shape, name, prefix)}"
+        )
 
     def _list(self, params, keys, shape: ListShape, prefix: str) -> list | None:
         indices = keys.indices(prefix)
@@ -172,7 +198,7 @@ class _KeyIndex:
             for i in range(1, len(parts) + 1):
                 head = ".".join(parts[:i])
                 self._prefixes.add(head)
-                if i < len(parts) and parts[i].isdigit():
+                if i < len(parts) and parts[i].isascii() and parts[i].isdigit():
                     self._children.setdefault(head, set()).add(int(parts[i]))
 
     def has_prefix(self, prefix: str) -> bool:
@@ -183,10 +209,9 @@ class _KeyIndex:
 
 
 def _parse_timestamp(raw: str) -> dt.datetime:
-    try:
+    if _FLOAT.fullmatch(raw):
+        # Epoch seconds; out of range (e.g. 1e300) raises OverflowError -> 400, not 500.
         return dt.datetime.fromtimestamp(float(raw), tz=dt.timezone.utc)
-    except ValueError:
-        pass
     text = raw.replace("Z", "+00:00")
     value = dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
