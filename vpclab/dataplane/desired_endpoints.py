@@ -3,7 +3,7 @@
 Per endpoint ENI (one per subnet of the endpoint):
 
 - its private IP is a /32 on the consumer VPC router's service bridge
-  (`add_service_address`): no namespace per ENI, so a thousand endpoints cost a thousand
+  (`desired_network.add_service_address`, batched): no namespace per ENI, so a thousand endpoints cost a thousand
   addresses, not a thousand namespaces;
 - while the endpoint is `pending` (accepted, being made ready) or `available`, a transit
   veth pair links the consumer VPC namespace to the provider NLB node *in the same zone
@@ -47,10 +47,10 @@ from ..model.elbv2 import LoadBalancer
 from ..model.privatelink import Endpoint
 from . import naming, transit
 from .desired_load_balancers import listener_ports, node_namespace, nodes, realized, transit_pattern
-from .desired_network import add_service_address, vpc_namespace
+from .desired_network import service_bridge, vpc_namespace
 from .nft import NftChain, NftSet, NftTable
 from .planner import PlanBuilder
-from .topology import Interface, VethPair
+from .topology import Bridge, Interface, VethPair
 from .world import World
 
 #: Endpoint states in which an ENI has a transit link and forwards.
@@ -105,12 +105,15 @@ def endpoint_enis(world: World) -> Iterator[EndpointEni]:
             yield EndpointEni(ep, eni, lb, mapping, world.transit_links.get(eni.id))
 
 
-def consumer_link_name(prefix: str, eni_id: str) -> str:
-    return naming.transit_name(prefix, eni_id)
+def consumer_link_name(prefix: str, index: int) -> str:
+    """``<prefix>t<6 hex index>c``: named by the /30's index, not a hash of the ENI id, so
+    that thousands of links meeting in one node can never collide (a 7-hex hash did, at
+    1,000 endpoints). Still matches the transit wildcard ``<prefix>t*``."""
+    return f"{naming.check_prefix(prefix)}{naming.TAG_TRANSIT}{index:06x}c"
 
 
-def node_link_name(prefix: str, eni_id: str) -> str:
-    return naming.transit_name(prefix, eni_id + "/node")
+def node_link_name(prefix: str, index: int) -> str:
+    return f"{naming.check_prefix(prefix)}{naming.TAG_TRANSIT}{index:06x}n"
 
 
 def transit_sources(world: World, prefix: str) -> dict[tuple[str, str], str]:
@@ -143,13 +146,21 @@ def _vpc_table(prefix: str, addresses: list[str], dnat: dict[str, str]) -> NftTa
     )
 
 
+def _add_service_addresses(builder: PlanBuilder, prefix: str, vpc_id: str, addrs: list[str]) -> None:
+    """`add_service_address` for many at once (one Bridge built per VPC, not one per ENI:
+    each rebuild re-parses every address, which made 1,000 endpoints cost 2 s of planning)."""
+    draft = builder.namespace(vpc_namespace(prefix, vpc_id))
+    name = service_bridge(prefix, vpc_id)
+    current = draft.bridges[name]
+    draft.bridges[name] = Bridge(name, addresses=current.addresses + tuple(f"{a}/32" for a in addrs))
+
+
 def contribute(world: World, builder: PlanBuilder) -> None:
     prefix = builder.prefix
     addresses: dict[str, list[str]] = {}
     dnat: dict[str, dict[str, str]] = {}
     for e in endpoint_enis(world):
         vpc_id = e.endpoint.vpc_id
-        add_service_address(builder, prefix, vpc_id, e.eni.private_ip)
         addresses.setdefault(vpc_id, []).append(e.eni.private_ip)
         elements = dnat.setdefault(vpc_id, {})
         if not e.linked:
@@ -159,17 +170,18 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             continue
         net = transit.network_of(e.link.index)
         here = vpc_namespace(prefix, vpc_id)
-        name = consumer_link_name(prefix, e.eni.id)
+        name = consumer_link_name(prefix, e.link.index)
         builder.namespace(here).veths[name] = VethPair(
             local=Interface(name, addresses=(f"{transit.consumer_address(e.link.index)}/{net.prefixlen}",)),
             peer_namespace=node_ns,
-            peer=Interface(node_link_name(prefix, e.eni.id),
+            peer=Interface(node_link_name(prefix, e.link.index),
                            addresses=(f"{transit.node_address(e.link.index)}/{net.prefixlen}",)),
         )
         to = transit.node_address(e.link.index)
         for proto, port in listener_ports(world, e.lb.id):
             elements[f"{e.eni.private_ip} . {proto} . {port}"] = f"{to} . {port}"
     for vpc_id, addrs in addresses.items():
+        _add_service_addresses(builder, prefix, vpc_id, addrs)
         table = _vpc_table(prefix, addrs, dnat.get(vpc_id, {}))
         builder.namespace(vpc_namespace(prefix, vpc_id)).nft[table.name] = table
 

@@ -1,0 +1,213 @@
+"""How long one change takes to reach the kernel with 1, 100 and 1,000 endpoints on one service.
+
+Run as root:  python3 benchmarks/endpoint_scale.py [--sizes 1,100,1000] [--repeat 3]
+
+In-process, the reconciler's own path without the server: a Store in a temp directory
+filled directly with model objects (provider VPC, one NLB node, a TCP:80 listener, an
+endpoint service; consumer VPCs of 50 endpoints each, the AWS quota), then
+`World.snapshot` -> `build_plan` (the four areas) -> `Backend.apply` -> the areas'
+`observe`, on a Backend with a prefix of its own. Per size it times:
+
+- `accept`: one more endpoint becomes forwarding (a transit veth pair, its addresses,
+  one DNAT element, one SG verdict-map element);
+- `rule`: one rule added to the endpoints' security group (one table replaced, in the
+  consumer VPC namespaces only);
+- `idle`: a pass with nothing to do (the fixed cost every change pays too).
+
+Each figure is split into snapshot+plan and apply. Sizes grow in place (1 -> 100 ->
+1000); growth stops once an idle pass exceeds `--budget` seconds. Everything is removed
+at the end (`Backend.destroy`), also on error, ^C or SIGTERM. No packet is sent.
+
+Where the time goes (measured; the areas' own planning stays in milliseconds): the
+kernel layer's per-pass observation. `LinuxKernel.veth_connects` dumps *all* links of
+both namespaces (pyroute2 `get_links` + `get_addr`, ~60 ms for 25 links) for every
+declared veth, on every pass, so a pass is O(veths x links) = O(n^2) in endpoints:
+~0.03 s at 1 endpoint, ~1 s at 10, ~5.5 s at 25, ~17 s at 50 (idle passes, no change).
+What the kernel layer needs, in order of effect:
+1. `veth_connects` answered from the `NamespaceState` the backend already observed
+   (LinkState has index, peer_index, peer_nsid; only nsid_of(peer) is extra and can be
+   cached per namespace pair), instead of two fresh dumps per veth;
+2. one observation per namespace per pass (`apply` observes again, uncached, before
+   `_configure`), and `_do` invalidating only the namespaces an action touches
+   (AddVeth: its two namespaces) rather than clearing the whole cache;
+3. skip namespaces whose desired `Namespace` equals what the last good pass applied, on
+   store-triggered passes, with a full resync on the periodic timer (e.g. every 30 s):
+   then a change costs O(namespaces it touches), which is what makes it flat.
+The areas already make every endpoint change an nft element update (DNAT map, SG
+verdict map) and never rewrite an untouched table.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vpclab.dataplane import (  # noqa: E402
+    desired_endpoints,
+    desired_load_balancers,
+    desired_network,
+    desired_security_groups,
+    naming,
+    netns,
+    transit,
+)
+from vpclab.dataplane.backend import Backend  # noqa: E402
+from vpclab.dataplane.planner import build_plan  # noqa: E402
+from vpclab.dataplane.world import World  # noqa: E402
+from vpclab.model.dataplane import TransitLink  # noqa: E402
+from vpclab.model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc  # noqa: E402
+from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup  # noqa: E402
+from vpclab.model.privatelink import Endpoint, EndpointService  # noqa: E402
+from vpclab.store import open_store  # noqa: E402
+
+R, A1, A2 = "ap-south-1", "111111111111", "222222222222"
+LB = f"arn:aws:elasticloadbalancing:{R}:{A1}:loadbalancer/net/bench/0123456789abcdef"
+TG = f"arn:aws:elasticloadbalancing:{R}:{A1}:targetgroup/bench/0123456789abcdef"
+PER_VPC = 50
+CONTRIBUTORS = [desired_network.contribute, desired_security_groups.contribute,
+                desired_load_balancers.contribute, desired_endpoints.contribute]
+
+
+def provider(tx) -> None:
+    tx.put(Vpc(id="vpc-provider", account=A1, region=R, cidr_block="172.31.0.0/16"))
+    tx.put(Subnet(id="subnet-provider", account=A1, region=R, vpc_id="vpc-provider", cidr_block="172.31.32.0/20",
+                  availability_zone="ap-south-1a", availability_zone_id="aps1-az1"))
+    tx.put(NetworkInterface(id="eni-node", account=A1, region=R, vpc_id="vpc-provider", subnet_id="subnet-provider",
+                            private_ip="172.31.32.100", owner_kind="load-balancer", owner_id=LB))
+    tx.put(LoadBalancer(id=LB, account=A1, region=R, name="bench", vpc_id="vpc-provider", state="active", mappings=[
+        {"zone": "ap-south-1a", "zone_id": "aps1-az1", "subnet_id": "subnet-provider",
+         "network_interface_id": "eni-node", "private_ip": "172.31.32.100", "allocation_id": None}]))
+    tx.put(TargetGroup(id=TG, account=A1, region=R, name="bench", port=80, vpc_id="vpc-provider", target_type="ip",
+                       targets=[{"id": "172.31.32.20", "port": 80, "availability_zone": "ap-south-1a",
+                                 "registered": 0.0, "deregistering_since": None}]))
+    tx.put(Listener(id="lst", account=A1, region=R, load_balancer_arn=LB, protocol="TCP", port=80,
+                    default_actions=[{"Type": "forward", "TargetGroupArn": TG}]))
+    tx.put(EndpointService(id="vpce-svc-bench", account=A1, region=R, network_load_balancer_arns=[LB]))
+
+
+def add_endpoint(tx, n: int) -> None:
+    """Endpoint n, available, its ENI in consumer VPC n // 50, its /30 allocated."""
+    vpc = f"vpc-c{n // PER_VPC:04d}"
+    if tx.get(Vpc, vpc) is None:
+        tx.put(Vpc(id=vpc, account=A2, region=R, cidr_block="172.31.0.0/16"))
+        tx.put(Subnet(id=f"subnet-{vpc}", account=A2, region=R, vpc_id=vpc, cidr_block="172.31.32.0/20",
+                      availability_zone="ap-south-1a", availability_zone_id="aps1-az1"))
+        tx.put(SecurityGroup(id=f"sg-{vpc}", account=A2, region=R, vpc_id=vpc, rules=[
+            {"id": "sgr-80", "egress": False, "protocol": "tcp", "from_port": 80, "to_port": 80,
+             "cidr_ipv4": "172.31.0.0/16"}]))
+    eid, eni = f"vpce-{n:05d}", f"eni-ep{n:05d}"
+    tx.put(NetworkInterface(id=eni, account=A2, region=R, vpc_id=vpc, subnet_id=f"subnet-{vpc}",
+                            private_ip=f"172.31.40.{n % PER_VPC + 10}", security_group_ids=[f"sg-{vpc}"],
+                            owner_kind="vpc-endpoint", owner_id=eid))
+    tx.put(Endpoint(id=eid, account=A2, region=R, vpc_id=vpc, service_id="vpce-svc-bench", state="available",
+                    subnet_ids=[f"subnet-{vpc}"], network_interface_ids=[eni], security_group_ids=[f"sg-{vpc}"]))
+    tx.put(TransitLink(id=eni, account=A2, region=R, index=n, endpoint_id=eid))
+
+
+class Loop:
+    def __init__(self, store, backend: Backend):
+        self.store, self.backend = store, backend
+        self.dp = SimpleNamespace(store=store, prefix=backend.prefix)
+
+    def once(self) -> tuple[float, float, int]:
+        """(snapshot+plan seconds, apply seconds, actions) of one pass."""
+        t0 = time.perf_counter()
+        world = World.snapshot(self.store)
+        plan = build_plan(world, self.backend.prefix, CONTRIBUTORS)
+        t1 = time.perf_counter()
+        actions = self.backend.apply(plan)
+        t2 = time.perf_counter()
+        desired_endpoints.observe(world, self.dp, time.time())
+        desired_load_balancers.observe(world, self.dp, time.time())
+        return t1 - t0, t2 - t1, len(actions)
+
+
+def fmt(plan_s: float, apply_s: float, actions: int) -> str:
+    return f"{(plan_s + apply_s) * 1e3:9.1f} ms  (plan {plan_s * 1e3:7.1f}, apply {apply_s * 1e3:8.1f}, {actions} actions)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,100,1000")
+    parser.add_argument("--budget", type=float, default=20.0,
+                        help="stop growing once an idle pass takes longer than this many seconds")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="print the top of a profile of the largest 'accept'")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` cleans up
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="vpclab-bench-") as tmp:
+        prefix = naming.prefix_for_state_dir(Path(tmp) / "state")
+        store = open_store(Path(tmp) / "state")
+        backend = Backend.linux(prefix)
+        loop = Loop(store, backend)
+        try:
+            with store.write() as tx:
+                provider(tx)
+            have = 0
+            print(f"prefix {prefix}; one NLB node, endpoints in consumer VPCs of {PER_VPC}")
+            for size in sizes:
+                t0 = time.perf_counter()
+                with store.write() as tx:
+                    for n in range(have, size):
+                        add_endpoint(tx, n)
+                have = size
+                while loop.once()[2]:
+                    pass
+                print(f"\n{size} endpoints (set up in {time.perf_counter() - t0:.1f} s, "
+                      f"{len(netns.list_namespaces(prefix))} namespaces)")
+                idle = []
+                for _ in range(args.repeat):
+                    idle.append(loop.once())
+                    print("  idle  ", fmt(*idle[-1]))
+                if idle[-1][1] > args.budget:
+                    print(f"  an idle pass takes > {args.budget:.0f} s: not growing further (see the module doc)")
+                    break
+                for i in range(args.repeat):
+                    with store.write() as tx:
+                        add_endpoint(tx, 100_000 + size * 10 + i)  # one more: accept
+                    profiler = cProfile.Profile() if args.profile and size == sizes[-1] and i == 0 else None
+                    if profiler:
+                        profiler.enable()
+                    print("  accept", fmt(*loop.once()))
+                    if profiler:
+                        profiler.disable()
+                        out = io.StringIO()
+                        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(18)
+                        print(out.getvalue())
+                for i in range(args.repeat):
+                    with store.write() as tx:
+                        g = tx.get(SecurityGroup, "sg-vpc-c0000")
+                        g.rules.append({"id": f"sgr-{size}-{i}", "egress": False, "protocol": "tcp",
+                                        "from_port": 8000 + len(g.rules), "to_port": 8000 + len(g.rules), "cidr_ipv4": "10.0.0.0/8"})
+                        tx.put(g)
+                    print("  rule  ", fmt(*loop.once()))
+                with store.write() as tx:  # the extra endpoints leave again
+                    for i in range(args.repeat):
+                        n = 100_000 + size * 10 + i
+                        tx.delete(tx.get(Endpoint, f"vpce-{n:05d}"))
+                        tx.delete(tx.get(NetworkInterface, f"eni-ep{n:05d}"))
+                        tx.delete(tx.get(TransitLink, f"eni-ep{n:05d}"))
+                while loop.once()[2]:
+                    pass
+        finally:
+            t0 = time.perf_counter()
+            backend.destroy()
+            backend.close()
+            store.close()
+            left = netns.list_namespaces(prefix)
+            print(f"\ncleaned up in {time.perf_counter() - t0:.1f} s; namespaces left: {len(left)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
