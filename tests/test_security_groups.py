@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1, REGION
-from test_subnets import _add_eni
+REGION = "ap-south-1"
+ACCOUNT_1 = "111111111111"
 
 
 def code_of(err) -> str:
@@ -553,3 +553,21 @@ def test_cross_account_invisible(ec2, ec2_2, vpc):
         assert gid not in {r["GroupId"] for r in rules}
     finally:
         ec2_2.delete_security_group(GroupId=own)
+
+
+def _add_eni(state_dir, subnet_id: str, group_ids: list[str] | None = None) -> str:
+    """Write an ENI into a stopped server's store, as the instances area would make one."""
+    from vpclab.control.addresses import create_network_interface
+    from vpclab.model.ec2 import Subnet
+    from vpclab.protocol.dispatch import RequestContext
+    from vpclab.store.sqlite import open_store
+
+    store = open_store(state_dir)
+    try:
+        with store.write() as tx:
+            subnet = tx.get(Subnet, subnet_id)
+            ctx = RequestContext(subnet.account, subnet.region, store)
+            eni = create_network_interface(tx, ctx, subnet, security_group_ids=group_ids)
+        return eni.id
+    finally:
+        store.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1, REGION
+REGION = "ap-south-1"
+ACCOUNT_1 = "111111111111"
 
 
 def code_of(err) -> str:
