@@ -29,7 +29,7 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from . import netns
 from .desired_network import vpc_namespace
-from .world import World
+from .world import LINK_LOCAL_RESOLVER, World, resolver_of
 
 log = logging.getLogger("vpclab.dns")
 
@@ -122,8 +122,7 @@ class _Listener:
     vpc_id: str
     namespace: str
     inode: int
-    udp: socket.socket
-    tcp: socket.socket
+    sockets: list[tuple[str, socket.socket]]  # ("udp" | "tcp", socket)
 
 
 class Resolver:
@@ -132,6 +131,7 @@ class Resolver:
     def __init__(self, prefix: str):
         self.prefix = prefix
         self.zones: dict[str, Zone] = {}
+        self._cidrs: dict[str, str] = {}
         self._listeners: dict[str, _Listener] = {}
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
@@ -146,6 +146,7 @@ class Resolver:
         zones = zones_for(world)
         with self._lock:
             self.zones = zones
+            self._cidrs = {v.id: v.cidr_block for v in world.vpcs.values()}
             for vpc_id in list(self._listeners):
                 listener = self._listeners[vpc_id]
                 if vpc_id not in world.vpcs or netns.inode_of(listener.namespace) != listener.inode:
@@ -168,19 +169,20 @@ class Resolver:
         inode = netns.inode_of(name)
         if inode is None:
             return
+        addresses = (resolver_of(self._cidrs[vpc_id]), LINK_LOCAL_RESOLVER)
         try:
-            udp, tcp = netns.run_in(name, _bind_pair)
-        except OSError as exc:
-            log.warning("DNS for %s not served yet: %s", vpc_id, exc)
+            sockets = netns.run_in(name, _bind_all, addresses)
+        except OSError as exc:  # the router's addresses are not up yet: next pass
+            log.debug("DNS for %s not served yet: %s", vpc_id, exc)
             return
-        self._listeners[vpc_id] = _Listener(vpc_id, name, inode, udp, tcp)
-        self._selector.register(udp, selectors.EVENT_READ, ("udp", vpc_id))
-        self._selector.register(tcp, selectors.EVENT_READ, ("tcp", vpc_id))
+        self._listeners[vpc_id] = _Listener(vpc_id, name, inode, sockets)
+        for kind, sock in sockets:
+            self._selector.register(sock, selectors.EVENT_READ, (kind, vpc_id))
         self._wake_w.send(b"x")
 
     def _drop(self, vpc_id: str) -> None:
         listener = self._listeners.pop(vpc_id)
-        for sock in (listener.udp, listener.tcp):
+        for _kind, sock in listener.sockets:
             try:
                 self._selector.unregister(sock)
             except (KeyError, ValueError):
@@ -230,18 +232,33 @@ class Resolver:
                 conn.sendall(struct.pack("!H", len(reply)) + reply)
 
 
-def _bind_pair() -> tuple[socket.socket, socket.socket]:
-    """UDP and TCP sockets on :53, made in the calling thread's (the VPC's) namespace."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    udp.bind(("0.0.0.0", PORT))
-    udp.setblocking(False)
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("0.0.0.0", PORT))
-    tcp.listen(16)
-    tcp.setblocking(False)
-    return udp, tcp
+def _bind_all(addresses: tuple[str, ...]) -> list[tuple[str, socket.socket]]:
+    """UDP and TCP sockets on port 53 of each resolver address, made in the calling
+    thread's (the VPC router's) namespace.
+
+    Bound to the addresses themselves, not 0.0.0.0: a wildcard socket would answer from
+    the route's source (the subnet gateway), and the instance's stateful filter would
+    drop a reply that does not come from the address it asked.
+    """
+    out: list[tuple[str, socket.socket]] = []
+    try:
+        for address in addresses:
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            out.append(("udp", udp))
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            udp.bind((address, PORT))
+            udp.setblocking(False)
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            out.append(("tcp", tcp))
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((address, PORT))
+            tcp.listen(16)
+            tcp.setblocking(False)
+    except OSError:
+        for _kind, sock in out:
+            sock.close()
+        raise
+    return out
 
 
 def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
