@@ -83,11 +83,12 @@ class ShapeStrategies:
     MAX_DEPTH = 6
 
     def __init__(self):
-        self._cache: dict[tuple[str, int, bool], st.SearchStrategy] = {}
+        self._cache: dict[tuple, st.SearchStrategy] = {}
 
     def for_shape(self, shape: Shape, depth: int = 0, top: bool = False,
                   required: bool = False) -> st.SearchStrategy:
-        key = (shape.name, depth, top, required)
+        # Shape names are per service (ec2's Tag is not elbv2's Tag): key by the model too.
+        key = (id(getattr(shape, "_shape_resolver", None)), shape.name, depth, top, required)
         if key not in self._cache:
             self._cache[key] = st.deferred(lambda: self._build(shape, depth, top, required))
         return self._cache[key]

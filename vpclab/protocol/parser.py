@@ -119,6 +119,8 @@ class QueryParser:
 
     def _scalar(self, raw: str, shape: Shape, name: str):
         kind = shape.type_name
+        if not isinstance(raw, str):  # a params dict built in-process (botocore's body dict)
+            raw = str(raw)
         try:
             if kind in ("integer", "long"):
                 # int() would also take " 12 ", "1_000" and non-ASCII digits ("١٢").
