@@ -71,7 +71,8 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     store = open_store(config.state_dir)
     (config.state_dir / "server.pid").write_text(str(os.getpid()))
     dataplane = _start_dataplane(store, config)
-    runner = web.AppRunner(make_app(store, config.state_dir, dataplane is not None), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(store, config.state_dir, dataplane is not None), access_log=None, handle_signals=False,
+                             shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()

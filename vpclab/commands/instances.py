@@ -15,9 +15,9 @@ import sqlite3
 from pathlib import Path
 from typing import List, Optional
 
-import typer
-
-from .options import fail, resolve_state_dir, state_dir_option
+# No Typer at import time: `vpclab exec` takes a fast path (see cli.main) that must start
+# quickly, since scripts and the lab call it in loops.
+from .options import fail, resolve_state_dir
 
 
 def _load(state_dir: Path) -> tuple[list, dict[str, str]]:
@@ -90,7 +90,39 @@ def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *
         fail(f"cannot run {full[0]}: {exc}")
 
 
-def register(app: typer.Typer) -> None:
+def exec_fast(args: list[str]) -> None:
+    """`vpclab exec [--state-dir D] [--account A] INSTANCE [--] CMD...` without Typer."""
+    state_dir: Optional[Path] = None
+    account: Optional[str] = None
+    rest = list(args)
+    while rest and rest[0].startswith("--") and rest[0] != "--":
+        opt = rest.pop(0)
+        name, _, value = opt.partition("=")
+        if name not in ("--state-dir", "--account"):
+            fail(f"exec: unknown option {name} (see vpclab exec --help)", 2)
+        if not value:
+            if not rest:
+                fail(f"exec: {name} needs a value", 2)
+            value = rest.pop(0)
+        if name == "--state-dir":
+            state_dir = Path(value)
+        else:
+            account = value
+    if not rest:
+        fail("exec: give an instance and a command: vpclab exec INSTANCE -- CMD...", 2)
+    ref = rest.pop(0)
+    if rest[:1] == ["--"]:
+        rest.pop(0)
+    if not rest:
+        fail("exec: give a command after --", 2)
+    _enter(resolve_state_dir(state_dir), ref, account, rest, home="/root", user="root")
+
+
+def register(app) -> None:
+    import typer
+
+    from .options import state_dir_option
+
     @app.command("exec", context_settings={"ignore_unknown_options": True})
     def exec_(
         instance: str = typer.Argument(..., help="Instance id or Name tag."),

@@ -1,16 +1,21 @@
-"""Options every command shares, and the one-line error exit."""
+"""Options every command shares, and the one-line error exit.
+
+Typer is imported lazily here, so that the fast paths (`vpclab exec`) can use these
+helpers without paying for Typer and Rich at start-up.
+"""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import NoReturn, Optional
-
-import typer
 
 STATE_DIR_HELP = "State directory (default: $VPCLAB_STATE_DIR or ./.vpclab)."
 
 
-def state_dir_option() -> Optional[Path]:
+def state_dir_option():
+    import typer
+
     return typer.Option(None, "--state-dir", envvar="VPCLAB_STATE_DIR", help=STATE_DIR_HELP)
 
 
@@ -20,5 +25,7 @@ def resolve_state_dir(value: Optional[Path]) -> Path:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line to stderr and exit: CLI errors are never tracebacks."""
-    typer.secho(f"vpclab: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code)
+    if sys.stderr.isatty():
+        message = f"\033[31m{message}\033[0m"
+    sys.stderr.write(f"vpclab: {message}\n")
+    raise SystemExit(code)
