@@ -571,3 +571,14 @@ def _add_eni(state_dir, subnet_id: str, group_ids: list[str] | None = None) -> s
         return eni.id
     finally:
         store.close()
+
+
+def test_rule_limit(ec2, vpc):
+    gid = make_group(ec2, vpc, "many")
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        for p in range(1, 61)])
+    with pytest.raises(ClientError) as err:
+        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 61, "ToPort": 61, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    assert code_of(err) == "RulesPerSecurityGroupLimitExceeded"

@@ -589,6 +589,10 @@ def delete_security_group(ctx: RequestContext, req: dict) -> dict:
     return {"Return": True, "GroupId": group.id}
 
 
+#: AWS's default quota of inbound (and, separately, outbound) rules per group.
+MAX_RULES = 60
+
+
 def _authorize(ctx: RequestContext, req: dict, egress: bool) -> dict:
     perms = _permissions(req)
     tags = tags_from_specs(req.get("TagSpecifications"), "security-group-rule")
@@ -603,6 +607,9 @@ def _authorize(ctx: RequestContext, req: dict, egress: bool) -> dict:
                 raise AwsError(f'the specified rule "{_describe_rule(rule)}" already exists',
                                code="InvalidPermission.Duplicate")
             seen.add(key)
+        if sum(1 for r in group.rules + new if r["egress"] == egress) > MAX_RULES:
+            raise AwsError("The maximum number of rules per security group has been reached.",
+                           code="RulesPerSecurityGroupLimitExceeded")
         group.rules.extend(new)
         tx.put(group)
     return {"Return": True, "SecurityGroupRules": [render_rule(group, r) for r in new]}
