@@ -1,0 +1,93 @@
+"""`vpclab lab privatelink`: the seed lab end to end as a user runs it, and what it leaves.
+
+Runs the real command as a subprocess (its own embedded server and state directory),
+then checks every step, the curl output, and that no namespace, process or resource of
+that state directory is left.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vpclab.dataplane import naming, netns
+
+pytestmark = pytest.mark.netns
+
+EXPECTED_STEPS = [
+    "Step 1.2", "Step 1.3", "Step 1.4", "Step 1.7", "Step 1.8", "Step 1.10", "Step 1.11", "Step 1.12",
+    "Step 1.13", "Step 1.17", "Step 2.1", "Step 2.5", "Step 2.7", "Step 2.8", "Step 2.9", "Step 2.10",
+    "Step 2.11", "Step 2.12", "Step 2.15", "Step 3.1", "Step 3.2", "Step 3.3", "Step 3.4", "Step 3.5",
+    "Step 3.6", "Step 3.7", "Step 3.8",
+]
+
+
+def processes_of(state_dir: Path) -> list[int]:
+    """Pids whose command line names the state directory (its server), or that live in
+    one of its namespaces."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if str(state_dir).encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    prefix = naming.prefix_for_state_dir(state_dir)
+    for name in netns.list_namespaces(prefix):
+        inode = netns.inode_of(name)
+        if inode:
+            pids.extend(netns.tasks_in(inode))
+    return pids
+
+
+def run_lab(state_dir: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vpclab.cli", "lab", "privatelink", "--state-dir",
+                           str(state_dir), *extra], capture_output=True, text=True, timeout=timeout)
+
+
+def test_lab_runs_end_to_end_and_leaves_nothing(tmp_path):
+    state_dir = tmp_path / "lab"
+    try:
+        result = run_lab(state_dir, "--json")
+        assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+        report = json.loads(result.stdout)
+        assert report["outcome"] == "ok"
+        steps = {s["step"]: s for s in report["steps"]}
+        assert list(steps) == EXPECTED_STEPS
+        for name, step in steps.items():
+            expected = "expected-error" if name == "Step 2.5" else "ok"
+            assert step["outcome"] == expected, step
+        assert steps["Step 2.5"]["detail"].startswith("InvalidServiceName")
+        assert steps["Step 2.10"]["ids"]["state"] == "pendingAcceptance"
+        assert steps["Step 2.12"]["ids"]["state"] == "available"
+        assert "<title>Welcome to nginx!</title>" in report["curl_output"]
+        assert steps["Step 2.9"]["ids"]["endpoint"].startswith("vpce-")
+        print(f"lab took {report['seconds']} s")
+        # Nothing left: no namespace of the state directory, no process, no server.
+        assert netns.list_namespaces(naming.prefix_for_state_dir(state_dir)) == []
+        assert processes_of(state_dir) == []
+        assert not (state_dir / "server.json").exists()
+    finally:
+        from vpclab.commands.down import tear_down
+
+        tear_down(state_dir)
+
+
+def test_lab_failure_names_the_step_and_keeps_resources(tmp_path):
+    """A lab pointed at a server without a data plane fails in one clear line."""
+    state_dir = tmp_path / "cp"
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import ServerProcess, free_port
+
+    srv = ServerProcess(state_dir, free_port(), dataplane=False).start()
+    try:
+        result = run_lab(state_dir)
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr + result.stdout
+        assert "data plane" in result.stderr
+    finally:
+        srv.stop()
