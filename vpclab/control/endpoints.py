@@ -31,12 +31,12 @@ from ..model.privatelink import Endpoint, EndpointService
 from ..protocol.dispatch import RequestContext, operation
 from ..protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
 from ..store import Transaction
-from . import connection_notifications, lifecycle
+from . import connection_notifications, lifecycle, security_groups
 from .addresses import create_network_interface
 from .default_vpc import ensure_default_vpc
 from .filters import by_ids, filter_and_page
 from .ids import new_id
-from .lookup import ENDPOINT, GROUP, SUBNET, VPC, get_owned
+from .lookup import ENDPOINT, SUBNET, VPC, get_owned
 from .privatelink_common import (
     ENDPOINT_REQUESTER_ID,
     hosted_zone_id,
@@ -44,7 +44,6 @@ from .privatelink_common import (
     subnet_zone_id,
     service_zone_ids,
     visible_service,
-    zone_name,
 )
 from .tags import tag_list, tags_from_specs
 from .vpcs import VPC_DEPENDENTS
@@ -158,21 +157,8 @@ def check_subnets(tx: Transaction, ctx: RequestContext, ep: Endpoint, service: E
 
 
 def find_groups(tx: Transaction, ctx: RequestContext, vpc_id: str, group_ids: list[str]) -> list[SecurityGroup]:
-    """The caller's security groups `group_ids`, all in the VPC (the security group area's
-    rules and errors when it provides `find_groups`)."""
-    try:
-        from .security_groups import find_groups as groups_area_find
-    except ImportError:
-        groups_area_find = None
-    if groups_area_find is not None:
-        return groups_area_find(tx, ctx, group_ids, vpc_id=vpc_id)
-    groups = []
-    for gid in dict.fromkeys(group_ids):
-        group = get_owned(tx, ctx, SecurityGroup, gid, GROUP)
-        if group.vpc_id != vpc_id:
-            raise InvalidParameter(f"Security group {gid} and VPC {vpc_id} belong to different networks.")
-        groups.append(group)
-    return groups
+    """The caller's security groups `group_ids`, all in the VPC (the security group area's rules and errors)."""
+    return security_groups.find_groups(tx, ctx, group_ids, vpc_id=vpc_id)
 
 
 def default_group(tx: Transaction, vpc_id: str) -> SecurityGroup | None:

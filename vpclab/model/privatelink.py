@@ -60,7 +60,8 @@ class Endpoint(Tagged):
     # first, then one zonal name per zone, then the private DNS name when enabled.
     # [{"DnsName": …, "HostedZoneId": …}]
     dns_entries: list[dict] = field(default_factory=list)
-    # The service's private DNS name answered in the consumer VPC (None when disabled).
+    # The service's private DNS name when the endpoint was made or modified; the consumer
+    # VPC answers it only while private_dns_enabled.
     private_dns_name: str | None = None
     dns_options: dict = field(default_factory=lambda: {"DnsRecordIpType": "ipv4"})
     client_token: str = ""
