@@ -162,7 +162,7 @@ def pytest_collection_modifyitems(config, items):
     elif shutil.which("ip") is None:
         reason = "needs iproute2"
     for item in items:
-        if "dataplane_server" in getattr(item, "fixturenames", ()):
+        if {"dataplane_server", "fast_dataplane_server"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.netns)
         if reason is not None and "netns" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))
@@ -188,3 +188,22 @@ def owned(prefix: str):
         except netns.NamespaceBusy:
             pass
     assert netns.list_namespaces(prefix) == []
+
+
+@pytest.fixture
+def fast_dataplane_server(tmp_path):
+    """`dataplane_server` with health checks 20x faster (VPCLAB_HEALTH_CHECK_SCALE=0.05)."""
+    if not _is_root():
+        pytest.skip("the data plane needs root")
+    from vpclab.commands.down import tear_down
+    from vpclab.dataplane import naming, netns
+
+    srv = ServerProcess(tmp_path / "state", free_port(), dataplane=True,
+                        env={"VPCLAB_HEALTH_CHECK_SCALE": "0.05"})
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        tear_down(srv.state_dir)
+        assert netns.list_namespaces(naming.prefix_for_state_dir(srv.state_dir)) == []
