@@ -135,15 +135,14 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-@pytest.fixture
-def dataplane_server(tmp_path):
+def _dataplane_server(state_dir: Path, env: dict | None = None):
     """A server with the data plane on (root only); everything it made is removed after."""
     if not _is_root():
         pytest.skip("the data plane needs root")
     from vpclab.commands.down import tear_down
     from vpclab.dataplane import naming, netns
 
-    srv = ServerProcess(tmp_path / "state", free_port(), dataplane=True)
+    srv = ServerProcess(state_dir, free_port(), dataplane=True, env=env)
     try:
         srv.start()
         yield srv
@@ -151,6 +150,18 @@ def dataplane_server(tmp_path):
         srv.stop()
         tear_down(srv.state_dir)
         assert netns.list_namespaces(naming.prefix_for_state_dir(srv.state_dir)) == []
+
+
+@pytest.fixture
+def dataplane_server(tmp_path):
+    """A server with the data plane on; torn down (`vpclab down`) after the test."""
+    yield from _dataplane_server(tmp_path / "state")
+
+
+@pytest.fixture
+def fast_dataplane_server(tmp_path):
+    """`dataplane_server` with health checks 20x faster (VPCLAB_HEALTH_CHECK_SCALE=0.05)."""
+    yield from _dataplane_server(tmp_path / "state", {"VPCLAB_HEALTH_CHECK_SCALE": "0.05"})
 
 
 def pytest_collection_modifyitems(config, items):
@@ -188,22 +199,3 @@ def owned(prefix: str):
         except netns.NamespaceBusy:
             pass
     assert netns.list_namespaces(prefix) == []
-
-
-@pytest.fixture
-def fast_dataplane_server(tmp_path):
-    """`dataplane_server` with health checks 20x faster (VPCLAB_HEALTH_CHECK_SCALE=0.05)."""
-    if not _is_root():
-        pytest.skip("the data plane needs root")
-    from vpclab.commands.down import tear_down
-    from vpclab.dataplane import naming, netns
-
-    srv = ServerProcess(tmp_path / "state", free_port(), dataplane=True,
-                        env={"VPCLAB_HEALTH_CHECK_SCALE": "0.05"})
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
-        tear_down(srv.state_dir)
-        assert netns.list_namespaces(naming.prefix_for_state_dir(srv.state_dir)) == []

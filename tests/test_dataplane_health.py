@@ -358,23 +358,9 @@ while True:
 
 
 @pytest.fixture
-def fast_server(tmp_path):
-    """`dataplane_server` with health checks 20x faster (VPCLAB_HEALTH_CHECK_SCALE=0.05)."""
-    if os.geteuid() != 0:
-        pytest.skip("the data plane needs root")
-    from conftest import ServerProcess, free_port
-
-    from vpclab.commands.down import tear_down
-
-    srv = ServerProcess(tmp_path / "state", free_port(), dataplane=True,
-                        env={"VPCLAB_HEALTH_CHECK_SCALE": "0.05"})
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
-        tear_down(srv.state_dir)
-        assert netns.list_namespaces(naming.prefix_for_state_dir(srv.state_dir)) == []
+def fast_server(fast_dataplane_server):
+    """The conftest's data-plane server with health checks 20x faster."""
+    return fast_dataplane_server
 
 
 def _needs_nlb_area():
