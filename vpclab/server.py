@@ -46,7 +46,9 @@ class ServerConfig:
 
 def make_app(store: Store, state_dir: Path, dataplane: bool = False) -> web.Application:
     """The AWS endpoint; `dataplane` tells handlers whether states settle by observation."""
-    gateway = Gateway(store, dataplane, extras={"state_dir": state_dir})
+    from .control.regions import REGIONS
+
+    gateway = Gateway(store, dataplane, extras={"state_dir": state_dir}, regions=set(REGIONS))
 
     async def aws(request: web.Request) -> web.Response:
         body = await request.read()

@@ -6,7 +6,7 @@ embedded server alike.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -30,9 +30,13 @@ class Response:
 
 
 class Gateway:
-    def __init__(self, store: Store, dataplane: bool = False, extras: dict | None = None):
+    def __init__(self, store: Store, dataplane: bool = False, extras: dict | None = None,
+                 regions: Collection[str] | None = None):
         self.store = store
         self.dataplane = dataplane
+        # The regions served; a request signed for another gets AWS's error for a scope it
+        # cannot serve. None accepts any (for tests of the protocol layer alone).
+        self.regions = regions
         # Server-wide facts handlers may read (e.g. "state_dir"), shared by every request.
         self.extras = extras or {}
 
@@ -59,6 +63,13 @@ class Gateway:
                 raise InvalidAction(f"The action {action} is not valid for this web service.")
             if handler is None:
                 raise InvalidAction(f"The action {action} is not implemented by vpclab yet.")
+            if self.regions is not None and caller.region not in self.regions:
+                raise AwsError(
+                    f"Credential should be scoped to a valid region, not '{caller.region}'. "
+                    f"vpclab serves: {', '.join(sorted(self.regions))}.",
+                    code="AuthFailure" if service.name == "ec2" else "SignatureDoesNotMatch",
+                    status=401 if service.name == "ec2" else 403,
+                )
             request = parser_for(service.protocol).parse(params, operation.input_shape)
             ctx.dry_run = bool(request.pop("DryRun", False)) if service.name == "ec2" else False
             output = handler(ctx, request) or {}
