@@ -415,3 +415,11 @@ def test_unknown_region_rejected_by_every_ec2_read(shared_server):
         if not 400 <= resp.status_code < 500:
             failures.append((name, resp.status_code))
     assert not failures
+
+
+def test_ec2_refuses_a_parameter_it_does_not_know(shared_server):
+    resp = post(shared_server, "Action=DescribeVpcs&Version=2016-11-15&VpcIdz.1=vpc-12345678",
+                headers=auth())
+    assert resp.status_code == 400
+    assert "<Code>UnknownParameter</Code>" in resp.text
+    assert "VpcIdz" in resp.text

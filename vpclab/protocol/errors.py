@@ -83,3 +83,7 @@ class InvalidNextToken(AwsError):
 
 class InvalidFilter(AwsError):
     code = "InvalidFilter"
+
+
+class UnknownParameter(AwsError):
+    code = "UnknownParameter"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from .errors import InvalidParameterValue, MissingParameter, ValidationError
+from .errors import InvalidParameterValue, MissingParameter, ValidationError, UnknownParameter
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -25,12 +25,31 @@ _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]
 class QueryParser:
     """Form parameters -> input dict, for the `query` protocol (ELBv2, STS)."""
 
+    #: Top-level parameters every request may carry besides its input members.
+    ENVELOPE = frozenset({
+        "Action", "Version", "AWSAccessKeyId", "Signature", "SignatureMethod", "SignatureVersion",
+        "Timestamp", "Expires", "SecurityToken",
+    })
+    #: Whether a parameter the input shape does not name is an error (EC2) or ignored.
+    strict = False
+
     def parse(self, params: Mapping[str, str], shape: StructureShape | None) -> dict:
+        if self.strict:
+            self._refuse_unknown(params, shape)
         if shape is None:
             return {}
         keys = _KeyIndex(params)
         parsed = self._structure(params, keys, shape, "")
         return parsed or {}
+
+    def _refuse_unknown(self, params: Mapping[str, str], shape: StructureShape | None) -> None:
+        known = set(self.ENVELOPE)
+        if shape is not None:
+            known.update(self.member_name(m, n) for n, m in shape.members.items())
+        for key in params:
+            head = key.split(".", 1)[0]
+            if head not in known and not head.startswith("X-Amz-"):
+                raise UnknownParameter(f"The parameter {head} is not recognized")
 
     # Names ---------------------------------------------------------------------------
     def member_name(self, shape: Shape, default: str) -> str:
@@ -148,7 +167,13 @@ class QueryParser:
 
 
 class Ec2Parser(QueryParser):
-    """The `ec2` dialect: queryName or capitalised locationName, lists always flat."""
+    """The `ec2` dialect: queryName or capitalised locationName, lists always flat.
+
+    EC2 refuses parameters it does not know (`UnknownParameter`), so a typo in a
+    hand-written request fails as it would on AWS instead of being ignored.
+    """
+
+    strict = True
 
     def member_name(self, shape: Shape, default: str) -> str:
         if "queryName" in shape.serialization:
