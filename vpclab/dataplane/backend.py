@@ -13,12 +13,27 @@ and executes it, in an order the kernel accepts:
 Applying the same plan twice executes nothing the second time. Only names carrying the
 prefix are ever deleted; links and tables declared in the plan are managed whatever their
 name (an instance's ``eth0``).
+
+Cost. A *full* pass (``apply(plan)``, the default) reads every owned namespace once:
+each link dump once, routes/sysctls/tables once, and veth pairing is judged from those
+dumps (no extra reads per veth). A *change* pass (``apply(plan, full=False)``, what the
+reconciler runs after a store change) compares each namespace's desired state with what
+the last good pass applied there: a namespace whose desired state and identity (inode)
+are unchanged is not read at all, and in one that changed only the links whose desired
+config changed (plus their veth partners) are read, one RTM_GETLINK each; routes,
+sysctls and tables only if their desired part changed (routes also after a link or an
+address was removed there). So one change costs the namespaces and links it touches,
+not the size of the plan. A namespace missing or made again (new inode) is read in full,
+and the veth ends paired with it elsewhere are checked, on change passes too. What a
+change pass does not see (a link or table removed by hand inside an unchanged namespace)
+the next full pass repairs; the reconciler runs one every few seconds.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from vpclab.dataplane import naming
 from vpclab.dataplane.fake import FakeKernel
@@ -42,7 +57,8 @@ from vpclab.dataplane.kernel import (
     SetSysctl,
     SetUp,
 )
-from vpclab.dataplane.topology import KIND_BRIDGE, KIND_VETH, DesiredLink, Plan, Route
+from vpclab.dataplane.links import LinkState
+from vpclab.dataplane.topology import KIND_BRIDGE, KIND_VETH, DesiredLink, Namespace, Plan, Route
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +74,53 @@ def route_matches(desired: Route, seen: Route) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Applied:
+    """What the last good pass applied in one namespace (the baseline of a change pass)."""
+
+    identity: int
+    namespace: Namespace
+    links: dict[str, DesiredLink]
+
+
+@dataclass
+class _Scope:
+    """What a pass reads and converges in one namespace."""
+
+    links: set[str] | None  # None: every link (full read)
+    routes: bool = True
+    sysctls: bool = True
+    tables: bool = True
+
+    def has(self, name: str) -> bool:
+        return self.links is None or name in self.links
+
+
+def partners(plan: Plan) -> dict[tuple[str, str], tuple[str, str]]:
+    """``{(ns, ifname): (peer ns, peer ifname)}`` for both ends of every veth of `plan`."""
+    out = {}
+    for ns in plan:
+        for v in ns.veths:
+            out[(ns.name, v.local.name)] = (v.peer_namespace, v.peer.name)
+            out[(v.peer_namespace, v.peer.name)] = (ns.name, v.local.name)
+    return out
+
+
 class Backend:
     """Applies plans for one prefix through one `Kernel`. Not thread-safe: one reconciler."""
 
     def __init__(self, kernel: Kernel):
         self.kernel = kernel
         self.prefix = kernel.prefix
-        self._seen: dict[str, NamespaceState] = {}
-
-    def _observe(self, ns: str) -> NamespaceState:
-        """Links of `ns`, cached within one apply until an action may have changed them."""
-        state = self._seen.get(ns)
-        if state is None:
-            state = self._seen[ns] = self.kernel.observe(ns)
-        return state
+        self._applied: dict[str, _Applied] = {}
+        self._applied_partners: dict[tuple[str, str], tuple[str, str]] = {}
+        # per pass
+        self._links: dict[str, dict[str, LinkState]] = {}
+        self._scope: dict[str, _Scope] = {}
+        self._partners: dict[tuple[str, str], tuple[str, str]] = {}
+        self._routes_dirty: set[str] = set()
+        self.last_scope: dict[str, _Scope] = {}
+        """The namespaces the last pass read, and how much of each (for tests and profiles)."""
 
     @classmethod
     def linux(cls, prefix: str) -> Backend:
@@ -80,42 +129,155 @@ class Backend:
 
         return cls(LinuxKernel(prefix))
 
+    def _partner(self, ns: str, name: str) -> tuple[str, str] | None:
+        return self._partners.get((ns, name)) or self._applied_partners.get((ns, name))
+
     def _do(self, done: list[Action], action: Action) -> None:
         log.debug("dataplane %s", action)
-        if isinstance(action, (DeleteLink, DeleteNamespace, AddVeth)):
-            self._seen.clear()  # a veth change reaches into the peer's namespace too
-        else:
-            self._seen.pop(action.ns, None)
         self.kernel.execute(action)
         done.append(action)
+        ns = action.ns
+        match action:
+            case DeleteLink(name=name):
+                link = self._links.get(ns, {}).pop(name, None)
+                self._routes_dirty.add(ns)
+                if link is not None and link.kind == KIND_VETH:
+                    partner = self._partner(ns, name)
+                    if partner is not None:
+                        self._links.get(partner[0], {}).pop(partner[1], None)
+                        self._routes_dirty.add(partner[0])
+                    else:  # a stray veth: its peer may have been anywhere we look
+                        self._routes_dirty.update(self._scope)
+            case AddVeth(name=name, peer_ns=peer_ns, peer_name=peer_name):
+                self._reread(ns, name)
+                self._reread(peer_ns, peer_name)
+            case AddBridge(name=name):
+                self._reread(ns, name)
+            case DeleteAddress() | SetUp(up=False):
+                self._routes_dirty.add(ns)
+            case _:
+                pass
 
-    def apply(self, plan: Plan) -> list[Action]:
-        """Make the machine match `plan`; return the actions executed ([] if it did)."""
+    def _reread(self, ns: str, name: str) -> None:
+        """Read one link just made (it has no addresses yet)."""
+        if ns in self._links:
+            found = self.kernel.observe(ns, (), (name,), routes=False, tables=False, addresses=False).links
+            if name in found:
+                self._links[ns][name] = found[name]
+
+    def apply(self, plan: Plan, full: bool = True) -> list[Action]:
+        """Make the machine match `plan`; return the actions executed ([] if it did).
+
+        ``full=False``: a change pass, which reads only the namespaces (and links) whose
+        desired state differs from what the last good pass applied, or whose namespace
+        is new or was made again (see the module doc)."""
         if plan.prefix != self.prefix:
             raise ValueError(f"plan for {plan.prefix} given to backend for {self.prefix}")
         plan.validate()
-        self._seen.clear()
+        self._links, self._scope, self._routes_dirty = {}, {}, set()
+        self._partners = partners(plan)
         done: list[Action] = []
+        try:
+            self._apply(plan, full, done)
+        except BaseException:
+            # what was in scope may be half done: read it in full next time
+            for name in self._scope:
+                self._applied.pop(name, None)
+            raise
+        finally:
+            self.last_scope = self._scope
+            self._links, self._scope = {}, {}
+        return done
+
+    def _apply(self, plan: Plan, full: bool, done: list[Action]) -> None:
         wanted = {ns.name for ns in plan}
-        present = self.kernel.namespaces()
-        for name in sorted(present - wanted):
+        ids = self.kernel.identities()
+        for name in sorted(set(ids) - wanted):
+            self._applied.pop(name, None)
             self._do(done, DeleteNamespace(name))
+            del ids[name]
+        created = False
         for ns in plan:
-            if ns.name not in present:
+            if ns.name not in ids:
+                self._applied.pop(ns.name, None)
                 self._do(done, CreateNamespace(ns.name))
+                created = True
+        if created:
+            ids = self.kernel.identities()
+        for name in list(self._applied):
+            if name not in wanted:
+                del self._applied[name]
 
         links = plan.links()
+        self._scope = scope = self._plan_scope(plan, links, ids, full)
+        for name, sc in scope.items():
+            self._links[name] = dict(self.kernel.observe(name, (), sc.links, routes=False, tables=False).links)
         self._remove_unwanted_links(plan, links, done)
         self._create_links(plan, links, done)
         for ns in plan:
-            state = self.kernel.observe(ns.name, ns.sysctls.keys())
-            self._configure(ns.name, state, links[ns.name], done)
-            for key, value in ns.sysctls.items():
-                if state.sysctls.get(key) != str(value):
-                    self._do(done, SetSysctl(ns.name, key, str(value)))
-            self._routes(ns.name, state, ns.routes, done)
-            self._tables(ns.name, state, ns.nft, done)
-        return done
+            sc = scope.get(ns.name)
+            if sc is None:
+                continue
+            self._configure(ns.name, self._links[ns.name], links[ns.name], sc, done)
+            routes = sc.routes or ns.name in self._routes_dirty
+            if not (routes or sc.sysctls or sc.tables):
+                continue
+            state = self.kernel.observe(
+                ns.name, ns.sysctls.keys() if sc.sysctls else (), (), routes=routes, tables=sc.tables
+            )
+            if sc.sysctls:
+                for key, value in ns.sysctls.items():
+                    if state.sysctls.get(key) != str(value):
+                        self._do(done, SetSysctl(ns.name, key, str(value)))
+            if routes:
+                self._routes(ns.name, state, ns.routes, done)
+            if sc.tables:
+                self._tables(ns.name, state, ns.nft, done)
+        self._applied = {
+            ns.name: _Applied(ids[ns.name], ns, links[ns.name]) for ns in plan if ns.name in ids
+        }
+        self._applied_partners = self._partners
+
+    def _plan_scope(
+        self, plan: Plan, links: dict[str, dict[str, DesiredLink]], ids: dict[str, int], full: bool
+    ) -> dict[str, _Scope]:
+        scope: dict[str, _Scope] = {}
+        for ns in plan:
+            before = None if full else self._applied.get(ns.name)
+            if before is None or before.identity != ids.get(ns.name):
+                scope[ns.name] = _Scope(None)
+                continue
+            want = links[ns.name]
+            if before.namespace == ns and before.links == want:
+                continue
+            dirty = {n for n, d in want.items() if before.links.get(n) != d}
+            dirty |= set(before.links) - set(want)
+            old = before.namespace
+            scope[ns.name] = _Scope(
+                dirty,
+                routes=old.routes != ns.routes,
+                sysctls=dict(old.sysctls) != dict(ns.sysctls),
+                tables=old.nft != ns.nft,
+            )
+        # a veth end that is read needs its partner read too (pairing is judged from both)
+        pulled: dict[str, set[str]] = {}
+        for (ns, name), (peer_ns, peer_name) in list(self._partners.items()) + list(self._applied_partners.items()):
+            sc = scope.get(ns)
+            if sc is None or not sc.has(name):
+                continue
+            other = scope.get(peer_ns)
+            if other is not None and other.has(peer_name):
+                continue
+            pulled.setdefault(peer_ns, set()).add(peer_name)
+        for ns, names in pulled.items():
+            if ns not in ids:
+                continue
+            sc = scope.get(ns)
+            if sc is None:
+                scope[ns] = _Scope(names, routes=False, sysctls=False, tables=False)
+            elif sc.links is not None:
+                sc.links |= names
+        return scope
 
     def destroy(self) -> list[Action]:
         """Remove everything owned by the prefix (``vpclab down``)."""
@@ -134,9 +296,10 @@ class Backend:
 
     def _remove_unwanted_links(self, plan: Plan, links: dict[str, dict[str, DesiredLink]], done: list[Action]) -> None:
         for ns in plan:
-            state = self._observe(ns.name)
+            if ns.name not in self._scope:
+                continue
             want = links[ns.name]
-            for name, link in sorted(state.links.items()):
+            for name, link in sorted(self._links[ns.name].items()):
                 d = want.get(name)
                 if d is None and naming.owns_link(self.prefix, name):
                     self._do(done, DeleteLink(ns.name, name))
@@ -144,35 +307,47 @@ class Backend:
                     self._do(done, DeleteLink(ns.name, name))
 
     def _create_links(self, plan: Plan, links: dict[str, dict[str, DesiredLink]], done: list[Action]) -> None:
+        scope = self._scope
         for ns in plan:
+            sc = scope.get(ns.name)
+            if sc is None:
+                continue
             for br in ns.bridges:
-                if br.name not in self._observe(ns.name).links:
+                if sc.has(br.name) and br.name not in self._links[ns.name]:
                     self._do(done, AddBridge(ns.name, br.name))
         for ns in plan:
+            sc = scope.get(ns.name)
             for v in ns.veths:
-                here = self._observe(ns.name).links
-                there = self._observe(v.peer_namespace).links
                 name, peer = v.local.name, v.peer.name
+                psc = scope.get(v.peer_namespace)
+                if not ((sc is not None and sc.has(name)) or (psc is not None and psc.has(peer))):
+                    continue
+                here = self._links[ns.name]
+                there = self._links[v.peer_namespace]
                 if name in here and peer in there and self.kernel.veth_connects(
-                    ns.name, name, v.peer_namespace, peer
+                    ns.name, here[name], v.peer_namespace, there[peer]
                 ):
                     continue
                 if name in here:
                     self._do(done, DeleteLink(ns.name, name))
-                    there = self._observe(v.peer_namespace).links
                 if peer in there:
                     self._do(done, DeleteLink(v.peer_namespace, peer))
                 self._do(done, AddVeth(ns.name, name, v.peer_namespace, peer))
 
-    def _configure(self, ns: str, state: NamespaceState, want: dict[str, DesiredLink], done: list[Action]) -> None:
-        lo = state.links.get("lo")
+    def _configure(
+        self, ns: str, seen: dict[str, LinkState], want: dict[str, DesiredLink], sc: _Scope, done: list[Action]
+    ) -> None:
+        lo = seen.get("lo")
         if lo is not None and not lo.up:
             self._do(done, SetUp(ns, "lo", True))
         # bridges first, so ports are attached to a bridge that is already up
-        ordered = sorted(want.values(), key=lambda d: (d.kind != KIND_BRIDGE, d.config.name))
+        ordered = sorted(
+            (d for d in want.values() if sc.has(d.config.name)),
+            key=lambda d: (d.kind != KIND_BRIDGE, d.config.name),
+        )
         for d in ordered:
             cfg = d.config
-            link = state.links.get(cfg.name)
+            link = seen.get(cfg.name)
             if link is None:
                 raise RuntimeError(f"{ns}/{cfg.name} missing after creation")
             if link.master != cfg.master:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-from collections.abc import Iterable
+import itertools
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from vpclab.dataplane import naming
@@ -48,6 +49,7 @@ class FakeNamespace:
     sysctls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
     tables: dict[tuple[str, str], NftTable] = field(default_factory=dict)
     next_index: int = 2
+    ident: int = 0  # like an inode: a namespace made again gets a new one
 
 
 class FakeKernel:
@@ -57,6 +59,8 @@ class FakeKernel:
         self.prefix = naming.check_prefix(prefix)
         self.ns: dict[str, FakeNamespace] = {}
         self.actions: list[Action] = []
+        self.observed: list[tuple[str, frozenset[str] | None]] = []  # (ns, links asked) per observe
+        self._idents = itertools.count(4026531000)
 
     # -- hand-made changes, as an operator would do them ------------------------------
 
@@ -73,17 +77,31 @@ class FakeKernel:
     def namespaces(self) -> set[str]:
         return {n for n in self.ns if naming.owns_namespace(self.prefix, n)}
 
-    def observe(self, ns: str, sysctl_keys: Iterable[str] = ()) -> NamespaceState:
+    def identities(self) -> dict[str, int]:
+        return {n: self.ns[n].ident for n in self.namespaces()}
+
+    def observe(
+        self,
+        ns: str,
+        sysctl_keys: Iterable[str] = (),
+        links: Collection[str] | None = None,
+        *,
+        routes: bool = True,
+        tables: bool = True,
+        addresses: bool = True,
+    ) -> NamespaceState:
         n = self._get(ns)
+        self.observed.append((ns, None if links is None else frozenset(links)))
+        seen = dict(n.links) if links is None else {k: n.links[k] for k in links if k in n.links}
         return NamespaceState(
-            links=dict(n.links),
-            routes=frozenset(n.routes),
+            links=seen,
+            routes=frozenset(n.routes) if routes else frozenset(),
             sysctls={k: n.sysctls.get(k) for k in sysctl_keys},
-            tables={k: v for k, v in n.tables.items() if naming.owns_table(self.prefix, k[1])},
+            tables={k: v for k, v in n.tables.items() if naming.owns_table(self.prefix, k[1])} if tables else {},
         )
 
-    def veth_connects(self, ns: str, name: str, peer_ns: str, peer_name: str) -> bool:
-        return self.ns.get(ns, FakeNamespace()).peers.get(name) == (peer_ns, peer_name)
+    def veth_connects(self, ns: str, link: LinkState, peer_ns: str, peer_link: LinkState) -> bool:
+        return self.ns.get(ns, FakeNamespace()).peers.get(link.name) == (peer_ns, peer_link.name)
 
     def execute(self, action: Action) -> None:
         self.actions.append(action)
@@ -106,7 +124,8 @@ class FakeKernel:
                 self.ns[ns].peers[name] = (peer_ns, peer_name)
                 peer.peers[peer_name] = (ns, name)
             case DeleteLink(name=name):
-                self._del_link(ns, name)
+                if name in self._get(ns).links:  # like LinuxKernel: a link already gone is fine
+                    self._del_link(ns, name)
             case SetUp(name=name, up=up):
                 self._update(ns, name, up=up)
             case SetMaster(name=name, master=master):
@@ -145,7 +164,7 @@ class FakeKernel:
     # -- model helpers ---------------------------------------------------------------
 
     def _new_ns(self) -> FakeNamespace:
-        n = FakeNamespace()
+        n = FakeNamespace(ident=next(self._idents))
         n.links["lo"] = LinkState("lo", 1, "loopback", False, None, 65536, frozenset())
         return n
 

@@ -9,7 +9,7 @@ one does is therefore observable as a list of actions in the fake.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -131,12 +131,34 @@ class Kernel(Protocol):
         """Owned namespaces that exist now."""
         ...
 
-    def observe(self, ns: str, sysctl_keys: Iterable[str] = ()) -> NamespaceState:
-        """Current state of namespace `ns` (which must exist)."""
+    def identities(self) -> dict[str, int]:
+        """Owned namespaces that exist now, each with an identity (its inode) that changes
+        when the namespace is deleted and made again."""
         ...
 
-    def veth_connects(self, ns: str, name: str, peer_ns: str, peer_name: str) -> bool:
-        """True if veth `ns/name` is paired with `peer_ns/peer_name` (not a stale peer)."""
+    def observe(
+        self,
+        ns: str,
+        sysctl_keys: Iterable[str] = (),
+        links: Collection[str] | None = None,
+        *,
+        routes: bool = True,
+        tables: bool = True,
+        addresses: bool = True,
+    ) -> NamespaceState:
+        """Current state of namespace `ns` (which must exist).
+
+        `links`: None reads every link (one dump); a collection reads only those names
+        (absent ones are simply missing from the result), so a change to one link of a
+        namespace with a thousand costs one link. ``routes=False`` / ``tables=False`` leave
+        those parts empty (not read); ``addresses=False`` may leave addresses empty (for
+        links the caller knows have none, e.g. just created)."""
+        ...
+
+    def veth_connects(self, ns: str, link: LinkState, peer_ns: str, peer_link: LinkState) -> bool:
+        """True if veth `link` in `ns` is paired with `peer_link` in `peer_ns` (not a stale
+        peer), judged from the two `LinkState`s as observed (ifindex, peer ifindex, peer
+        netns id) plus each side's id for the other namespace."""
         ...
 
     def execute(self, action: Action) -> None:

@@ -9,10 +9,18 @@ namespace) is dropped and a new one is made.
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import os
+import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
 
 from vpclab.dataplane import links, naming, netns
+from vpclab.dataplane import links as _links_mod
 from vpclab.dataplane.kernel import (
     Action,
     AddAddress,
@@ -32,6 +40,7 @@ from vpclab.dataplane.kernel import (
     SetSysctl,
     SetUp,
 )
+from vpclab.dataplane.links import LinkError, LinkState
 from vpclab.dataplane.nft import NftContext
 from vpclab.dataplane.topology import Route
 
@@ -43,6 +52,7 @@ class LinuxKernel:
         self.prefix = naming.check_prefix(prefix)
         self.delete_timeout = delete_timeout
         self._threads: dict[str, netns.NamespaceThread] = {}
+        self._nsids: dict[tuple[str, int | None, str, int | None], int] = {}
         self._lock = threading.Lock()
 
     # -- per-namespace threads -----------------------------------------------------
@@ -91,51 +101,71 @@ class LinuxKernel:
     def namespaces(self) -> set[str]:
         return set(netns.list_namespaces(self.prefix))
 
-    def observe(self, ns: str, sysctl_keys: Iterable[str] = ()) -> NamespaceState:
+    def identities(self) -> dict[str, int]:
+        out = {}
+        for name in netns.list_namespaces(self.prefix):
+            ino = netns.inode_of(name)
+            if ino is not None:
+                out[name] = ino
+        return out
+
+    def observe(
+        self,
+        ns: str,
+        sysctl_keys: Iterable[str] = (),
+        links: Collection[str] | None = None,
+        *,
+        routes: bool = True,
+        tables: bool = True,
+        addresses: bool = True,
+    ) -> NamespaceState:
         keys = list(sysctl_keys)
+        names = None if links is None else sorted(set(links))
 
         def look(t: netns.NamespaceThread) -> NamespaceState:
             ipr = t.local["rtnl"]
-            ctx = _nft_ctx(t)
-            routes = frozenset(
-                Route(r.dst, r.via, r.dev, r.metric) for r in links.read_routes(ipr)
-            )
-            tables = {
-                key: ctx.known(*key)
-                for key in ctx.tables()
-                if naming.owns_table(self.prefix, key[1])
-            }
+            if names is None:
+                seen = _links_mod.read_links(ipr)
+            elif names:
+                seen = _read_named_links(ipr, names, addresses)
+            else:
+                seen = {}
+            found_tables: dict[tuple[str, str], Any] = {}
+            if tables:
+                ctx = _nft_ctx(t)
+                found_tables = {
+                    key: ctx.known(*key)
+                    for key in ctx.tables()
+                    if naming.owns_table(self.prefix, key[1])
+                }
             return NamespaceState(
-                links=links.read_links(ipr),
-                routes=routes,
-                sysctls={k: links.read_sysctl(k) for k in keys},
-                tables=tables,
+                links=seen,
+                routes=frozenset(_read_routes(ipr)) if routes else frozenset(),
+                sysctls={k: _links_mod.read_sysctl(k) for k in keys},
+                tables=found_tables,
             )
 
         return self._call(ns, look)
 
-    def veth_connects(self, ns: str, name: str, peer_ns: str, peer_name: str) -> bool:
-        def here(t: netns.NamespaceThread, other: str, n: str) -> tuple[int, int | None, int | None, int | None] | None:
-            ipr = t.local["rtnl"]
-            link = links.read_links(ipr).get(n)
-            if link is None or link.kind != "veth":
-                return None
-            return link.index, link.peer_index, link.peer_nsid, links.nsid_of(ipr, other)
+    def nsid(self, ns: str, other: str) -> int | None:
+        """The id `ns` uses for namespace `other` (cached while both keep their inode;
+        an unassigned id is not cached: creating a veth between them assigns one)."""
+        key = (ns, netns.inode_of(ns), other, netns.inode_of(other))
+        found = self._nsids.get(key)
+        if found is None:
+            found = self.rtnl_call(ns, _links_mod.nsid_of, other)
+            if found is not None:
+                self._nsids[key] = found
+        return found
 
-        a = self._call(ns, here, peer_ns, name)
-        b = self._call(peer_ns, here, ns, peer_name)
-        if a is None or b is None:
+    def veth_connects(self, ns: str, link: LinkState, peer_ns: str, peer_link: LinkState) -> bool:
+        if link.kind != "veth" or peer_link.kind != "veth" or ns == peer_ns:
             return False
-        a_idx, a_peer, a_nsid, a_sees_b = a
-        b_idx, b_peer, b_nsid, b_sees_a = b
-        return (
-            a_peer == b_idx
-            and b_peer == a_idx
-            and a_nsid is not None
-            and a_nsid == a_sees_b
-            and b_nsid is not None
-            and b_nsid == b_sees_a
-        )
+        if link.peer_index != peer_link.index or peer_link.peer_index != link.index:
+            return False
+        if link.peer_nsid is None or peer_link.peer_nsid is None:
+            return False
+        return link.peer_nsid == self.nsid(ns, peer_ns) and peer_link.peer_nsid == self.nsid(peer_ns, ns)
 
     def execute(self, action: Action) -> None:
         ns = action.ns
@@ -146,6 +176,7 @@ class LinuxKernel:
                 if netns.exists(ns):
                     self.rtnl_call(ns, links.delete_veths)
                 self._drop(ns)
+                self._nsids = {k: v for k, v in self._nsids.items() if ns not in (k[0], k[2])}
                 netns.delete(ns, self.delete_timeout)
             case AddBridge(name=name):
                 self.rtnl_call(ns, links.add_bridge, name)
@@ -189,3 +220,93 @@ def _nft_ctx(t: netns.NamespaceThread) -> NftContext:
     if ctx is None:
         ctx = t.local["nft"] = NftContext(t.name)
     return ctx
+
+
+# -- targeted reads (a namespace with a thousand links costs per link asked, not per link) --
+
+
+def _kind_of(m: Any, name: str) -> str:
+    info = m.get_attr("IFLA_LINKINFO")
+    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+    if kind is None:
+        kind = "loopback" if name == "lo" else "other"
+    return kind
+
+
+def _get_link(ipr: Any, **key: Any) -> Any | None:
+    """One RTM_GETLINK (by ifname or index), or None if there is no such link."""
+    try:
+        found = ipr.link("get", **key)
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise LinkError(exc.code, f"get link {key}: {os.strerror(exc.code)}") from exc
+    return found[0] if found else None
+
+
+def _name_of_index(ipr: Any, index: int, cache: dict[int, str | None]) -> str | None:
+    if index not in cache:
+        m = _get_link(ipr, index=index)
+        cache[index] = m.get_attr("IFLA_IFNAME") if m is not None else None
+    return cache[index]
+
+
+def _read_named_links(ipr: Any, names: Iterable[str], addresses: bool) -> dict[str, LinkState]:
+    """Like `links.read_links`, for the named links only (missing ones left out): one
+    RTM_GETLINK each, plus one address dump if addresses are wanted and a link exists."""
+    raw = {}
+    for name in names:
+        m = _get_link(ipr, ifname=name)
+        if m is not None:
+            raw[name] = m
+    addrs: dict[int, set[str]] = {}
+    if addresses and raw:
+        wanted = {m["index"] for m in raw.values()}
+        for a in ipr.get_addr():
+            if a["index"] not in wanted:
+                continue
+            ip = ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+            if a["family"] == socket.AF_INET:
+                ip = ipaddress.ip_interface(f"{a.get_attr('IFA_LOCAL') or a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+            if ip.version == 6 and ip.ip.is_link_local:
+                continue
+            addrs.setdefault(a["index"], set()).add(ip.with_prefixlen)
+    names_by_index: dict[int, str | None] = {m["index"]: n for n, m in raw.items()}
+    out = {}
+    for name, m in raw.items():
+        kind = _kind_of(m, name)
+        master_idx = m.get_attr("IFLA_MASTER")
+        out[name] = LinkState(
+            name=name,
+            index=m["index"],
+            kind=kind,
+            up=bool(m["flags"] & 1),
+            master=_name_of_index(ipr, master_idx, names_by_index) if master_idx else None,
+            mtu=m.get_attr("IFLA_MTU"),
+            addresses=frozenset(addrs.get(m["index"], ())),
+            peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
+            peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
+        )
+    return out
+
+
+def _read_routes(ipr: Any) -> set[Route]:
+    """vpclab's routes (`links.RTPROT_VPCLAB`) in the main table, IPv4 and IPv6; devices
+    are named by one RTM_GETLINK per distinct oif (not a dump of every link)."""
+    names: dict[int, str | None] = {}
+    out = set()
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for r in ipr.get_routes(family=family, table=_links_mod.RT_TABLE_MAIN):
+            if r["proto"] != _links_mod.RTPROT_VPCLAB:
+                continue
+            dst = r.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
+            oif = r.get_attr("RTA_OIF")
+            out.add(
+                Route(
+                    ipaddress.ip_network(f"{dst}/{r['dst_len']}").with_prefixlen,
+                    r.get_attr("RTA_GATEWAY"),
+                    _name_of_index(ipr, oif, names) if oif else None,
+                    r.get_attr("RTA_PRIORITY"),
+                )
+            )
+    return out

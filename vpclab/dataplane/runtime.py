@@ -47,6 +47,7 @@ AGENT_MODULES = [
 ]
 
 PERIOD = 1.0  # seconds between passes when nothing changed
+FULL_PERIOD = 15.0  # seconds between full passes (read every namespace: repairs hand-made damage)
 
 
 class Agent(Protocol):
@@ -106,6 +107,7 @@ class DataPlane:
         self._last_error: str | None = None
         self.passes = 0
         self.converged = threading.Event()  # set after each successful pass
+        self._next_full = 0.0  # monotonic time of the next full pass (the first one is)
 
     # Life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -161,7 +163,12 @@ class DataPlane:
         world = World.snapshot(self.store)
         plan = build_plan(world, self.prefix,
                           [a.contribute for a in self.areas if a.contribute is not None])
-        self.backend.apply(plan)
+        # Other passes are change passes: the backend reads only namespaces whose desired
+        # state changed or that are missing/made again (backend.py, "Cost").
+        full = time.monotonic() >= self._next_full
+        if full:
+            self._next_full = time.monotonic() + FULL_PERIOD
+        self.backend.apply(plan, full=full)
         for agent in self.agents:
             agent.sync(world)
         now = time.time()
