@@ -4,7 +4,7 @@ import pytest
 
 from dp_lab import two_vpcs
 from vpclab.dataplane import FakeBackend, Plan, PlanError
-from vpclab.dataplane.kernel import AddBridge, AddVeth, CreateNamespace, DeleteLink, DeleteNamespace, ApplyTable
+from vpclab.dataplane.kernel import AddAddress, AddBridge, AddRoute, AddVeth, ApplyTable, CreateNamespace, DeleteLink, DeleteNamespace
 from vpclab.dataplane.nft import NftSet, NftTable, with_elements
 from vpclab.dataplane.topology import Interface, Namespace, Route, VethPair
 
@@ -104,3 +104,106 @@ def test_plan_validation():
         Plan(P, (Namespace(f"{P}-a", sysctls={"kernel.panic": "1"}),)).validate()
     with pytest.raises(PlanError):  # route via a missing device
         Plan(P, (Namespace(f"{P}-a", routes=(Route("10.0.0.0/8", dev="nope"),)),)).validate()
+
+
+# -- change passes (apply(plan, full=False)): read only what changed -------------------
+
+
+def _with_addresses(plan: Plan, ns_name: str, extra: str) -> Plan:
+    """`plan` with `extra` added to the first veth's peer end declared in `ns_name`."""
+    out = []
+    for ns in plan:
+        if ns.name == ns_name:
+            v = ns.veths[0]
+            v = VethPair(v.local, v.peer_namespace, Interface(v.peer.name, v.peer.addresses + (extra,), v.peer.master, v.peer.mtu))
+            ns = Namespace(ns.name, ns.bridges, (v,) + ns.veths[1:], ns.routes, ns.sysctls, ns.nft)
+        out.append(ns)
+    return Plan(plan.prefix, tuple(out))
+
+
+def test_change_pass_with_nothing_changed_reads_nothing():
+    b = FakeBackend(P)
+    plan = two_vpcs(P).plan()
+    b.apply(plan)
+    b.kernel.observed.clear()
+    assert b.apply(plan, full=False) == []
+    assert b.kernel.observed == [] and b.last_scope == {}
+
+
+def test_change_pass_reads_only_the_changed_link_and_its_partner():
+    b = FakeBackend(P)
+    lab = two_vpcs(P)
+    plan = lab.plan()
+    b.apply(plan)
+    vpc = lab.ns("vpc-a")
+    changed = _with_addresses(plan, vpc, "10.9.9.9/32")
+    v = changed.namespace(vpc).veths[0]
+    b.kernel.observed.clear()
+    actions = b.apply(changed, full=False)
+    assert [type(a).__name__ for a in actions] == ["AddAddress"]
+    assert set(b.last_scope) == {vpc, v.peer_namespace}
+    assert b.last_scope[vpc].links == {v.local.name}
+    assert b.last_scope[v.peer_namespace].links == {v.peer.name}
+    assert all(links is not None for _, links in b.kernel.observed)  # no full read
+    assert b.apply(changed, full=False) == [] and b.apply(changed) == []
+
+
+def test_change_pass_misses_hand_damage_inside_unchanged_namespace_full_pass_repairs():
+    b = FakeBackend(P)
+    lab = two_vpcs(P)
+    plan = lab.plan()
+    b.apply(plan)
+    inst = lab.ns("i-a1")
+    b.kernel.ns[inst].routes.clear()  # `ip route flush` by hand
+    assert b.apply(plan, full=False) == []
+    assert any(isinstance(a, AddRoute) for a in b.apply(plan))
+    assert b.apply(plan) == []
+
+
+def test_change_pass_recreates_a_namespace_removed_by_hand_and_its_peers():
+    b = FakeBackend(P)
+    lab = two_vpcs(P)
+    plan = lab.plan()
+    b.apply(plan)
+    b.kernel.remove_namespace_by_hand(lab.ns("i-a2"))
+    actions = b.apply(plan, full=False)
+    assert CreateNamespace(lab.ns("i-a2")) in actions
+    assert any(isinstance(a, AddVeth) and a.peer_ns == lab.ns("i-a2") for a in actions)
+    assert b.apply(plan) == []
+
+
+def test_change_pass_after_recreation_behind_our_back_reads_namespace_in_full():
+    b = FakeBackend(P)
+    lab = two_vpcs(P)
+    plan = lab.plan()
+    b.apply(plan)
+    name = lab.ns("i-b1")
+    b.kernel.remove_namespace_by_hand(name)
+    b.kernel.execute(CreateNamespace(name))  # made again (new identity) before our pass
+    actions = b.apply(plan, full=False)
+    assert b.last_scope[name].links is None
+    assert any(isinstance(a, AddVeth) and a.peer_ns == name for a in actions)
+    assert b.apply(plan) == []
+
+
+def test_failed_change_pass_is_read_in_full_next_time():
+    b = FakeBackend(P)
+    lab = two_vpcs(P)
+    plan = lab.plan()
+    b.apply(plan)
+    vpc = lab.ns("vpc-a")
+    changed = _with_addresses(plan, vpc, "10.9.9.9/32")
+    real = b.kernel.execute
+
+    def boom(action):
+        if isinstance(action, AddAddress):
+            raise OSError("injected")
+        real(action)
+
+    b.kernel.execute = boom
+    with pytest.raises(OSError):
+        b.apply(changed, full=False)
+    b.kernel.execute = real
+    b.apply(changed, full=False)
+    assert b.last_scope[vpc].links is None
+    assert b.apply(changed) == []

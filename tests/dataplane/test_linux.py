@@ -15,6 +15,7 @@ import pytest
 
 from dp_lab import EchoServer, ping, tcp_ask, two_vpcs
 from vpclab.dataplane import Backend, Plan, netns
+from vpclab.dataplane.topology import Interface, Namespace, VethPair
 from vpclab.dataplane.kernel import AddVeth, ApplyTable, CreateNamespace
 from vpclab.dataplane.nft import NftChain, NftSet, NftTable
 
@@ -245,3 +246,28 @@ def test_two_nginx_with_default_config(backend: Backend, tmp_path) -> None:  # t
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def test_change_passes_converge_like_full_ones(backend: Backend) -> None:
+    """A change pass applies a changed address and recreates a namespace deleted by hand
+    (with its veth peers); a full pass afterwards finds nothing to do."""
+    lab = two_vpcs(backend.prefix)
+    plan = lab.plan()
+    backend.apply(plan)
+    assert backend.apply(plan, full=False) == [] and backend.last_scope == {}
+    vpc = lab.ns("vpc-a")
+    ns = plan.namespace(vpc)
+    v = ns.veths[0]
+    peer = Interface(v.peer.name, v.peer.addresses + ("10.9.9.9/32",), v.peer.master, v.peer.mtu)
+    changed = Plan(plan.prefix, tuple(
+        Namespace(n.name, n.bridges, (VethPair(v.local, v.peer_namespace, peer),) + n.veths[1:], n.routes, n.sysctls, n.nft)
+        if n.name == vpc else n for n in plan))
+    actions = backend.apply(changed, full=False)
+    assert [type(a).__name__ for a in actions] == ["AddAddress"]
+    assert backend.last_scope[v.peer_namespace].links == {v.peer.name}
+    subprocess.run(["ip", "netns", "del", lab.ns("i-a2")], check=True)  # by hand (our thread pins it)
+    actions = backend.apply(changed, full=False)
+    assert CreateNamespace(lab.ns("i-a2")) in actions
+    assert any(isinstance(a, AddVeth) and a.peer_ns == lab.ns("i-a2") for a in actions)
+    assert backend.apply(changed) == []
+    assert ping(lab.ns("i-a1"), "172.31.0.11")
