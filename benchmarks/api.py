@@ -286,6 +286,11 @@ def main() -> int:
     finally:
         for srv in servers:
             srv.stop()
+        if args.dataplane:
+            # Stopping a server leaves its data plane up (by design); remove what it made.
+            from vpclab.commands.down import tear_down
+
+            tear_down(tmp / "state")
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{'server':<8} {'calls':>6} {'seconds':>8} {'calls/s':>9} {'median ms':>10} {'p99 ms':>8}"
