@@ -29,12 +29,27 @@ def stop_server(state_dir: Path, timeout: float = 20.0) -> int | None:
         return None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
-    if Path(f"/proc/{pid}").exists():
+    if _alive(pid):
         os.kill(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
     return pid
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or exited-but-unreaped (the lab's embedded server is
+    the lab's child: reap it here, or it stays a zombie until the lab exits)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def kill_namespace_processes(prefix: str, timeout: float = 5.0) -> int:
