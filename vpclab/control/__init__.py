@@ -6,27 +6,18 @@ from importlib import import_module
 
 from .. import model  # noqa: F401  (registers resource kinds)
 
+#: API areas, each a module whose handlers register themselves on import.
 AREAS = [
-    "regions",
-    "tags",
-    "vpcs",
-    "subnets",
-    "security_groups",
-    "instances",
-    "images",
-    "key_pairs",
-    "network_interfaces",
-    "sts",
-    "endpoint_services",
-    "endpoints",
-    "endpoint_connections",
-    "connection_notifications",
+    # EC2: account, networking, compute
+    "regions", "tags", "vpcs", "subnets", "security_groups",
+    "instances", "images", "key_pairs", "network_interfaces",
+    # EC2: PrivateLink
+    "endpoint_services", "endpoints", "endpoint_connections", "connection_notifications",
+    # ELBv2
     "load_balancers", "target_groups", "listeners", "elbv2_tags",
+    # STS
+    "sts",
 ]
 
 for _area in AREAS:
-    try:
-        import_module(f"{__name__}.{_area}")
-    except ModuleNotFoundError as exc:  # an area not written yet
-        if exc.name != f"{__name__}.{_area}":
-            raise
+    import_module(f"{__name__}.{_area}")

@@ -16,7 +16,7 @@ from ..model.privatelink import EndpointService
 from ..protocol.dispatch import RequestContext, operation
 from ..protocol.errors import InvalidParameter, InvalidParameterCombination
 from ..store import Transaction
-from . import connection_notifications
+from . import connection_notifications, load_balancers
 from .filters import by_ids, filter_and_page
 from .ids import new_id
 from .lookup import SERVICE, get_owned
@@ -390,16 +390,4 @@ def load_balancer_in_use(tx: Transaction, lb_arn: str) -> bool:
     return any(lb_arn in s.network_load_balancer_arns for s in tx.list(EndpointService))
 
 
-def _register_load_balancer_user() -> None:
-    try:
-        from . import load_balancers
-    except ModuleNotFoundError as exc:  # the ELBv2 area is not there yet
-        if exc.name != f"{__package__}.load_balancers":
-            raise
-        return
-    users = getattr(load_balancers, "LOAD_BALANCER_USERS", None)
-    if users is not None and load_balancer_in_use not in users:
-        users.append(load_balancer_in_use)
-
-
-_register_load_balancer_user()
+load_balancers.LOAD_BALANCER_USERS.append(load_balancer_in_use)

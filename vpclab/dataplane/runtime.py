@@ -68,12 +68,7 @@ class _Area:
 def _load_areas() -> list[_Area]:
     areas = []
     for name in AREAS:
-        try:
-            module = import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
+        module = import_module(f"{__package__}.{name}")
         areas.append(_Area(name, getattr(module, "contribute", None), getattr(module, "observe", None)))
     return areas
 
@@ -112,13 +107,7 @@ class DataPlane:
     # Life cycle ---------------------------------------------------------------------
     def start(self) -> None:
         for name in AGENT_MODULES:
-            try:
-                module = import_module(f"{__package__}.{name}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{__package__}.{name}":
-                    raise
-                continue
-            self.agents.append(module.make_agent(self))
+            self.agents.append(import_module(f"{__package__}.{name}").make_agent(self))
         self.store.subscribe(lambda _changed: self._dirty.set())
         self._dirty.set()
         self._thread = threading.Thread(target=self._loop, name="vpclab-dataplane", daemon=True)
