@@ -137,7 +137,7 @@ def is_healthy(world: World, tg_arn: str, target: Target) -> bool:
 def forwarding_candidates(world: World, lb, mapping: dict, tg) -> list[proxy_v2.Upstream]:
     """Targets node `mapping` of `lb` sends new flows of `tg` to, in a stable order.
 
-    The NLB policy of docs/DATAPLANE-PLAN.md: targets of the node's zone (all zones with
+    The NLB policy of docs/DATAPLANE.md: targets of the node's zone (all zones with
     cross-zone on; all targets when none is in the zone), healthy ones, or all of those
     when none is healthy (fail-open).
     """
