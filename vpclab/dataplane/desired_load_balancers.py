@@ -165,15 +165,9 @@ def buckets(targets: list[tuple[str, int]], size: int) -> dict[str, str]:
 
 
 def _relay_port(world: World, lb: LoadBalancer, tg_arn: str) -> int | None:
-    try:
-        from . import proxy_v2  # noqa: PLC0415 - another engineer's module
-    except ImportError:
-        return None
-    try:
-        return proxy_v2.relay_port(world, lb.id, tg_arn)
-    except Exception:  # its absence or a bug there must not stop the NLB data path
-        log.exception("proxy_v2.relay_port")
-        return None
+    from . import proxy_v2  # proxy_v2 imports this module
+
+    return proxy_v2.relay_port(world, lb.id, tg_arn)
 
 
 # The table of one node -------------------------------------------------------------------

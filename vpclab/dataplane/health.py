@@ -122,33 +122,9 @@ def live_targets(world: World, tg) -> list[Target]:
     return out
 
 
-def cross_zone(lb, tg) -> bool:
-    value = tg.attributes.get("load_balancing.cross_zone.enabled", "use_load_balancer_configuration")
-    if value == "use_load_balancer_configuration":
-        return lb.attributes.get("load_balancing.cross_zone.enabled", "false") == "true"
-    return value == "true"
-
-
 def is_healthy(world: World, tg_arn: str, target: Target) -> bool:
     rec = world.target_health.get(f"{tg_arn}|{target.target_id}|{target.port}")
     return rec is not None and rec.state == "healthy" and rec.observed >= target.registered
-
-
-def forwarding_candidates(world: World, lb, mapping: dict, tg) -> list[proxy_v2.Upstream]:
-    """Targets node `mapping` of `lb` sends new flows of `tg` to, in a stable order.
-
-    The NLB policy of docs/DATAPLANE.md: targets of the node's zone (all zones with
-    cross-zone on; all targets when none is in the zone), healthy ones, or all of those
-    when none is healthy (fail-open).
-    """
-    targets = live_targets(world, tg)
-    if not cross_zone(lb, tg):
-        local = [t for t in targets if t.zone in (None, "all", mapping.get("zone"))]
-        targets = local or targets
-    healthy = [t for t in targets if is_healthy(world, tg.id, t)]
-    chosen = healthy or targets
-    return [proxy_v2.Upstream(t.target_id, t.address, t.port)
-            for t in sorted(chosen, key=lambda t: (t.address, t.port, t.target_id))]
 
 
 def node_for(lb, zone: str | None) -> dict | None:

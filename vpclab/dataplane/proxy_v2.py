@@ -264,17 +264,11 @@ def pick_target(world: World, lb, mapping: dict, tg, src: Address, dst: Address)
     """The target a new flow from `src` to `dst` arriving at node `mapping` goes to.
 
     The forwarding set is the NLB area's own (`desired_load_balancers.forwarding_set`), so
-    the relay and the kernel path follow one policy; `health.forwarding_candidates` (the
-    same policy) stands in where that area is absent.
+    the relay and the kernel path follow one policy.
     """
-    try:
-        from .desired_load_balancers import forwarding_set  # noqa: PLC0415 - another area
-    except ImportError:
-        from .health import forwarding_candidates  # noqa: PLC0415 - health imports this module
+    from .desired_load_balancers import forwarding_set  # the NLB area imports this module
 
-        candidates = forwarding_candidates(world, lb, mapping, tg)
-    else:
-        candidates = [Upstream(ip, ip, port) for ip, port in forwarding_set(world, lb, mapping, tg)]
+    candidates = [Upstream(ip, ip, port) for ip, port in forwarding_set(world, lb, mapping, tg)]
     if not candidates:
         return None
     return candidates[flow_hash(src, dst) % len(candidates)]
