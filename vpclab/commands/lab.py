@@ -91,7 +91,7 @@ def privatelink(
     else:
         console.print()
         console.print(rec.summary())
-        if lab.s.curl_output:
+        if lab.s.curl_output and not cleanup:
             console.print(Panel(lab.s.curl_output.strip(), title=f"curl {lab.s.endpoint_dns}",
                                 subtitle="from account2-ec2, through PrivateLink"))
         if failed:
@@ -114,17 +114,20 @@ def _check_kernel_clean(state_dir: Path) -> None:
 
 
 def _explore(console: Console, lab, sd: Path, url: str) -> None:
+    """Commands to explore a kept lab, one a line and unwrapped, so they can be copied."""
     s = lab.s
-    env2 = f"AWS_ACCESS_KEY_ID=222222222222 AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=ap-south-1"
+    env2 = "AWS_ACCESS_KEY_ID=222222222222 AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=ap-south-1"
     env1 = env2.replace("222222222222", "111111111111")
-    console.print(Panel("\n".join([
+    console.print("[bold]Explore the kept lab:[/]")
+    for line in (
         f"vpclab ssh account2-ec2 --state-dir {sd}",
         f"vpclab exec account2-ec2 --state-dir {sd} -- curl -s http://{s.endpoint_dns}/",
         f"{env2} aws --endpoint-url {url} ec2 describe-vpc-endpoints --vpc-endpoint-ids {s.endpoint_id}",
         f"{env1} aws --endpoint-url {url} ec2 describe-vpc-endpoint-connections "
         f"--filters Name=service-id,Values={s.service_id}",
         f"vpclab lab privatelink --cleanup --state-dir {sd}",
-    ]), title="explore the kept lab"))
+    ):
+        console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

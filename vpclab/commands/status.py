@@ -85,13 +85,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _table(console: Console, counts: dict[str, Counter]) -> None:
+    """Kinds down, accounts across: a few accounts fit a terminal, ten kinds would not."""
     if not counts:
         console.print("no resources yet")
         return
+    accounts = sorted(counts)
     table = Table(title="resources per account")
-    table.add_column("account")
-    for name in KINDS.values():
-        table.add_column(name, justify="right")
-    for account in sorted(counts):
-        table.add_row(account, *(str(counts[account].get(k, 0)) for k in KINDS))
+    table.add_column("resource")
+    for account in accounts:
+        table.add_column(account, justify="right")
+    for kind, name in KINDS.items():
+        table.add_row(name, *(str(counts[a].get(kind, 0)) for a in accounts))
     console.print(table)
