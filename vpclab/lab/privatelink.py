@@ -119,11 +119,16 @@ class PrivateLinkLab:
             self.save()
             rec.wait("waiting for demo-server-instance to run", lambda: self._running(ec2, s.provider_instance))
             r.ids = {"sg": s.provider_sg, "instance": s.provider_instance, "ip": s.provider_ip}
-        with rec.step("Step 1.3", "nginx started by the instance's user data", "GetConsoleOutput") as r:
+        with rec.step("Step 1.3", "nginx started by the instance's user data",
+                      "vpclab exec … curl 127.0.0.1, GetConsoleOutput") as r:
             rec.wait("waiting for nginx", lambda: poll(
                 lambda: exec_in(self.state_dir, s.provider_instance,
                                 ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1/"]
                                 ).stdout == "200", 20, 0.1, "nginx on the instance"))
+            # botocore decodes the base64 Output of GetConsoleOutput for its callers.
+            console = ec2.get_console_output(InstanceId=s.provider_instance).get("Output", "")
+            r.detail = next((line for line in console.splitlines()
+                             if "user data" in line.lower() or "user-data" in line.lower()), "")
         with rec.step("Step 1.4", "Check the nginx page from inside the VPC", "vpclab exec … curl") as r:
             page = exec_in(self.state_dir, s.provider_instance, ["curl", "-s", f"http://{s.provider_ip}/"]).stdout
             if "Welcome to nginx!" not in page:
