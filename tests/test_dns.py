@@ -59,3 +59,39 @@ def test_resolver_answers_inside_the_vpc(dataplane_server):
         ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
     assert resolve_in(ns, host_name(other["PrivateIpAddress"], "ap-south-1"), "172.31.0.2") == \
         [f"rcode={RCODE.NXDOMAIN}"] or other["PrivateIpAddress"] == inst["PrivateIpAddress"]
+
+
+def test_private_dns_name_resolves_only_where_the_endpoint_enables_it(dataplane_server):
+    provider = dataplane_server.client("ec2", ACCOUNT_1)
+    consumer = dataplane_server.client("ec2", ACCOUNT_2)
+    elb = dataplane_server.client("elbv2", ACCOUNT_1)
+    subnets = [s["SubnetId"] for s in provider.describe_subnets()["Subnets"]]
+    lb = elb.create_load_balancer(Name="dns-nlb", Type="network", Scheme="internal", Subnets=subnets)
+    svc = provider.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[lb["LoadBalancers"][0]["LoadBalancerArn"]], AcceptanceRequired=False,
+        PrivateDnsName="api.partner.example")["ServiceConfiguration"]
+    provider.start_vpc_endpoint_service_private_dns_verification(ServiceId=svc["ServiceId"])
+    provider.modify_vpc_endpoint_service_permissions(
+        ServiceId=svc["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{ACCOUNT_2}:root"])
+    vpc = consumer.describe_vpcs()["Vpcs"][0]["VpcId"]
+    ep = consumer.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=vpc, ServiceName=svc["ServiceName"], PrivateDnsEnabled=True,
+        SubnetIds=[s["SubnetId"] for s in consumer.describe_subnets()["Subnets"]])["VpcEndpoint"]
+    image = consumer.describe_images()["Images"][0]["ImageId"]
+    inst = consumer.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
+    enis = consumer.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"]
+    eni_ips = sorted(e["PrivateIpAddress"] for e in enis)
+    prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
+    ns = naming.namespace_name(prefix, inst["InstanceId"])
+    got = wait_for(lambda: (lambda r: r if r and not r[0].startswith("rcode") else None)(
+        resolve_in(ns, "api.partner.example", "172.31.0.2")), timeout=15)
+    assert sorted(got) == eni_ips
+    # The regional endpoint name resolves to the same ENIs; the provider's VPC has no
+    # endpoint with private DNS, so the private name is unknown there.
+    assert sorted(resolve_in(ns, ep["DnsEntries"][0]["DnsName"], "172.31.0.2")) == eni_ips
+    provider_inst = provider.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                           InstanceType="t2.micro")["Instances"][0]
+    pns = naming.namespace_name(prefix, provider_inst["InstanceId"])
+    wait_for(lambda: resolve_in(pns, host_name(provider_inst["PrivateIpAddress"], "ap-south-1"), "172.31.0.2"),
+             timeout=15)
+    assert resolve_in(pns, "api.partner.example", "172.31.0.2") == [f"rcode={RCODE.NXDOMAIN}"]
