@@ -29,7 +29,7 @@ from ..protocol.errors import (
 from ..store import Transaction
 from .filters import by_ids, filter_and_page
 from .ids import is_well_formed, new_id
-from .lookup import GROUP, VPC, get_owned
+from .lookup import GROUP, VPC, get_all_owned, get_owned
 from .tags import tag_list, tags_from_specs
 
 # --- rules as stored -------------------------------------------------------------------
@@ -120,13 +120,6 @@ def check_group_id(value: str) -> None:
         raise AwsError(f'Invalid id: "{value}" (expecting "sg-...")', code="InvalidGroupId.Malformed")
 
 
-def _owned(tx: Transaction, ctx: RequestContext, group_id: str) -> SecurityGroup | None:
-    group = tx.get(SecurityGroup, group_id)
-    if group is None or group.account != ctx.account or group.region != ctx.region:
-        return None
-    return group
-
-
 def find_groups(tx: Transaction, ctx: RequestContext, group_ids: list[str], *, vpc_id: str | None = None,
                 subnet_id: str | None = None) -> list[SecurityGroup]:
     """The caller's security groups `group_ids` (in order, once each), for RunInstances,
@@ -142,15 +135,7 @@ def find_groups(tx: Transaction, ctx: RequestContext, group_ids: list[str], *, v
     wanted = list(dict.fromkeys(group_ids))
     for gid in wanted:
         check_group_id(gid)
-    found, missing = [], []
-    for gid in wanted:
-        group = _owned(tx, ctx, gid)
-        if group is None:
-            missing.append(gid)
-        else:
-            found.append(group)
-    if missing:
-        raise GROUP.not_found(missing)
+    found = get_all_owned(tx, ctx, SecurityGroup, wanted, GROUP)
     if vpc_id is not None:
         for group in found:
             if group.vpc_id != vpc_id:
@@ -201,10 +186,7 @@ def _target_group(tx: Transaction, ctx: RequestContext, req: dict, default_vpc_i
     (`default_vpc_id`, from `ensure_default_vpc` called before the transaction)."""
     if req.get("GroupId"):
         check_group_id(req["GroupId"])
-        group = _owned(tx, ctx, req["GroupId"])
-        if group is None:
-            raise GROUP.not_found(req["GroupId"])
-        return group
+        return get_owned(tx, ctx, SecurityGroup, req["GroupId"], GROUP)
     name = req.get("GroupName")
     if not name:
         raise MissingParameter("The request must contain the parameter groupName or groupId")
@@ -389,8 +371,8 @@ def _referenced_group(tx: Transaction, ctx: RequestContext, target: SecurityGrou
     if pair.get("GroupId"):
         gid = pair["GroupId"]
         check_group_id(gid)
-        ref = _owned(tx, ctx, gid)
-        if ref is None or (pair.get("UserId") not in (None, ctx.account)):
+        ref = get_owned(tx, ctx, SecurityGroup, gid, GROUP)
+        if pair.get("UserId") not in (None, ctx.account):
             raise GROUP.not_found(gid)
     elif pair.get("GroupName"):
         # Unconfirmed: AWS takes names only in the default VPC; vpclab looks in the target's VPC.
