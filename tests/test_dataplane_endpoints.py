@@ -43,13 +43,35 @@ def test_transit_addresses():
     assert transit.network_of(transit.CAPACITY - 1).broadcast_address.exploded == "100.127.255.255"
 
 
-@pytest.mark.parametrize("state", ["pendingAcceptance", "rejected", "deleting"])
+@pytest.mark.parametrize("state", ["rejected", "deleting"])
 def test_not_forwarding_states_have_an_address_but_no_link_and_no_dnat(state):
     plan = plan_of(world_with(state))
     bridges = " ".join(a for b in consumer(plan).bridges for a in b.addresses)
     assert "172.31.32.6/32" in bridges  # the ENI address answers (and drops)
     assert not consumer(plan).veths or all(v.peer_namespace != NODE_NS for v in consumer(plan).veths)
     assert dnat_of(plan) == {}
+
+
+def test_pending_acceptance_has_its_link_ready_but_no_dnat():
+    """The link is made before acceptance (accepting is then one element update), but
+    nothing is DNATed onto it: the ENI address drops everything, as in the other states."""
+    w = world_with("pendingAcceptance", link=7)
+    plan = plan_of(w)
+    bridges = " ".join(a for b in consumer(plan).bridges for a in b.addresses)
+    assert "172.31.32.6/32" in bridges
+    [veth] = [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS]
+    assert veth.local.addresses == ("100.64.0.29/30",)
+    assert dnat_of(plan) == {}
+    assert desired_endpoints.transit_sources(w, PREFIX) == {}
+    # Accepting changes DNAT elements only: same links, same table but for the map.
+    from vpclab.dataplane.nft import render_update
+    w.endpoints["vpce-0001"].state = "pending"
+    after = plan_of(w)
+    assert consumer(after).veths == consumer(plan).veths
+    before_t = {t.name: t for t in consumer(plan).nft}
+    after_t = {t.name: t for t in consumer(after).nft}
+    assert "delete table" not in render_update(before_t[f"{PREFIX}-endpoints"], after_t[f"{PREFIX}-endpoints"])
+    assert dnat_of(after) == {"172.31.32.6 . tcp . 80": "100.64.0.30 . 80"}
 
 
 @pytest.mark.parametrize("state", ["pending", "available"])
@@ -109,6 +131,16 @@ def store_of(tmp_path, w: World):
             for obj in table.values():
                 tx.put(obj)
     return store
+
+
+def test_observe_allocates_while_pending_acceptance(tmp_path):
+    w = world_with("pendingAcceptance", link=None)
+    store = store_of(tmp_path, w)
+    desired_endpoints.observe(World.snapshot(store), SimpleNamespace(store=store, prefix=PREFIX), 100.0)
+    snap = World.snapshot(store)
+    assert [link.index for link in snap.transit_links.values()] == [0]
+    assert snap.endpoints["vpce-0001"].state == "pendingAcceptance"  # observe never accepts
+    store.close()
 
 
 def test_observe_allocates_then_marks_available_then_frees(tmp_path):

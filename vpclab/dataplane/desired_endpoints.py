@@ -5,16 +5,20 @@ Per endpoint ENI (one per subnet of the endpoint):
 - its private IP is a /32 on the consumer VPC router's service bridge
   (`desired_network.add_service_address`, batched): no namespace per ENI, so a thousand endpoints cost a thousand
   addresses, not a thousand namespaces;
-- while the endpoint is `pending` (accepted, being made ready) or `available`, a transit
-  veth pair links the consumer VPC namespace to the provider NLB node *in the same zone
-  id* (PrivateLink matches zones by id), numbered with a persisted /30 from
-  100.64.0.0/10 (`transit.py`): consumer side .1, node side .2;
+- while the endpoint is `pendingAcceptance`, `pending` (accepted, being made ready) or
+  `available`, a transit veth pair links the consumer VPC namespace to the provider NLB
+  node *in the same zone id* (PrivateLink matches zones by id), numbered with a
+  persisted /30 from 100.64.0.0/10 (`transit.py`): consumer side .1, node side .2. The
+  link is made while the endpoint still waits for acceptance, so that accepting it only
+  adds DNAT elements (one pass, on a link that has been up and ARP-ready for a while);
+  it passes nothing until then (below);
 - the consumer VPC's table `<p>-endpoints` DNATs ``ENI ip . proto . listener port`` to
   ``node-side transit address . port`` through one map (an endpoint more or less is an
   element update), and masquerades what leaves on a transit link, so the node sees the
   consumer-side transit address; replies return by conntrack and the connected /30;
 - anything else sent to an ENI address is dropped (no DNAT element = nothing forwards):
-  `pendingAcceptance`, `rejected`, `deleting` endpoints time out, as on AWS;
+  `pendingAcceptance` (link made, no DNAT element), `rejected`, `deleting` endpoints
+  time out, as on AWS;
 - nothing but DNATed flows may leave on a transit link (a consumer cannot address the
   node's transit side directly), and on the node only DNATed flows are forwarded from a
   transit link (the NLB area's table).
@@ -53,8 +57,11 @@ from .planner import PlanBuilder
 from .topology import Bridge, Interface, VethPair
 from .world import World
 
-#: Endpoint states in which an ENI has a transit link and forwards.
-LINK_STATES = ("pending", "available")
+#: Endpoint states in which an ENI has a transit link (made before acceptance, so that
+#: accepting is one DNAT element update on a link that is already up).
+LINK_STATES = ("pendingAcceptance", "pending", "available")
+#: Endpoint states in which an ENI forwards (has DNAT elements).
+FORWARD_STATES = ("pending", "available")
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,13 @@ class EndpointEni:
 
     @property
     def linked(self) -> bool:
-        """True when the plan carries this ENI's transit link and DNAT."""
+        """True when the plan carries this ENI's transit link."""
         return self.wants_link and self.link is not None
+
+    @property
+    def forwarding(self) -> bool:
+        """True when the plan carries this ENI's DNAT elements (and its link)."""
+        return self.linked and self.endpoint.state in FORWARD_STATES
 
 
 def serving_node(world: World, ep: Endpoint, eni: NetworkInterface) -> tuple[LoadBalancer, dict] | None:
@@ -120,7 +132,7 @@ def transit_sources(world: World, prefix: str) -> dict[tuple[str, str], str]:
     """{(node namespace, consumer-side transit address): endpoint id} (for the proxy v2 relay)."""
     out = {}
     for e in endpoint_enis(world):
-        if e.linked:
+        if e.forwarding:
             out[(node_namespace(prefix, e.mapping), transit.consumer_address(e.link.index))] = e.endpoint.id
     return out
 
@@ -177,6 +189,8 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             peer=Interface(node_link_name(prefix, e.link.index),
                            addresses=(f"{transit.node_address(e.link.index)}/{net.prefixlen}",)),
         )
+        if not e.forwarding:
+            continue  # pendingAcceptance: the link exists, nothing is DNATed onto it
         to = transit.node_address(e.link.index)
         for proto, port in listener_ports(world, e.lb.id):
             elements[f"{e.eni.private_ip} . {proto} . {port}"] = f"{to} . {port}"

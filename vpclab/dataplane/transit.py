@@ -1,6 +1,6 @@
 """Transit /30s: point-to-point links between a consumer VPC and a provider's NLB node.
 
-Every endpoint ENI that forwards gets one veth pair, consumer VPC namespace <-> the NLB
+Every endpoint ENI that forwards, or waits for acceptance, gets one veth pair, consumer VPC namespace <-> the NLB
 node in the same zone id, numbered with a /30 out of 100.64.0.0/10 (RFC 6598 shared
 address space: never a VPC's or the host's own): network ``100.64.0.0 + 4*index``, the
 consumer side ``.1``, the node side ``.2``. One pool serves the whole vpclab instance, so
