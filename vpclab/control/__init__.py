@@ -9,7 +9,7 @@ from .. import model  # noqa: F401  (registers resource kinds)
 #: API areas, each a module whose handlers register themselves on import.
 AREAS = [
     # EC2: account, networking, compute
-    "regions", "tags", "vpcs", "subnets", "security_groups",
+    "regions", "tags", "vpcs", "subnets", "security_groups", "security_group_rules",
     "instances", "images", "key_pairs", "network_interfaces",
     # EC2: PrivateLink
     "endpoint_services", "endpoints", "endpoint_connections", "connection_notifications",
