@@ -62,6 +62,12 @@ from .world import World
 LINK_STATES = ("pendingAcceptance", "pending", "available")
 #: Endpoint states in which an ENI forwards (has DNAT elements).
 FORWARD_STATES = ("pending", "available")
+#: ARP retransmit time on transit links (the kernel's default is 1 s).
+ARP_RETRANS_MS = "100"
+
+
+def neigh_sysctl(link: str) -> str:
+    return f"net.ipv4.neigh.{link}.retrans_time_ms"
 
 
 @dataclass(frozen=True)
@@ -183,10 +189,16 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         net = transit.network_of(e.link.index)
         here = vpc_namespace(prefix, vpc_id)
         name = consumer_link_name(prefix, e.link.index)
+        peer_name = node_link_name(prefix, e.link.index)
+        # ARP retried after 100 ms, not 1 s, on both ends (a network namespace has no
+        # neigh/default sysctls of its own, so per link): should the first request go
+        # unanswered, traffic waits 0.1 s, not 1 s.
+        builder.namespace(here).sysctls[neigh_sysctl(name)] = ARP_RETRANS_MS
+        builder.namespace(node_ns).sysctls[neigh_sysctl(peer_name)] = ARP_RETRANS_MS
         builder.namespace(here).veths[name] = VethPair(
             local=Interface(name, addresses=(f"{transit.consumer_address(e.link.index)}/{net.prefixlen}",)),
             peer_namespace=node_ns,
-            peer=Interface(node_link_name(prefix, e.link.index),
+            peer=Interface(peer_name,
                            addresses=(f"{transit.node_address(e.link.index)}/{net.prefixlen}",)),
         )
         if not e.forwarding:

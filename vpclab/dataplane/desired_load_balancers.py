@@ -42,7 +42,7 @@ import logging
 
 from ..model.elbv2 import Listener, LoadBalancer, TargetGroup
 from . import naming
-from .desired_network import NEIGH_SYSCTLS, attach_to_subnet
+from .desired_network import attach_to_subnet
 from .nft import NftChain, NftSet, NftTable
 from .planner import PlanBuilder
 from .world import World
@@ -55,7 +55,6 @@ NODE_SYSCTLS = {
     "net.ipv4.ip_forward": "1",
     "net.ipv4.conf.all.rp_filter": "0",
     "net.ipv4.conf.default.rp_filter": "0",
-    **NEIGH_SYSCTLS,
 }
 PROTOCOLS = {"TCP": ("tcp",), "UDP": ("udp",), "TCP_UDP": ("tcp", "udp")}
 

@@ -15,16 +15,10 @@ from .planner import PlanBuilder
 from .topology import Bridge, Interface, Route, VethPair
 from .world import LINK_LOCAL_RESOLVER, World, gateway_of, prefix_len, resolver_of
 
-NEIGH_SYSCTLS = {
-    # ARP retries after 100 ms instead of 1 s on links made later (transit links): a
-    # request lost while a new veth pair comes up cost a whole second (benchmarks/).
-    "net.ipv4.neigh.default.retrans_time_ms": "100",
-}
 ROUTER_SYSCTLS = {
     "net.ipv4.ip_forward": "1",
     "net.ipv4.conf.all.rp_filter": "0",
     "net.ipv4.conf.default.rp_filter": "0",
-    **NEIGH_SYSCTLS,
 }
 
 
