@@ -10,7 +10,7 @@ from .. import model  # noqa: F401  (registers resource kinds)
 AREAS = [
     # EC2: account, networking, compute
     "regions", "tags", "vpcs", "subnets", "security_groups", "security_group_rules",
-    "instances", "images", "key_pairs", "network_interfaces",
+    "instances", "instance_launch", "instance_attributes", "images", "key_pairs", "network_interfaces",
     # EC2: PrivateLink
     "endpoint_services", "endpoints", "endpoint_connections", "connection_notifications",
     # ELBv2

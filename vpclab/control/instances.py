@@ -1,5 +1,6 @@
-"""Instances: RunInstances, DescribeInstances, DescribeInstanceStatus, Start/Stop/TerminateInstances,
-Describe/ModifyInstanceAttribute, GetConsoleOutput.
+"""Instances: DescribeInstances, DescribeInstanceStatus, Start/Stop/TerminateInstances, and
+the states they move through. RunInstances is `instance_launch.py`, attributes and the
+console `instance_attributes.py`, the type catalogue `instance_types.py`.
 
 An instance is an `Instance` row and its primary ENI (eth0, device index 0). The API
 records what was asked (`desired_state`) and shows the observed `state`. With a data plane
@@ -14,40 +15,23 @@ A terminated instance stays visible for an hour, as on AWS, or until the server 
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import time
-from pathlib import Path
 
-from ..model.ec2 import Instance, KeyPair, NetworkInterface, Subnet
+from ..model.ec2 import Instance, NetworkInterface
 from ..protocol.dispatch import RequestContext, operation
-from ..protocol.errors import (
-    AwsError,
-    InvalidParameterCombination,
-    InvalidParameterValue,
-    MissingParameter,
-)
+from ..protocol.errors import AwsError, InvalidParameterCombination
 from ..store import Transaction
 from . import lifecycle
-from .addresses import available_count, create_network_interface
 from .default_vpc import ensure_default_vpc
 from .filters import by_ids, filter_and_page
-from .ids import new_id
-from .images import Image, find_image, get_image
-from .lookup import ENI, INSTANCE, SUBNET, get_all_owned, get_owned
-from .network_interfaces import (
-    default_group_id,
-    find_groups_in_vpc,
-    group_identifiers,
-    group_names,
-    private_dns_name,
-    render_for_instance,
-)
-from .regions import zone_by_name, zones
-from .security_groups import find_groups_by_name
-from .tags import tag_list, tags_from_specs
+from .images import find_image
+from .instance_types import INSTANCE_TYPES
+from .lookup import INSTANCE, get_all_owned
+from .network_interfaces import group_identifiers, group_names, private_dns_name, render_for_instance
+from .regions import zone_by_name
+from .tags import tag_list
 
 STATE_CODES = {
     "pending": 0,
@@ -64,42 +48,6 @@ TERMINATED_VISIBLE_FOR = 3600.0
 #: Terminated instances from before this server process started are no longer listed.
 PROCESS_STARTED = time.time()
 
-USER_DATA_LIMIT = 16384
-
-
-# --- Instance types ------------------------------------------------------------------------------
-
-def _types() -> dict[str, tuple[int, int, str]]:
-    """Instance type -> (vCPUs, threads per core, architecture)."""
-    out: dict[str, tuple[int, int, str]] = {}
-    sizes = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32,
-             "12xlarge": 48, "16xlarge": 64, "24xlarge": 96}
-    for family, tpc, arch in (("m5", 2, "x86_64"), ("m5a", 2, "x86_64"), ("m6i", 2, "x86_64"),
-                              ("m6a", 2, "x86_64"), ("m7i", 2, "x86_64"), ("m6g", 1, "arm64"),
-                              ("m7g", 1, "arm64"), ("c5", 2, "x86_64"), ("c5a", 2, "x86_64"),
-                              ("c6i", 2, "x86_64"), ("c7i", 2, "x86_64"), ("c6g", 1, "arm64"),
-                              ("c7g", 1, "arm64"), ("r5", 2, "x86_64"), ("r6i", 2, "x86_64"),
-                              ("r6g", 1, "arm64"), ("r7g", 1, "arm64")):
-        for size, vcpus in sizes.items():
-            out[f"{family}.{size}"] = (vcpus, tpc, arch)
-    for size, vcpus in (("nano", 1), ("micro", 1), ("small", 1), ("medium", 2), ("large", 2),
-                        ("xlarge", 4), ("2xlarge", 8)):
-        out[f"t2.{size}"] = (vcpus, 1, "x86_64")
-    for family, tpc, arch in (("t3", 2, "x86_64"), ("t3a", 2, "x86_64"), ("t4g", 1, "arm64")):
-        for size, vcpus in (("nano", 2), ("micro", 2), ("small", 2), ("medium", 2), ("large", 2),
-                            ("xlarge", 4), ("2xlarge", 8)):
-            out[f"{family}.{size}"] = (vcpus, tpc, arch)
-    out["c5.large"] = (2, 2, "x86_64")
-    return out
-
-
-INSTANCE_TYPES = _types()
-
-
-def check_instance_type(name: str) -> tuple[int, int, str]:
-    if name not in INSTANCE_TYPES:
-        raise InvalidParameterValue(f"Invalid value '{name}' for InstanceType.")
-    return INSTANCE_TYPES[name]
 
 
 # --- State ---------------------------------------------------------------------------------------
@@ -195,6 +143,21 @@ def _volume_id(inst: Instance) -> str:
     return "vol-" + hashlib.sha256(f"vpclab:vol:{inst.id}".encode()).hexdigest()[:17]
 
 
+def root_device_name(inst: Instance) -> str:
+    image = find_image(inst.region, inst.image_id)
+    return image.root_device_name if image else "/dev/xvda"
+
+
+def block_device_mapping(inst: Instance, root: str) -> dict:
+    """The root EBS volume every instance shows: vpclab keeps no volumes, so its id is
+    derived from the instance's, the same in DescribeInstances and DescribeInstanceAttribute."""
+    return {
+        "DeviceName": root,
+        "Ebs": {"AttachTime": inst.launch_time, "DeleteOnTermination": True, "Status": "attached",
+                "VolumeId": _volume_id(inst)},
+    }
+
+
 def render(tx: Transaction, inst: Instance, state: str | None = None) -> dict:
     state = state or inst.state
     image = find_image(inst.region, inst.image_id)
@@ -227,11 +190,7 @@ def render(tx: Transaction, inst: Instance, state: str | None = None) -> dict:
         "VpcId": None if gone else inst.vpc_id,
         "PrivateIpAddress": None if gone else inst.private_ip,
         "Architecture": arch,
-        "BlockDeviceMappings": [] if gone else [{
-            "DeviceName": root,
-            "Ebs": {"AttachTime": inst.launch_time, "DeleteOnTermination": True, "Status": "attached",
-                    "VolumeId": _volume_id(inst)},
-        }],
+        "BlockDeviceMappings": [] if gone else [block_device_mapping(inst, root)],
         "ClientToken": inst.client_token,
         "EbsOptimized": False,
         "EnaSupport": True,
@@ -272,244 +231,6 @@ def _reservations(tx: Transaction, instances: list[Instance]) -> list[dict]:
                         "Instances": []})
         out[-1]["Instances"].append(render(tx, inst))
     return out
-
-
-# --- RunInstances --------------------------------------------------------------------------------
-
-def _check_user_data(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise AwsError("Invalid BASE64 encoding of user data.", code="InvalidUserData.Malformed") from None
-    if len(raw) > USER_DATA_LIMIT:
-        raise InvalidParameterValue(f"User data is limited to {USER_DATA_LIMIT} bytes")
-    return value
-
-
-def _check_tag_specs(specs: list[dict] | None) -> None:
-    allowed = {"instance", "volume", "network-interface", "spot-instances-request", "elastic-gpu"}
-    for spec in specs or ():
-        rtype = spec.get("ResourceType")
-        if rtype is not None and rtype not in allowed:
-            raise InvalidParameterValue(f"'{rtype}' is not a valid taggable resource type for this operation.")
-
-
-def _check_counts(req: dict) -> tuple[int, int]:
-    min_count, max_count = req.get("MinCount"), req.get("MaxCount")
-    if min_count is None:
-        raise MissingParameter("The request must contain the parameter MinCount")
-    if max_count is None:
-        raise MissingParameter("The request must contain the parameter MaxCount")
-    if max_count < 1:
-        raise InvalidParameterValue("Maximum instance count must be greater than zero")
-    if min_count < 1:
-        raise InvalidParameterValue("Minimum instance count must be greater than zero")
-    if min_count > max_count:
-        raise InvalidParameterValue("Minimum instance count must be less than or equal to maximum instance count")
-    return min_count, max_count
-
-
-def _default_subnet(tx: Transaction, ctx: RequestContext, vpc_id: str | None, zone_name: str | None) -> Subnet:
-    subnets = tx.list(Subnet, ctx.account, ctx.region, default_for_az=True) if vpc_id else []
-    subnets = [s for s in subnets if s.vpc_id == vpc_id]
-    if not subnets:
-        raise AwsError("No default VPC for this user", code="VPCIdNotSpecified")
-    order = [z.name for z in zones(ctx.region)]
-    if zone_name:
-        subnets = [s for s in subnets if s.availability_zone == zone_name]
-        if not subnets:
-            raise AwsError(f"No default subnet for availability zone: '{zone_name}'.",
-                           code="MissingInput")
-    return min(subnets, key=lambda s: order.index(s.availability_zone) if s.availability_zone in order else 99)
-
-
-def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int, default_vpc: str | None):
-    """(subnet, group ids, private ip, description, existing ENI, delete on termination)."""
-    nics = req.get("NetworkInterfaces") or []
-    placement = req.get("Placement") or {}
-    zone_name = placement.get("AvailabilityZone")
-    if zone_name is not None and zone_by_name(ctx.region, zone_name) is None:
-        raise InvalidParameterValue(f"Invalid availability zone: [{zone_name}]")
-    subnet_id = req.get("SubnetId")
-    group_ids = list(req.get("SecurityGroupIds") or [])
-    group_names_ = list(req.get("SecurityGroups") or [])
-    private_ip = req.get("PrivateIpAddress")
-    description, existing, delete_on_term = "", None, True
-    if nics:
-        if subnet_id:
-            raise InvalidParameterCombination(
-                "Network interfaces and an instance-level subnet ID may not be specified on the same request")
-        if group_ids or group_names_:
-            raise InvalidParameterCombination(
-                "Network interfaces and an instance-level security groups may not be specified on the same request")
-        if private_ip:
-            raise InvalidParameterCombination(
-                "Network interfaces and an instance-level private IP address should not be specified on the same request")
-        if len(nics) > 1:
-            raise InvalidParameterValue("vpclab attaches one network interface (device index 0) per instance.")
-        nic = nics[0]
-        if nic.get("DeviceIndex", 0) != 0:
-            raise InvalidParameterValue("The primary network interface must use device index 0.")
-        if nic.get("NetworkInterfaceId"):
-            if count > 1:
-                raise InvalidParameterCombination(
-                    "Only one instance can be launched with an existing network interface.")
-            existing = get_owned(tx, ctx, NetworkInterface, nic["NetworkInterfaceId"], ENI)
-            if existing.attachment or existing.status != "available" or existing.requester_managed:
-                raise AwsError(f"Interface: [{existing.id}] in use.", code="InvalidNetworkInterface.InUse")
-            subnet = tx.get(Subnet, existing.subnet_id)
-            return subnet, existing.security_group_ids, existing.private_ip, existing.description, existing, \
-                nic.get("DeleteOnTermination", False)
-        subnet_id = nic.get("SubnetId")
-        group_ids = list(nic.get("Groups") or [])
-        private_ip = nic.get("PrivateIpAddress")
-        description = nic.get("Description") or ""
-        delete_on_term = nic.get("DeleteOnTermination", True)
-    if subnet_id:
-        subnet = get_owned(tx, ctx, Subnet, subnet_id, SUBNET)
-        if zone_name and zone_name != subnet.availability_zone:
-            raise InvalidParameterValue(
-                f"The specified Availability Zone '{zone_name}' does not match the Availability Zone "
-                f"'{subnet.availability_zone}' of subnet '{subnet.id}'.")
-    else:
-        subnet = _default_subnet(tx, ctx, default_vpc, zone_name)
-    if private_ip and count > 1:
-        raise InvalidParameterCombination(
-            "A private IP address can only be specified when launching a single instance.")
-    if group_names_:
-        if subnet.vpc_id != default_vpc:
-            raise InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
-        for group in find_groups_by_name(tx, ctx, group_names_, subnet.vpc_id):
-            if group.id not in group_ids:
-                group_ids.append(group.id)
-    if group_ids:
-        find_groups_in_vpc(tx, ctx, group_ids, subnet.vpc_id, subnet.id)
-    else:
-        default = default_group_id(tx, ctx.account, ctx.region, subnet.vpc_id)
-        group_ids = [default] if default else []
-    return subnet, group_ids, private_ip, description, None, delete_on_term
-
-
-def _check_architecture(image: Image, instance_type: str) -> None:
-    arch = INSTANCE_TYPES[instance_type][2]
-    if arch != image.architecture:
-        raise InvalidParameterValue(
-            f"The architecture '{arch}' of the specified instance type does not match the architecture "
-            f"'{image.architecture}' of the specified AMI. Specify an instance type and an AMI that have "
-            "matching architectures, and try again. You can use 'describe-instance-types' or "
-            "'describe-images' to discover the architecture of the instance type or AMI."
-        )
-
-
-@operation("ec2", "RunInstances")
-def run_instances(ctx: RequestContext, req: dict) -> dict:
-    min_count, max_count = _check_counts(req)
-    if req.get("LaunchTemplate"):
-        raise InvalidParameterValue("vpclab does not support launch templates yet.")
-    image_id = req.get("ImageId")
-    if not image_id:
-        raise MissingParameter("The request must contain the parameter ImageId")
-    image = get_image(ctx.region, image_id)
-    instance_type = req.get("InstanceType", "m1.small")
-    check_instance_type(instance_type)
-    _check_architecture(image, instance_type)
-    user_data = _check_user_data(req.get("UserData"))
-    _check_tag_specs(req.get("TagSpecifications"))
-    instance_tags = tags_from_specs(req.get("TagSpecifications"), "instance")
-    eni_tags = tags_from_specs(req.get("TagSpecifications"), "network-interface")
-    shutdown = req.get("InstanceInitiatedShutdownBehavior", "stop")
-    if shutdown not in ("stop", "terminate"):
-        raise InvalidParameterValue(
-            f"Value ({shutdown}) for parameter instanceInitiatedShutdownBehavior is invalid.")
-    token = req.get("ClientToken") or ""
-    default_vpc = ensure_default_vpc(ctx)
-    now = ctx.now.timestamp()
-    with ctx.write() as tx:
-        if token:
-            earlier = tx.list(Instance, ctx.account, ctx.region, client_token=token)
-            if earlier:
-                if earlier[0].image_id != image_id or earlier[0].instance_type != instance_type:
-                    raise AwsError("Arguments on this idempotent request are inconsistent with arguments used "
-                                   "in previous request(s).", code="IdempotentParameterMismatch")
-                rid = earlier[0].reservation_id
-                return {"ReservationId": rid, "OwnerId": ctx.account, "Groups": [],
-                        "Instances": [render(tx, i) for i in earlier if i.reservation_id == rid]}
-        key_name = req.get("KeyName")
-        if key_name is not None and not tx.list(KeyPair, ctx.account, ctx.region, key_name=key_name):
-            raise AwsError(f"The key pair '{key_name}' does not exist", code="InvalidKeyPair.NotFound")
-        subnet, group_ids, private_ip, description, existing, delete_on_term = \
-            _resolve_network(tx, ctx, req, max_count, default_vpc)
-        count = max_count if existing else min(max_count, available_count(tx, subnet))
-        if count < min_count:
-            raise AwsError(
-                f"There are not enough free addresses in subnet '{subnet.id}' to satisfy the requested "
-                "number of instances.", code="InsufficientFreeAddressesInSubnet")
-        reservation_id = new_id("r")
-        initial = "pending" if ctx.dataplane else "running"
-        launched = []
-        for index in range(count):
-            inst_id = new_id("i")
-            attachment = {
-                "attachment_id": new_id("eni-attach"),
-                "instance_id": inst_id,
-                "instance_owner_id": ctx.account,
-                "device_index": 0,
-                "status": "attached",
-                "attach_time": now,
-                "delete_on_termination": delete_on_term,
-            }
-            if existing is not None:
-                eni = existing
-                eni.attachment = attachment
-                eni.status = "in-use"
-                eni.owner_kind, eni.owner_id = "instance", inst_id
-                eni.tags = {**eni.tags, **eni_tags}
-            else:
-                eni = create_network_interface(
-                    tx, ctx, subnet,
-                    description=description,
-                    security_group_ids=group_ids,
-                    owner_kind="instance",
-                    owner_id=inst_id,
-                    private_ip=private_ip,
-                    attachment=attachment,
-                )
-                eni.tags = dict(eni_tags)
-            tx.put(eni)
-            inst = Instance(
-                id=inst_id,
-                account=ctx.account,
-                region=ctx.region,
-                created=now,
-                tags=dict(instance_tags),
-                reservation_id=reservation_id,
-                image_id=image_id,
-                instance_type=instance_type,
-                key_name=key_name,
-                vpc_id=subnet.vpc_id,
-                subnet_id=subnet.id,
-                availability_zone=subnet.availability_zone,
-                private_ip=eni.private_ip,
-                network_interface_id=eni.id,
-                security_group_ids=list(group_ids),
-                user_data=user_data,
-                ami_launch_index=index,
-                client_token=token,
-                desired_state="running",
-                state=initial,
-                launch_time=now,
-                state_since=now,
-                disable_api_termination=bool(req.get("DisableApiTermination")),
-                disable_api_stop=bool(req.get("DisableApiStop")),
-                shutdown_behavior=shutdown,
-            )
-            tx.put(inst)
-            launched.append(inst)
-        # AWS answers `pending` (code 0) to RunInstances.
-        instances = [render(tx, i, state="pending") for i in launched]
-    return {"ReservationId": reservation_id, "OwnerId": ctx.account, "Groups": [], "Instances": instances}
 
 
 # --- DescribeInstances ---------------------------------------------------------------------------
@@ -702,168 +423,10 @@ def terminate_instances(ctx: RequestContext, req: dict) -> dict:
             out.append(_change(inst, previous))
     return {"TerminatingInstances": out}
 
-
-# --- Attributes ----------------------------------------------------------------------------------
-
-def _attribute_value(tx: Transaction, inst: Instance, name: str) -> dict:
-    image = find_image(inst.region, inst.image_id)
-    root = image.root_device_name if image else "/dev/xvda"
-    values = {
-        "instanceType": {"InstanceType": {"Value": inst.instance_type}},
-        "kernel": {"KernelId": {}},
-        "ramdisk": {"RamdiskId": {}},
-        "userData": {"UserData": {"Value": inst.user_data} if inst.user_data else {}},
-        "disableApiTermination": {"DisableApiTermination": {"Value": inst.disable_api_termination}},
-        "disableApiStop": {"DisableApiStop": {"Value": inst.disable_api_stop}},
-        "instanceInitiatedShutdownBehavior": {"InstanceInitiatedShutdownBehavior": {"Value": inst.shutdown_behavior}},
-        "rootDeviceName": {"RootDeviceName": {"Value": root}},
-        "blockDeviceMapping": {"BlockDeviceMappings": [] if inst.state == "terminated" else [{
-            "DeviceName": root,
-            "Ebs": {"AttachTime": inst.launch_time, "DeleteOnTermination": True, "Status": "attached",
-                    "VolumeId": _volume_id(inst)}}]},
-        "productCodes": {"ProductCodes": []},
-        "sourceDestCheck": {"SourceDestCheck": {"Value": True}},
-        "groupSet": {"Groups": group_identifiers(tx, inst.security_group_ids)},
-        "ebsOptimized": {"EbsOptimized": {"Value": False}},
-        "sriovNetSupport": {"SriovNetSupport": {"Value": "simple"}},
-        "enaSupport": {"EnaSupport": {"Value": True}},
-        "enclaveOptions": {"EnclaveOptions": {"Enabled": False}},
-    }
-    if name not in values:
-        raise InvalidParameterValue(f"Value ({name}) for parameter attribute is invalid. Unknown attribute.")
-    return values[name]
-
-
-@operation("ec2", "DescribeInstanceAttribute")
-def describe_instance_attribute(ctx: RequestContext, req: dict) -> dict:
-    name = req.get("Attribute")
-    if not name:
-        raise MissingParameter("The request must contain the parameter Attribute")
-    with ctx.read() as tx:
-        inst = get_instances(tx, ctx, [req["InstanceId"]])[0]
-        return {"InstanceId": inst.id, **_attribute_value(tx, inst, name)}
-
-
-_SIMPLE_ATTRIBUTES = {
-    # request member -> (Attribute name for the Attribute/Value form, field, parse)
-    "InstanceType": ("instanceType", "instance_type", str),
-    "UserData": ("userData", "user_data", None),
-    "DisableApiTermination": ("disableApiTermination", "disable_api_termination", bool),
-    "DisableApiStop": ("disableApiStop", "disable_api_stop", bool),
-    "InstanceInitiatedShutdownBehavior": ("instanceInitiatedShutdownBehavior", "shutdown_behavior", str),
-    "Groups": ("groupSet", "security_group_ids", list),
-    "SourceDestCheck": ("sourceDestCheck", None, bool),
-}
-
-
-def _parse_bool(value: str) -> bool:
-    if value.lower() not in ("true", "false"):
-        raise InvalidParameterValue(f"Value ({value}) for parameter value is invalid. Expected a boolean.")
-    return value.lower() == "true"
-
-
-@operation("ec2", "ModifyInstanceAttribute")
-def modify_instance_attribute(ctx: RequestContext, req: dict) -> dict:
-    changes: dict[str, object] = {}
-    for member, (attr, _field, _parse) in _SIMPLE_ATTRIBUTES.items():
-        if member in req:
-            value = req[member]
-            changes[member] = value if isinstance(value, list) else (value or {}).get("Value")
-    if req.get("Attribute"):
-        by_attr = {a: m for m, (a, _f, _p) in _SIMPLE_ATTRIBUTES.items()}
-        member = by_attr.get(req["Attribute"])
-        if member is None:
-            raise InvalidParameterValue(
-                f"Value ({req['Attribute']}) for parameter attribute is invalid. "
-                "vpclab modifies instanceType, userData, disableApiTermination, disableApiStop, "
-                "instanceInitiatedShutdownBehavior, groupSet and sourceDestCheck.")
-        if "Value" not in req:
-            raise MissingParameter("The request must contain the parameter value")
-        raw = req["Value"]
-        parse = _SIMPLE_ATTRIBUTES[member][2]
-        changes[member] = _parse_bool(raw) if parse is bool else raw
-    if len(changes) != 1:
-        raise InvalidParameterCombination(
-            "Fields for multiple attribute types specified: " + ", ".join(changes) if changes
-            else "No attributes specified.")
-    member, value = next(iter(changes.items()))
-    with ctx.write() as tx:
-        inst = get_instances(tx, ctx, [req["InstanceId"]])[0]
-        if inst.state == "terminated":
-            raise AwsError(f"The instance '{inst.id}' is not in a state from which it can be modified.",
-                           code="IncorrectInstanceState")
-        if member in ("InstanceType", "UserData") and inst.state != "stopped":
-            raise AwsError(f"The instance '{inst.id}' is not in the 'stopped' state.",
-                           code="IncorrectInstanceState")
-        if member == "InstanceType":
-            check_instance_type(str(value))
-            image = find_image(inst.region, inst.image_id)
-            if image is not None:
-                _check_architecture(image, str(value))
-            inst.instance_type = str(value)
-        elif member == "UserData":
-            # The blob arrives decoded; AWS keeps and returns its base64.
-            raw = value if isinstance(value, bytes) else str(value or "").encode()
-            if len(raw) > USER_DATA_LIMIT:
-                raise InvalidParameterValue(f"User data is limited to {USER_DATA_LIMIT} bytes")
-            inst.user_data = base64.b64encode(raw).decode() if raw else ""
-        elif member in ("DisableApiTermination", "DisableApiStop"):
-            setattr(inst, _SIMPLE_ATTRIBUTES[member][1], bool(value))
-        elif member == "InstanceInitiatedShutdownBehavior":
-            if value not in ("stop", "terminate"):
-                raise InvalidParameterValue(
-                    f"Value ({value}) for parameter instanceInitiatedShutdownBehavior is invalid.")
-            inst.shutdown_behavior = str(value)
-        elif member == "Groups":
-            ids = list(value) if isinstance(value, list) else [str(value)]
-            if not ids:
-                raise MissingParameter("The request must contain the parameter groupId")
-            find_groups_in_vpc(tx, ctx, ids, inst.vpc_id, inst.subnet_id)
-            inst.security_group_ids = ids
-            eni = tx.get(NetworkInterface, inst.network_interface_id)
-            if eni is not None:
-                eni.security_group_ids = list(ids)
-                tx.put(eni)
-        elif member == "SourceDestCheck":
-            # Unconfirmed how much it matters here: vpclab routes by subnet; the check stays on.
-            if not value:
-                raise InvalidParameterValue("vpclab keeps the source/destination check on.")
-        tx.put(inst)
-    return {}
-
-
-# --- Console output ------------------------------------------------------------------------------
-
-CONSOLE_LIMIT = 64 * 1024  # AWS returns the most recent 64 KB
-
-
-@operation("ec2", "GetConsoleOutput")
-def get_console_output(ctx: RequestContext, req: dict) -> dict:
-    """The console log the data plane writes to `<state_dir>/instances/<id>/console.log`."""
-    with ctx.read() as tx:
-        inst = get_instances(tx, ctx, [req["InstanceId"]])[0]
-    out = {"InstanceId": inst.id, "Timestamp": ctx.now}
-    state_dir = ctx.extras.get("state_dir")
-    if state_dir:
-        path = Path(state_dir) / "instances" / inst.id / "console.log"
-        try:
-            with open(path, "rb") as f:
-                f.seek(0, 2)
-                size = f.tell()
-                f.seek(max(0, size - CONSOLE_LIMIT))
-                data = f.read()
-            out["Output"] = base64.b64encode(data).decode()
-            out["Timestamp"] = path.stat().st_mtime
-        except OSError:
-            pass
-    return out
-
-
 __all__ = [
-    "INSTANCE_TYPES",
     "STATE_CODES",
-    "check_instance_type",
     "get_instances",
+    "render",
     "set_state",
     "settle_instances",
     "visible_instances",
