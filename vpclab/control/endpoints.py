@@ -31,7 +31,7 @@ from ..model.privatelink import Endpoint, EndpointService
 from ..protocol.dispatch import RequestContext, operation
 from ..protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
 from ..store import Transaction
-from . import connection_notifications, lifecycle, security_groups
+from . import connection_notifications, lifecycle
 from .addresses import create_network_interface
 from .default_vpc import ensure_default_vpc
 from .filters import by_ids, filter_and_page
@@ -45,6 +45,7 @@ from .privatelink_common import (
     service_zone_ids,
     visible_service,
 )
+from .security_groups import default_group, find_groups
 from .tags import tag_list, tags_from_specs
 from .vpcs import VPC_DEPENDENTS
 
@@ -154,15 +155,6 @@ def check_subnets(tx: Transaction, ctx: RequestContext, ep: Endpoint, service: E
             )
         taken[zid] = subnet.id
     return subnets
-
-
-def find_groups(tx: Transaction, ctx: RequestContext, vpc_id: str, group_ids: list[str]) -> list[SecurityGroup]:
-    """The caller's security groups `group_ids`, all in the VPC (the security group area's rules and errors)."""
-    return security_groups.find_groups(tx, ctx, group_ids, vpc_id=vpc_id)
-
-
-def default_group(tx: Transaction, vpc_id: str) -> SecurityGroup | None:
-    return next((g for g in tx.list(SecurityGroup, vpc_id=vpc_id) if g.group_name == "default"), None)
 
 
 def check_private_dns(vpc: Vpc, service: EndpointService, enabled: bool | None) -> bool:
@@ -295,9 +287,9 @@ def create_endpoint(ctx: RequestContext, req: dict) -> dict:
         subnets = check_subnets(tx, ctx, ep, service, subnet_ids)
         group_ids = req.get("SecurityGroupIds")
         if group_ids:
-            ep.security_group_ids = [g.id for g in find_groups(tx, ctx, vpc.id, group_ids)]
+            ep.security_group_ids = [g.id for g in find_groups(tx, ctx, group_ids, vpc_id=vpc.id)]
         else:
-            group = default_group(tx, vpc.id)
+            group = default_group(tx, vpc.account, vpc.region, vpc.id)
             ep.security_group_ids = [group.id] if group else []
         ep.ip_address_type = check_ip_address_type(service, req.get("IpAddressType"), subnets)
         ep.dns_options = check_dns_options(req.get("DnsOptions"), ep.ip_address_type)
@@ -374,7 +366,7 @@ def modify_endpoint(ctx: RequestContext, req: dict) -> dict:
         add_interfaces(tx, ctx, ep, check_subnets(tx, ctx, ep, service, add))
         groups = list(ep.security_group_ids)
         if req.get("AddSecurityGroupIds"):
-            groups += [g.id for g in find_groups(tx, ctx, vpc.id, req["AddSecurityGroupIds"]) if g.id not in groups]
+            groups += [g.id for g in find_groups(tx, ctx, req["AddSecurityGroupIds"], vpc_id=vpc.id) if g.id not in groups]
         groups = [g for g in groups if g not in (req.get("RemoveSecurityGroupIds") or ())]
         if not groups:
             raise InvalidParameter("A VPC endpoint must have at least one security group.")

@@ -22,7 +22,8 @@ from .images import find_image
 from .instance_launch import USER_DATA_LIMIT
 from .instance_types import check_architecture, check_instance_type
 from .instances import block_device_mapping, get_instances, root_device_name
-from .network_interfaces import find_groups_in_vpc, group_identifiers
+from .network_interfaces import group_identifiers
+from .security_groups import find_groups
 
 
 # --- Attributes ----------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def modify_instance_attribute(ctx: RequestContext, req: dict) -> dict:
             ids = list(value) if isinstance(value, list) else [str(value)]
             if not ids:
                 raise MissingParameter("The request must contain the parameter groupId")
-            find_groups_in_vpc(tx, ctx, ids, inst.vpc_id, inst.subnet_id)
+            find_groups(tx, ctx, ids, vpc_id=inst.vpc_id, subnet_id=inst.subnet_id)
             inst.security_group_ids = ids
             eni = tx.get(NetworkInterface, inst.network_interface_id)
             if eni is not None:

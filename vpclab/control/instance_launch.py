@@ -25,9 +25,8 @@ from .images import get_image
 from .instance_types import check_architecture, check_instance_type
 from .instances import render
 from .lookup import ENI, SUBNET, get_owned
-from .network_interfaces import default_group_id, find_groups_in_vpc
 from .regions import zone_by_name, zones
-from .security_groups import find_groups_by_name
+from .security_groups import default_group, find_groups, find_groups_by_name
 from .tags import tags_from_specs
 
 USER_DATA_LIMIT = 16384
@@ -142,10 +141,10 @@ def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int
             if group.id not in group_ids:
                 group_ids.append(group.id)
     if group_ids:
-        find_groups_in_vpc(tx, ctx, group_ids, subnet.vpc_id, subnet.id)
+        find_groups(tx, ctx, group_ids, vpc_id=subnet.vpc_id, subnet_id=subnet.id)
     else:
-        default = default_group_id(tx, ctx.account, ctx.region, subnet.vpc_id)
-        group_ids = [default] if default else []
+        default = default_group(tx, ctx.account, ctx.region, subnet.vpc_id)
+        group_ids = [default.id] if default else []
     return subnet, group_ids, private_ip, description, None, delete_on_term
 
 

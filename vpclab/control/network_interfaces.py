@@ -43,17 +43,6 @@ def group_identifiers(tx: Transaction, group_ids: list[str]) -> list[dict]:
     return [{"GroupId": gid, "GroupName": names.get(gid, "")} for gid in group_ids]
 
 
-def find_groups_in_vpc(tx: Transaction, ctx: RequestContext, group_ids: list[str], vpc_id: str,
-                       subnet_id: str) -> list[SecurityGroup]:
-    """The caller's groups `group_ids`, each of which must be in `vpc_id` (AWS's errors)."""
-    return find_groups(tx, ctx, group_ids, vpc_id=vpc_id, subnet_id=subnet_id)
-
-
-def default_group_id(tx: Transaction, account: str, region: str, vpc_id: str) -> str | None:
-    group = default_group(tx, account, region, vpc_id)
-    return group.id if group is not None else None
-
-
 def attachment_view(eni: NetworkInterface) -> dict | None:
     a = eni.attachment
     if not a:
@@ -189,10 +178,10 @@ def create_network_interface_api(ctx: RequestContext, req: dict) -> dict:
         subnet = get_owned(tx, ctx, Subnet, subnet_id, SUBNET)
         group_ids = req.get("Groups") or []
         if group_ids:
-            find_groups_in_vpc(tx, ctx, group_ids, subnet.vpc_id, subnet.id)
+            find_groups(tx, ctx, group_ids, vpc_id=subnet.vpc_id, subnet_id=subnet.id)
         else:
-            default = default_group_id(tx, ctx.account, ctx.region, subnet.vpc_id)
-            group_ids = [default] if default else []
+            default = default_group(tx, ctx.account, ctx.region, subnet.vpc_id)
+            group_ids = [default.id] if default else []
         eni = create_network_interface(
             tx, ctx, subnet,
             description=req.get("Description") or "",
