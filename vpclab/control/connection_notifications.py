@@ -32,7 +32,7 @@ from ..protocol.serializer import format_timestamp
 from ..store import Transaction
 from .filters import filter_and_page
 from .ids import new_id
-from .lookup import ENDPOINT, SERVICE, get_owned
+from .lookup import ENDPOINT, SERVICE, find_owned, get_owned
 
 EVENTS = ("Connect", "Accept", "Reject", "Delete")
 LOG_NAME = "notifications.log"
@@ -138,18 +138,11 @@ def describe_notifications(ctx: RequestContext, req: dict) -> dict:
     return {"ConnectionNotificationSet": [render(n) for n in page], "NextToken": token}
 
 
-def _owned(tx: Transaction, ctx: RequestContext, nid: str) -> ConnectionNotification | None:
-    n = tx.get(ConnectionNotification, nid)
-    if n is None or n.account != ctx.account or n.region != ctx.region:
-        return None
-    return n
-
-
 @operation("ec2", "ModifyVpcEndpointConnectionNotification")
 def modify_notification(ctx: RequestContext, req: dict) -> dict:
     nid = req["ConnectionNotificationId"]
     with ctx.write() as tx:
-        n = _owned(tx, ctx, nid)
+        n = find_owned(tx, ctx, ConnectionNotification, nid)
         if n is None:
             raise not_found(nid)
         if req.get("ConnectionNotificationArn") is not None:
@@ -165,7 +158,7 @@ def delete_notifications(ctx: RequestContext, req: dict) -> dict:
     unsuccessful = []
     with ctx.write() as tx:
         for nid in req["ConnectionNotificationIds"]:
-            n = _owned(tx, ctx, nid)
+            n = find_owned(tx, ctx, ConnectionNotification, nid)
             if n is None:
                 err = not_found(nid)
                 unsuccessful.append({"ResourceId": nid, "Error": {"Code": err.code, "Message": err.message}})

@@ -15,6 +15,7 @@ from ..protocol.errors import AwsError, ValidationError
 from ..store import Transaction
 from .filters import decode_token, encode_token
 from .ids import new_hex
+from .lookup import find_owned
 
 
 def err(code: str, message: str) -> AwsError:
@@ -92,36 +93,31 @@ def check_arn(arn: str, kind: str, noun: str) -> None:
         raise ValidationError(f"'{arn}' is not a valid {noun} ARN")
 
 
-def _owned(obj, ctx: RequestContext) -> bool:
-    return obj is not None and obj.account == ctx.account and obj.region == ctx.region
-
-
 def get_lb(tx: Transaction, ctx: RequestContext, arn: str) -> LoadBalancer:
     check_arn(arn, "load-balancer", "load balancer")
-    lb = tx.get(LoadBalancer, arn)
-    if not _owned(lb, ctx):
+    lb = find_owned(tx, ctx, LoadBalancer, arn)
+    if lb is None:
         raise lb_not_found(f"Load balancer '{arn}' not found")
     return lb
 
 
 def find_lb(tx: Transaction, ctx: RequestContext, arn: str) -> LoadBalancer | None:
     check_arn(arn, "load-balancer", "load balancer")
-    lb = tx.get(LoadBalancer, arn)
-    return lb if _owned(lb, ctx) else None
+    return find_owned(tx, ctx, LoadBalancer, arn)
 
 
 def get_tg(tx: Transaction, ctx: RequestContext, arn: str) -> TargetGroup:
     check_arn(arn, "target-group", "target group")
-    tg = tx.get(TargetGroup, arn)
-    if not _owned(tg, ctx):
+    tg = find_owned(tx, ctx, TargetGroup, arn)
+    if tg is None:
         raise tg_not_found(f"Target group '{arn}' not found")
     return tg
 
 
 def get_listener(tx: Transaction, ctx: RequestContext, arn: str) -> Listener:
     check_arn(arn, "listener", "listener")
-    listener = tx.get(Listener, arn)
-    if not _owned(listener, ctx):
+    listener = find_owned(tx, ctx, Listener, arn)
+    if listener is None:
         raise listener_not_found(f"Listener '{arn}' not found")
     return listener
 

@@ -48,6 +48,7 @@ from .elbv2_common import (
     tag_dict,
     tag_list,
 )
+from .lookup import find_owned
 from .regions import zone_by_name
 from .vpcs import VPC_DEPENDENTS
 
@@ -185,8 +186,8 @@ def _subnets(tx: Transaction, ctx: RequestContext, mappings: list[dict], scheme:
 def _groups(tx: Transaction, ctx: RequestContext, ids: list[str], vpc_id: str) -> list[str]:
     out: list[str] = []
     for gid in ids:
-        group = tx.get(SecurityGroup, gid)
-        if group is None or group.account != ctx.account or group.region != ctx.region:
+        group = find_owned(tx, ctx, SecurityGroup, gid)
+        if group is None:
             raise err("InvalidSecurityGroup", f"Security group '{gid}' does not exist")
         if group.vpc_id != vpc_id:
             raise err("InvalidSecurityGroup",

@@ -51,11 +51,19 @@ SERVICE = IdKind("vpce-svc", "InvalidVpcEndpointServiceId", "VpcEndpointService 
 IMAGE = IdKind("ami", "InvalidAMIID", "image id")
 
 
+def find_owned(tx: Transaction, ctx: RequestContext, cls: type[T], rid: str) -> T | None:
+    """The caller's resource `rid`, or None: another account's (or region's) is as missing."""
+    obj = tx.get(cls, rid)
+    if obj is None or obj.account != ctx.account or obj.region != ctx.region:
+        return None
+    return obj
+
+
 def get_owned(tx: Transaction, ctx: RequestContext, cls: type[T], rid: str, kind: IdKind) -> T:
     """The caller's resource `rid`, or AWS's error for a bad or unknown id."""
     kind.check(rid)
-    obj = tx.get(cls, rid)
-    if obj is None or obj.account != ctx.account or obj.region != ctx.region:
+    obj = find_owned(tx, ctx, cls, rid)
+    if obj is None:
         raise kind.not_found(rid)
     return obj
 
@@ -66,8 +74,8 @@ def get_all_owned(tx: Transaction, ctx: RequestContext, cls: type[T], ids: list[
         kind.check(rid)
     found, missing = [], []
     for rid in ids:
-        obj = tx.get(cls, rid)
-        if obj is None or obj.account != ctx.account or obj.region != ctx.region:
+        obj = find_owned(tx, ctx, cls, rid)
+        if obj is None:
             missing.append(rid)
         else:
             found.append(obj)
