@@ -642,12 +642,14 @@ class Bench:
             out["last_pass_start_ms"] = ms(last[0])
             out["connected_after_last_pass_start_ms"] = (t_connected - last[0]) * 1e3
         out["commits"] = [f"{ms(c[0]):.1f}:{c[1]}" for c in commits if c[0] <= t_connected + 1]
-        # accept (vpc-endpoint) -> observe allocates the /30 (transit-link) -> observe marks it
+        # accept (vpc-endpoint) -> [observe allocates the /30 (transit-link), only if the
+        # endpoint had none: links are made while it is pendingAcceptance] -> observe marks it
         # available (vpc-endpoint): the store commit that makes DescribeVpcEndpoints say so.
         link = next((c for c in commits if c[0] > accept[0] and "transit-link" in c[1]), None)
-        if link is not None:
-            avail = next((c for c in commits if c[0] > link[0] and "vpc-endpoint" in c[1]), None)
-            out["available_commit_ms"] = ms(avail[0]) if avail else None
+        out["allocated_after_accept"] = link is not None
+        after = link or accept
+        avail = next((c for c in commits if c[0] > after[0] and "vpc-endpoint" in c[1]), None)
+        out["available_commit_ms"] = ms(avail[0]) if avail else None
         phases: dict[str, float] = {}
         for name, f in ev:
             if name.startswith(("sync:", "observe:")) and float(f[1]) >= accept[0] and float(f[2]) <= t_connected:
@@ -689,6 +691,7 @@ class Bench:
             "last_pass_start_ms_p50": med("last_pass_start_ms"),
             "connected_after_last_pass_start_ms_p50": med("connected_after_last_pass_start_ms"),
             "connected_in_apply": sum(1 for r in rows if r["trace"].get("connected_in_apply")),
+            "allocated_after_accept": sum(1 for r in rows if r["trace"].get("allocated_after_accept")),
             "pass_ms_p50": statistics.median(pass_all) if pass_all else None,
             "pass_ms_max": max(pass_all) if pass_all else None,
             "apply_ms_p50": statistics.median(apply_all) if apply_all else None,
@@ -763,9 +766,11 @@ def table(res: dict) -> str:
         lines += ["", "accept -> first response, where the time goes (medians over trials, ms after Accept was called):",
                   f"  AcceptVpcEndpointConnections returns at {f(b['accept_call_ms_p50'])} (store commit at "
                   f"{f(b['accept_commit_ms_p50'])}); the pass running then had {f(b['busy_pass_left_ms_p50'])} ms left",
-                  f"  {f(b['passes_until_connected_p50'])} passes until traffic flows: the first starts at "
-                  f"{f(b['first_pass_start_ms_p50'])} (allocates the transit /30 in observe), the last at "
-                  f"{f(b['last_pass_start_ms_p50'])} (links + DNAT); first connection "
+                  f"  {f(b['passes_until_connected_p50'])} passes until traffic flows (transit /30 allocated "
+                  f"after Accept in {b['allocated_after_accept']}/{acc['trials']} trials; otherwise the link "
+                  f"exists since pendingAcceptance and one pass adds DNAT elements): the first starts at "
+                  f"{f(b['first_pass_start_ms_p50'])}, the last at "
+                  f"{f(b['last_pass_start_ms_p50'])}; first connection "
                   f"{f(b['connected_after_last_pass_start_ms_p50'])} ms into it "
                   f"({b['connected_in_apply']}/{acc['trials']} trials: during Backend.apply)",
                   f"  a pass takes p50 {f(b['pass_ms_p50'])} (max {f(b['pass_ms_max'])}): snapshot+plan p50 "

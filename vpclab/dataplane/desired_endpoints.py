@@ -154,12 +154,15 @@ def _vpc_table(prefix: str, addresses: list[str], dnat: dict[str, str]) -> NftTa
         chains=(
             NftChain("prerouting", ("dnat ip to ip daddr . meta l4proto . th dport map @eni_dnat",),
                      "nat", "prerouting", "dstnat", "accept"),
-            NftChain("postrouting", (f'ct status dnat oifname "{pattern}" masquerade',),
+            # Only DNATed flows leave on a transit link. In the nat chain (run for a flow's
+            # first packet only), not a filter forward chain run for every packet: a flow
+            # whose first packet is dropped never gets a conntrack entry, so its later
+            # packets are first packets again (benchmarks/dataplane.py: one hook less per
+            # forwarded packet).
+            NftChain("postrouting", (f'oifname "{pattern}" ct status dnat masquerade', f'oifname "{pattern}" drop'),
                      "nat", "postrouting", "srcnat", "accept"),
             # Not DNATed (endpoint not forwarding, or a port no listener has): nothing answers.
             NftChain("input", ("ip daddr @eni_addrs drop",), "filter", "input", 0, "accept"),
-            NftChain("forward", (f'oifname "{pattern}" ct status dnat accept', f'oifname "{pattern}" drop'),
-                     "filter", "forward", 0, "accept"),
         ),
     )
 

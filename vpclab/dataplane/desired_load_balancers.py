@@ -17,8 +17,9 @@ nft table `<p>-nlb`:
 - ``ct status dnat`` traffic leaving `eth0` is SNATed to the node's private IP: targets
   see the node as the source, for direct and PrivateLink traffic alike (as on AWS for
   PrivateLink; vpclab does not preserve client IPs).
-- from transit links, only DNATed flows are forwarded: a consumer can reach the
-  listeners and nothing else of the provider VPC.
+- from transit links, only DNATed flows pass, and no new flow leaves on one: a consumer
+  can reach the listeners and nothing else of the provider VPC (rules in the nat chains,
+  which run for a flow's first packet only; no filter chain on the per-packet path).
 
 Forwarding set of a node for a target group (the plan's policy, shared with the proxy
 relay's choice): registered targets that are not draining (draining targets keep their
@@ -197,12 +198,15 @@ def node_table(world: World, prefix: str, lb: LoadBalancer, mapping: dict) -> Nf
                 f"fib daddr type local {proto} dport {listener.port} "
                 f"meta mark set jhash ip saddr . {proto} sport . ip daddr . {proto} dport mod {size} seed {HASH_SEED} "
                 f"dnat ip to meta mark map @{name}")
+    # Transit links carry only DNATed flows, consumer -> provider: a new flow from a
+    # transit link that no listener DNATs, or a new flow leaving on one, is dropped. In the
+    # nat chains (run for a flow's first packet only), not in a filter forward chain run for
+    # every packet (benchmarks/dataplane.py).
     chains = (
-        NftChain("prerouting", tuple(dnat), "nat", "prerouting", "dstnat", "accept"),
-        NftChain("postrouting", (f'ct status dnat oifname "eth0" snat ip to {mapping["private_ip"]}',),
+        NftChain("prerouting", (*dnat, f'iifname "{transit}" drop'), "nat", "prerouting", "dstnat", "accept"),
+        NftChain("postrouting", (f'ct status dnat oifname "eth0" snat ip to {mapping["private_ip"]}',
+                                 f'oifname "{transit}" drop'),
                  "nat", "postrouting", "srcnat", "accept"),
-        NftChain("forward", (f'iifname "{transit}" ct status dnat accept', f'iifname "{transit}" drop'),
-                 "filter", "forward", 0, "accept"),
     )
     return NftTable("ip", naming.table_name(prefix, "nlb"), tuple(sets), chains)
 

@@ -6,8 +6,8 @@ dropped silently (a default deny: a client times out, as on AWS).
 
 - Instance: table `inet <p>-sg` in the instance namespace; chain `input` (policy drop)
   for the ingress rules, chain `output` (policy drop) for the egress rules.
-- Endpoint ENIs: table `inet <p>-sgep` in the consumer VPC namespace; a filter chain at
-  prerouting priority ``dstnat - 10`` (before the endpoint DNAT rewrites the address)
+- Endpoint ENIs: table `inet <p>-sgep` in the consumer VPC namespace; a chain of type
+  nat (run for a flow's first packet only) at prerouting priority ``dstnat - 10`` (before the endpoint DNAT rewrites the address)
   sends each new flow to an ENI address through the verdict map ``eni_groups`` (ENI ip ->
   ``goto`` the chain of that ENI's set of groups; one chain per distinct set, ending in
   drop). A thousand endpoints sharing groups are a thousand map elements and one chain,
@@ -171,7 +171,10 @@ def endpoint_table(world: World, prefix: str, enis: dict[str, list[str]],
         NftSet.map("eni_groups", "ipv4_addr", "verdict", elements),
     ), (
         *(chains[k] for k in sorted(chains)),
-        NftChain("prerouting", ("ct state new ip daddr vmap @eni_groups",), "filter", "prerouting", PRE_DNAT, "accept"),
+        # A nat-type chain: the kernel runs it for the first packet of a flow only (what
+        # `ct state new` selected anyway), and it shares the nat hook with the endpoint
+        # DNAT, so established packets cost no extra hook (benchmarks/dataplane.py).
+        NftChain("prerouting", ("ct state new ip daddr vmap @eni_groups",), "nat", "prerouting", PRE_DNAT, "accept"),
     ))
 
 
