@@ -207,3 +207,24 @@ def test_failed_change_pass_is_read_in_full_next_time():
     b.apply(changed, full=False)
     assert b.last_scope[vpc].links is None
     assert b.apply(changed) == []
+
+
+def test_gso_max_size_is_set_once_and_bridges_refuse_big_ones():
+    from vpclab.dataplane import Bridge, Interface, Namespace, Plan, VethPair
+    from vpclab.dataplane.backend import FakeBackend
+    from vpclab.dataplane.kernel import SetGsoMaxSize
+
+    b = FakeBackend("vl00000")
+    ns_a, ns_b = "vl00000-a", "vl00000-b"
+    plan = Plan("vl00000", (
+        Namespace(ns_a, veths=(VethPair(Interface("x", gso_max_size=196608), ns_b, Interface("y", gso_max_size=196608)),)),
+        Namespace(ns_b),
+    ))
+    done = b.apply(plan)
+    assert sorted(a.name for a in done if isinstance(a, SetGsoMaxSize)) == ["x", "y"]
+    assert b.apply(plan) == []
+    bad = Plan("vl00000", (Namespace(ns_a, bridges=(Bridge("vl00000b", gso_max_size=196608),)),))
+    import pytest
+    from vpclab.dataplane.links import LinkError
+    with pytest.raises(LinkError):
+        b.apply(bad)

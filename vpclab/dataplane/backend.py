@@ -53,6 +53,7 @@ from vpclab.dataplane.kernel import (
     Kernel,
     NamespaceState,
     SetMaster,
+    SetGsoMaxSize,
     SetMtu,
     SetSysctl,
     SetUp,
@@ -354,6 +355,8 @@ class Backend:
                 self._do(done, SetMaster(ns, cfg.name, cfg.master))
             if cfg.mtu is not None and link.mtu != cfg.mtu:
                 self._do(done, SetMtu(ns, cfg.name, cfg.mtu))
+            if cfg.gso_max_size is not None and link.gso_max_size != cfg.gso_max_size:
+                self._do(done, SetGsoMaxSize(ns, cfg.name, cfg.gso_max_size))
             for cidr in sorted(link.addresses - set(cfg.addresses)):
                 self._do(done, DeleteAddress(ns, cfg.name, cidr))
             for cidr in cfg.addresses:

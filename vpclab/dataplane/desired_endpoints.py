@@ -51,7 +51,7 @@ from ..model.elbv2 import LoadBalancer
 from ..model.privatelink import Endpoint
 from . import naming, transit
 from .desired_load_balancers import listener_ports, node_namespace, nodes, realized, transit_pattern
-from .desired_network import service_bridge, vpc_namespace
+from .desired_network import GSO_MAX_SIZE, service_bridge, vpc_namespace
 from .nft import NftChain, NftSet, NftTable
 from .planner import PlanBuilder
 from .topology import Bridge, Interface, VethPair
@@ -199,10 +199,12 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         builder.namespace(here).sysctls[neigh_sysctl(name)] = ARP_RETRANS_MS
         builder.namespace(node_ns).sysctls[neigh_sysctl(peer_name)] = ARP_RETRANS_MS
         builder.namespace(here).veths[name] = VethPair(
-            local=Interface(name, addresses=(f"{transit.consumer_address(e.link.index)}/{net.prefixlen}",)),
+            local=Interface(name, addresses=(f"{transit.consumer_address(e.link.index)}/{net.prefixlen}",),
+                            gso_max_size=GSO_MAX_SIZE),
             peer_namespace=node_ns,
             peer=Interface(peer_name,
-                           addresses=(f"{transit.node_address(e.link.index)}/{net.prefixlen}",)),
+                           addresses=(f"{transit.node_address(e.link.index)}/{net.prefixlen}",),
+                           gso_max_size=GSO_MAX_SIZE),
         )
         if not e.forwarding:
             continue  # pendingAcceptance: the link exists, nothing is DNATed onto it

@@ -30,6 +30,7 @@ from vpclab.dataplane.kernel import (
     DeleteTable,
     NamespaceState,
     SetMaster,
+    SetGsoMaxSize,
     SetMtu,
     SetSysctl,
     SetUp,
@@ -134,6 +135,10 @@ class FakeKernel:
                 self._update(ns, name, master=master)
             case SetMtu(name=name, mtu=mtu):
                 self._update(ns, name, mtu=mtu)
+            case SetGsoMaxSize(name=name, size=size):
+                if self._link(ns, name).kind == "bridge" and size > 65536:
+                    raise LinkError(errno.EINVAL, f"{name}: a bridge takes its GSO size from its ports")
+                self._update(ns, name, gso_max_size=size)
             case AddAddress(name=name, cidr=cidr):
                 link = self._link(ns, name)
                 if cidr in link.addresses:
@@ -165,7 +170,7 @@ class FakeKernel:
 
     def _new_ns(self) -> FakeNamespace:
         n = FakeNamespace(ident=next(self._idents))
-        n.links["lo"] = LinkState("lo", 1, "loopback", False, None, 65536, frozenset())
+        n.links["lo"] = LinkState("lo", 1, "loopback", False, None, 65536, frozenset(), gso_max_size=65536)
         return n
 
     def _get(self, ns: str) -> FakeNamespace:
@@ -184,7 +189,7 @@ class FakeKernel:
         n = self._get(ns)
         if name in n.links:
             raise LinkError(errno.EEXIST, f"{ns}/{name} exists")
-        n.links[name] = LinkState(name, n.next_index, kind, False, None, 1500, frozenset())
+        n.links[name] = LinkState(name, n.next_index, kind, False, None, 1500, frozenset(), gso_max_size=65536)
         n.next_index += 1
 
     def _update(self, ns: str, name: str, **changes: object) -> None:

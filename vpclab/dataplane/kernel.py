@@ -83,6 +83,12 @@ class SetMtu(Action):
 
 
 @dataclass(frozen=True)
+class SetGsoMaxSize(Action):
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
 class AddAddress(Action):
     name: str
     cidr: str

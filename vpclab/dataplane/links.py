@@ -47,6 +47,7 @@ class LinkState:
     addresses: frozenset[str]  # canonical "addr/len"; IPv6 link-local left out
     peer_index: int | None = None  # veth: the peer's ifindex, in its own namespace
     peer_nsid: int | None = None  # veth: the peer namespace's id as seen from here
+    gso_max_size: int | None = None  # IFLA_GSO_MAX_SIZE
 
 
 def _guard() -> None:
@@ -97,6 +98,7 @@ def read_links(ipr: IPRoute) -> dict[str, LinkState]:
             addresses=frozenset(addrs.get(m["index"], ())),
             peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
             peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
+            gso_max_size=m.get_attr("IFLA_GSO_MAX_SIZE"),
         )
     return out
 
@@ -191,6 +193,39 @@ def set_master(ipr: IPRoute, name: str, master: str | None) -> None:
 def set_mtu(ipr: IPRoute, name: str, mtu: int) -> None:
     _guard()
     _nl(f"set {name} mtu {mtu}", ipr.link, "set", index=_index(ipr, name), mtu=mtu)
+
+
+def _ensure_ipv4_gso_attributes() -> None:
+    """pyroute2 (0.9.7) names link attributes only up to IFLA_ALLMULTI (61); the IPv4 GSO/GRO
+    limits (Linux 6.3+) are 63 and 64. Append them (62, IFLA_DEVLINK_PORT, as hex), at
+    import, and make pyroute2 recompile its attribute table should it have been used."""
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    names = [n for n, _ in ifinfmsg.nla_map]
+    if "IFLA_GSO_IPV4_MAX_SIZE" in names:
+        return
+    if len(names) != 62:
+        raise LinkError(errno.ENOTSUP, "unexpected pyroute2 link attribute table")
+    ifinfmsg.nla_map = tuple(ifinfmsg.nla_map) + (
+        ("IFLA_DEVLINK_PORT", "hex"), ("IFLA_GSO_IPV4_MAX_SIZE", "uint32"), ("IFLA_GRO_IPV4_MAX_SIZE", "uint32"))
+    ifinfmsg._nlmsg_base__compiled_nla = False  # name-mangled `__compiled_nla` of nlmsg_base
+
+
+try:
+    _ensure_ipv4_gso_attributes()
+except LinkError:  # another pyroute2: IPv4 GSO sizes are then left as they are
+    pass
+
+
+def set_gso_max_size(ipr: IPRoute, name: str, size: int) -> None:
+    """Largest GSO/GRO packet on `name`, IPv4 (BIG TCP, Linux 6.3+) and IPv6 alike."""
+    _guard()
+    attrs = {"IFLA_GSO_MAX_SIZE": size, "IFLA_GRO_MAX_SIZE": size}
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    if any(n == "IFLA_GSO_IPV4_MAX_SIZE" for n, _ in ifinfmsg.nla_map):
+        attrs.update(IFLA_GSO_IPV4_MAX_SIZE=size, IFLA_GRO_IPV4_MAX_SIZE=size)
+    _nl(f"set {name} gso_max_size {size}", ipr.link, "set", index=_index(ipr, name), **attrs)
 
 
 def add_address(ipr: IPRoute, name: str, cidr: str) -> None:

@@ -36,6 +36,7 @@ from vpclab.dataplane.kernel import (
     DeleteTable,
     NamespaceState,
     SetMaster,
+    SetGsoMaxSize,
     SetMtu,
     SetSysctl,
     SetUp,
@@ -190,6 +191,8 @@ class LinuxKernel:
                 self.rtnl_call(ns, links.set_master, name, master)
             case SetMtu(name=name, mtu=mtu):
                 self.rtnl_call(ns, links.set_mtu, name, mtu)
+            case SetGsoMaxSize(name=name, size=size):
+                self.rtnl_call(ns, links.set_gso_max_size, name, size)
             case AddAddress(name=name, cidr=cidr):
                 self.rtnl_call(ns, links.add_address, name, cidr)
             case DeleteAddress(name=name, cidr=cidr):
@@ -286,6 +289,7 @@ def _read_named_links(ipr: Any, names: Iterable[str], addresses: bool) -> dict[s
             addresses=frozenset(addrs.get(m["index"], ())),
             peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
             peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
+            gso_max_size=m.get_attr("IFLA_GSO_MAX_SIZE"),
         )
     return out
 

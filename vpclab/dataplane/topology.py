@@ -45,6 +45,7 @@ class Interface:
     addresses: tuple[str, ...] = ()
     master: str | None = None  # a bridge in the same namespace
     mtu: int | None = None  # None: leave the kernel's default
+    gso_max_size: int | None = None  # bytes per GSO/GRO packet, IPv4 and IPv6 (None: leave)
     up: bool = True
 
     def __post_init__(self) -> None:
