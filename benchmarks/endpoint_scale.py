@@ -54,7 +54,6 @@ from vpclab.dataplane import (  # noqa: E402
     desired_security_groups,
     naming,
     netns,
-    transit,
 )
 from vpclab.dataplane.backend import Backend  # noqa: E402
 from vpclab.dataplane.planner import build_plan  # noqa: E402

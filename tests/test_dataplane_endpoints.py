@@ -14,7 +14,7 @@ from vpclab.dataplane.world import World
 from vpclab.model.dataplane import TransitLink
 from vpclab.store import open_store
 
-from conftest import ACCOUNT_1, ACCOUNT_2
+from conftest import ACCOUNT_2
 
 VPC_NS = naming.namespace_name(PREFIX, "vpc-c")
 NODE_NS = naming.namespace_name(PREFIX, "eni-node0")

@@ -2,11 +2,10 @@
 import subprocess
 import sys
 
-from dnslib import QTYPE, RCODE, DNSRecord
+from dnslib import RCODE, DNSRecord
 
 from vpclab.dataplane import naming
 from vpclab.dataplane.dns import Zone, answer, host_name
-from vpclab.dataplane.world import World
 
 from conftest import ACCOUNT_1, ACCOUNT_2
 from test_dataplane_network import wait_for

@@ -7,7 +7,6 @@ import pytest
 
 from elbv2_helpers import (
     ACCOUNT_2,
-    REGION,
     code_of,
     default_subnets,
     default_vpc,

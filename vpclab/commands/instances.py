@@ -8,7 +8,6 @@ and the exit code pass straight through. There is no sshd: `ssh` is a login shel
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from ..model.ec2 import NetworkInterface, SecurityGroup, Subnet
 from ..model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 from ..protocol.dispatch import RequestContext, operation
-from ..protocol.errors import AwsError, ValidationError
+from ..protocol.errors import ValidationError
 from ..store import Transaction
 from . import lifecycle
 from .addresses import create_network_interface
@@ -46,7 +46,6 @@ from .elbv2_common import (
     page,
     parse_bool,
     tag_dict,
-    tag_list,
 )
 from .lookup import find_owned
 from .regions import zone_by_name

@@ -65,7 +65,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import naming, netns, proxy_v2
+from . import naming, proxy_v2
 from .world import World
 
 log = logging.getLogger("vpclab.dataplane.health")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..store import Resource, resource
+from ..store import resource
 from .ec2 import Tagged
 
 
