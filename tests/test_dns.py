@@ -5,7 +5,8 @@ import sys
 from dnslib import RCODE, DNSRecord
 
 from vpclab.dataplane import naming
-from vpclab.dataplane.dns import Zone, answer, host_name
+from vpclab.aws_names import private_dns_name
+from vpclab.dataplane.dns import Zone, answer
 
 from conftest import ACCOUNT_1, ACCOUNT_2
 from test_dataplane_network import wait_for
@@ -28,8 +29,8 @@ def test_answers_known_names_and_nxdomain_for_the_rest():
 
 
 def test_host_names_follow_aws():
-    assert host_name("172.31.37.136", "ap-south-1") == "ip-172-31-37-136.ap-south-1.compute.internal"
-    assert host_name("10.0.0.5", "us-east-1") == "ip-10-0-0-5.ec2.internal"
+    assert private_dns_name("ap-south-1", "172.31.37.136") == "ip-172-31-37-136.ap-south-1.compute.internal"
+    assert private_dns_name("us-east-1", "10.0.0.5") == "ip-10-0-0-5.ec2.internal"
 
 
 def resolve_in(namespace: str, name: str, server: str) -> list[str]:
@@ -47,7 +48,7 @@ def test_resolver_answers_inside_the_vpc(dataplane_server):
     inst = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
     prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
     ns = naming.namespace_name(prefix, inst["InstanceId"])
-    me = host_name(inst["PrivateIpAddress"], "ap-south-1")
+    me = private_dns_name("ap-south-1", inst["PrivateIpAddress"])
     for server in ("172.31.0.2", "169.254.169.253"):
         got = wait_for(lambda: (lambda r: r if r and not r[0].startswith("rcode") else None)(
             resolve_in(ns, me, server)), timeout=15)
@@ -56,7 +57,7 @@ def test_resolver_answers_inside_the_vpc(dataplane_server):
     # Another account's instance names are not in this VPC's resolver.
     other = dataplane_server.client("ec2", ACCOUNT_1).run_instances(
         ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
-    assert resolve_in(ns, host_name(other["PrivateIpAddress"], "ap-south-1"), "172.31.0.2") == \
+    assert resolve_in(ns, private_dns_name("ap-south-1", other["PrivateIpAddress"]), "172.31.0.2") == \
         [f"rcode={RCODE.NXDOMAIN}"] or other["PrivateIpAddress"] == inst["PrivateIpAddress"]
 
 
@@ -91,6 +92,6 @@ def test_private_dns_name_resolves_only_where_the_endpoint_enables_it(dataplane_
     provider_inst = provider.run_instances(ImageId=image, MinCount=1, MaxCount=1,
                                            InstanceType="t2.micro")["Instances"][0]
     pns = naming.namespace_name(prefix, provider_inst["InstanceId"])
-    wait_for(lambda: resolve_in(pns, host_name(provider_inst["PrivateIpAddress"], "ap-south-1"), "172.31.0.2"),
+    wait_for(lambda: resolve_in(pns, private_dns_name("ap-south-1", provider_inst["PrivateIpAddress"]), "172.31.0.2"),
              timeout=15)
     assert resolve_in(pns, "api.partner.example", "172.31.0.2") == [f"rcode={RCODE.NXDOMAIN}"]

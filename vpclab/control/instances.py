@@ -29,7 +29,8 @@ from .filters import by_ids, filter_and_page
 from .images import find_image
 from .instance_types import INSTANCE_TYPES
 from .lookup import INSTANCE, get_all_owned
-from .network_interfaces import group_identifiers, group_names, private_dns_name, render_for_instance
+from ..aws_names import private_dns_name
+from .network_interfaces import group_identifiers, group_names, render_for_instance
 from .regions import zone_by_name
 from .tags import tag_list
 

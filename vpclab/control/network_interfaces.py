@@ -15,16 +15,11 @@ from ..store import Transaction
 from .addresses import create_network_interface
 from .default_vpc import ensure_default_vpc
 from .filters import by_ids, filter_and_page
+from ..aws_names import private_dns_name
 from .lookup import ENI, SUBNET, get_owned
 from .regions import zone_by_name
 from .security_groups import default_group, find_groups
 from .tags import tag_list, tags_from_specs
-
-
-def private_dns_name(region: str, ip: str) -> str:
-    """AWS's internal name of a private IP: `ip-172-31-37-141.ap-south-1.compute.internal`."""
-    host = "ip-" + ip.replace(".", "-")
-    return f"{host}.ec2.internal" if region == "us-east-1" else f"{host}.{region}.compute.internal"
 
 
 def group_names(tx: Transaction, group_ids: list[str]) -> dict[str, str]:

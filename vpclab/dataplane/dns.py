@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
+from ..aws_names import private_dns_name
 from . import netns
 from .desired_network import vpc_namespace
 from .world import LINK_LOCAL_RESOLVER, World, resolver_of
@@ -47,11 +48,6 @@ class Zone:
         ips = self.records.setdefault(name.lower().rstrip("."), [])
         if ip not in ips:
             ips.append(ip)
-
-
-def host_name(ip: str, region: str) -> str:
-    host = "ip-" + ip.replace(".", "-")
-    return f"{host}.ec2.internal" if region == "us-east-1" else f"{host}.{region}.compute.internal"
 
 
 def zones_for(world: World) -> dict[str, Zone]:
@@ -79,7 +75,7 @@ def zones_for(world: World) -> dict[str, Zone]:
         zone = Zone({k: list(v) for k, v in public[vpc.region].records.items()})
         for eni in world.enis.values():
             if eni.vpc_id == vpc.id and eni.private_ip:
-                zone.add(host_name(eni.private_ip, vpc.region), eni.private_ip)
+                zone.add(private_dns_name(vpc.region, eni.private_ip), eni.private_ip)
         zones[vpc.id] = zone
     for ep in world.endpoints.values():
         if (ep.private_dns_enabled and ep.private_dns_name and ep.vpc_id in zones

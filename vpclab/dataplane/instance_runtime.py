@@ -51,6 +51,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..aws_names import private_dns_domain, private_host_name
 from ..model.ec2 import Instance
 from . import naming, netns
 from .world import World, resolver_of
@@ -184,13 +185,7 @@ def instance_dir(state_dir: str | os.PathLike[str], instance_id: str) -> Path:
 
 
 def host_name(inst: Instance) -> str:
-    """EC2's IP-based host name: `ip-172-31-37-136`."""
-    return "ip-" + inst.private_ip.replace(".", "-")
-
-
-def dns_domain(region: str) -> str:
-    """The private DNS domain of a region (us-east-1 has the historic `ec2.internal`)."""
-    return "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+    return private_host_name(inst.private_ip)
 
 
 def namespace_of(prefix: str, instance_id: str) -> str:
@@ -209,7 +204,7 @@ def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, 
     etc = directory / "etc"
     etc.mkdir(parents=True, exist_ok=True)
     name = host_name(inst)
-    fqdn = f"{name}.{dns_domain(inst.region)}"
+    fqdn = f"{name}.{private_dns_domain(inst.region)}"
     files = {
         "hostname": f"{name}\n",
         "hosts": f"127.0.0.1 localhost\n{inst.private_ip} {fqdn} {name}\n"
@@ -217,7 +212,7 @@ def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, 
     }
     if vpc_cidr:
         files["resolv.conf"] = (f"nameserver {resolver_of(vpc_cidr)}\n"
-                                f"search {dns_domain(inst.region)}\n"
+                                f"search {private_dns_domain(inst.region)}\n"
                                 "options timeout:2 attempts:5\n")
     for fname, text in files.items():
         _write_if_changed(etc / fname, text, 0o644)
