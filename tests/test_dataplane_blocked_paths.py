@@ -10,13 +10,13 @@ knobs, as they are on AWS.
 """
 import subprocess
 import sys
-import time
 from collections import Counter
+from functools import partial
 
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import ACCOUNT_1, ACCOUNT_2
+from conftest import wait_for as _wait_for
 
 SERVE_80 = "mkdir -p /tmp/www && hostname > /tmp/www/index.html && cd /tmp/www && " \
            "(nohup python3 -m http.server 80 >/dev/null 2>&1 &)\n"
@@ -29,14 +29,7 @@ def vpclab_exec(srv, instance: str, script: str, timeout: float = 60) -> str:
     return out.stdout
 
 
-def wait(predicate, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+wait = partial(_wait_for, timeout=30.0, interval=0.2)
 
 
 def health(elb, tg) -> dict:

@@ -11,10 +11,12 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 
 import pytest
-
 from conftest import ACCOUNT_1, ACCOUNT_2
+from conftest import wait_for as _wait_for
+
 from vpclab.dataplane import naming, netns
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("curl") is None,
@@ -23,15 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("c
 NGINX = "#!/bin/sh\necho user-data-ran-here\nnginx\n"
 
 
-def wait_for(predicate, timeout=15.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met in {timeout}s")
-        time.sleep(interval)
+wait_for = partial(_wait_for, timeout=15.0, interval=0.05)
 
 
 def image_id(ec2) -> str:

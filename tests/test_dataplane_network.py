@@ -1,20 +1,13 @@
 """VPCs and instances become namespaces; two VPCs with one CIDR stay apart."""
 import subprocess
-import time
+from functools import partial
+
+from conftest import ACCOUNT_1, ACCOUNT_2
+from conftest import wait_for as _wait_for
 
 from vpclab.dataplane import naming, netns
 
-from conftest import ACCOUNT_1, ACCOUNT_2
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+wait_for = partial(_wait_for, timeout=10.0, interval=0.05)
 
 
 def test_default_vpcs_of_two_accounts_are_separate_namespaces(dataplane_server):

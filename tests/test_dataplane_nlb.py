@@ -1,14 +1,15 @@
 """NLB nodes: plan-level tests of the forwarding policy (no root), and real traffic."""
 from __future__ import annotations
 
-import time
+from functools import partial
 
+from conftest import ACCOUNT_1
+from conftest import wait_for as _wait_for
 from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
+
 from vpclab.dataplane import desired_load_balancers as nlb
 from vpclab.dataplane import naming, netns
 from vpclab.dataplane.nft import render_update
-
-from conftest import ACCOUNT_1
 
 
 def node_set(w, zone: int = 0):
@@ -137,14 +138,7 @@ def user_data(port: int = 80) -> str:
     return SERVER.replace("PORT", str(port))
 
 
-def wait_for(predicate, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
 
 
 def run_instances(ec2, subnet_id: str, groups: list[str], count: int, data: str | None = None) -> list[dict]:

@@ -11,14 +11,15 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
+from conftest import ServerProcess, free_port
+from conftest import wait_for as _wait_for
+from test_lab import processes_of, run_lab
 
 from vpclab.dataplane import naming, netns
-
-from conftest import ServerProcess, free_port
-from test_lab import processes_of, run_lab
 
 pytestmark = pytest.mark.netns
 
@@ -34,13 +35,7 @@ def curl_through_endpoint(state_dir: Path, lab: dict) -> str:
     return out.stdout
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+wait_for = partial(_wait_for, timeout=20.0, interval=0.1)
 
 
 def test_kill9_restart_hand_damage_and_down(tmp_path):
