@@ -71,14 +71,16 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False) -> web.Appl
 async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     """Serve until SIGINT/SIGTERM, then close the store cleanly."""
     store = open_store(config.state_dir)
-    (config.state_dir / "server.pid").write_text(str(os.getpid()))
+    # Recorded before the data plane starts making namespaces, so that `vpclab down`
+    # finds a server that is still starting.
+    _write_server_info(config, dataplane=None, ready=False)
     dataplane = _start_dataplane(store, config)
     runner = web.AppRunner(make_app(store, config.state_dir, dataplane is not None), access_log=None, handle_signals=False,
                              shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()
-    _write_server_info(config, dataplane is not None)
+    _write_server_info(config, dataplane=dataplane is not None, ready=True)
     settler = asyncio.create_task(_settle_forever(store))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -97,29 +99,32 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
         if dataplane is not None:
             await asyncio.to_thread(dataplane.stop)
         store.close()
-        pid_file = config.state_dir / "server.pid"
-        if pid_file.exists() and pid_file.read_text() == str(os.getpid()):
-            pid_file.unlink()
+        info = read_server_info(config.state_dir, ready_only=False)
+        if info is not None and info["pid"] == os.getpid():
             (config.state_dir / "server.json").unlink(missing_ok=True)
 
 
-def _write_server_info(config: ServerConfig, dataplane: bool) -> None:
-    """Where this state directory's server listens, for `vpclab status`, `lab` and `down`."""
+def _write_server_info(config: ServerConfig, dataplane: bool | None, ready: bool) -> None:
+    """Which process serves this state directory and where, for `vpclab status`, `lab`
+    and `down`: the one record of a running server."""
     info = {"pid": os.getpid(), "host": config.host, "port": config.port,
-            "url": f"http://{config.host}:{config.port}", "dataplane": dataplane}
+            "url": f"http://{config.host}:{config.port}", "dataplane": dataplane, "ready": ready}
     tmp = config.state_dir / "server.json.tmp"
     tmp.write_text(json.dumps(info))
     tmp.replace(config.state_dir / "server.json")
 
 
-def read_server_info(state_dir: Path) -> dict | None:
-    """The running server of `state_dir` (pid alive and a vpclab), or None."""
+def read_server_info(state_dir: Path, ready_only: bool = True) -> dict | None:
+    """The running server of `state_dir` (its pid alive and a vpclab; listening unless
+    `ready_only` is False), or None."""
     try:
         info = json.loads((state_dir / "server.json").read_text())
         cmdline = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
     except (OSError, ValueError, KeyError):
         return None
-    return info if b"vpclab" in cmdline else None
+    if b"vpclab" not in cmdline or (ready_only and not info.get("ready")):
+        return None
+    return info
 
 
 def _start_dataplane(store: Store, config: ServerConfig):

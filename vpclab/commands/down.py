@@ -13,27 +13,21 @@ from .options import resolve_state_dir, state_dir_option
 
 
 def stop_server(state_dir: Path, timeout: float = 20.0) -> int | None:
-    """SIGTERM the server recorded in `state_dir/server.pid`; its pid, or None."""
-    pid_file = state_dir / "server.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
+    """SIGTERM the server recorded for `state_dir` (ready or still starting); its pid, or None."""
+    from ..server import read_server_info
+
+    info = read_server_info(state_dir, ready_only=False)
+    if info is None:  # none recorded, or the pid is gone or reused by another program
+        (state_dir / "server.json").unlink(missing_ok=True)
         return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        pid_file.unlink(missing_ok=True)
-        return None
-    if b"vpclab" not in cmdline:  # a reused pid: not ours
-        pid_file.unlink(missing_ok=True)
-        return None
+    pid = int(info["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
+    (state_dir / "server.json").unlink(missing_ok=True)
     return pid
 
 
