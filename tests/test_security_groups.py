@@ -517,9 +517,7 @@ def test_delete_group_used_by_interface(server):
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     sid = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
     gid = ec2.create_security_group(GroupName="used", Description="used", VpcId=vpc)["GroupId"]
-    server.stop()
-    _add_eni(server.state_dir, sid, [gid])
-    server.start()
+    ec2.create_network_interface(SubnetId=sid, Groups=[gid])
     with pytest.raises(ClientError) as err:
         ec2.delete_security_group(GroupId=gid)
     assert code_of(err) == "DependencyViolation"
@@ -554,23 +552,6 @@ def test_cross_account_invisible(ec2, ec2_2, vpc):
     finally:
         ec2_2.delete_security_group(GroupId=own)
 
-
-def _add_eni(state_dir, subnet_id: str, group_ids: list[str] | None = None) -> str:
-    """Write an ENI into a stopped server's store, as the instances area would make one."""
-    from vpclab.control.addresses import create_network_interface
-    from vpclab.model.ec2 import Subnet
-    from vpclab.protocol.dispatch import RequestContext
-    from vpclab.store.sqlite import open_store
-
-    store = open_store(state_dir)
-    try:
-        with store.write() as tx:
-            subnet = tx.get(Subnet, subnet_id)
-            ctx = RequestContext(subnet.account, subnet.region, store)
-            eni = create_network_interface(tx, ctx, subnet, security_group_ids=group_ids)
-        return eni.id
-    finally:
-        store.close()
 
 
 def test_rule_limit(ec2, vpc):
