@@ -20,6 +20,15 @@ ACCOUNT_1 = "111111111111"
 ACCOUNT_2 = "222222222222"
 
 
+def code_of(err) -> str:
+    """The AWS error code of a `pytest.raises(ClientError)` result."""
+    return err.value.response["Error"]["Code"]
+
+
+def message_of(err) -> str:
+    return err.value.response["Error"]["Message"]
+
+
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
     """Poll `predicate` until it returns something truthy, and return that."""
     deadline = time.monotonic() + timeout

@@ -6,14 +6,9 @@ import uuid
 
 import botocore.exceptions
 import pytest
+from conftest import ACCOUNT_1, ACCOUNT_2, REGION  # noqa: F401 (re-exported to the ELBv2 tests)
 
 _counter = itertools.count()
-
-# The accounts and region of tests/conftest.py (not imported from there: `conftest` is an
-# ambiguous module name once tests/dataplane has its own).
-REGION = "ap-south-1"
-ACCOUNT_1 = "111111111111"
-ACCOUNT_2 = "222222222222"
 
 
 def unique(prefix: str) -> str:

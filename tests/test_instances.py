@@ -8,18 +8,11 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1, ACCOUNT_2, REGION
+from conftest import ACCOUNT_1, ACCOUNT_2, REGION, code_of, message_of
 
 NGINX = "#!/bin/bash\napt-get install -y nginx || dnf install -y nginx\nsystemctl start nginx\n"
 FAST = {"Delay": 1, "MaxAttempts": 30}
 
-
-def code_of(err) -> str:
-    return err.value.response["Error"]["Code"]
-
-
-def message_of(err) -> str:
-    return err.value.response["Error"]["Message"]
 
 
 def image_id(ec2, name="al2023-ami-2023*", arch="x86_64", owner="amazon") -> str:

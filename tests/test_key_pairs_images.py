@@ -8,15 +8,8 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1
+from conftest import ACCOUNT_1, code_of, message_of
 
-
-def code_of(err) -> str:
-    return err.value.response["Error"]["Code"]
-
-
-def message_of(err) -> str:
-    return err.value.response["Error"]["Message"]
 
 
 # --- key pairs -------------------------------------------------------------------------------------

@@ -6,15 +6,8 @@ import ipaddress
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1
+from conftest import ACCOUNT_1, code_of, message_of
 
-
-def code_of(err) -> str:
-    return err.value.response["Error"]["Code"]
-
-
-def message_of(err) -> str:
-    return err.value.response["Error"]["Message"]
 
 
 def default_subnet(ec2, zone="ap-south-1a") -> dict:

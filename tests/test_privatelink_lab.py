@@ -15,10 +15,7 @@ import time
 import botocore.exceptions
 import pytest
 
-# Not imported from conftest: tests/dataplane has a conftest module of the same name.
-REGION = "ap-south-1"
-ACCOUNT_1 = "111111111111"  # provider
-ACCOUNT_2 = "222222222222"  # consumer
+from conftest import ACCOUNT_1, ACCOUNT_2, REGION  # provider, consumer
 
 
 def error_of(call, **kwargs) -> dict:

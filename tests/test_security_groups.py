@@ -4,16 +4,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-REGION = "ap-south-1"
-ACCOUNT_1 = "111111111111"
+from conftest import ACCOUNT_1, REGION, code_of, message_of
 
-
-def code_of(err) -> str:
-    return err.value.response["Error"]["Code"]
-
-
-def message_of(err) -> str:
-    return err.value.response["Error"]["Message"]
 
 
 @pytest.fixture
