@@ -14,6 +14,7 @@ import errno
 import ipaddress
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,38 +69,56 @@ def _nl(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise LinkError(exc.code, f"{what}: {os.strerror(exc.code)}") from exc
 
 
+def address_of(a: Any) -> str | None:
+    """`ip/len` of an RTM_NEWADDR message; None for IPv6 link-local (never vpclab's)."""
+    ip = ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+    if a["family"] == socket.AF_INET:
+        ip = ipaddress.ip_interface(f"{a.get_attr('IFA_LOCAL') or a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+    if ip.version == 6 and ip.ip.is_link_local:
+        return None
+    return ip.with_prefixlen
+
+
+def link_kind(m: Any, name: str) -> str:
+    info = m.get_attr("IFLA_LINKINFO")
+    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+    if kind is None:
+        kind = "loopback" if name == "lo" else "other"
+    return kind
+
+
+def link_state(m: Any, name: str, master: str | None, addresses: Iterable[str]) -> LinkState:
+    """The `LinkState` of an RTM_NEWLINK message (its master's name resolved by the caller)."""
+    kind = link_kind(m, name)
+    return LinkState(
+        name=name,
+        index=m["index"],
+        kind=kind,
+        up=bool(m["flags"] & 1),
+        master=master,
+        mtu=m.get_attr("IFLA_MTU"),
+        addresses=frozenset(addresses),
+        peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
+        peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
+        gso_max_size=m.get_attr("IFLA_GSO_MAX_SIZE"),
+    )
+
+
 def read_links(ipr: IPRoute) -> dict[str, LinkState]:
     """All interfaces of the namespace with their addresses."""
     raw = list(ipr.get_links())
     by_index = {m["index"]: m.get_attr("IFLA_IFNAME") for m in raw}
     addrs: dict[int, set[str]] = {}
     for a in ipr.get_addr():
-        ip = ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
-        if a["family"] == socket.AF_INET:
-            ip = ipaddress.ip_interface(f"{a.get_attr('IFA_LOCAL') or a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
-        if ip.version == 6 and ip.ip.is_link_local:
-            continue
-        addrs.setdefault(a["index"], set()).add(ip.with_prefixlen)
+        cidr = address_of(a)
+        if cidr is not None:
+            addrs.setdefault(a["index"], set()).add(cidr)
     out: dict[str, LinkState] = {}
     for m in raw:
         name = m.get_attr("IFLA_IFNAME")
-        info = m.get_attr("IFLA_LINKINFO")
-        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-        if kind is None:
-            kind = "loopback" if name == "lo" else "other"
         master_idx = m.get_attr("IFLA_MASTER")
-        out[name] = LinkState(
-            name=name,
-            index=m["index"],
-            kind=kind,
-            up=bool(m["flags"] & 1),
-            master=by_index.get(master_idx) if master_idx else None,
-            mtu=m.get_attr("IFLA_MTU"),
-            addresses=frozenset(addrs.get(m["index"], ())),
-            peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
-            peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
-            gso_max_size=m.get_attr("IFLA_GSO_MAX_SIZE"),
-        )
+        out[name] = link_state(m, name, by_index.get(master_idx) if master_idx else None,
+                               addrs.get(m["index"], ()))
     return out
 
 

@@ -228,14 +228,6 @@ def _nft_ctx(t: netns.NamespaceThread) -> NftContext:
 # -- targeted reads (a namespace with a thousand links costs per link asked, not per link) --
 
 
-def _kind_of(m: Any, name: str) -> str:
-    info = m.get_attr("IFLA_LINKINFO")
-    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-    if kind is None:
-        kind = "loopback" if name == "lo" else "other"
-    return kind
-
-
 def _get_link(ipr: Any, **key: Any) -> Any | None:
     """One RTM_GETLINK (by ifname or index), or None if there is no such link."""
     try:
@@ -266,31 +258,15 @@ def _read_named_links(ipr: Any, names: Iterable[str], addresses: bool) -> dict[s
     if addresses and raw:
         wanted = {m["index"] for m in raw.values()}
         for a in ipr.get_addr():
-            if a["index"] not in wanted:
-                continue
-            ip = ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
-            if a["family"] == socket.AF_INET:
-                ip = ipaddress.ip_interface(f"{a.get_attr('IFA_LOCAL') or a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
-            if ip.version == 6 and ip.ip.is_link_local:
-                continue
-            addrs.setdefault(a["index"], set()).add(ip.with_prefixlen)
+            cidr = links.address_of(a) if a["index"] in wanted else None
+            if cidr is not None:
+                addrs.setdefault(a["index"], set()).add(cidr)
     names_by_index: dict[int, str | None] = {m["index"]: n for n, m in raw.items()}
     out = {}
     for name, m in raw.items():
-        kind = _kind_of(m, name)
         master_idx = m.get_attr("IFLA_MASTER")
-        out[name] = LinkState(
-            name=name,
-            index=m["index"],
-            kind=kind,
-            up=bool(m["flags"] & 1),
-            master=_name_of_index(ipr, master_idx, names_by_index) if master_idx else None,
-            mtu=m.get_attr("IFLA_MTU"),
-            addresses=frozenset(addrs.get(m["index"], ())),
-            peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
-            peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
-            gso_max_size=m.get_attr("IFLA_GSO_MAX_SIZE"),
-        )
+        master = _name_of_index(ipr, master_idx, names_by_index) if master_idx else None
+        out[name] = links.link_state(m, name, master, addrs.get(m["index"], ()))
     return out
 
 
