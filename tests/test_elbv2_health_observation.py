@@ -92,7 +92,7 @@ def test_observations_drive_target_health(store):
 
 def test_with_a_data_plane_the_timer_leaves_the_nlb_alone(store):
     ctx, tg_arn, lb_arn, ip = _lab(store, dataplane=True)
-    lifecycle.settle(store, ctx.now.timestamp() + 3600)
+    lifecycle.settle(store, ctx.now.timestamp() + 3600, dataplane=True)
     with store.read() as tx:
         assert tx.get(LoadBalancer, lb_arn).state == "provisioning"
     # The data plane makes it active, then reports health.

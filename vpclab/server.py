@@ -81,7 +81,7 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()
     _write_server_info(config, dataplane=dataplane is not None, ready=True)
-    settler = asyncio.create_task(_settle_forever(store))
+    settler = asyncio.create_task(_settle_forever(store, dataplane is not None))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -144,12 +144,12 @@ def _start_dataplane(store: Store, config: ServerConfig):
     return dataplane
 
 
-async def _settle_forever(store: Store, period: float = 0.1) -> None:
-    """Without a data plane, move transitional states on by time (see control/lifecycle.py)."""
+async def _settle_forever(store: Store, dataplane: bool, period: float = 0.1) -> None:
+    """Move transitional states on by time where nothing observes them (control/lifecycle.py)."""
     while True:
         await asyncio.sleep(period)
         try:
-            lifecycle.settle(store, time.time())
+            lifecycle.settle(store, time.time(), dataplane)
         except Exception:  # a bug in one step must not stop the server
             log.exception("lifecycle step failed")
 

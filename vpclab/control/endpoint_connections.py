@@ -59,7 +59,6 @@ def _decide(ctx: RequestContext, req: dict, allowed: tuple[str, ...], new_state:
                 continue
             ep.state = new_state
             ep.state_changed = now
-            ep.settles_by_timer = not ctx.dataplane
             tx.put(ep)
             messages += connection_notifications.collect(tx, ep, event, now)
     connection_notifications.deliver(ctx, messages)

@@ -11,8 +11,7 @@ zones the service has, matched by zone id), DNS names under the service's
 
 `pending -> available` and `deleting -> deleted` are the data plane's to make once the
 ENIs forward (or are gone): it calls `mark_endpoint_available` / `mark_endpoint_deleted`.
-When a request is served without a data plane (`ctx.dataplane` False) the endpoint is
-marked `settles_by_timer`, and the lifecycle step below makes those two transitions
+In a server without a data plane the lifecycle step below makes those two transitions
 after `lifecycle.SETTLE_DELAY`, through the same two functions.
 
 A deleted endpoint stays in DescribeVpcEndpoints as `deleted` for DELETED_VISIBLE_FOR
@@ -283,7 +282,6 @@ def create_endpoint(ctx: RequestContext, req: dict) -> dict:
             client_token=token or "",
             private_dns_name=service.private_dns_name,
         )
-        ep.settles_by_timer = not ctx.dataplane
         subnets = check_subnets(tx, ctx, ep, service, subnet_ids)
         group_ids = req.get("SecurityGroupIds")
         if group_ids:
@@ -412,7 +410,6 @@ def delete_endpoints(ctx: RequestContext, req: dict) -> dict:
                 continue  # already on its way: AWS answers success again
             ep.state = "deleting"
             ep.state_changed = now
-            ep.settles_by_timer = not ctx.dataplane
             tx.put(ep)
             messages += connection_notifications.collect(tx, ep, "Delete", now)
     connection_notifications.deliver(ctx, messages)
@@ -455,14 +452,14 @@ def mark_endpoint_deleted(tx: Transaction, endpoint_id: str, now: float) -> bool
 
 
 @lifecycle.step
-def settle_endpoints(tx: Transaction, now: float) -> None:
+def settle_endpoints(tx: Transaction, now: float, dataplane: bool) -> None:
     """Without a data plane: pending -> available and deleting -> deleted after SETTLE_DELAY;
     and forget deleted endpoints after PURGE_AFTER."""
     for ep in tx.list(Endpoint, where=lambda e: e.state in ("pending", "deleting", "deleted")):
-        due = now >= ep.state_changed + lifecycle.SETTLE_DELAY
-        if ep.state == "pending" and ep.settles_by_timer and due:
+        due = not dataplane and now >= ep.state_changed + lifecycle.SETTLE_DELAY
+        if ep.state == "pending" and due:
             mark_endpoint_available(tx, ep.id, now)
-        elif ep.state == "deleting" and ep.settles_by_timer and due:
+        elif ep.state == "deleting" and due:
             mark_endpoint_deleted(tx, ep.id, now)
         elif ep.state == "deleted" and now >= ep.state_changed + PURGE_AFTER:
             connection_notifications.delete_attached(tx, endpoint_id=ep.id)

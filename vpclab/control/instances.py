@@ -104,16 +104,11 @@ def _expired(inst: Instance, now: float) -> bool:
 
 _SETTLES = {"pending": "running", "stopping": "stopped", "shutting-down": "terminated"}
 
-#: Set (by `vpclab.dataplane.instance_runtime.make_agent`) in a server whose data plane runs
-#: instances: the agent then makes these transitions when they really happen, and the
-#: lifecycle step below only forgets long-terminated instances.
-DATAPLANE_SETTLES = False
-
-
 @lifecycle.step
-def settle_instances(tx: Transaction, now: float) -> None:
-    """Without a data plane: finish due transitions, and forget long-terminated instances."""
-    due = tx.list(Instance, where=lambda i: (not DATAPLANE_SETTLES and i.state in _SETTLES
+def settle_instances(tx: Transaction, now: float, dataplane: bool) -> None:
+    """Without a data plane: finish due transitions (with one, the instance agent makes
+    them when they really happen); either way, forget long-terminated instances."""
+    due = tx.list(Instance, where=lambda i: (not dataplane and i.state in _SETTLES
                                              and now - i.state_since >= lifecycle.SETTLE_DELAY)
                   or _expired(i, now))
     for inst in due:

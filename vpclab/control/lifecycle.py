@@ -11,20 +11,22 @@ from collections.abc import Callable
 
 from ..store import Store, Transaction
 
-#: Steps: fn(tx, now) makes the due transitions of one area. Registered by the areas.
-STEPS: list[Callable[[Transaction, float], None]] = []
+#: Steps: fn(tx, now, dataplane) makes the due transitions of one area; `dataplane` says
+#: whether the server runs a data plane, which then makes the transitions it observes.
+Step = Callable[[Transaction, float, bool], None]
+STEPS: list[Step] = []
 
 #: How long a transitional state lasts without a data plane, seconds.
 SETTLE_DELAY = 0.5
 
 
-def step(fn: Callable[[Transaction, float], None]) -> Callable[[Transaction, float], None]:
+def step(fn: Step) -> Step:
     STEPS.append(fn)
     return fn
 
 
-def settle(store: Store, now: float) -> None:
+def settle(store: Store, now: float, dataplane: bool = False) -> None:
     """One pass of every area's transitions, each in its own transaction."""
     for fn in STEPS:
         with store.write() as tx:
-            fn(tx, now)
+            fn(tx, now, dataplane)

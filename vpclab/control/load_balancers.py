@@ -270,7 +270,6 @@ def create_load_balancer(ctx: RequestContext, req: dict) -> dict:
             dns_name=("internal-" + dns) if scheme == "internal" else dns,
             canonical_hosted_zone_id=NLB_HOSTED_ZONES.get(ctx.region, ""),
             security_group_ids=group_ids, state="provisioning", tags=tags, created=now,
-            settle_after=None if ctx.dataplane else now + lifecycle.SETTLE_DELAY,
         )
         lb.mappings = [_add_node(tx, ctx, lb, subnet, m) for subnet, m in nodes]
         tx.put(lb)
@@ -278,12 +277,14 @@ def create_load_balancer(ctx: RequestContext, req: dict) -> dict:
 
 
 @lifecycle.step
-def _settle_load_balancers(tx: Transaction, now: float) -> None:
-    """Without a data plane: provisioning -> active once the settle delay has passed."""
+def _settle_load_balancers(tx: Transaction, now: float, dataplane: bool) -> None:
+    """Without a data plane: provisioning -> active once the settle delay has passed (with
+    one, the NLB area does it once the nodes exist)."""
+    if dataplane:
+        return
     for lb in tx.list(LoadBalancer, where=lambda l: l.state == "provisioning"
-                      and l.settle_after is not None and l.settle_after <= now):
+                      and l.created + lifecycle.SETTLE_DELAY <= now):
         lb.state = "active"
-        lb.settle_after = None
         tx.put(lb)
 
 

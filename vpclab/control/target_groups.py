@@ -486,7 +486,7 @@ def deregister_targets(ctx: RequestContext, req: dict) -> dict:
 
 
 @lifecycle.step
-def _finish_draining(tx: Transaction, now: float) -> None:
+def _finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
     """Drained targets leave their group; terminated instances are deregistered (as AWS does)."""
     for tg in tx.list(TargetGroup, where=lambda g: bool(g.targets)):
         delay = deregistration_delay(tg)

@@ -237,5 +237,4 @@ def observe(world: World, dp, now: float) -> None:
             lb = tx.get(LoadBalancer, arn)
             if lb is not None and lb.state == "provisioning":
                 lb.state = "active"
-                lb.settle_after = None
                 tx.put(lb)

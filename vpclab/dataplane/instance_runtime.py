@@ -471,7 +471,4 @@ class InstanceAgent:
 
 
 def make_agent(dp) -> InstanceAgent:
-    from ..control import instances as control_instances
-
-    control_instances.DATAPLANE_SETTLES = True
     return InstanceAgent(dp)

@@ -27,9 +27,6 @@ class LoadBalancer(Resource):
     # provisioning | active | failed; the data plane (or a timer where there is none)
     # moves it to active.
     state: str = "provisioning"
-    # Without a data plane: when the lifecycle timer makes it `active` (epoch seconds);
-    # None when the data plane moves it on.
-    settle_after: float | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     created: float = 0.0

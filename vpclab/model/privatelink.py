@@ -65,9 +65,6 @@ class Endpoint(Tagged):
     private_dns_name: str | None = None
     dns_options: dict = field(default_factory=lambda: {"DnsRecordIpType": "ipv4"})
     client_token: str = ""
-    # True when no data plane serves the endpoint: the lifecycle timer then makes the
-    # pending -> available and deleting -> deleted transitions (control/endpoints.py).
-    settles_by_timer: bool = True
 
 
 @resource("connection-notification")
