@@ -1,12 +1,29 @@
 """Convergence logic through the FakeBackend: no root, no kernel."""
 
+from dataclasses import replace
+
 import pytest
 
 from dp_lab import two_vpcs
 from vpclab.dataplane import FakeBackend, Plan, PlanError
-from vpclab.dataplane.kernel import AddAddress, AddBridge, AddRoute, AddVeth, ApplyTable, CreateNamespace, DeleteLink, DeleteNamespace
+from vpclab.dataplane.kernel import (
+    AddAddress,
+    AddBridge,
+    AddProxyNeighbour,
+    AddRoute,
+    AddRule,
+    AddVeth,
+    ApplyTable,
+    CreateNamespace,
+    DeleteLink,
+    DeleteNamespace,
+    DeleteProxyNeighbour,
+    DeleteRoute,
+    DeleteRule,
+    SetUp,
+)
 from vpclab.dataplane.nft import NftSet, NftTable, with_elements
-from vpclab.dataplane.topology import Interface, Namespace, Route, VethPair
+from vpclab.dataplane.topology import Bridge, Interface, Namespace, ProxyNeighbour, Route, Rule, VethPair
 
 P = "vl0a1b2"
 
@@ -228,3 +245,155 @@ def test_gso_max_size_is_set_once_and_bridges_refuse_big_ones():
     from vpclab.dataplane.links import LinkError
     with pytest.raises(LinkError):
         b.apply(bad)
+
+
+# -- routes in other tables, ip rules, proxy neighbours --------------------------------
+
+
+def _policy_plan(prefix: str, *, rules: bool = True, table_route: bool = True, proxy: bool = True) -> Plan:
+    """One namespace with one bridge, plus (optionally) a table-1001 default route, two
+    fwmark rules (a lookup and an inverted goto) and a proxy ARP entry on the bridge."""
+    br = prefix + "bx"
+    return Plan(prefix, (Namespace(
+        f"{prefix}-r",
+        bridges=(Bridge(br, ("172.31.33.1/24",)),),
+        routes=(Route("10.0.0.0/8", dev=br),) + ((Route("default", dev=br, table=1001),) if table_route else ()),
+        rules=(Rule(100, fwmark=0x40000001, table=1001),
+               Rule(50, fwmark=0x40000000, mask=0x40000000, invert=True, goto=32766)) if rules else (),
+        proxy_neighbours=(ProxyNeighbour("172.31.33.77", br),) if proxy else (),
+    ),))
+
+
+def test_rules_table_routes_and_proxy_neighbours_are_added_once_and_removed():
+    b = FakeBackend(P)
+    plan = _policy_plan(P)
+    ns, br = f"{P}-r", P + "bx"
+    routing = (AddRoute, DeleteRoute, AddRule, DeleteRule, AddProxyNeighbour, DeleteProxyNeighbour)
+    done = b.apply(plan)
+    # after the links are configured: routes, then rules (in priority order), then proxy entries
+    assert [a for a in done if isinstance(a, routing)] == [
+        AddRoute(ns, Route("10.0.0.0/8", dev=br)),
+        AddRoute(ns, Route("0.0.0.0/0", dev=br, table=1001)),
+        AddRule(ns, Rule(50, fwmark=0x40000000, mask=0x40000000, invert=True, goto=32766)),
+        AddRule(ns, Rule(100, fwmark=0x40000001, table=1001)),
+        AddProxyNeighbour(ns, ProxyNeighbour("172.31.33.77", br)),
+    ]
+    assert done.index(SetUp(ns, br, True)) < done.index(AddRoute(ns, Route("10.0.0.0/8", dev=br)))
+    assert b.apply(plan) == [] and b.apply(plan, full=False) == []
+
+    bare = _policy_plan(P, rules=False, table_route=False, proxy=False)
+    assert b.apply(bare) == [
+        DeleteRule(ns, Rule(50, fwmark=0x40000000, mask=0x40000000, invert=True, goto=32766)),
+        DeleteRule(ns, Rule(100, fwmark=0x40000001, table=1001)),
+        DeleteRoute(ns, Route("0.0.0.0/0", dev=br, table=1001)),
+        DeleteProxyNeighbour(ns, ProxyNeighbour("172.31.33.77", br)),
+    ]
+    n = b.kernel.ns[ns]
+    assert n.rules == set() and n.proxy_neighbours == set() and n.routes == {Route("10.0.0.0/8", dev=br)}
+    assert b.apply(bare) == []
+
+
+def test_same_destination_in_two_tables_are_two_routes():
+    b = FakeBackend(P)
+    br = P + "bx"
+    plan = Plan(P, (Namespace(f"{P}-r", bridges=(Bridge(br),), routes=(
+        Route("default", dev=br), Route("default", dev=br, table=1001), Route("default", dev=br, table=1002))),))
+    assert sum(isinstance(a, AddRoute) for a in b.apply(plan)) == 3
+    assert b.apply(plan) == []
+
+
+def test_change_pass_that_changes_only_a_rule_reads_and_converges_the_routing_part():
+    b = FakeBackend(P)
+    plan = _policy_plan(P)
+    b.apply(plan)
+    ns = f"{P}-r"
+    old = Rule(100, fwmark=0x40000001, table=1001)
+    new = Rule(100, fwmark=0x40000002, table=1001)
+    spec = plan.namespace(ns)
+    changed = Plan(P, (replace(spec, rules=tuple(new if r == old else r for r in spec.rules)),))
+    b.kernel.observed.clear()
+    assert b.apply(changed, full=False) == [DeleteRule(ns, old), AddRule(ns, new)]
+    assert b.last_scope[ns].links == set() and b.last_scope[ns].routes
+    assert not b.last_scope[ns].tables and not b.last_scope[ns].sysctls
+    assert b.kernel.observed and all(links == frozenset() for _, links in b.kernel.observed)  # no link read
+    assert b.apply(changed, full=False) == [] and b.apply(changed) == []
+    # a change of proxy neighbours alone is a change of the routing part too
+    fewer = Plan(P, (replace(changed.namespace(ns), proxy_neighbours=()),))
+    assert b.apply(fewer, full=False) == [DeleteProxyNeighbour(ns, ProxyNeighbour("172.31.33.77", P + "bx"))]
+
+
+def test_link_deleted_by_hand_takes_its_routes_and_proxy_entries_and_apply_restores_them():
+    b = FakeBackend(P)
+    plan = _policy_plan(P)
+    b.apply(plan)
+    ns, br = f"{P}-r", P + "bx"
+    b.kernel.execute(DeleteLink(ns, br))
+    n = b.kernel.ns[ns]
+    assert n.routes == set() and n.proxy_neighbours == set() and len(n.rules) == 2  # rules stay
+    done = b.apply(plan)
+    assert AddBridge(ns, br) in done
+    assert AddRoute(ns, Route("0.0.0.0/0", dev=br, table=1001)) in done
+    assert AddProxyNeighbour(ns, ProxyNeighbour("172.31.33.77", br)) in done
+    assert not any(isinstance(a, (AddRule, DeleteRule)) for a in done)
+    assert b.apply(plan) == []
+
+
+def test_removing_a_link_and_its_routing_in_one_pass_does_not_fail():
+    """The kernel drops the link's routes and proxy entries itself; what was observed
+    before the link went must not be deleted again (the pass reads after link changes)."""
+    b = FakeBackend(P)
+    b.apply(_policy_plan(P))
+    ns = f"{P}-r"
+    done = b.apply(Plan(P, (Namespace(ns),)))
+    assert done[0] == DeleteLink(ns, P + "bx")
+    assert not any(isinstance(a, (DeleteRoute, DeleteProxyNeighbour)) for a in done)
+    assert sorted(a.rule.priority for a in done if isinstance(a, DeleteRule)) == [50, 100]
+    assert b.apply(Plan(P, (Namespace(ns),))) == []
+
+
+def test_deleting_what_is_already_gone_is_no_error():
+    k = FakeBackend(P).kernel
+    k.execute(CreateNamespace(f"{P}-r"))
+    k.execute(DeleteRule(f"{P}-r", Rule(100, table=1001)))
+    k.execute(DeleteRoute(f"{P}-r", Route("default", dev="x", table=1001)))
+    k.execute(DeleteProxyNeighbour(f"{P}-r", ProxyNeighbour("10.0.0.1", "x")))
+
+
+def test_rule_and_proxy_validation():
+    for bad in (
+        dict(priority=100),  # neither table nor goto
+        dict(priority=100, table=1, goto=200),  # both
+        dict(priority=0, table=1),  # the kernel's local rule
+        dict(priority=32766, table=1),  # the kernel's main rule
+        dict(priority=100, goto=100),  # backward goto
+        dict(priority=100, table=0),
+        dict(priority=100, table=1, fwmark=1 << 32),
+        dict(priority=100, table=1, fwmark=1, mask=0),  # matches everything, reads back as no selector
+    ):
+        with pytest.raises(ValueError):
+            Rule(**bad)
+    assert Rule(100, table=1, mask=0xFF) == Rule(100, table=1)  # no fwmark: the mask means nothing
+    with pytest.raises(ValueError):
+        ProxyNeighbour("fd00::1", "eth0")  # IPv4 only
+    with pytest.raises(ValueError):
+        Route("default", dev="x", table=0)
+    ns = f"{P}-a"
+    with pytest.raises(PlanError):  # two rules, one priority
+        Plan(P, (Namespace(ns, rules=(Rule(100, table=1), Rule(100, table=2))),)).validate()
+    with pytest.raises(PlanError):  # proxy entry on a missing device
+        Plan(P, (Namespace(ns, proxy_neighbours=(ProxyNeighbour("10.0.0.1", "nope"),)),)).validate()
+    with pytest.raises(PlanError):  # table route on a missing device
+        Plan(P, (Namespace(ns, routes=(Route("default", dev="nope", table=1001),)),)).validate()
+
+
+def test_namespace_draft_emits_rules_and_proxy_neighbours_sorted():
+    from vpclab.dataplane.planner import NamespaceDraft
+
+    d = NamespaceDraft(f"{P}-a")
+    d.rules[200] = Rule(200, table=2)
+    d.rules[100] = Rule(100, table=1)
+    d.proxy_neighbours[("10.0.0.2", "b")] = ProxyNeighbour("10.0.0.2", "b")
+    d.proxy_neighbours[("10.0.0.1", "b")] = ProxyNeighbour("10.0.0.1", "b")
+    built = d.build()
+    assert [r.priority for r in built.rules] == [100, 200]
+    assert [p.address for p in built.proxy_neighbours] == ["10.0.0.1", "10.0.0.2"]

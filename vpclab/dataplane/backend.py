@@ -7,8 +7,11 @@ and executes it, in an order the kernel accepts:
 2. delete owned links that are not wanted (or have the wrong kind);
 3. create missing bridges and veth pairs; a veth whose peer is not the wanted one (its
    old peer namespace was deleted by hand, say) is deleted and made again;
-4. per namespace: sysctls, then each link's master/mtu/addresses/up, then vpclab's
-   routes, then owned nft tables (one transaction per table).
+4. per namespace: sysctls, then each link's master/mtu/addresses/up, then the routing
+   part (unwanted ip rules go, then vpclab's routes of every table, then the missing
+   rules, then proxy neighbours: a rule never points at a table vpclab has not filled
+   yet, and a route's or proxy entry's device exists), then owned nft tables (one
+   transaction per table).
 
 Applying the same plan twice executes nothing the second time. Only names carrying the
 prefix are ever deleted; links and tables declared in the plan are managed whatever their
@@ -20,13 +23,15 @@ dumps (no extra reads per veth). A *change* pass (``apply(plan, full=False)``, w
 reconciler runs after a store change) compares each namespace's desired state with what
 the last good pass applied there: a namespace whose desired state and identity (inode)
 are unchanged is not read at all, and in one that changed only the links whose desired
-config changed (plus their veth partners) are read, one RTM_GETLINK each; routes,
-sysctls and tables only if their desired part changed (routes also after a link or an
-address was removed there). So one change costs the namespaces and links it touches,
-not the size of the plan. A namespace missing or made again (new inode) is read in full,
-and the veth ends paired with it elsewhere are checked, on change passes too. What a
-change pass does not see (a link or table removed by hand inside an unchanged namespace)
-the next full pass repairs; the reconciler runs one every few seconds.
+config changed (plus their veth partners) are read, one RTM_GETLINK each; the routing
+part (routes of every table, ip rules, proxy neighbours), sysctls and tables only if
+their desired part changed (the routing part also after a link or an address was
+removed or a link set down there: the kernel drops routes and proxy entries with them).
+So one change costs the namespaces and links it touches, not the size of the plan. A
+namespace missing or made again (new inode) is read in full, and the veth ends paired
+with it elsewhere are checked, on change passes too. What a change pass does not see (a
+link or table removed by hand inside an unchanged namespace) the next full pass repairs;
+the reconciler runs one every few seconds.
 """
 
 from __future__ import annotations
@@ -41,14 +46,18 @@ from vpclab.dataplane.kernel import (
     Action,
     AddAddress,
     AddBridge,
+    AddProxyNeighbour,
     AddRoute,
+    AddRule,
     AddVeth,
     ApplyTable,
     CreateNamespace,
     DeleteAddress,
     DeleteLink,
     DeleteNamespace,
+    DeleteProxyNeighbour,
     DeleteRoute,
+    DeleteRule,
     DeleteTable,
     Kernel,
     NamespaceState,
@@ -59,7 +68,7 @@ from vpclab.dataplane.kernel import (
     SetUp,
 )
 from vpclab.dataplane.links import LinkState
-from vpclab.dataplane.topology import KIND_BRIDGE, KIND_VETH, DesiredLink, Namespace, Plan, Route
+from vpclab.dataplane.topology import KIND_BRIDGE, KIND_VETH, DesiredLink, Namespace, Plan, Route, Rule
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +78,7 @@ def route_matches(desired: Route, seen: Route) -> bool:
     kernel fills in the device of a gateway route, so `dev` may be unset in the plan)."""
     return (
         desired.dst == seen.dst
+        and desired.table == seen.table
         and (desired.via is None or desired.via == seen.via)
         and (desired.dev is None or desired.dev == seen.dev)
         and (desired.metric is None or desired.metric == seen.metric)
@@ -89,7 +99,7 @@ class _Scope:
     """What a pass reads and converges in one namespace."""
 
     links: set[str] | None  # None: every link (full read)
-    routes: bool = True
+    routes: bool = True  # the routing part: routes of every table, rules, proxy neighbours
     sysctls: bool = True
     tables: bool = True
 
@@ -154,7 +164,7 @@ class Backend:
                 self._reread(peer_ns, peer_name)
             case AddBridge(name=name):
                 self._reread(ns, name)
-            case DeleteAddress() | SetUp(up=False):
+            case DeleteAddress() | SetUp(up=False):  # the kernel drops routes / proxy entries
                 self._routes_dirty.add(ns)
             case _:
                 pass
@@ -231,7 +241,7 @@ class Backend:
                     if state.sysctls.get(key) != str(value):
                         self._do(done, SetSysctl(ns.name, key, str(value)))
             if routes:
-                self._routes(ns.name, state, ns.routes, done)
+                self._routing(ns.name, state, ns, done)
             if sc.tables:
                 self._tables(ns.name, state, ns.nft, done)
         self._applied = {
@@ -256,7 +266,8 @@ class Backend:
             old = before.namespace
             scope[ns.name] = _Scope(
                 dirty,
-                routes=old.routes != ns.routes,
+                routes=(old.routes, old.rules, old.proxy_neighbours)
+                != (ns.routes, ns.rules, ns.proxy_neighbours),
                 sysctls=dict(old.sysctls) != dict(ns.sysctls),
                 tables=old.nft != ns.nft,
             )
@@ -366,6 +377,22 @@ class Backend:
                 self._do(done, SetUp(ns, cfg.name, cfg.up))
         assert all(d.kind in (KIND_BRIDGE, KIND_VETH) for d in ordered)
 
+    def _routing(self, ns: str, state: NamespaceState, want: Namespace, done: list[Action]) -> None:
+        """Rules that go are deleted before the routes change and missing ones added after,
+        so marked traffic is never steered into a table vpclab has not filled (it would
+        fall through to later rules, e.g. main, and leave by the wrong way)."""
+        rules = set(want.rules)
+        for rule in sorted(state.rules - rules, key=_rule_order):
+            self._do(done, DeleteRule(ns, rule))
+        self._routes(ns, state, want.routes, done)
+        for rule in sorted(rules - state.rules, key=_rule_order):
+            self._do(done, AddRule(ns, rule))
+        proxies = set(want.proxy_neighbours)
+        for p in sorted(state.proxy_neighbours - proxies, key=str):
+            self._do(done, DeleteProxyNeighbour(ns, p))
+        for p in sorted(proxies - state.proxy_neighbours, key=str):
+            self._do(done, AddProxyNeighbour(ns, p))
+
     def _routes(self, ns: str, state: NamespaceState, routes: Iterable[Route], done: list[Action]) -> None:
         routes = list(routes)
         for seen in sorted(state.routes, key=str):
@@ -385,6 +412,10 @@ class Backend:
             current = state.tables.get(t.key)
             if current != t:
                 self._do(done, ApplyTable(ns, t, current))
+
+
+def _rule_order(rule: Rule) -> tuple[int, str]:
+    return rule.priority, str(rule)
 
 
 class FakeBackend(Backend):

@@ -1,9 +1,12 @@
 """An in-memory kernel: the fake shipped beside the real one (httpx-transport style).
 
-It keeps a small model of namespaces, links, addresses, routes, sysctls and nft tables,
-records every action executed, and refuses what the real kernel refuses (a link name
-already taken, a master that is not a bridge, a veth peer in a missing namespace), so
-ordering mistakes in the backend show up in tests that need no root.
+It keeps a small model of namespaces, links, addresses, routes (every table), ip rules,
+proxy neighbours, sysctls and nft tables, records every action executed, and refuses
+what the real kernel refuses (a link name already taken, a master that is not a bridge,
+a veth peer in a missing namespace, a route or proxy entry on a missing device, a rule
+identical to one present), so ordering mistakes in the backend show up in tests that
+need no root. Like the kernel, it drops a link's routes and proxy entries with the link
+(and its proxy entries when it goes down).
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from vpclab.dataplane.kernel import (
     Action,
     AddAddress,
     AddBridge,
+    AddProxyNeighbour,
     AddRoute,
+    AddRule,
     AddVeth,
     ApplyTable,
     CreateNamespace,
     DeleteAddress,
     DeleteLink,
     DeleteNamespace,
+    DeleteProxyNeighbour,
     DeleteRoute,
+    DeleteRule,
     DeleteTable,
     NamespaceState,
     SetMaster,
@@ -37,7 +44,7 @@ from vpclab.dataplane.kernel import (
 )
 from vpclab.dataplane.links import LinkError, LinkState
 from vpclab.dataplane.nft import NftTable
-from vpclab.dataplane.topology import Route
+from vpclab.dataplane.topology import ProxyNeighbour, Route, Rule
 
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.rp_filter": "0"}
 
@@ -46,7 +53,9 @@ DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.rp_filter": "0
 class FakeNamespace:
     links: dict[str, LinkState] = field(default_factory=dict)
     peers: dict[str, tuple[str, str]] = field(default_factory=dict)  # veth -> (ns, name)
-    routes: set[Route] = field(default_factory=set)
+    routes: set[Route] = field(default_factory=set)  # vpclab's, every table
+    rules: set[Rule] = field(default_factory=set)  # vpclab's (the kernel's 0/32766/32767 are not modelled)
+    proxy_neighbours: set[ProxyNeighbour] = field(default_factory=set)  # vpclab's
     sysctls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
     tables: dict[tuple[str, str], NftTable] = field(default_factory=dict)
     next_index: int = 2
@@ -97,6 +106,8 @@ class FakeKernel:
         return NamespaceState(
             links=seen,
             routes=frozenset(n.routes) if routes else frozenset(),
+            rules=frozenset(n.rules) if routes else frozenset(),
+            proxy_neighbours=frozenset(n.proxy_neighbours) if routes else frozenset(),
             sysctls={k: n.sysctls.get(k) for k in sysctl_keys},
             tables={k: v for k, v in n.tables.items() if naming.owns_table(self.prefix, k[1])} if tables else {},
         )
@@ -129,6 +140,9 @@ class FakeKernel:
                     self._del_link(ns, name)
             case SetUp(name=name, up=up):
                 self._update(ns, name, up=up)
+                if not up:  # the kernel flushes a device's proxy entries when it goes down
+                    n = self._get(ns)
+                    n.proxy_neighbours = {p for p in n.proxy_neighbours if p.dev != name}
             case SetMaster(name=name, master=master):
                 if master is not None and self._link(ns, master).kind != "bridge":
                     raise LinkError(errno.EINVAL, f"{master} is not a bridge")
@@ -151,9 +165,22 @@ class FakeKernel:
                 n = self._get(ns)
                 if r.dev is not None:
                     self._link(ns, r.dev)
-                n.routes = {x for x in n.routes if x.dst != r.dst} | {r}  # replace semantics
+                # replace semantics, per table
+                n.routes = {x for x in n.routes if (x.dst, x.table) != (r.dst, r.table)} | {r}
             case DeleteRoute(route=r):
                 self._get(ns).routes.discard(r)
+            case AddRule(rule=rule):
+                n = self._get(ns)
+                if rule in n.rules:
+                    raise LinkError(errno.EEXIST, f"rule {rule} exists")
+                n.rules.add(rule)
+            case DeleteRule(rule=rule):
+                self._get(ns).rules.discard(rule)
+            case AddProxyNeighbour(neighbour=p):
+                self._link(ns, p.dev)
+                self._get(ns).proxy_neighbours.add(p)  # adding one present is no error
+            case DeleteProxyNeighbour(neighbour=p):
+                self._get(ns).proxy_neighbours.discard(p)
             case SetSysctl(key=key, value=value):
                 self._get(ns).sysctls[key] = value
             case ApplyTable(table=table):
@@ -201,6 +228,7 @@ class FakeKernel:
             raise LinkError(errno.ENODEV, f"no interface {ns}/{name}")
         del n.links[name]
         n.routes = {r for r in n.routes if r.dev != name and not self._via_gone(n, r)}
+        n.proxy_neighbours = {p for p in n.proxy_neighbours if p.dev != name}
         for other, link in list(n.links.items()):
             if link.master == name:
                 n.links[other] = replace(link, master=None)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from vpclab.dataplane.links import LinkState
 from vpclab.dataplane.nft import NftTable
-from vpclab.dataplane.topology import Route
+from vpclab.dataplane.topology import ProxyNeighbour, Route, Rule
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,9 @@ class NamespaceState:
     """What a kernel reports for one namespace, in the terms the backend compares."""
 
     links: dict[str, LinkState] = field(default_factory=dict)
-    routes: frozenset[Route] = frozenset()  # only vpclab's own routes
+    routes: frozenset[Route] = frozenset()  # only vpclab's own (proto 118), every table
+    rules: frozenset[Rule] = frozenset()  # only vpclab's own (proto 118), IPv4
+    proxy_neighbours: frozenset[ProxyNeighbour] = frozenset()  # only vpclab's (proto 118), IPv4
     sysctls: dict[str, str | None] = field(default_factory=dict)  # only the keys asked for
     tables: dict[tuple[str, str], NftTable | None] = field(default_factory=dict)
     """Owned nft tables present: the content vpclab applied, or None if unknown."""
@@ -111,6 +113,26 @@ class DeleteRoute(Action):
 
 
 @dataclass(frozen=True)
+class AddRule(Action):
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class DeleteRule(Action):
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class AddProxyNeighbour(Action):
+    neighbour: ProxyNeighbour
+
+
+@dataclass(frozen=True)
+class DeleteProxyNeighbour(Action):
+    neighbour: ProxyNeighbour
+
+
+@dataclass(frozen=True)
 class SetSysctl(Action):
     key: str
     value: str
@@ -156,9 +178,11 @@ class Kernel(Protocol):
 
         `links`: None reads every link (one dump); a collection reads only those names
         (absent ones are simply missing from the result), so a change to one link of a
-        namespace with a thousand costs one link. ``routes=False`` / ``tables=False`` leave
-        those parts empty (not read); ``addresses=False`` may leave addresses empty (for
-        links the caller knows have none, e.g. just created)."""
+        namespace with a thousand costs one link. ``routes`` is the namespace's routing
+        part: vpclab's routes of every table, its ip rules and the proxy neighbours, read
+        together. ``routes=False`` / ``tables=False`` leave those parts empty (not read);
+        ``addresses=False`` may leave addresses empty (for links the caller knows have
+        none, e.g. just created)."""
         ...
 
     def veth_connects(self, ns: str, link: LinkState, peer_ns: str, peer_link: LinkState) -> bool:
@@ -168,7 +192,9 @@ class Kernel(Protocol):
         ...
 
     def execute(self, action: Action) -> None:
-        """Carry out one action, or raise."""
+        """Carry out one action, or raise. Deleting a route, rule or proxy neighbour that
+        is already gone (the kernel drops a link's routes and proxy entries with the
+        link) is not an error."""
         ...
 
     def close(self) -> None:

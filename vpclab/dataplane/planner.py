@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .nft import NftTable
-from .topology import Bridge, Namespace, Plan, Route, VethPair
+from .topology import Bridge, Namespace, Plan, ProxyNeighbour, Route, Rule, VethPair
 from .world import World
 
 
@@ -23,6 +23,8 @@ class NamespaceDraft:
     routes: list[Route] = field(default_factory=list)
     sysctls: dict[str, str] = field(default_factory=dict)
     nft: dict[str, NftTable] = field(default_factory=dict)
+    rules: dict[int, Rule] = field(default_factory=dict)  # by priority: one rule per priority
+    proxy_neighbours: dict[tuple[str, str], ProxyNeighbour] = field(default_factory=dict)  # by (address, dev)
 
     def build(self) -> Namespace:
         return Namespace(
@@ -32,6 +34,8 @@ class NamespaceDraft:
             routes=tuple(self.routes),
             sysctls=dict(self.sysctls),
             nft=tuple(self.nft[k] for k in sorted(self.nft)),
+            rules=tuple(self.rules[k] for k in sorted(self.rules)),
+            proxy_neighbours=tuple(self.proxy_neighbours[k] for k in sorted(self.proxy_neighbours)),
         )
 
 

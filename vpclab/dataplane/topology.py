@@ -25,6 +25,12 @@ KIND_VETH = "veth"
 SYSCTL_ALLOWED = ("net.ipv4.", "net.ipv6.", "net.bridge.")
 """Only per-namespace sysctls: kernel.*, vm.* and most of net.core are global to the host."""
 
+MAIN_TABLE = 254
+U32_MAX = 0xFFFFFFFF
+RULE_PRIORITY_MAIN = 32766
+"""The kernel's own ``from all lookup main`` rule; vpclab's rules sit strictly before it
+(rules 0, 32766 and 32767 are the kernel's and are never touched)."""
+
 
 def canonical_address(cidr: str) -> str:
     """``"172.31.0.10/20"`` in one spelling (so observed and desired compare equal)."""
@@ -35,6 +41,16 @@ def canonical_network(dst: str) -> str:
     if dst == "default":
         return "0.0.0.0/0"
     return ipaddress.ip_network(dst, strict=True).with_prefixlen
+
+
+def _check_name(name: str) -> None:
+    if not 0 < len(name) <= naming.IFNAMSIZ or "/" in name or " " in name:
+        raise ValueError(f"invalid interface name {name!r}")
+
+
+def _check_u32(what: str, value: int, low: int = 0) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= U32_MAX:
+        raise ValueError(f"{what} {value!r} is not an integer in [{low}, {U32_MAX:#x}]")
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,7 @@ class Interface:
     up: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < len(self.name) <= naming.IFNAMSIZ or "/" in self.name or " " in self.name:
-            raise ValueError(f"invalid interface name {self.name!r}")
+        _check_name(self.name)
         object.__setattr__(
             self, "addresses", tuple(sorted({canonical_address(a) for a in self.addresses}))
         )
@@ -73,12 +88,14 @@ class VethPair:
 
 @dataclass(frozen=True)
 class Route:
-    """A route in the namespace's main table. `dst` is a network or ``"default"``."""
+    """A route in routing table `table` (main unless said). `dst` is a network or
+    ``"default"``. Routes in any table are vpclab's when they carry its protocol (118)."""
 
     dst: str
     via: str | None = None
     dev: str | None = None
     metric: int | None = None
+    table: int = MAIN_TABLE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dst", canonical_network(self.dst))
@@ -86,6 +103,56 @@ class Route:
             object.__setattr__(self, "via", str(ipaddress.ip_address(self.via)))
         if self.via is None and self.dev is None:
             raise ValueError(f"route to {self.dst} needs via or dev")
+        _check_u32("route table", self.table, 1)  # 0 is RT_TABLE_UNSPEC, not a table
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`ip rule add pref PRIORITY [not] fwmark FWMARK/MASK (lookup TABLE | goto GOTO) proto 118`.
+
+    IPv4 only. The fields are exactly what the kernel reports back, so an observed rule
+    compares equal to the desired one: without `fwmark` the mask is meaningless and is
+    kept at its default."""
+
+    priority: int
+    table: int | None = None
+    fwmark: int | None = None  # None: no fwmark selector (matches every packet)
+    mask: int = U32_MAX
+    invert: bool = False  # "not": the rule applies to packets the selector does NOT match
+    goto: int | None = None  # jump to the rule with this priority instead of a table lookup
+
+    def __post_init__(self) -> None:
+        p = self.priority
+        if isinstance(p, bool) or not isinstance(p, int) or not 0 < p < RULE_PRIORITY_MAIN:
+            raise ValueError(f"rule priority {self.priority!r} is not in (0, {RULE_PRIORITY_MAIN})")
+        if (self.table is None) == (self.goto is None):
+            raise ValueError(f"rule {self.priority}: exactly one of table and goto")
+        if self.table is not None:
+            _check_u32(f"rule {self.priority}: table", self.table, 1)
+        if self.goto is not None:
+            _check_u32(f"rule {self.priority}: goto", self.goto)
+            if self.goto <= self.priority:  # the kernel refuses a backward goto
+                raise ValueError(f"rule {self.priority}: goto {self.goto} is not after it")
+        if self.fwmark is None:
+            object.__setattr__(self, "mask", U32_MAX)
+        else:
+            _check_u32(f"rule {self.priority}: fwmark", self.fwmark)
+            # a zero mask matches every packet and the kernel reports no selector back
+            _check_u32(f"rule {self.priority}: fwmark mask", self.mask, 1)
+        if not isinstance(self.invert, bool):
+            raise ValueError(f"rule {self.priority}: invert must be a bool")
+
+
+@dataclass(frozen=True)
+class ProxyNeighbour:
+    """`ip neigh add proxy ADDRESS dev DEV` (IPv4): the namespace answers ARP for ADDRESS on DEV."""
+
+    address: str
+    dev: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address", str(ipaddress.IPv4Address(self.address)))
+        _check_name(self.dev)
 
 
 @dataclass(frozen=True)
@@ -98,6 +165,8 @@ class Namespace:
     routes: tuple[Route, ...] = ()
     sysctls: Mapping[str, str] = field(default_factory=dict)
     nft: tuple[NftTable, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    proxy_neighbours: tuple[ProxyNeighbour, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,9 +238,18 @@ class Plan:
                 m = link.config.master
                 if m is not None and (m not in by_name or by_name[m].kind != KIND_BRIDGE):
                     raise PlanError(f"{link.config.name} in {ns}: master {m!r} is not a bridge there")
-            for r in self.namespace(ns).routes:
+            spec = self.namespace(ns)
+            for r in spec.routes:
                 if r.dev is not None and r.dev not in by_name and r.dev != "lo":
                     raise PlanError(f"route {r} in {ns}: no interface {r.dev!r}")
+            for p in spec.proxy_neighbours:
+                if p.dev not in by_name and p.dev != "lo":
+                    raise PlanError(f"proxy neighbour {p} in {ns}: no interface {p.dev!r}")
+            priorities: set[int] = set()
+            for rule in spec.rules:
+                if rule.priority in priorities:
+                    raise PlanError(f"two rules with priority {rule.priority} in {ns}")
+                priorities.add(rule.priority)
 
 
 class PlanError(ValueError):
