@@ -10,6 +10,7 @@ import pytest
 from dataplane_worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
 from test_dataplane_nlb import curl, provider_nlb, run_instances, wait_for, web_group
 from vpclab.dataplane import desired_endpoints, naming, netns, transit
+from vpclab.dataplane.topology import ProxyNeighbour, Route, Rule
 from vpclab.dataplane.world import World
 from vpclab.model.dataplane import TransitLink
 from vpclab.store import open_store
@@ -18,14 +19,27 @@ from conftest import ACCOUNT_2
 
 VPC_NS = naming.namespace_name(PREFIX, "vpc-c")
 NODE_NS = naming.namespace_name(PREFIX, "eni-node0")
+ENI_IP = "172.31.32.6"
 
 
 def consumer(plan):
     return plan.namespace(VPC_NS)
 
 
-def dnat_of(plan) -> dict:
-    return {t.name: t for t in consumer(plan).nft}[f"{PREFIX}-endpoints"].set("eni_dnat").elements
+def node(plan):
+    return plan.namespace(NODE_NS)
+
+
+def tables(ns) -> dict:
+    return {t.name: t for t in ns.nft}
+
+
+def forwarding_of(plan) -> set[str]:
+    return set(tables(node(plan))[f"{PREFIX}-nlb"].set("eni_forwarding").elements)
+
+
+def links_of(plan) -> list:
+    return [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS]
 
 
 def world_with(state: str, link: int | None = 0) -> World:
@@ -37,56 +51,79 @@ def world_with(state: str, link: int | None = 0) -> World:
 
 # Plan level -------------------------------------------------------------------------------
 
-def test_transit_addresses():
-    assert (transit.consumer_address(0), transit.node_address(0)) == ("100.64.0.1", "100.64.0.2")
-    assert transit.consumer_address(1000) == "100.64.15.161"
-    assert transit.network_of(transit.CAPACITY - 1).broadcast_address.exploded == "100.127.255.255"
+def test_link_numbers():
+    assert (transit.mark(7), transit.zone(7), transit.table(7), transit.rule_priority(7)) == (
+        0x40000007, 8, 0x10007, 1007)
+    assert transit.index_of_mark(0x40000007) == 7
+    assert transit.index_of_mark(5) is None  # an NLB flow-hash bucket, not a link
+    assert transit.rule_priority(transit.CAPACITY - 1) < transit.MAIN_RULE
+    with pytest.raises(ValueError):
+        transit.mark(transit.CAPACITY)
 
 
 @pytest.mark.parametrize("state", ["rejected", "deleting"])
-def test_not_forwarding_states_have_an_address_but_no_link_and_no_dnat(state):
+def test_not_forwarding_states_have_no_link(state):
     plan = plan_of(world_with(state))
+    assert links_of(plan) == []
+    assert forwarding_of(plan) == set()
+    assert node(plan).proxy_neighbours == ()
+    # Nothing of the endpoint is in the consumer's router: no address, no table.
     bridges = " ".join(a for b in consumer(plan).bridges for a in b.addresses)
-    assert "172.31.32.6/32" in bridges  # the ENI address answers (and drops)
-    assert not consumer(plan).veths or all(v.peer_namespace != NODE_NS for v in consumer(plan).veths)
-    assert dnat_of(plan) == {}
+    assert ENI_IP not in bridges
+    assert consumer(plan).nft == ()
 
 
-def test_pending_acceptance_has_its_link_ready_but_no_dnat():
-    """The link is made before acceptance (accepting is then one element update), but
-    nothing is DNATed onto it: the ENI address drops everything, as in the other states."""
+def test_pending_acceptance_has_its_link_ready_but_forwards_nothing():
+    """The link is made before acceptance (accepting is then one element update): the
+    node answers ARP for the ENI address on it, but no listener takes its traffic."""
     w = world_with("pendingAcceptance", link=7)
     plan = plan_of(w)
-    bridges = " ".join(a for b in consumer(plan).bridges for a in b.addresses)
-    assert "172.31.32.6/32" in bridges
-    [veth] = [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS]
-    assert veth.local.addresses == ("100.64.0.29/30",)
-    assert dnat_of(plan) == {}
-    assert desired_endpoints.transit_sources(w, PREFIX) == {}
-    # Accepting changes DNAT elements only: same links, same table but for the map.
+    [veth] = links_of(plan)
+    assert veth.local.master == naming.bridge_name(PREFIX, "subnet-c0")  # a port of the ENI's subnet
+    assert veth.local.addresses == ()
+    assert veth.peer.addresses == (f"{desired_endpoints.LINK_ADDRESS}/32",)
+    peer = veth.peer.name
+    assert node(plan).proxy_neighbours == (ProxyNeighbour(ENI_IP, peer),)
+    assert forwarding_of(plan) == set()
+    assert desired_endpoints.link_endpoints(w) == {}
+    # Accepting changes elements only: same links, same routing, no table replaced.
     from vpclab.dataplane.nft import render_update
     w.endpoints["vpce-0001"].state = "pending"
     after = plan_of(w)
-    assert consumer(after).veths == consumer(plan).veths
-    before_t = {t.name: t for t in consumer(plan).nft}
-    after_t = {t.name: t for t in consumer(after).nft}
-    assert "delete table" not in render_update(before_t[f"{PREFIX}-endpoints"], after_t[f"{PREFIX}-endpoints"])
-    assert dnat_of(after) == {"172.31.32.6 . tcp . 80": "100.64.0.30 . 80"}
+    assert links_of(after) == links_of(plan)
+    assert (node(after).routes, node(after).rules) == (node(plan).routes, node(plan).rules)
+    before_t, after_t = tables(node(plan)), tables(node(after))
+    for name in before_t:
+        assert "delete table" not in render_update(before_t[name], after_t[name]), name
+    assert forwarding_of(after) == {f'"{peer}" . {ENI_IP}'}
+    assert desired_endpoints.link_endpoints(w) == {7: "vpce-0001"}
 
 
 @pytest.mark.parametrize("state", ["pending", "available"])
 def test_forwarding_states_link_to_the_node_in_the_same_zone_id(state):
     plan = plan_of(world_with(state, link=7))
-    [veth] = [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS]
-    assert veth.local.addresses == ("100.64.0.29/30",)
-    assert veth.peer.addresses == ("100.64.0.30/30",)
-    assert dnat_of(plan) == {"172.31.32.6 . tcp . 80": "100.64.0.30 . 80"}
+    [veth] = links_of(plan)
+    peer = veth.peer.name
+    assert forwarding_of(plan) == {f'"{peer}" . {ENI_IP}'}
+    # Replies (marked with the link's mark) are routed by the link's table: the consumer
+    # subnet on the link, the rest via the consumer subnet's gateway.
+    assert Rule(1007, fwmark=0x40000007, table=0x10007) in node(plan).rules
+    assert Rule(transit.SKIP_RULE, fwmark=transit.MARK_BIT, mask=transit.MARK_BIT, invert=True,
+                goto=transit.MAIN_RULE) in node(plan).rules
+    routes = [r for r in node(plan).routes if r.table == 0x10007]
+    assert routes == [Route("172.31.32.0/20", dev=peer, table=0x10007),
+                      Route("default", via="172.31.32.1", dev=peer, table=0x10007)]
+    links = tables(node(plan))[f"{PREFIX}-links"]
+    assert links.set("link_zone").elements == {f'"{peer}"': "8"}
+    assert links.set("link_mark").elements == {f'"{peer}"': "0x40000007"}
+    assert node(plan).sysctls["net.ipv4.tcp_fwmark_accept"] == "1"
+    assert node(plan).sysctls[f"net.ipv4.neigh.{peer}.proxy_delay"] == "0"
 
 
 def test_no_link_without_an_allocation():
     plan = plan_of(world_with("available", link=None))
-    assert [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS] == []
-    assert dnat_of(plan) == {}
+    assert links_of(plan) == []
+    assert forwarding_of(plan) == set()
 
 
 def test_zone_without_a_node_forwards_nothing():
@@ -94,17 +131,18 @@ def test_zone_without_a_node_forwards_nothing():
     add_service(w)
     add_endpoint(w, 1, "available", zone=1, link=0)  # ENI in aps1-az3
     plan = plan_of(w)
-    assert [v for v in consumer(plan).veths if v.peer_namespace == NODE_NS] == []
-    assert dnat_of(plan) == {}
+    assert links_of(plan) == []
+    assert forwarding_of(plan) == set()
 
 
 def test_more_endpoints_are_element_updates():
     from vpclab.dataplane.nft import render_update
 
     w = world_with("available", link=0)
-    before = {t.name: t for t in consumer(plan_of(w)).nft}
+    before = tables(node(plan_of(w)))
     add_endpoint(w, 2, "available", link=1)
-    after = {t.name: t for t in consumer(plan_of(w)).nft}
+    after = tables(node(plan_of(w)))
+    assert set(before) == set(after)
     for name in before:
         script = render_update(before[name], after[name])
         assert "delete table" not in script, name
@@ -113,12 +151,15 @@ def test_more_endpoints_are_element_updates():
 def test_listener_ports_follow_the_nlb():
     w = world_with("available", link=0)
     w.listeners["lst"].protocol = "TCP_UDP"
-    assert set(dnat_of(plan_of(w))) == {"172.31.32.6 . tcp . 80", "172.31.32.6 . udp . 80"}
+    rules = " | ".join(next(c for c in tables(node(plan_of(w)))[f"{PREFIX}-nlb"].chains
+                            if c.name == "prerouting").rules)
+    for proto in ("tcp", "udp"):
+        assert f"iifname . ip daddr @eni_forwarding {proto} dport 80" in rules
 
 
-def test_transit_sources_for_the_proxy_relay():
+def test_link_endpoints_for_the_proxy_relay():
     w = world_with("available", link=3)
-    assert desired_endpoints.transit_sources(w, PREFIX) == {(NODE_NS, "100.64.0.13"): "vpce-0001"}
+    assert desired_endpoints.link_endpoints(w) == {3: "vpce-0001"}
 
 
 # observe: allocation, state transitions (a real store, no kernel) ------------------------
@@ -155,7 +196,7 @@ def test_observe_allocates_then_marks_available_then_frees(tmp_path):
     desired_endpoints.observe(snap, dp, 101.0)  # a pass applied the links
     snap = World.snapshot(store)
     assert {e.state for e in snap.endpoints.values()} == {"available"}
-    # The provider rejects endpoint 1: its link leaves the plan, then its /30 is freed ...
+    # The provider rejects endpoint 1: its link leaves the plan, then its index is freed ...
     with store.write() as tx:
         ep = tx.get(type(snap.endpoints["vpce-0001"]), "vpce-0001")
         ep.state = "rejected"

@@ -96,7 +96,7 @@ def test_udp_and_tcp_udp_listeners():
     assert "tcp dport 80" in rules and "udp dport 80" in rules
     w.listeners["lst"].protocol = "UDP"
     table = node_nft(plan_of(w))
-    assert [s.name for s in table.sets] == ["be_udp_80"]
+    assert [s.name for s in table.sets] == ["eni_forwarding", "be_udp_80"]
 
 
 def test_no_targets_means_an_empty_map():

@@ -7,7 +7,7 @@ from dataplane_worlds import LB_ARN, PREFIX, add_endpoint, add_service, plan_of,
 from test_dataplane_endpoints import make_endpoint, service_and_consumer, wait_state
 from test_dataplane_nlb import curl, wait_for
 from vpclab.dataplane import desired_security_groups as sgs
-from vpclab.dataplane import naming
+from vpclab.dataplane import desired_endpoints, naming
 from vpclab.dataplane.nft import render_update
 from vpclab.model.ec2 import SecurityGroup
 
@@ -78,18 +78,20 @@ def test_endpoint_enis_share_a_group_chain_through_a_verdict_map():
         rule(cidr_ipv4="172.31.0.0/16")])
     for n in range(3):
         add_endpoint(w, n, "available", link=n)
-    before = tables(plan_of(w), "vpc-c")[f"{PREFIX}-sgep"]
+    # In the NLB node where the ENIs' links end, keyed by link, checked before the DNAT.
+    before = tables(plan_of(w), "eni-node0")[f"{PREFIX}-sgep"]
     chains = [c.name for c in before.chains if c.name.startswith("gs_")]
     assert len(chains) == 1
-    assert before.set("eni_groups").elements == {ip: f"goto {chains[0]}" for ip in before.set("eni_groups").elements}
-    assert len(before.set("eni_groups").elements) == 3
+    links = {f'"{desired_endpoints.node_link_name(PREFIX, n)}"' for n in range(3)}
+    assert before.set("eni_groups").elements == {link: f"goto {chains[0]}" for link in links}
     [gs] = [c for c in before.chains if c.name.startswith("gs_")]
     assert gs.rules == ("ip saddr 172.31.0.0/16 tcp dport 80 accept", "drop")
     pre = before.chains[-1]
     assert (pre.hook, pre.priority) == ("prerouting", sgs.PRE_DNAT)
     add_endpoint(w, 3, "available", link=3)  # one more endpoint: an element update
-    after = tables(plan_of(w), "vpc-c")[f"{PREFIX}-sgep"]
+    after = tables(plan_of(w), "eni-node0")[f"{PREFIX}-sgep"]
     assert "delete table" not in render_update(before, after)
+    assert f"{PREFIX}-sgep" not in tables(plan_of(w), "vpc-c")  # nothing in the consumer's router
 
 
 def test_nlb_node_groups_and_privatelink_enforcement():
@@ -103,6 +105,8 @@ def test_nlb_node_groups_and_privatelink_enforcement():
     assert chains["from_vpc"].rules == ("meta nfproto ipv4 tcp dport 80 accept",
                                         "ip saddr 172.31.0.0/16 tcp dport 81 accept", "drop")
     assert chains["from_privatelink"].rules == ("meta nfproto ipv4 tcp dport 80 accept", "drop")
+    pre = chains["prerouting"]  # first packets only: nothing on the per-packet path
+    assert (pre.type, pre.hook, pre.priority) == ("nat", "prerouting", sgs.PRE_DNAT)
     lb.enforce_sg_inbound_on_privatelink = False
     table = tables(plan_of(w), "eni-node0")[f"{PREFIX}-sg"]
     assert "from_privatelink" not in {c.name for c in table.chains}

@@ -197,3 +197,20 @@ def test_requester_managed_kinds_render(server):
     assert code_of(err) == "InvalidNetworkInterface.InUse"
     assert len(ec2.describe_network_interfaces(
         Filters=[{"Name": "requester-managed", "Values": ["true"]}])["NetworkInterfaces"]) == 2
+
+
+def test_allocation_avoids_addresses_it_is_told_to(tmp_path):
+    """Endpoint ENIs avoid their service's NLB node addresses (the node's own address
+    cannot also stand for an ENI there); with one other free address, that one is taken."""
+    from vpclab.control.addresses import allocate_ip, usable_range
+    from vpclab.model.ec2 import Subnet
+    from vpclab.store import open_store
+
+    store = open_store(tmp_path / "state")
+    subnet = Subnet(id="subnet-1", account=ACCOUNT_1, region="ap-south-1", vpc_id="vpc-1", cidr_block="10.9.0.0/28")
+    first, last = usable_range(subnet.cidr_block)
+    usable = [str(ipaddress.IPv4Address(v)) for v in range(first, last + 1)]
+    with store.read() as tx:
+        picks = {allocate_ip(tx, subnet, avoid=set(usable) - {usable[3]}) for _ in range(20)}
+    assert picks == {usable[3]}
+    store.close()

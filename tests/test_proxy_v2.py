@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vpclab.dataplane import naming, netns, proxy_v2
+from vpclab.dataplane import desired_endpoints, naming, netns, proxy_v2, transit
 from vpclab.dataplane.proxy_v2 import HeaderError, build_header, build_local_header, parse_header
 from vpclab.dataplane.world import World
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
@@ -209,17 +209,21 @@ def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeyp
     tg.targets = [{"id": target_ip, "port": 8080, "availability_zone": "ap-south-1a", "registered": 1.0}]
     port = proxy_v2.relay_port(w, lb.id, tg.id)
     node_ns = naming.namespace_name(prefix, "eni-node")
-    # The NLB area's part of the contract: DNAT the listener to the node's own IP at the relay port.
+    # The NLB area's part of the contract: DNAT the listener to the node's own IP at the
+    # relay port; PrivateLink flows carry their link's mark (here: link 5, as if the client
+    # came through an endpoint link).
     table = NftTable("ip", naming.table_name(prefix, "nlb"), chains=(
-        NftChain("prerouting", (f"tcp dport 80 dnat to {node_ip}:{port}",), "nat", "prerouting", "dstnat", "accept"),))
+        NftChain("prerouting", (f"tcp dport 80 meta mark set {transit.mark(5):#x} dnat to {node_ip}:{port}",),
+                 "nat", "prerouting", "dstnat", "accept"),))
     lab = (Lab(prefix).vpc("vpc-r").subnet("vpc-r", "subnet-r", "10.77.0.0/24")
            .instance("vpc-r", "subnet-r", "i-client", client_ip)
            .instance("vpc-r", "subnet-r", "eni-node", node_ip, nft=(table,))
            .instance("vpc-r", "subnet-r", "i-target", target_ip))
     lab_backend.apply(lab.plan())
-    # Which endpoint the client "is": the endpoint area's mapping, stubbed here.
-    monkeypatch.setattr(proxy_v2, "endpoint_for_source",
-                        lambda world, ns, src: "vpce-0aaaabbbbccccdddd" if (ns, src) == (node_ns, client_ip) else None)
+    # Accepted sockets inherit their SYN's mark (the endpoint area sets this in nodes).
+    netns.run(node_ns, ["sysctl", "-qw", "net.ipv4.tcp_fwmark_accept=1"], check=True)
+    # Which endpoint link 5 serves: the endpoint area's mapping, stubbed here.
+    monkeypatch.setattr(desired_endpoints, "link_endpoints", lambda world: {5: "vpce-0aaaabbbbccccdddd"})
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import secrets
+from collections.abc import Collection
 
 from ..model.ec2 import NetworkInterface, Subnet
 from ..protocol.dispatch import RequestContext
@@ -39,8 +40,12 @@ def available_count(tx: Transaction, subnet: Subnet) -> int:
     return (last - first + 1) - len(used_addresses(tx, subnet))
 
 
-def allocate_ip(tx: Transaction, subnet: Subnet, requested: str | None = None) -> str:
-    """A free address of `subnet` (the requested one, if given and free)."""
+def allocate_ip(tx: Transaction, subnet: Subnet, requested: str | None = None,
+                avoid: Collection[str] = ()) -> str:
+    """A free address of `subnet` (the requested one, if given and free), other than
+    those in `avoid` if it can (addresses of another VPC that vpclab's data plane must
+    tell apart from this one; AWS never shows which addresses it picks, so skipping a
+    few is invisible)."""
     first, last = usable_range(subnet.cidr_block)
     used = used_addresses(tx, subnet)
     if requested is not None:
@@ -64,12 +69,13 @@ def allocate_ip(tx: Transaction, subnet: Subnet, requested: str | None = None) -
     # even in a nearly full subnet, and a scan settles the rest.
     for _ in range(32):
         candidate = str(ipaddress.IPv4Address(random.randint(first, last)))
-        if candidate not in used:
+        if candidate not in used and candidate not in avoid:
             return candidate
-    for value in range(first, last + 1):
-        candidate = str(ipaddress.IPv4Address(value))
-        if candidate not in used:
-            return candidate
+    for allowed in (lambda a: a not in avoid, lambda a: True):
+        for value in range(first, last + 1):
+            candidate = str(ipaddress.IPv4Address(value))
+            if candidate not in used and allowed(candidate):
+                return candidate
     raise InsufficientFreeAddresses(f"There are not enough free addresses in subnet '{subnet.id}'.")
 
 
@@ -92,8 +98,9 @@ def create_network_interface(
     private_ip: str | None = None,
     attachment: dict | None = None,
     account: str | None = None,
+    avoid: Collection[str] = (),
 ) -> NetworkInterface:
-    """Make and store an ENI with an address from `subnet`."""
+    """Make and store an ENI with an address from `subnet` (not in `avoid`, if it can)."""
     eni = NetworkInterface(
         id=new_id("eni"),
         account=account or ctx.account,
@@ -102,7 +109,7 @@ def create_network_interface(
         vpc_id=subnet.vpc_id,
         subnet_id=subnet.id,
         availability_zone=subnet.availability_zone,
-        private_ip=allocate_ip(tx, subnet, private_ip),
+        private_ip=allocate_ip(tx, subnet, private_ip, avoid),
         mac_address=new_mac(),
         description=description,
         interface_type=interface_type,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import string
 
 from ..model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc
+from ..model.elbv2 import LoadBalancer
 from ..model.privatelink import Endpoint, EndpointService
 from ..protocol.dispatch import RequestContext, operation
 from ..protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
@@ -212,7 +213,21 @@ def check_dns_options(options: dict | None, ip_type: str) -> dict:
     return out
 
 
+def node_addresses(tx: Transaction, service_id: str) -> set[str]:
+    """The private IPs of the NLB nodes behind a service.
+
+    An endpoint ENI's address must differ from them: in the node, where the ENI's link
+    ends, the node's own address is local, so it could not also stand for the ENI."""
+    service = tx.get(EndpointService, service_id)
+    out: set[str] = set()
+    for arn in (service.network_load_balancer_arns if service else ()):
+        lb = tx.get(LoadBalancer, arn)
+        out.update(m["private_ip"] for m in (lb.mappings if lb else ()) if m.get("private_ip"))
+    return out
+
+
 def add_interfaces(tx: Transaction, ctx: RequestContext, ep: Endpoint, subnets: list[Subnet]) -> None:
+    avoid = node_addresses(tx, ep.service_id)
     for subnet in subnets:
         eni = create_network_interface(
             tx, ctx, subnet,
@@ -224,6 +239,7 @@ def add_interfaces(tx: Transaction, ctx: RequestContext, ep: Endpoint, subnets: 
             owner_kind="vpc-endpoint",
             owner_id=ep.id,
             account=ep.account,
+            avoid=avoid,
         )
         ep.subnet_ids.append(subnet.id)
         ep.network_interface_ids.append(eni.id)

@@ -1,48 +1,59 @@
-"""Interface endpoints: ENI addresses in the consumer VPC, NAT over a transit link to an NLB node.
+"""Interface endpoints: each ENI a veth from its subnet straight into the NLB node.
 
-Per endpoint ENI (one per subnet of the endpoint):
+Per endpoint ENI (one per subnet of the endpoint), while the endpoint is
+`pendingAcceptance`, `pending` (accepted, being made ready) or `available`, and the
+service's NLB has a node *in the same zone id* (PrivateLink matches zones by id):
 
-- its private IP is a /32 on the consumer VPC router's service bridge
-  (`desired_network.add_service_address`, batched): no namespace per ENI, so a thousand endpoints cost a thousand
-  addresses, not a thousand namespaces;
-- while the endpoint is `pendingAcceptance`, `pending` (accepted, being made ready) or
-  `available`, a transit veth pair links the consumer VPC namespace to the provider NLB
-  node *in the same zone id* (PrivateLink matches zones by id), numbered with a
-  persisted /30 from 100.64.0.0/10 (`transit.py`): consumer side .1, node side .2. The
-  link is made while the endpoint still waits for acceptance, so that accepting it only
-  adds DNAT elements (one pass, on a link that has been up and ARP-ready for a while);
-  it passes nothing until then (below);
-- the consumer VPC's table `<p>-endpoints` DNATs ``ENI ip . proto . listener port`` to
-  ``node-side transit address . port`` through one map (an endpoint more or less is an
-  element update), and masquerades what leaves on a transit link, so the node sees the
-  consumer-side transit address; replies return by conntrack and the connected /30;
-- anything else sent to an ENI address is dropped (no DNAT element = nothing forwards):
-  `pendingAcceptance` (link made, no DNAT element), `rejected`, `deleting` endpoints
-  time out, as on AWS;
-- nothing but DNATed flows may leave on a transit link (a consumer cannot address the
-  node's transit side directly), and on the node only DNATed flows are forwarded from a
-  transit link (the NLB area's table).
+- one veth pair, numbered by a persisted index (`transit.py`): the consumer end is a port
+  of the ENI's subnet bridge, the node end sits in the NLB node namespace. Nothing routes
+  or translates in the consumer VPC: a consumer's packets to the ENI address cross one
+  bridge and one veth and are in the node, where the one NAT of the path happens (the
+  listener's DNAT to a target and SNAT to the node's address). The consumer's router and
+  its conntrack are not on the path (benchmarks/dataplane.py: one routed, NATing
+  namespace less per packet than a link routed between two namespaces).
+- the node answers ARP for the ENI address on that link only (a proxy neighbour entry;
+  ``arp_ignore=1`` keeps it from answering for its own addresses there), and its end has
+  the link-local `LINK_ADDRESS`, the source of its own ARP requests into the consumer
+  subnet (never a provider address, which may be a consumer's too);
+- consumer and provider addresses may overlap (two default VPCs), and many links from
+  VPCs that overlap each other meet in one node. So a link's flows get, on their first
+  packet, the link's conntrack zone in the original direction (two consumers with equal
+  addresses make two flows) and the link's ct mark; replies get that mark as their packet
+  mark, and an ip rule per link sends marked replies to the link's routing table (the
+  consumer subnet on the link, the rest via the subnet's gateway), whatever their
+  destination address means in the provider VPC. Unmarked packets skip those rules.
+  All in table ``ip <p>-links`` (maps ifname -> zone, ifname -> mark: an endpoint more or
+  less is an element update).
+- forwarding: the NLB area's listener rules take PrivateLink traffic only for the pairs
+  ``link . ENI ip`` in its set ``eni_forwarding``; this area adds a pair while the
+  endpoint is `pending` or `available` (`pending` gets it in the same pass that marks it
+  available), so `pendingAcceptance` (link made, ARP answered, nothing DNATed),
+  `rejected` and `deleting` endpoints time out, as on AWS. The link is made while the
+  endpoint still waits for acceptance, so accepting is one element update on a link that
+  has long been up.
+- the ENI's security groups are checked in the node (`desired_security_groups`), against
+  the consumer's own addresses, as they arrive.
 
-The NLB node then treats the node-side transit address as one of its own: the listener
-DNAT (`fib daddr type local`) picks a target and SNATs to the node's private IP, so the
-provider's targets see an NLB node address as the source.
+The provider's targets see an NLB node address as the source (the SNAT); a proxy protocol
+v2 relay learns the endpoint from the link mark of the connection.
 
 The service's NLBs are searched in order for a node in the ENI's zone id; an ENI whose
-zone has no node (the NLB's subnets changed after the endpoint was made) gets its address
-but no link: nothing forwards through it (vpclab's choice; AWS does not let such an
-endpoint be created). The endpoint still becomes `available`.
+zone has no node (the NLB's subnets changed after the endpoint was made) gets no link:
+nothing answers for its address (vpclab's choice; AWS does not let such an endpoint be
+created). The endpoint still becomes `available`.
 
-`observe` (after a good pass): allocates /30s for ENIs that want a link and have none (the
-link appears in the next pass), frees the /30s of links the pass removed, moves `pending`
--> `available` once every link of the endpoint was applied (its DNAT elements are applied
-in that same pass: a `pending` endpoint whose links exist already forwards, so that
-`available` is never reported before traffic flows), and `deleting` -> `deleted` (its
-links and DNAT elements are not in the plan any more).
+`observe` (after a good pass): allocates indexes for ENIs that want a link and have none
+(the link appears in the next pass), frees the indexes of links the pass removed, moves
+`pending` -> `available` once every link of the endpoint was applied (its forwarding
+pairs are applied in that same pass: a `pending` endpoint whose links exist already
+forwards, so that `available` is never reported before traffic flows), and `deleting` ->
+`deleted` (its links and pairs are not in the plan any more).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..control.endpoints import mark_endpoint_available, mark_endpoint_deleted
 from ..model.dataplane import TransitLink
@@ -50,24 +61,44 @@ from ..model.ec2 import NetworkInterface
 from ..model.elbv2 import LoadBalancer
 from ..model.privatelink import Endpoint
 from . import naming, transit
-from .desired_load_balancers import listener_ports, node_namespace, nodes, realized, transit_pattern
-from .desired_network import GSO_MAX_SIZE, service_bridge, vpc_namespace
-from .nft import NftChain, NftSet, NftTable
+from .desired_load_balancers import ENI_FORWARDING, node_namespace, nodes, realized, transit_pattern
+from .desired_network import GSO_MAX_SIZE, vpc_namespace
+from .nft import NftChain, NftSet, NftTable, with_elements
 from .planner import PlanBuilder
-from .topology import Bridge, Interface, VethPair
-from .world import World
+from .topology import Interface, ProxyNeighbour, Route, Rule, VethPair
+from .world import World, gateway_of
 
-#: Endpoint states in which an ENI has a transit link (made before acceptance, so that
-#: accepting is one DNAT element update on a link that is already up).
+log = logging.getLogger("vpclab.dataplane.endpoints")
+
+#: Endpoint states in which an ENI has a link (made before acceptance, so that accepting
+#: is one element update on a link that is already up).
 LINK_STATES = ("pendingAcceptance", "pending", "available")
-#: Endpoint states in which an ENI forwards (has DNAT elements).
+#: Endpoint states in which an ENI forwards (its pair is in the node's `eni_forwarding`).
 FORWARD_STATES = ("pending", "available")
-#: ARP retransmit time on transit links (the kernel's default is 1 s).
+#: ARP retransmit time on the node end of a link (the kernel's default is 1 s).
 ARP_RETRANS_MS = "100"
+#: The node end's own address (link-local: the source of its ARP requests into the
+#: consumer subnet; the same on every link, an address may sit on many links).
+LINK_ADDRESS = "169.254.0.1"
+#: Node-wide: answer ARP only for addresses of the interface asked (the node's own IP
+#: stays off the links; the ENI address is answered by its proxy entry), announce from
+#: the interface's own address, and let relay sockets inherit their SYN's mark.
+NODE_SYSCTLS = {
+    "net.ipv4.conf.all.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+    "net.ipv4.tcp_fwmark_accept": "1",
+}
 
 
-def neigh_sysctl(link: str) -> str:
-    return f"net.ipv4.neigh.{link}.retrans_time_ms"
+def link_sysctls(link: str) -> dict[str, str]:
+    """Per link end in the node (a namespace has no neigh/default of its own): ARP retried
+    after 100 ms, not 1 s; proxy answers sent at once, not after up to 0.8 s; no IPv6 (no
+    router solicitations into the consumer subnet)."""
+    return {
+        f"net.ipv4.neigh.{link}.retrans_time_ms": ARP_RETRANS_MS,
+        f"net.ipv4.neigh.{link}.proxy_delay": "0",
+        f"net.ipv6.conf.{link}.disable_ipv6": "1",
+    }
 
 
 @dataclass(frozen=True)
@@ -76,7 +107,7 @@ class EndpointEni:
     eni: NetworkInterface
     lb: LoadBalancer | None  # the provider NLB serving the ENI's zone, if any
     mapping: dict | None  # its node in that zone
-    link: TransitLink | None  # the persisted /30, if allocated
+    link: TransitLink | None  # the persisted index, if allocated
 
     @property
     def wants_link(self) -> bool:
@@ -84,12 +115,12 @@ class EndpointEni:
 
     @property
     def linked(self) -> bool:
-        """True when the plan carries this ENI's transit link."""
+        """True when the plan carries this ENI's link."""
         return self.wants_link and self.link is not None
 
     @property
     def forwarding(self) -> bool:
-        """True when the plan carries this ENI's DNAT elements (and its link)."""
+        """True when the plan carries this ENI's forwarding pair (and its link)."""
         return self.linked and self.endpoint.state in FORWARD_STATES
 
 
@@ -124,7 +155,7 @@ def endpoint_enis(world: World) -> Iterator[EndpointEni]:
 
 
 def consumer_link_name(prefix: str, index: int) -> str:
-    """``<prefix>t<6 hex index>c``: named by the /30's index, not a hash of the ENI id, so
+    """``<prefix>t<6 hex index>c``: named by the link's index, not a hash of the ENI id, so
     that thousands of links meeting in one node can never collide (a 7-hex hash did, at
     1,000 endpoints). Still matches the transit wildcard ``<prefix>t*``."""
     return f"{naming.check_prefix(prefix)}{naming.TAG_TRANSIT}{index:06x}c"
@@ -134,87 +165,98 @@ def node_link_name(prefix: str, index: int) -> str:
     return f"{naming.check_prefix(prefix)}{naming.TAG_TRANSIT}{index:06x}n"
 
 
-def transit_sources(world: World, prefix: str) -> dict[tuple[str, str], str]:
-    """{(node namespace, consumer-side transit address): endpoint id} (for the proxy v2 relay)."""
-    out = {}
-    for e in endpoint_enis(world):
-        if e.forwarding:
-            out[(node_namespace(prefix, e.mapping), transit.consumer_address(e.link.index))] = e.endpoint.id
-    return out
+def link_endpoints(world: World) -> dict[int, str]:
+    """{link index: endpoint id} of the links that forward (for the proxy v2 relay)."""
+    return {e.link.index: e.endpoint.id for e in endpoint_enis(world) if e.forwarding}
 
 
-def _vpc_table(prefix: str, addresses: list[str], dnat: dict[str, str]) -> NftTable:
+@dataclass
+class _NodeLinks:
+    """What the links meeting in one node add to its nft tables."""
+
+    zones: dict[str, str] = field(default_factory=dict)
+    marks: dict[str, str] = field(default_factory=dict)
+    forwarding: dict[str, None] = field(default_factory=dict)
+
+
+def links_table(prefix: str, links: _NodeLinks) -> NftTable:
     pattern = transit_pattern(prefix)
     return NftTable(
-        "ip", naming.table_name(prefix, "endpoints"),
+        "ip", naming.table_name(prefix, "links"),
         sets=(
-            NftSet.of("eni_addrs", "ipv4_addr", sorted(addresses)),
-            NftSet.map("eni_dnat", "ipv4_addr . inet_proto . inet_service", "ipv4_addr . inet_service", dnat),
+            NftSet.map("link_zone", "typeof iifname", "ct zone", links.zones),
+            NftSet.map("link_mark", "ifname", "mark", links.marks),
         ),
         chains=(
-            NftChain("prerouting", ("dnat ip to ip daddr . meta l4proto . th dport map @eni_dnat",),
-                     "nat", "prerouting", "dstnat", "accept"),
-            # Only DNATed flows leave on a transit link. In the nat chain (run for a flow's
-            # first packet only), not a filter forward chain run for every packet: a flow
-            # whose first packet is dropped never gets a conntrack entry, so its later
-            # packets are first packets again (benchmarks/dataplane.py: one hook less per
-            # forwarded packet).
-            NftChain("postrouting", (f'oifname "{pattern}" ct status dnat masquerade', f'oifname "{pattern}" drop'),
-                     "nat", "postrouting", "srcnat", "accept"),
-            # Not DNATed (endpoint not forwarding, or a port no listener has): nothing answers.
-            NftChain("input", ("ip daddr @eni_addrs drop",), "filter", "input", 0, "accept"),
+            # Before conntrack: the flow is looked up and made in the link's zone.
+            NftChain("raw", (f'iifname "{pattern}" ct original zone set iifname map @link_zone',),
+                     "filter", "prerouting", "raw", "accept"),
+            # After conntrack, before NAT and routing: a new flow keeps its link's mark;
+            # a reply carries it, for the link's ip rule.
+            NftChain("mangle", (f'iifname "{pattern}" ct state new ct mark set iifname map @link_mark',
+                                "ct direction reply meta mark set ct mark"),
+                     "filter", "prerouting", "mangle", "accept"),
         ),
     )
 
 
-def _add_service_addresses(builder: PlanBuilder, prefix: str, vpc_id: str, addrs: list[str]) -> None:
-    """`add_service_address` for many at once (one Bridge built per VPC, not one per ENI:
-    each rebuild re-parses every address, which made 1,000 endpoints cost 2 s of planning)."""
-    draft = builder.namespace(vpc_namespace(prefix, vpc_id))
-    name = service_bridge(prefix, vpc_id)
-    current = draft.bridges[name]
-    draft.bridges[name] = Bridge(name, addresses=current.addresses + tuple(f"{a}/32" for a in addrs))
+def _add_link(builder: PlanBuilder, world: World, e: EndpointEni, node_ns: str) -> str | None:
+    """The link of `e` in the plan (both ends, the node's routing for it); its node-end name."""
+    prefix = builder.prefix
+    subnet = world.subnets.get(e.eni.subnet_id)
+    vpc_ns = vpc_namespace(prefix, e.endpoint.vpc_id)
+    if subnet is None or not builder.has(vpc_ns):
+        return None
+    index = e.link.index
+    if index >= transit.CAPACITY:
+        log.warning("endpoint link %d of %s is beyond the %d vpclab can route; not made",
+                    index, e.eni.id, transit.CAPACITY)
+        return None
+    name, peer = consumer_link_name(prefix, index), node_link_name(prefix, index)
+    builder.namespace(vpc_ns).veths[name] = VethPair(
+        local=Interface(name, master=naming.bridge_name(prefix, subnet.id), gso_max_size=GSO_MAX_SIZE),
+        peer_namespace=node_ns,
+        peer=Interface(peer, addresses=(f"{LINK_ADDRESS}/32",), gso_max_size=GSO_MAX_SIZE),
+    )
+    node = builder.namespace(node_ns)
+    node.sysctls.update(NODE_SYSCTLS)
+    node.sysctls.update(link_sysctls(peer))
+    node.proxy_neighbours[(e.eni.private_ip, peer)] = ProxyNeighbour(e.eni.private_ip, peer)
+    table_id = transit.table(index)
+    # The subnet first: the gateway must be reachable in the table when the default is added.
+    node.routes.append(Route(subnet.cidr_block, dev=peer, table=table_id))
+    node.routes.append(Route("default", via=gateway_of(subnet.cidr_block), dev=peer, table=table_id))
+    node.rules[transit.rule_priority(index)] = Rule(transit.rule_priority(index), fwmark=transit.mark(index),
+                                                     table=table_id)
+    node.rules[transit.SKIP_RULE] = Rule(transit.SKIP_RULE, fwmark=transit.MARK_BIT, mask=transit.MARK_BIT,
+                                         invert=True, goto=transit.MAIN_RULE)
+    return peer
 
 
 def contribute(world: World, builder: PlanBuilder) -> None:
     prefix = builder.prefix
-    addresses: dict[str, list[str]] = {}
-    dnat: dict[str, dict[str, str]] = {}
+    per_node: dict[str, _NodeLinks] = {}
     for e in endpoint_enis(world):
-        vpc_id = e.endpoint.vpc_id
-        addresses.setdefault(vpc_id, []).append(e.eni.private_ip)
-        elements = dnat.setdefault(vpc_id, {})
         if not e.linked:
             continue
         node_ns = node_namespace(prefix, e.mapping)
         if not builder.has(node_ns):
             continue
-        net = transit.network_of(e.link.index)
-        here = vpc_namespace(prefix, vpc_id)
-        name = consumer_link_name(prefix, e.link.index)
-        peer_name = node_link_name(prefix, e.link.index)
-        # ARP retried after 100 ms, not 1 s, on both ends (a network namespace has no
-        # neigh/default sysctls of its own, so per link): should the first request go
-        # unanswered, traffic waits 0.1 s, not 1 s.
-        builder.namespace(here).sysctls[neigh_sysctl(name)] = ARP_RETRANS_MS
-        builder.namespace(node_ns).sysctls[neigh_sysctl(peer_name)] = ARP_RETRANS_MS
-        builder.namespace(here).veths[name] = VethPair(
-            local=Interface(name, addresses=(f"{transit.consumer_address(e.link.index)}/{net.prefixlen}",),
-                            gso_max_size=GSO_MAX_SIZE),
-            peer_namespace=node_ns,
-            peer=Interface(peer_name,
-                           addresses=(f"{transit.node_address(e.link.index)}/{net.prefixlen}",),
-                           gso_max_size=GSO_MAX_SIZE),
-        )
-        if not e.forwarding:
-            continue  # pendingAcceptance: the link exists, nothing is DNATed onto it
-        to = transit.node_address(e.link.index)
-        for proto, port in listener_ports(world, e.lb.id):
-            elements[f"{e.eni.private_ip} . {proto} . {port}"] = f"{to} . {port}"
-    for vpc_id, addrs in addresses.items():
-        _add_service_addresses(builder, prefix, vpc_id, addrs)
-        table = _vpc_table(prefix, addrs, dnat.get(vpc_id, {}))
-        builder.namespace(vpc_namespace(prefix, vpc_id)).nft[table.name] = table
+        peer = _add_link(builder, world, e, node_ns)
+        if peer is None:
+            continue
+        links = per_node.setdefault(node_ns, _NodeLinks())
+        links.zones[f'"{peer}"'] = str(transit.zone(e.link.index))
+        links.marks[f'"{peer}"'] = hex(transit.mark(e.link.index))
+        if e.forwarding:  # pendingAcceptance: the link exists, nothing is forwarded from it
+            links.forwarding[f'"{peer}" . {e.eni.private_ip}'] = None
+    for node_ns, links in per_node.items():
+        draft = builder.namespace(node_ns)
+        table = links_table(prefix, links)
+        draft.nft[table.name] = table
+        nlb = draft.nft.get(naming.table_name(prefix, "nlb"))
+        if nlb is not None:
+            draft.nft[nlb.name] = with_elements(nlb, ENI_FORWARDING, links.forwarding)
 
 
 def observe(world: World, dp, now: float) -> None:

@@ -4,20 +4,23 @@ Each mapping (one per enabled zone) of an NLB is a *node*: namespace `<p>-<node 
 with `eth0` = the node's private IP on its subnet's bridge (`attach_to_subnet`), and one
 nft table `<p>-nlb`:
 
-- per listener and protocol (TCP -> tcp, UDP -> udp, TCP_UDP -> both), a rule in the
-  nat prerouting chain: traffic to any address of the node itself (`fib daddr type
-  local`: its private IP and the node side of every transit link) on the listener port
-  gets ``meta mark set jhash(saddr . sport . daddr . dport) mod B`` and is DNATed through
-  the map ``be_<proto>_<port>`` (bucket -> target ip . port). B is fixed (256, or the next
+- per listener and protocol (TCP -> tcp, UDP -> udp, TCP_UDP -> both), two rules in the
+  nat prerouting chain, one for traffic from the VPC (`eth0`, to the node's private IP)
+  and one for PrivateLink traffic (from an endpoint's link, to that endpoint ENI's
+  address: the pair is an element of the set ``eni_forwarding``, which the endpoint area
+  fills only while the endpoint forwards). Both get
+  ``meta mark set jhash(saddr . sport . daddr . dport) mod B`` and are DNATed through the
+  map ``be_<proto>_<port>`` (bucket -> target ip . port). B is fixed (256, or the next
   power of two above the number of targets), so registering, deregistering or a health
   change rewrites map *elements* only, never the table: bucket i goes to target
   ``i mod n`` of the sorted forwarding set. The mark is only a carrier from the hash to
-  the map lookup (nft cannot key a named map on a jhash result directly); it is scrubbed
-  when the packet crosses into the target's namespace.
+  the map lookup (nft cannot key a named map on a jhash result directly); buckets stay
+  far below the endpoint area's link marks, so the policy routing of link replies never
+  sees them, and it is scrubbed when the packet crosses into the target's namespace.
 - ``ct status dnat`` traffic leaving `eth0` is SNATed to the node's private IP: targets
   see the node as the source, for direct and PrivateLink traffic alike (as on AWS for
   PrivateLink; vpclab does not preserve client IPs).
-- from transit links, only DNATed flows pass, and no new flow leaves on one: a consumer
+- from endpoint links, only DNATed flows pass, and no new flow leaves on one: a consumer
   can reach the listeners and nothing else of the provider VPC (rules in the nat chains,
   which run for a flow's first packet only; no filter chain on the per-packet path).
 
@@ -32,6 +35,9 @@ none is healthy (fail-open, as AWS).
 
 A listener whose target group has proxy protocol v2 on is DNATed to the node's own
 relay port (`proxy_v2.relay_port`) instead of the targets; the relay picks the target.
+PrivateLink flows to a relay carry their link's mark (``meta mark set ct mark``), which
+the accepted socket inherits (`tcp_fwmark_accept`): it routes the relay's replies back
+over the link and tells the relay which endpoint the connection came through.
 
 TLS listeners are not realized (vpclab terminates no TLS).
 
@@ -58,12 +64,15 @@ NODE_SYSCTLS = {
     "net.ipv4.conf.default.rp_filter": "0",
 }
 PROTOCOLS = {"TCP": ("tcp",), "UDP": ("udp",), "TCP_UDP": ("tcp", "udp")}
+#: Set of ``link ifname . ENI ip`` pairs whose PrivateLink traffic the listeners take
+#: (filled by the endpoint area while the endpoint forwards).
+ENI_FORWARDING = "eni_forwarding"
 
 
 # Small pure queries (used by the endpoint and security group areas too) -------------------
 
 def transit_pattern(prefix: str) -> str:
-    """nft interface wildcard matching every transit link end (both sides) of `prefix`."""
+    """nft interface wildcard matching every endpoint link end (both sides) of `prefix`."""
     return f"{prefix}{naming.TAG_TRANSIT}*"
 
 
@@ -174,9 +183,10 @@ def _relay_port(world: World, lb: LoadBalancer, tg_arn: str) -> int | None:
 # The table of one node -------------------------------------------------------------------
 
 def node_table(world: World, prefix: str, lb: LoadBalancer, mapping: dict) -> NftTable:
-    sets: list[NftSet] = []
+    sets: list[NftSet] = [NftSet.of(ENI_FORWARDING, "ifname . ipv4_addr", ())]
     dnat: list[str] = []
     transit = transit_pattern(prefix)
+    node_ip = mapping["private_ip"]
     for listener in listeners_of(world, lb.id):
         protos = PROTOCOLS.get(listener.protocol, ())
         arns = [a for a in forwarded_target_groups(listener) if a in world.target_groups]
@@ -187,24 +197,27 @@ def node_table(world: World, prefix: str, lb: LoadBalancer, mapping: dict) -> Nf
         for arn in arns:  # a weighted forward: the union (weights are not emulated)
             targets.update(forwarding_set(world, lb, mapping, world.target_groups[arn]))
         for proto in protos:
+            from_vpc = f'iifname "eth0" ip daddr {node_ip} {proto} dport {listener.port}'
+            from_link = f"iifname . ip daddr @{ENI_FORWARDING} {proto} dport {listener.port}"
             if relay is not None and proto == "tcp":
-                dnat.append(f"fib daddr type local tcp dport {listener.port} dnat ip to {mapping['private_ip']}:{relay}")
+                dnat.append(f"{from_vpc} dnat ip to {node_ip}:{relay}")
+                dnat.append(f"{from_link} meta mark set ct mark dnat ip to {node_ip}:{relay}")
                 continue
             ordered = sorted(targets)
             size = bucket_count(len(ordered))
             name = f"be_{proto}_{listener.port}"
             sets.append(NftSet.map(name, "mark", "ipv4_addr . inet_service", buckets(ordered, size)))
-            dnat.append(
-                f"fib daddr type local {proto} dport {listener.port} "
-                f"meta mark set jhash ip saddr . {proto} sport . ip daddr . {proto} dport mod {size} seed {HASH_SEED} "
-                f"dnat ip to meta mark map @{name}")
-    # Transit links carry only DNATed flows, consumer -> provider: a new flow from a
-    # transit link that no listener DNATs, or a new flow leaving on one, is dropped. In the
-    # nat chains (run for a flow's first packet only), not in a filter forward chain run for
-    # every packet (benchmarks/dataplane.py).
+            hashed = (f"meta mark set jhash ip saddr . {proto} sport . ip daddr . {proto} dport mod {size} "
+                      f"seed {HASH_SEED} dnat ip to meta mark map @{name}")
+            dnat.append(f"{from_vpc} {hashed}")
+            dnat.append(f"{from_link} {hashed}")
+    # Endpoint links carry only DNATed flows, consumer -> provider: a new flow from a link
+    # that no listener DNATs, or a new flow leaving on one, is dropped. In the nat chains
+    # (run for a flow's first packet only), not in a filter forward chain run for every
+    # packet (benchmarks/dataplane.py).
     chains = (
         NftChain("prerouting", (*dnat, f'iifname "{transit}" drop'), "nat", "prerouting", "dstnat", "accept"),
-        NftChain("postrouting", (f'ct status dnat oifname "eth0" snat ip to {mapping["private_ip"]}',
+        NftChain("postrouting", (f'ct status dnat oifname "eth0" snat ip to {node_ip}',
                                  f'oifname "{transit}" drop'),
                  "nat", "postrouting", "srcnat", "accept"),
     )

@@ -2,9 +2,9 @@
 
 - A VPC is a router namespace: one bridge per subnet holding the subnet's base+1 (the
   gateway), forwarding between its subnets. Another bridge with no ports, the *service
-  bridge*, holds the VPC's own local addresses: the resolver (base+2 and 169.254.169.253)
-  and, later, endpoint ENI addresses. Two VPCs share no link, so they cannot reach each
-  other except through what PrivateLink adds.
+  bridge*, holds the VPC's own local addresses: the resolver (base+2 and 169.254.169.253).
+  Two VPCs share no link, so they cannot reach each other except through what
+  PrivateLink adds (an endpoint's link, from a subnet bridge into an NLB node).
 - An instance is a namespace with `eth0` (its private IP) on a veth whose other end is a
   port of its subnet's bridge, and a default route via the subnet's gateway.
 """
@@ -39,14 +39,6 @@ def instance_namespace(prefix: str, instance_id: str) -> str:
 def service_bridge(prefix: str, vpc_id: str) -> str:
     """The port-less bridge of a VPC namespace that holds its local service addresses."""
     return naming.bridge_name(prefix, vpc_id + "/services")
-
-
-def add_service_address(builder: PlanBuilder, prefix: str, vpc_id: str, address: str) -> None:
-    """Make `address` (a /32) local to the VPC router, e.g. an endpoint ENI's IP."""
-    draft = builder.namespace(vpc_namespace(prefix, vpc_id))
-    name = service_bridge(prefix, vpc_id)
-    current = draft.bridges[name]
-    draft.bridges[name] = Bridge(name, addresses=current.addresses + (f"{address}/32",))
 
 
 def attach_to_subnet(builder: PlanBuilder, world: World, prefix: str, namespace: str,

@@ -6,15 +6,17 @@ dropped silently (a default deny: a client times out, as on AWS).
 
 - Instance: table `inet <p>-sg` in the instance namespace; chain `input` (policy drop)
   for the ingress rules, chain `output` (policy drop) for the egress rules.
-- Endpoint ENIs: table `inet <p>-sgep` in the consumer VPC namespace; a chain of type
-  nat (run for a flow's first packet only) at prerouting priority ``dstnat - 10`` (before the endpoint DNAT rewrites the address)
-  sends each new flow to an ENI address through the verdict map ``eni_groups`` (ENI ip ->
+- Endpoint ENIs: table `inet <p>-sgep` in the NLB node namespace where the ENI's link
+  ends (`desired_endpoints`); a chain of type nat (run for a flow's first packet only) at
+  prerouting priority ``dstnat - 10`` (before the listener DNAT rewrites the address)
+  sends each new flow from a link through the verdict map ``eni_groups`` (link ifname ->
   ``goto`` the chain of that ENI's set of groups; one chain per distinct set, ending in
-  drop). A thousand endpoints sharing groups are a thousand map elements and one chain,
-  so an endpoint more or less is an element update.
-- NLB nodes with groups: table `inet <p>-sg` in the node namespace, prerouting at
-  ``dstnat - 10``: new flows from the VPC (`eth0`) must match an ingress rule;
-  PrivateLink flows (from transit links) are checked only while
+  drop). Peers are the consumer's own addresses, as they arrive. A thousand endpoints
+  sharing groups are a thousand map elements and one chain, so an endpoint more or less
+  is an element update.
+- NLB nodes with groups: table `inet <p>-sg` in the node namespace, a nat chain (first
+  packets only) at ``dstnat - 10``: new flows from the VPC (`eth0`) must match an
+  ingress rule; PrivateLink flows (from endpoint links) are checked only while
   `enforce_sg_inbound_on_privatelink`, and then only by protocol and port against the
   rules whose peer is ``0.0.0.0/0`` (consumer addresses are not in the provider's
   space; a rule naming a CIDR or a group never matches them). Egress rules of NLB
@@ -36,8 +38,9 @@ from __future__ import annotations
 import hashlib
 
 from . import naming
+from .desired_endpoints import endpoint_enis, node_link_name
 from .desired_load_balancers import node_namespace, nodes, realized, transit_pattern
-from .desired_network import instance_namespace, vpc_namespace
+from .desired_network import instance_namespace
 from .nft import NftChain, NftSet, NftTable
 from .planner import PlanBuilder
 from .world import World
@@ -155,26 +158,27 @@ def group_set_chain(group_ids: list[str]) -> str:
     return "gs_" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def endpoint_table(world: World, prefix: str, enis: dict[str, list[str]],
+def endpoint_table(world: World, prefix: str, links: dict[str, list[str]],
                    member_ips: dict[str, set[str]]) -> NftTable:
-    """`enis`: {ENI ip: its group ids} of the endpoint ENIs of one VPC."""
+    """`links`: {link ifname (node end): its ENI's group ids} of the links ending in one node."""
     used: set[str] = set()
     chains: dict[str, NftChain] = {}
     elements: dict[str, str] = {}
-    for ip, groups in sorted(enis.items()):
+    for link, groups in sorted(links.items()):
         name = group_set_chain(groups)
         if name not in chains:
             chains[name] = NftChain(name, tuple(rule_statements(world, groups, False, used)) + ("drop",))
-        elements[ip] = f"goto {name}"
+        elements[f'"{link}"'] = f"goto {name}"
     return NftTable("inet", naming.table_name(prefix, "sgep"), (
         *_sets(world, member_ips, used),
-        NftSet.map("eni_groups", "ipv4_addr", "verdict", elements),
+        NftSet.map("eni_groups", "ifname", "verdict", elements),
     ), (
         *(chains[k] for k in sorted(chains)),
         # A nat-type chain: the kernel runs it for the first packet of a flow only (what
-        # `ct state new` selected anyway), and it shares the nat hook with the endpoint
+        # `ct state new` selected anyway), and it shares the nat hook with the listener
         # DNAT, so established packets cost no extra hook (benchmarks/dataplane.py).
-        NftChain("prerouting", ("ct state new ip daddr vmap @eni_groups",), "nat", "prerouting", PRE_DNAT, "accept"),
+        NftChain("prerouting", (f'iifname "{transit_pattern(prefix)}" ct state new iifname vmap @eni_groups',),
+                 "nat", "prerouting", PRE_DNAT, "accept"),
     ))
 
 
@@ -182,13 +186,15 @@ def node_table(world: World, prefix: str, group_ids: list[str], enforce_privatel
                member_ips: dict[str, set[str]]) -> NftTable:
     used: set[str] = set()
     vpc_rules = rule_statements(world, group_ids, False, used)
-    pre = list(ESTABLISHED) + ['iifname "eth0" jump from_vpc']
+    # A nat-type chain (a flow's first packet only, like the endpoint groups above): no
+    # hook on the per-packet path of established flows.
+    pre = ['iifname "eth0" jump from_vpc']
     chains = [NftChain("from_vpc", tuple(vpc_rules) + ("drop",))]
     if enforce_privatelink:
         pl_rules = rule_statements(world, group_ids, False, set(), any_source_only=True)
         chains.append(NftChain("from_privatelink", tuple(pl_rules) + ("drop",)))
         pre.append(f'iifname "{transit_pattern(prefix)}" jump from_privatelink')
-    chains.append(NftChain("prerouting", tuple(pre), "filter", "prerouting", PRE_DNAT, "accept"))
+    chains.append(NftChain("prerouting", tuple(pre), "nat", "prerouting", PRE_DNAT, "accept"))
     return NftTable("inet", naming.table_name(prefix, "sg"), _sets(world, member_ips, used), tuple(chains))
 
 
@@ -205,19 +211,14 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             continue
         table = instance_table(world, prefix, groups, member_ips)
         builder.namespace(ns).nft[table.name] = table
-    by_vpc: dict[str, dict[str, list[str]]] = {}
-    for ep in world.endpoints.values():
-        if ep.endpoint_type != "Interface" or ep.state == "deleted" or ep.vpc_id not in world.vpcs:
-            continue
-        for eni_id in ep.network_interface_ids:
-            eni = world.enis.get(eni_id)
-            if eni is not None and eni.private_ip:
-                by_vpc.setdefault(ep.vpc_id, {})[eni.private_ip] = list(eni.security_group_ids or ep.security_group_ids)
-    for vpc_id, enis in by_vpc.items():
-        ns = vpc_namespace(prefix, vpc_id)
-        if builder.has(ns):
-            table = endpoint_table(world, prefix, enis, member_ips)
-            builder.namespace(ns).nft[table.name] = table
+    by_node: dict[str, dict[str, list[str]]] = {}
+    for e in endpoint_enis(world):
+        if e.linked:  # the endpoint area (after this one) plans the link: same condition
+            groups = list(e.eni.security_group_ids or e.endpoint.security_group_ids)
+            by_node.setdefault(node_namespace(prefix, e.mapping), {})[node_link_name(prefix, e.link.index)] = groups
+    for node_ns, links in by_node.items():
+        table = endpoint_table(world, prefix, links, member_ips)
+        builder.namespace(node_ns).nft[table.name] = table
     for lb in world.load_balancers.values():
         if not realized(lb) or not lb.security_group_ids:
             continue

@@ -57,7 +57,8 @@ class NftSet:
     """A named set (``map_type`` None) or map (``map_type`` the value type).
 
     `elements` maps each key to its value (None for a plain set). Keys and values are nft
-    expressions, e.g. ``"172.31.0.20 . 80"`` -> ``"172.31.0.10 . 8080"``.
+    expressions, e.g. ``"172.31.0.20 . 80"`` -> ``"172.31.0.10 . 8080"``. `type` is an nft
+    type name, or ``"typeof <expression>"`` for keys nft names no type for.
     """
 
     name: str
@@ -142,7 +143,8 @@ def render_table(table: NftTable) -> str:
     for s in table.sets:
         lines.append(f"  {s.keyword} {_ident(s.name)} {{")
         typ = _stmt(s.type) if s.map_type is None else f"{_stmt(s.type)} : {_stmt(s.map_type)}"
-        lines.append(f"    type {typ}")
+        # ``typeof <expression>`` where nft has no type name (e.g. ``typeof iifname : ct zone``).
+        lines.append(f"    {typ}" if s.type.startswith("typeof ") else f"    type {typ}")
         if s.flags:
             lines.append(f"    flags {', '.join(_ident(f) for f in s.flags)}")
         if s.elements:

@@ -216,34 +216,27 @@ def relay_port(world: World, lb_arn: str, tg_arn: str) -> int | None:
 
 # Which endpoint a connection came through ----------------------------------------------------
 
-def endpoint_for_source(world: World, node_ns: str, src_ip: str) -> str | None:
-    """The VPC endpoint id whose transit link delivered a connection from `src_ip` to
-    the node namespace `node_ns`, or None (traffic from inside the provider VPC).
+def endpoint_for_mark(world: World, mark: int) -> str | None:
+    """The VPC endpoint id whose link delivered a connection whose socket carries `mark`,
+    or None (traffic from inside the provider VPC, mark 0).
 
-    The endpoint area gives each endpoint ENI its own transit /30 (consumer side .1,
-    node side .2); the consumer VPC SNATs to the consumer side, so the node sees that
-    address as the source. The mapping comes from the endpoint area
-    (`desired_endpoints.transit_sources(world, prefix)` -> {(node namespace, consumer
-    transit address): endpoint id}) when it provides it.
+    A PrivateLink flow DNATed to a relay carries its link's mark (`transit.mark`), and the
+    accepted socket inherits it (``tcp_fwmark_accept``); the endpoint area knows which
+    endpoint each link index serves (`desired_endpoints.link_endpoints`).
     """
-    prefix = node_ns.split("-", 1)[0]
-    cached = _sources_cache.get("last")
-    if cached is None or cached[0] is not world or cached[1] != prefix:
-        cached = (world, prefix, _transit_sources(world, prefix))
-        _sources_cache["last"] = cached  # one world at a time: computed once per pass
-    return cached[2].get((node_ns, src_ip))
+    from . import desired_endpoints, transit  # noqa: PLC0415 - late: a cycle through desired_load_balancers
+
+    index = transit.index_of_mark(mark)
+    if index is None:
+        return None
+    cached = _links_cache.get("last")
+    if cached is None or cached[0] is not world:
+        cached = (world, desired_endpoints.link_endpoints(world))
+        _links_cache["last"] = cached  # one world at a time: computed once per pass
+    return cached[1].get(index)
 
 
-_sources_cache: dict[str, tuple[World, str, dict[tuple[str, str], str]]] = {}
-
-
-def _transit_sources(world: World, prefix: str) -> dict[tuple[str, str], str]:
-    try:
-        from . import desired_endpoints  # noqa: PLC0415 - another area, may not exist yet
-    except ImportError:
-        return {}
-    sources = getattr(desired_endpoints, "transit_sources", None)
-    return sources(world, prefix) if sources is not None else {}
+_links_cache: dict[str, tuple[World, dict[int, str]]] = {}
 
 
 # Target choice -------------------------------------------------------------------------------
@@ -457,7 +450,7 @@ class Relay:
             target = pick_target(world, lb, mapping, tg, peer, dst)
             if target is None:
                 return
-            endpoint_id = endpoint_for_source(world, spec.namespace, peer[0])
+            endpoint_id = endpoint_for_mark(world, conn.getsockopt(socket.SOL_SOCKET, socket.SO_MARK))
             out = await self.loop.run_in_executor(None, client_socket, spec.namespace, spec.node_ip)
             try:
                 await asyncio.wait_for(self.loop.sock_connect(out, (target.address, target.port)),

@@ -1,13 +1,19 @@
-"""Transit /30s: point-to-point links between a consumer VPC and a provider's NLB node.
+"""Endpoint links: one number per endpoint ENI link, and the kernel names it gives.
 
-Every endpoint ENI that forwards, or waits for acceptance, gets one veth pair, consumer VPC namespace <-> the NLB
-node in the same zone id, numbered with a /30 out of 100.64.0.0/10 (RFC 6598 shared
-address space: never a VPC's or the host's own): network ``100.64.0.0 + 4*index``, the
-consumer side ``.1``, the node side ``.2``. One pool serves the whole vpclab instance, so
-the /30s of endpoints from many VPCs can meet in one node without clashing.
+Every endpoint ENI that forwards, or waits for acceptance, gets one veth pair between its
+subnet's bridge in the consumer VPC and the provider NLB node in the same zone id
+(`desired_endpoints.py`). Many links from VPCs with overlapping addresses meet in one
+node, so each is told apart by its *index*, which numbers everything of the link:
 
-Allocations are persisted (`model.dataplane.TransitLink`, keyed by ENI id) so that a
-restart plans exactly the links that exist; they are made and freed only by
+- its two ends' names (`desired_endpoints.consumer_link_name` / `node_link_name`);
+- its connection-tracking zone (`zone`): flows from two consumer VPCs with the same
+  addresses are two flows, not a clash;
+- its packet mark (`mark`): set on the link's flows, so their replies (addressed to the
+  consumer's address, which may equal any provider address) are routed by mark;
+- its routing table (`table`) and the ip rule that selects it (`rule_priority`).
+
+Indexes are persisted (`model.dataplane.TransitLink`, keyed by ENI id) so that a restart
+plans exactly the links that exist; they are made and freed only by
 `desired_endpoints.observe`, i.e. after a pass:
 
 - allocate: an ENI that wants a link and has no record gets the lowest free index; its
@@ -18,30 +24,55 @@ restart plans exactly the links that exist; they are made and freed only by
 """
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from ..model.dataplane import TransitLink
 from ..store import Transaction
 
-POOL = ipaddress.IPv4Network("100.64.0.0/10")
-CAPACITY = POOL.num_addresses // 4  # 2**20 links
+#: Bit that marks a packet (and its flow's ct mark) as an endpoint link's; the low bits
+#: are the index. NLB flow-hash buckets (the other use of the mark) stay far below it.
+MARK_BIT = 0x40000000
+#: ip rule priorities: RULE_BASE - 1 sends every packet without MARK_BIT straight to the
+#: main table (`goto MAIN_RULE`, the kernel's own rule), so that only link replies walk
+#: the per-link rules RULE_BASE + index.
+RULE_BASE = 1000
+SKIP_RULE = RULE_BASE - 1
+MAIN_RULE = 32766
+#: Routing table of link `index`: TABLE_BASE + index (clear of the kernel's 253-255).
+TABLE_BASE = 0x10000
+#: Links that can be live at once (rule priorities must stay below the main rule).
+CAPACITY = MAIN_RULE - RULE_BASE
 
 
-def network_of(index: int) -> ipaddress.IPv4Network:
+def _check(index: int) -> int:
     if not 0 <= index < CAPACITY:
-        raise ValueError(f"transit index {index} outside 0..{CAPACITY - 1}")
-    return ipaddress.IPv4Network((int(POOL.network_address) + 4 * index, 30))
+        raise ValueError(f"link index {index} outside 0..{CAPACITY - 1}")
+    return index
 
 
-def consumer_address(index: int) -> str:
-    """The consumer VPC's end of link `index` (the source its SNAT gives)."""
-    return str(network_of(index).network_address + 1)
+def mark(index: int) -> int:
+    return MARK_BIT | _check(index)
 
 
-def node_address(index: int) -> str:
-    """The NLB node's end of link `index` (what the consumer DNATs to)."""
-    return str(network_of(index).network_address + 2)
+def zone(index: int) -> int:
+    """Conntrack zone of the link's flows (original direction only; 0 is everyone's)."""
+    return _check(index) + 1
+
+
+def table(index: int) -> int:
+    return TABLE_BASE + _check(index)
+
+
+def rule_priority(index: int) -> int:
+    return RULE_BASE + _check(index)
+
+
+def index_of_mark(value: int) -> int | None:
+    """The link index a packet or socket mark carries, None if it is not a link's."""
+    if not value & MARK_BIT:
+        return None
+    index = value & ~MARK_BIT
+    return index if index < CAPACITY else None
 
 
 def lowest_free(used: Iterable[int]) -> int:
@@ -76,7 +107,7 @@ class Allocator:
         index = self._next
         self._next += 1
         if index >= CAPACITY:
-            raise RuntimeError("transit address pool 100.64.0.0/10 exhausted")
+            raise RuntimeError(f"endpoint links exhausted: {CAPACITY} can be live at once")
         return index
 
     def allocate(self, eni_id: str, endpoint_id: str, account: str, region: str, now: float) -> TransitLink:
