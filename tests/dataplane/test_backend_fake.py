@@ -397,3 +397,21 @@ def test_namespace_draft_emits_rules_and_proxy_neighbours_sorted():
     built = d.build()
     assert [r.priority for r in built.rules] == [100, 200]
     assert [p.address for p in built.proxy_neighbours] == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_a_gateway_must_be_reachable_in_its_table_first():
+    from vpclab.dataplane.links import LinkError
+
+    b = FakeBackend(P)
+    br = P + "bx"
+    subnet, default = Route("10.9.0.0/24", dev=br, table=7), Route("default", via="10.9.0.1", dev=br, table=7)
+
+    def plan(*routes: Route) -> Plan:
+        return Plan(P, (Namespace(f"{P}-r", bridges=(Bridge(br, ("172.31.33.1/24",)),), routes=routes),))
+
+    with pytest.raises(LinkError):  # like the kernel: ENETUNREACH, the table does not reach 10.9.0.1 yet
+        b.apply(plan(default, subnet))
+    assert [type(a) for a in b.apply(plan(subnet, default)) if isinstance(a, AddRoute)] == [AddRoute, AddRoute]
+    assert b.apply(plan(subnet, default)) == []
+    b.kernel.execute(DeleteRoute(f"{P}-r", subnet))
+    assert b.kernel.ns[f"{P}-r"].routes == {default}  # (the kernel keeps it too)

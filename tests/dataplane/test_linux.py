@@ -10,13 +10,25 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from dataclasses import replace
 
 import pytest
 
 from dp_lab import EchoServer, ping, tcp_ask, two_vpcs
-from vpclab.dataplane import Backend, Plan, netns
-from vpclab.dataplane.topology import Interface, Namespace, VethPair
-from vpclab.dataplane.kernel import AddVeth, ApplyTable, CreateNamespace
+from vpclab.dataplane import Backend, Plan, naming, netns
+from vpclab.dataplane.topology import Interface, Namespace, ProxyNeighbour, Route, Rule, VethPair
+from vpclab.dataplane.kernel import (
+    AddProxyNeighbour,
+    AddRoute,
+    AddRule,
+    AddVeth,
+    ApplyTable,
+    CreateNamespace,
+    DeleteLink,
+    DeleteProxyNeighbour,
+    DeleteRoute,
+    DeleteRule,
+)
 from vpclab.dataplane.nft import NftChain, NftSet, NftTable
 
 pytestmark = pytest.mark.netns
@@ -271,3 +283,127 @@ def test_change_passes_converge_like_full_ones(backend: Backend) -> None:
     assert any(isinstance(a, AddVeth) and a.peer_ns == lab.ns("i-a2") for a in actions)
     assert backend.apply(changed) == []
     assert ping(lab.ns("i-a1"), "172.31.0.11")
+
+
+# -- routes in other tables, ip rules, proxy neighbours (proto 118) --------------------
+
+MARKED_LOOKUP = Rule(100, fwmark=0x40000001, table=1001)
+UNMARKED_TO_MAIN = Rule(50, fwmark=0x40000000, mask=0x40000000, invert=True, goto=32766)
+KERNEL_RULES = ("0:\tfrom all lookup local", "32766:\tfrom all lookup main", "32767:\tfrom all lookup default")
+
+
+def policy_plan(prefix: str, routing: bool = True) -> Plan:
+    """A router namespace with one veth to a peer namespace and, if `routing`, a default
+    route in table 1001 on it, two fwmark rules and a proxy ARP entry on it."""
+    rt, peer = f"{prefix}-rt", f"{prefix}-peer"
+    x = naming.veth_name(prefix, "policy")
+    extra: dict = {}
+    if routing:
+        extra = dict(
+            routes=(Route("default", dev=x, table=1001),),
+            rules=(MARKED_LOOKUP, UNMARKED_TO_MAIN),
+            proxy_neighbours=(ProxyNeighbour("172.31.33.77", x),),
+        )
+    return Plan(prefix, (
+        Namespace(rt, veths=(VethPair(Interface(x, ("172.31.33.1/24",)), peer, Interface("eth0", ("172.31.33.10/24",))),),
+                  **extra),
+        Namespace(peer),
+    ))
+
+
+def ip(ns: str, *argv: str) -> str:
+    return netns.run(ns, ["ip", *argv], check=True).stdout
+
+
+def assert_policy_routing_in_place(ns: str, x: str) -> None:
+    rules = ip(ns, "rule").splitlines()
+    assert "50:\tnot from all fwmark 0x40000000/0x40000000 goto 32766 proto 118" in rules
+    assert "100:\tfrom all fwmark 0x40000001 lookup 1001 proto 118" in rules
+    assert all(k in rules for k in KERNEL_RULES)
+    # a device route gets scope link, as `ip route add` gives it
+    assert ip(ns, "route", "show", "table", "1001").split() == ["default", "dev", x, "proto", "118", "scope", "link"]
+    assert ip(ns, "neigh", "show", "proxy").split() == ["172.31.33.77", "dev", x, "proxy", "proto", "118"]
+    # and the kernel routes by them: a marked packet finds table 1001
+    assert "table 1001" in ip(ns, "route", "get", "192.0.2.1", "mark", "0x40000001")
+
+
+def test_rules_table_routes_and_proxy_neighbours_converge(backend: Backend) -> None:
+    p = backend.prefix
+    plan = policy_plan(p)
+    rt, x = f"{p}-rt", naming.veth_name(p, "policy")
+    done = backend.apply(plan)
+    assert [a for a in done if isinstance(a, (AddRoute, AddRule, AddProxyNeighbour))] == [
+        AddRoute(rt, Route("default", dev=x, table=1001)),
+        AddRule(rt, UNMARKED_TO_MAIN),
+        AddRule(rt, MARKED_LOOKUP),
+        AddProxyNeighbour(rt, ProxyNeighbour("172.31.33.77", x)),
+    ]
+    assert_policy_routing_in_place(rt, x)
+    assert backend.apply(plan) == []
+    with Backend.linux(p) as again:  # what the kernel reports reads back equal to the plan
+        assert again.apply(plan) == []
+
+    # someone else's rule and proxy entry (no proto 118) are not vpclab's to remove
+    ip(rt, "rule", "add", "pref", "200", "fwmark", "7", "lookup", "1002")
+    ip(rt, "neigh", "add", "proxy", "172.31.33.88", "dev", x)
+    bare = policy_plan(p, routing=False)
+    done = backend.apply(bare)
+    assert [type(a) for a in done] == [DeleteRule, DeleteRule, DeleteRoute, DeleteProxyNeighbour]
+    rules = ip(rt, "rule").splitlines()
+    assert [r for r in rules if "proto 118" in r] == []
+    assert all(k in rules for k in KERNEL_RULES) and "200:\tfrom all fwmark 0x7 lookup 1002" in rules
+    assert ip(rt, "route", "show", "table", "1001") == ""
+    assert ip(rt, "neigh", "show", "proxy").split() == ["172.31.33.88", "dev", x, "proxy"]
+    assert backend.apply(bare) == []
+
+
+def test_link_deleted_by_hand_is_restored_with_its_table_route_and_proxy_entry(backend: Backend) -> None:
+    p = backend.prefix
+    plan = policy_plan(p)
+    rt, x = f"{p}-rt", naming.veth_name(p, "policy")
+    backend.apply(plan)
+    ip(rt, "link", "del", x)  # the kernel drops its routes and proxy entries with it
+    assert ip(rt, "route", "show", "table", "1001") == "" and ip(rt, "neigh", "show", "proxy") == ""
+    done = backend.apply(plan)
+    assert AddVeth(rt, x, f"{p}-peer", "eth0") in done
+    assert AddRoute(rt, Route("default", dev=x, table=1001)) in done
+    assert AddProxyNeighbour(rt, ProxyNeighbour("172.31.33.77", x)) in done
+    assert not any(isinstance(a, (AddRule, DeleteRule, DeleteRoute, DeleteProxyNeighbour)) for a in done)
+    assert_policy_routing_in_place(rt, x)
+    assert backend.apply(plan) == []
+    # a link the plan drops goes with its routing in the same pass, without errors
+    done = backend.apply(Plan(p, (Namespace(rt), Namespace(f"{p}-peer"))))
+    assert DeleteLink(rt, x) in done
+    assert ip(rt, "route", "show", "table", "1001") == "" and ip(rt, "neigh", "show", "proxy") == ""
+    assert [r for r in ip(rt, "rule").splitlines() if "proto 118" in r] == []
+
+
+def test_change_pass_converges_a_changed_rule(backend: Backend) -> None:
+    p = backend.prefix
+    plan = policy_plan(p)
+    rt = f"{p}-rt"
+    backend.apply(plan)
+    moved = Rule(100, fwmark=0x40000002, table=1001)
+    ns = plan.namespace(rt)
+    changed = Plan(p, (replace(ns, rules=(moved, UNMARKED_TO_MAIN)), plan.namespace(f"{p}-peer")))
+    assert backend.apply(changed, full=False) == [DeleteRule(rt, MARKED_LOOKUP), AddRule(rt, moved)]
+    assert backend.last_scope[rt].links == set()
+    assert "100:\tfrom all fwmark 0x40000002 lookup 1001 proto 118" in ip(rt, "rule").splitlines()
+    assert backend.apply(changed) == []
+
+
+def test_table_with_its_own_subnet_and_a_gateway_default(backend: Backend) -> None:
+    """A table holding ``SUBNET dev X`` then ``default via GW`` where only that table reaches
+    GW: the kernel accepts the gateway only if the device route has scope link."""
+    p = backend.prefix
+    base = policy_plan(p, routing=False)
+    rt, x = f"{p}-rt", naming.veth_name(p, "policy")
+    routes = (Route("10.9.0.0/24", dev=x, table=1002), Route("default", via="10.9.0.1", dev=x, table=1002))
+    plan = Plan(p, (replace(base.namespace(rt), routes=routes), base.namespace(f"{p}-peer")))
+    done = backend.apply(plan)
+    assert [a for a in done if isinstance(a, AddRoute)] == [AddRoute(rt, r) for r in routes]
+    assert ip(rt, "route", "show", "table", "1002").splitlines() == [
+        "default via 10.9.0.1 dev %s proto 118 " % x, "10.9.0.0/24 dev %s proto 118 scope link " % x]
+    assert backend.apply(plan) == []
+    assert [type(a) for a in backend.apply(base)] == [DeleteRoute, DeleteRoute]
+    assert ip(rt, "route", "show", "table", "1002") == ""

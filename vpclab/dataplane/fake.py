@@ -3,10 +3,10 @@
 It keeps a small model of namespaces, links, addresses, routes (every table), ip rules,
 proxy neighbours, sysctls and nft tables, records every action executed, and refuses
 what the real kernel refuses (a link name already taken, a master that is not a bridge,
-a veth peer in a missing namespace, a route or proxy entry on a missing device, a rule
-identical to one present), so ordering mistakes in the backend show up in tests that
-need no root. Like the kernel, it drops a link's routes and proxy entries with the link
-(and its proxy entries when it goes down).
+a veth peer in a missing namespace, a route or proxy entry on a missing device, a
+gateway it cannot reach, a rule identical to one present), so ordering mistakes in the
+backend show up in tests that need no root. Like the kernel, it drops a link's routes
+and proxy entries with the link (and its proxy entries when it goes down).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from vpclab.dataplane.kernel import (
 )
 from vpclab.dataplane.links import LinkError, LinkState
 from vpclab.dataplane.nft import NftTable
-from vpclab.dataplane.topology import ProxyNeighbour, Route, Rule
+from vpclab.dataplane.topology import MAIN_TABLE, ProxyNeighbour, Route, Rule
 
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.conf.all.rp_filter": "0"}
 
@@ -165,6 +165,8 @@ class FakeKernel:
                 n = self._get(ns)
                 if r.dev is not None:
                     self._link(ns, r.dev)
+                if r.via is not None and not self._via_reachable(n, r):
+                    raise LinkError(errno.ENETUNREACH, f"gateway {r.via} of {r} is not reachable")
                 # replace semantics, per table
                 n.routes = {x for x in n.routes if (x.dst, x.table) != (r.dst, r.table)} | {r}
             case DeleteRoute(route=r):
@@ -227,7 +229,8 @@ class FakeKernel:
         if name not in n.links:
             raise LinkError(errno.ENODEV, f"no interface {ns}/{name}")
         del n.links[name]
-        n.routes = {r for r in n.routes if r.dev != name and not self._via_gone(n, r)}
+        n.routes = {r for r in n.routes if r.dev != name}
+        n.routes = {r for r in n.routes if r.via is None or self._via_reachable(n, r)}
         n.proxy_neighbours = {p for p in n.proxy_neighbours if p.dev != name}
         for other, link in list(n.links.items()):
             if link.master == name:
@@ -238,12 +241,16 @@ class FakeKernel:
             self._del_link(*peer)
 
     @staticmethod
-    def _via_gone(n: FakeNamespace, r: Route) -> bool:
-        if r.via is None:
-            return False
+    def _via_reachable(n: FakeNamespace, r: Route) -> bool:
+        """Like the kernel's gateway check: a connected network (an address on a link), or
+        a device route (scope link) in the route's own table or in main."""
+        assert r.via is not None
         gw = ipaddress.ip_address(r.via)
-        return not any(
-            gw in ipaddress.ip_interface(a).network for link in n.links.values() for a in link.addresses
+        if any(gw in ipaddress.ip_interface(a).network for link in n.links.values() for a in link.addresses):
+            return True
+        return any(
+            x.via is None and x.table in (r.table, MAIN_TABLE) and gw in ipaddress.ip_network(x.dst)
+            for x in n.routes
         )
 
     def _delete_ns(self, ns: str) -> None:

@@ -1,4 +1,5 @@
-"""Links, addresses, routes and sysctls inside one namespace, over rtnetlink (pyroute2).
+"""Links, addresses, routes, ip rules, proxy neighbours and sysctls inside one namespace,
+over rtnetlink (pyroute2).
 
 Every function here runs on a `netns.NamespaceThread` and takes the `IPRoute` socket that
 thread opened (see `open_rtnl`), so each call acts on that namespace and nothing else.
@@ -25,10 +26,14 @@ from pyroute2.netlink.exceptions import NetlinkError
 from vpclab.dataplane import netns
 
 RTPROT_VPCLAB = 118
-"""Routes vpclab adds carry this protocol number, so it removes only its own routes
-(the kernel's connected routes are proto kernel and are never touched)."""
+"""Routes, ip rules and proxy neighbours vpclab adds carry this protocol number, so it
+removes only its own (the kernel's connected routes and default rules are proto kernel
+and are never touched)."""
 
 RT_TABLE_MAIN = 254
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
+FIB_RULE_INVERT = 0x2  # fib_rule_hdr.flags: `ip rule add not ...`
+NTF_PROXY = 0x08  # ndmsg.ndm_flags: a proxy (pneigh) entry, `ip neigh add proxy ...`
 
 
 class LinkError(OSError):
@@ -290,8 +295,10 @@ def read_routes(ipr: IPRoute) -> set[RouteState]:
     return out
 
 
-def _route_args(ipr: IPRoute, dst: str, via: str | None, dev: str | None, metric: int | None) -> dict[str, Any]:
-    args: dict[str, Any] = {"dst": dst, "table": RT_TABLE_MAIN, "proto": RTPROT_VPCLAB}
+def _route_args(
+    ipr: IPRoute, dst: str, via: str | None, dev: str | None, metric: int | None, table: int, scope: int
+) -> dict[str, Any]:
+    args: dict[str, Any] = {"dst": dst, "table": table, "proto": RTPROT_VPCLAB, "scope": scope}
     if via is not None:
         args["gateway"] = via
     if dev is not None:
@@ -301,21 +308,118 @@ def _route_args(ipr: IPRoute, dst: str, via: str | None, dev: str | None, metric
     return args
 
 
-def add_route(ipr: IPRoute, dst: str, via: str | None = None, dev: str | None = None, metric: int | None = None) -> None:
-    """Add (or replace a same-destination route with) a vpclab route."""
+def add_route(
+    ipr: IPRoute, dst: str, via: str | None = None, dev: str | None = None, metric: int | None = None,
+    table: int = RT_TABLE_MAIN,
+) -> None:
+    """Add (or replace a same-destination route in `table` with) a vpclab route.
+
+    A route without a gateway gets scope link, as `ip route add` gives it (pyroute2 sends
+    universe): the kernel checks a gateway against link-scope routes of the gateway
+    route's table, so a table holding ``SUBNET dev X`` then ``default via GW`` needs it
+    (ENETUNREACH otherwise, unless main happens to reach GW)."""
     _guard()
-    _nl(f"route {dst}", ipr.route, "replace", **_route_args(ipr, dst, via, dev, metric))
+    link_scope = via is None and ipaddress.ip_network(dst).version == 4
+    scope = RT_SCOPE_LINK if link_scope else RT_SCOPE_UNIVERSE
+    _nl(f"route {dst} table {table}", ipr.route, "replace", **_route_args(ipr, dst, via, dev, metric, table, scope))
 
 
-def delete_route(ipr: IPRoute, dst: str, via: str | None = None, dev: str | None = None, metric: int | None = None) -> None:
+def delete_route(
+    ipr: IPRoute, dst: str, via: str | None = None, dev: str | None = None, metric: int | None = None,
+    table: int = RT_TABLE_MAIN,
+) -> None:
+    """Delete a vpclab route, whatever its scope (RT_SCOPE_NOWHERE is the kernel's "any",
+    as `ip route del` sends it); one already gone (with its device, say) is no error."""
     _guard()
     try:
-        ipr.route("del", **_route_args(ipr, dst, via, dev, metric))
+        ipr.route("del", **_route_args(ipr, dst, via, dev, metric, table, RT_SCOPE_NOWHERE))
     except NetlinkError as exc:
         if exc.code not in (errno.ESRCH, errno.ENOENT):
             raise LinkError(exc.code, f"delete route {dst}: {os.strerror(exc.code)}") from exc
     except LinkError:
         pass  # its device is gone, and the route with it
+
+
+def _rule_args(
+    priority: int, table: int | None, fwmark: int | None, mask: int, invert: bool, goto: int | None
+) -> dict[str, Any]:
+    """pyroute2 `rule` keywords: IPv4, proto 118, a table above 255 goes in FRA_TABLE."""
+    args: dict[str, Any] = {
+        "family": socket.AF_INET,
+        "priority": priority,
+        "protocol": RTPROT_VPCLAB,  # FRA_PROTOCOL (Linux 4.17+)
+        "flags": FIB_RULE_INVERT if invert else 0,
+    }
+    if goto is not None:
+        args.update(action="goto", goto=goto)
+    else:
+        args["table"] = table  # pyroute2 makes the action FR_ACT_TO_TBL
+    if fwmark is not None:
+        args.update(fwmark=fwmark, fwmask=mask)
+    return args
+
+
+def add_rule(
+    ipr: IPRoute, priority: int, table: int | None = None, fwmark: int | None = None,
+    mask: int = 0xFFFFFFFF, invert: bool = False, goto: int | None = None,
+) -> None:
+    """`ip rule add pref PRIORITY [not] fwmark FWMARK/MASK (lookup TABLE | goto GOTO) proto 118`.
+    The kernel refuses (EEXIST) a rule identical to one present, its protocol included."""
+    _guard()
+    _nl(f"add rule {priority}", ipr.rule, "add", **_rule_args(priority, table, fwmark, mask, invert, goto))
+
+
+def delete_rule(
+    ipr: IPRoute, priority: int, table: int | None = None, fwmark: int | None = None,
+    mask: int = 0xFFFFFFFF, invert: bool = False, goto: int | None = None,
+) -> None:
+    """Delete vpclab's rule (the kernel matches proto 118 too, so never another's rule at
+    that priority); one already gone is no error."""
+    _guard()
+    try:
+        ipr.rule("del", **_rule_args(priority, table, fwmark, mask, invert, goto))
+    except NetlinkError as exc:
+        if exc.code not in (errno.ENOENT, errno.ESRCH):
+            raise LinkError(exc.code, f"delete rule {priority}: {os.strerror(exc.code)}") from exc
+
+
+def add_proxy_neighbour(ipr: IPRoute, address: str, dev: str) -> None:
+    """`ip neigh add proxy ADDRESS dev DEV proto 118`. Adding one present is no error (the
+    kernel ignores NLM_F_EXCL for proxy entries) and marks it vpclab's."""
+    _guard()
+    _nl(
+        f"add proxy neighbour {address} on {dev}",
+        ipr.neigh,
+        "add",
+        dst=address,
+        ifindex=_index(ipr, dev),
+        flags=NTF_PROXY,
+        NDA_PROTOCOL=RTPROT_VPCLAB,
+    )
+
+
+def delete_proxy_neighbour(ipr: IPRoute, address: str, dev: str) -> None:
+    """Delete a proxy entry; one already gone (with its device, say) is no error."""
+    _guard()
+    found = ipr.link_lookup(ifname=dev)
+    if not found:
+        return  # the kernel drops a device's proxy entries with the device
+    try:
+        ipr.neigh("del", dst=address, ifindex=found[0], flags=NTF_PROXY)
+    except NetlinkError as exc:
+        if exc.code not in (errno.ENOENT, errno.ENODEV):
+            raise LinkError(exc.code, f"delete proxy neighbour {address} on {dev}: {os.strerror(exc.code)}") from exc
+
+
+def dump_proxy_neighbours(ipr: IPRoute, family: int = socket.AF_INET) -> list[Any]:
+    """The proxy (pneigh) table: RTM_GETNEIGH dump with ndm_flags = NTF_PROXY.
+
+    pyroute2 0.9.7's ``neigh("dump", flags=...)`` turns every keyword but `family` into a
+    client-side filter and sends ndm_flags 0 (that dumps the ARP cache, not the proxy
+    table); with an explicit `dump_filter` it leaves the keywords as request fields, so
+    the flag reaches the kernel. (``nlm_request`` with a hand-made ndmsg fails in 0.9.7:
+    KeyError 'nlm_generator'.)"""
+    return list(ipr.neigh("dump", family=family, flags=NTF_PROXY, dump_filter=lambda m: True))
 
 
 def _sysctl_path(key: str) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 import os
 import socket
 import threading
@@ -25,14 +26,18 @@ from vpclab.dataplane.kernel import (
     Action,
     AddAddress,
     AddBridge,
+    AddProxyNeighbour,
     AddRoute,
+    AddRule,
     AddVeth,
     ApplyTable,
     CreateNamespace,
     DeleteAddress,
     DeleteLink,
     DeleteNamespace,
+    DeleteProxyNeighbour,
     DeleteRoute,
+    DeleteRule,
     DeleteTable,
     NamespaceState,
     SetMaster,
@@ -43,7 +48,12 @@ from vpclab.dataplane.kernel import (
 )
 from vpclab.dataplane.links import LinkError, LinkState
 from vpclab.dataplane.nft import NftContext
-from vpclab.dataplane.topology import Route
+from vpclab.dataplane.topology import U32_MAX, ProxyNeighbour, Route, Rule
+
+log = logging.getLogger(__name__)
+
+FR_ACT_TO_TBL = 1  # fib_rule_hdr.action: lookup a table
+FR_ACT_GOTO = 2  # fib_rule_hdr.action: go on at another priority
 
 
 class LinuxKernel:
@@ -139,9 +149,19 @@ class LinuxKernel:
                     for key in ctx.tables()
                     if naming.owns_table(self.prefix, key[1])
                 }
+            found_routes: set[Route] = set()
+            found_rules: set[Rule] = set()
+            found_proxies: set[ProxyNeighbour] = set()
+            if routes:
+                ifnames: dict[int, str | None] = {}  # shared: one RTM_GETLINK per device
+                found_routes = _read_routes(ipr, ifnames)
+                found_rules = _read_rules(ipr)
+                found_proxies = _read_proxy_neighbours(ipr, ifnames)
             return NamespaceState(
                 links=seen,
-                routes=frozenset(_read_routes(ipr)) if routes else frozenset(),
+                routes=frozenset(found_routes),
+                rules=frozenset(found_rules),
+                proxy_neighbours=frozenset(found_proxies),
                 sysctls={k: _links_mod.read_sysctl(k) for k in keys},
                 tables=found_tables,
             )
@@ -198,9 +218,17 @@ class LinuxKernel:
             case DeleteAddress(name=name, cidr=cidr):
                 self.rtnl_call(ns, links.delete_address, name, cidr)
             case AddRoute(route=r):
-                self.rtnl_call(ns, links.add_route, r.dst, r.via, r.dev, r.metric)
+                self.rtnl_call(ns, links.add_route, r.dst, r.via, r.dev, r.metric, r.table)
             case DeleteRoute(route=r):
-                self.rtnl_call(ns, links.delete_route, r.dst, r.via, r.dev, r.metric)
+                self.rtnl_call(ns, links.delete_route, r.dst, r.via, r.dev, r.metric, r.table)
+            case AddRule(rule=r):
+                self.rtnl_call(ns, links.add_rule, r.priority, r.table, r.fwmark, r.mask, r.invert, r.goto)
+            case DeleteRule(rule=r):
+                self.rtnl_call(ns, links.delete_rule, r.priority, r.table, r.fwmark, r.mask, r.invert, r.goto)
+            case AddProxyNeighbour(neighbour=p):
+                self.rtnl_call(ns, links.add_proxy_neighbour, p.address, p.dev)
+            case DeleteProxyNeighbour(neighbour=p):
+                self.rtnl_call(ns, links.delete_proxy_neighbour, p.address, p.dev)
             case SetSysctl(key=key, value=value):
                 self._call(ns, lambda t: links.set_sysctl(key, value))
             case ApplyTable(table=table, current=current):
@@ -270,13 +298,12 @@ def _read_named_links(ipr: Any, names: Iterable[str], addresses: bool) -> dict[s
     return out
 
 
-def _read_routes(ipr: Any) -> set[Route]:
-    """vpclab's routes (`links.RTPROT_VPCLAB`) in the main table, IPv4 and IPv6; devices
-    are named by one RTM_GETLINK per distinct oif (not a dump of every link)."""
-    names: dict[int, str | None] = {}
+def _read_routes(ipr: Any, names: dict[int, str | None]) -> set[Route]:
+    """vpclab's routes (`links.RTPROT_VPCLAB`) in every table, IPv4 and IPv6; devices are
+    named by one RTM_GETLINK per distinct oif (not a dump of every link)."""
     out = set()
     for family in (socket.AF_INET, socket.AF_INET6):
-        for r in ipr.get_routes(family=family, table=_links_mod.RT_TABLE_MAIN):
+        for r in ipr.get_routes(family=family):  # no table: the kernel dumps them all
             if r["proto"] != _links_mod.RTPROT_VPCLAB:
                 continue
             dst = r.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
@@ -287,6 +314,50 @@ def _read_routes(ipr: Any) -> set[Route]:
                     r.get_attr("RTA_GATEWAY"),
                     _name_of_index(ipr, oif, names) if oif else None,
                     r.get_attr("RTA_PRIORITY"),
+                    r.get_attr("RTA_TABLE") or r["table"],  # the header holds only 8 bits
                 )
             )
+    return out
+
+
+def _read_rules(ipr: Any) -> set[Rule]:
+    """vpclab's IPv4 rules (FRA_PROTOCOL 118); the kernel's own (0, 32766, 32767: proto
+    kernel) and anyone else's are not reported, so they are never deleted. A proto-118
+    rule a `Rule` cannot express (another selector or action) is left out and logged."""
+    out = set()
+    for r in ipr.get_rules(family=socket.AF_INET):
+        if r.get_attr("FRA_PROTOCOL") != _links_mod.RTPROT_VPCLAB:
+            continue
+        action = r["action"]
+        fwmark, mask = r.get_attr("FRA_FWMARK"), r.get_attr("FRA_FWMASK")
+        if fwmark is None and mask is not None:  # `fwmark 0/MASK`: the kernel omits a zero mark
+            fwmark = 0
+        other = r["src_len"] or r["dst_len"] or r["tos"] or r.get_attr("FRA_IIFNAME") or r.get_attr("FRA_OIFNAME")
+        try:
+            if other or action not in (FR_ACT_TO_TBL, FR_ACT_GOTO):
+                raise ValueError(f"selector or action beyond a Rule: action {action}")
+            out.add(
+                Rule(
+                    priority=r.get_attr("FRA_PRIORITY") or 0,
+                    table=(r.get_attr("FRA_TABLE") or r["table"]) if action == FR_ACT_TO_TBL else None,
+                    fwmark=fwmark,
+                    mask=U32_MAX if mask is None else mask,
+                    invert=bool(r["flags"] & _links_mod.FIB_RULE_INVERT),
+                    goto=r.get_attr("FRA_GOTO") if action == FR_ACT_GOTO else None,
+                )
+            )
+        except ValueError as exc:
+            log.warning("ip rule %s with proto %d left alone: %s", r.get_attr("FRA_PRIORITY"), _links_mod.RTPROT_VPCLAB, exc)
+    return out
+
+
+def _read_proxy_neighbours(ipr: Any, names: dict[int, str | None]) -> set[ProxyNeighbour]:
+    """vpclab's IPv4 proxy entries (NDA_PROTOCOL 118): one dump of the proxy table."""
+    out = set()
+    for n in _links_mod.dump_proxy_neighbours(ipr):
+        if not n["flags"] & _links_mod.NTF_PROXY or n.get_attr("NDA_PROTOCOL") != _links_mod.RTPROT_VPCLAB:
+            continue
+        dev = _name_of_index(ipr, n["ifindex"], names) if n["ifindex"] else None
+        if dev is not None:
+            out.add(ProxyNeighbour(n.get_attr("NDA_DST"), dev))
     return out
