@@ -553,6 +553,9 @@ def test_proxy_protocol_v2_carries_the_endpoint_id_for_privatelink(fast_server, 
         received = [bytes.fromhex(line) for line in record.read_text().split()]
         header = proxy_v2.parse_header(next(d for d in received if d.endswith(b"hello")))
         assert header.endpoint_id == endpoint_id
-        assert header.source[0].startswith("100.") and header.destination[1] == 80  # the transit link, as the node saw it
+        # The consumer's own address and the ENI address it dialled, as the node saw them
+        # (the endpoint's link carries them unchanged).
+        client_ip = ec2_2.describe_instances(InstanceIds=[client])["Reservations"][0]["Instances"][0]["PrivateIpAddress"]
+        assert header.source[0] == client_ip and header.destination == (eni_ip, 80)
     finally:
         _stop(server)
