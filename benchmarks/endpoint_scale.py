@@ -8,10 +8,11 @@ endpoint service; consumer VPCs of 50 endpoints each, the AWS quota), then
 `World.snapshot` -> `build_plan` (the four areas) -> `Backend.apply` -> the areas'
 `observe`, on a Backend with a prefix of its own. Per size it times:
 
-- `accept`: one more endpoint becomes forwarding (a transit veth pair, its addresses,
-  one DNAT element, one SG verdict-map element);
-- `rule`: one rule added to the endpoints' security group (one table replaced, in the
-  consumer VPC namespaces only);
+- `accept`: one more endpoint becomes forwarding (a veth pair from its subnet bridge into
+  the node, its proxy neighbour entry, routing table and ip rule, and elements: its
+  forwarding pair, zone, mark, SG verdict);
+- `rule`: one rule added to the endpoints' security group (the node's endpoint SG table
+  replaced: the group chains of every link ending there live in it);
 - `idle`: a change pass with nothing to do (the fixed cost every change pays too);
 - `full`: a full pass with nothing to do (every namespace read; the runtime runs one
   every `runtime.FULL_PERIOD` seconds so hand-made damage is repaired).
@@ -89,8 +90,9 @@ def provider(tx) -> None:
     tx.put(EndpointService(id="vpce-svc-bench", account=A1, region=R, network_load_balancer_arns=[LB]))
 
 
-def add_endpoint(tx, n: int) -> None:
-    """Endpoint n, available, its ENI in consumer VPC n // 50, its /30 allocated."""
+def add_endpoint(tx, n: int, index: int | None = None) -> None:
+    """Endpoint n, available, its ENI in consumer VPC n // 50, its link numbered `index`
+    (by default n)."""
     vpc = f"vpc-c{n // PER_VPC:04d}"
     if tx.get(Vpc, vpc) is None:
         tx.put(Vpc(id=vpc, account=A2, region=R, cidr_block="172.31.0.0/16"))
@@ -105,7 +107,7 @@ def add_endpoint(tx, n: int) -> None:
                             owner_kind="vpc-endpoint", owner_id=eid))
     tx.put(Endpoint(id=eid, account=A2, region=R, vpc_id=vpc, service_id="vpce-svc-bench", state="available",
                     subnet_ids=[f"subnet-{vpc}"], network_interface_ids=[eni], security_group_ids=[f"sg-{vpc}"]))
-    tx.put(TransitLink(id=eni, account=A2, region=R, index=n, endpoint_id=eid))
+    tx.put(TransitLink(id=eni, account=A2, region=R, index=n if index is None else index, endpoint_id=eid))
 
 
 class Loop:
@@ -172,7 +174,8 @@ def main() -> int:
                     break
                 for i in range(args.repeat):
                     with store.write() as tx:
-                        add_endpoint(tx, 100_000 + size * 10 + i)  # one more: accept
+                        # one more: accept (its link takes the next free number)
+                        add_endpoint(tx, 100_000 + size * 10 + i, index=size + i)
                     profiler = cProfile.Profile() if args.profile and size == sizes[-1] and i == 0 else None
                     if profiler:
                         profiler.enable()

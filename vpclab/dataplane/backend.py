@@ -102,6 +102,9 @@ class _Scope:
     routes: bool = True  # the routing part: routes of every table, rules, proxy neighbours
     sysctls: bool = True
     tables: bool = True
+    before: Namespace | None = None
+    """What the last good pass applied here (change passes): routing and sysctls then
+    change by the difference to it, without reading what did not change."""
 
     def has(self, name: str) -> bool:
         return self.links is None or name in self.links
@@ -230,18 +233,29 @@ class Backend:
             if sc is None:
                 continue
             self._configure(ns.name, self._links[ns.name], links[ns.name], sc, done)
-            routes = sc.routes or ns.name in self._routes_dirty
-            if not (routes or sc.sysctls or sc.tables):
-                continue
-            state = self.kernel.observe(
-                ns.name, ns.sysctls.keys() if sc.sysctls else (), (), routes=routes, tables=sc.tables
-            )
-            if sc.sysctls:
-                for key, value in ns.sysctls.items():
-                    if state.sysctls.get(key) != str(value):
-                        self._do(done, SetSysctl(ns.name, key, str(value)))
-            if routes:
+            # A change pass changes the routing part and sysctls by the difference to what
+            # the last pass applied (a thousand endpoint links in one node are thousands of
+            # routes, rules, proxy entries and sysctls: reading them all for one more costs
+            # a second); it reads the routing part only when the kernel may have dropped
+            # some of it (a link or address removed, a link set down, in this pass).
+            dropped = ns.name in self._routes_dirty
+            routes = sc.routes or dropped
+            by_difference = sc.before is not None and not dropped
+            sysctl_keys = [k for k, v in ns.sysctls.items()
+                           if sc.before is None or sc.before.sysctls.get(k) != v] if sc.sysctls else []
+            read_routes = routes and not by_difference
+            state = NamespaceState()
+            if read_routes or sysctl_keys or sc.tables:
+                state = self.kernel.observe(ns.name, sysctl_keys, (), routes=read_routes, tables=sc.tables)
+            for key in sysctl_keys:
+                value = str(ns.sysctls[key])
+                if state.sysctls.get(key) != value:
+                    self._do(done, SetSysctl(ns.name, key, value))
+            if read_routes:
                 self._routing(ns.name, state, ns, done)
+            elif routes:
+                assert sc.before is not None
+                self._routing(ns.name, _routing_state(sc.before), ns, done)
             if sc.tables:
                 self._tables(ns.name, state, ns.nft, done)
         self._applied = {
@@ -270,6 +284,7 @@ class Backend:
                 != (ns.routes, ns.rules, ns.proxy_neighbours),
                 sysctls=dict(old.sysctls) != dict(ns.sysctls),
                 tables=old.nft != ns.nft,
+                before=old,
             )
         # a veth end that is read needs its partner read too (pairing is judged from both)
         pulled: dict[str, set[str]] = {}
@@ -395,11 +410,13 @@ class Backend:
 
     def _routes(self, ns: str, state: NamespaceState, routes: Iterable[Route], done: list[Action]) -> None:
         routes = list(routes)
+        wanted = _by_destination(routes)
+        present = _by_destination(state.routes)
         for seen in sorted(state.routes, key=str):
-            if not any(route_matches(r, seen) for r in routes):
+            if not any(route_matches(r, seen) for r in wanted.get((seen.dst, seen.table), ())):
                 self._do(done, DeleteRoute(ns, seen))
         for r in routes:
-            if not any(route_matches(r, seen) for seen in state.routes):
+            if not any(route_matches(r, seen) for seen in present.get((r.dst, r.table), ())):
                 self._do(done, AddRoute(ns, r))
 
     def _tables(self, ns: str, state: NamespaceState, tables: Iterable, done: list[Action]) -> None:  # type: ignore[type-arg]
@@ -416,6 +433,20 @@ class Backend:
 
 def _rule_order(rule: Rule) -> tuple[int, str]:
     return rule.priority, str(rule)
+
+
+def _by_destination(routes: Iterable[Route]) -> dict[tuple[str, int], list[Route]]:
+    """Routes grouped by (destination, table): only those can match each other."""
+    out: dict[tuple[str, int], list[Route]] = {}
+    for r in routes:
+        out.setdefault((r.dst, r.table), []).append(r)
+    return out
+
+
+def _routing_state(applied: Namespace) -> NamespaceState:
+    """The routing part a change pass takes as present: what the last good pass applied."""
+    return NamespaceState(routes=frozenset(applied.routes), rules=frozenset(applied.rules),
+                          proxy_neighbours=frozenset(applied.proxy_neighbours))
 
 
 class FakeBackend(Backend):
