@@ -302,7 +302,26 @@ def test_same_destination_in_two_tables_are_two_routes():
     assert b.apply(plan) == []
 
 
-def test_change_pass_that_changes_only_a_rule_reads_and_converges_the_routing_part():
+def test_change_pass_changes_the_routing_part_by_difference_and_a_full_pass_repairs():
+    """A change pass does not read a thousand routes to add one: it sends the difference
+    to what the last pass applied. Damage by hand is for the full pass to see."""
+    b = FakeBackend(P)
+    plan = _policy_plan(P)
+    b.apply(plan)
+    ns = f"{P}-r"
+    spec = plan.namespace(ns)
+    extra = Rule(101, fwmark=0x40000002, table=1001)
+    more = Plan(P, (replace(spec, rules=spec.rules + (extra,)),))
+    lost = next(iter(b.kernel.ns[ns].routes))
+    b.kernel.ns[ns].routes.discard(lost)  # by hand, unseen
+    b.kernel.routing_reads.clear()
+    assert b.apply(more, full=False) == [AddRule(ns, extra)]
+    assert b.kernel.routing_reads == []
+    assert b.apply(more) == [AddRoute(ns, lost)]
+    assert ns in b.kernel.routing_reads
+
+
+def test_change_pass_that_changes_only_a_rule_converges_the_routing_part():
     b = FakeBackend(P)
     plan = _policy_plan(P)
     b.apply(plan)

@@ -23,11 +23,13 @@ dumps (no extra reads per veth). A *change* pass (``apply(plan, full=False)``, w
 reconciler runs after a store change) compares each namespace's desired state with what
 the last good pass applied there: a namespace whose desired state and identity (inode)
 are unchanged is not read at all, and in one that changed only the links whose desired
-config changed (plus their veth partners) are read, one RTM_GETLINK each; the routing
-part (routes of every table, ip rules, proxy neighbours), sysctls and tables only if
-their desired part changed (the routing part also after a link or an address was
-removed or a link set down there: the kernel drops routes and proxy entries with them).
-So one change costs the namespaces and links it touches, not the size of the plan. A
+config changed (plus their veth partners) are read, one RTM_GETLINK each; tables only if
+their desired part changed; sysctls only those whose desired value changed; the routing
+part (routes of every table, ip rules, proxy neighbours) is changed by its difference to
+what the last pass applied, unread, unless a link or an address was removed or a link
+set down there in this pass (the kernel drops routes and proxy entries with them: then
+it is read and compared whole). So one change costs the namespaces and links it
+touches, not the size of the plan. A
 namespace missing or made again (new inode) is read in full, and the veth ends paired
 with it elsewhere are checked, on change passes too. What a change pass does not see (a
 link or table removed by hand inside an unchanged namespace) the next full pass repairs;

@@ -70,6 +70,7 @@ class FakeKernel:
         self.ns: dict[str, FakeNamespace] = {}
         self.actions: list[Action] = []
         self.observed: list[tuple[str, frozenset[str] | None]] = []  # (ns, links asked) per observe
+        self.routing_reads: list[str] = []  # namespaces whose routing part an observe read
         self._idents = itertools.count(4026531000)
 
     # -- hand-made changes, as an operator would do them ------------------------------
@@ -102,6 +103,8 @@ class FakeKernel:
     ) -> NamespaceState:
         n = self._get(ns)
         self.observed.append((ns, None if links is None else frozenset(links)))
+        if routes:
+            self.routing_reads.append(ns)
         seen = dict(n.links) if links is None else {k: n.links[k] for k in links if k in n.links}
         return NamespaceState(
             links=seen,
