@@ -28,6 +28,7 @@ from collections.abc import Iterable
 
 from ..model.dataplane import TransitLink
 from ..store import Transaction
+from .topology import RULE_PRIORITY_MAIN
 
 #: Bit that marks a packet (and its flow's ct mark) as an endpoint link's; the low bits
 #: are the index. NLB flow-hash buckets (the other use of the mark) stay far below it.
@@ -37,7 +38,7 @@ MARK_BIT = 0x40000000
 #: the per-link rules RULE_BASE + index.
 RULE_BASE = 1000
 SKIP_RULE = RULE_BASE - 1
-MAIN_RULE = 32766
+MAIN_RULE = RULE_PRIORITY_MAIN
 #: Routing table of link `index`: TABLE_BASE + index (clear of the kernel's 253-255).
 TABLE_BASE = 0x10000
 #: Links that can be live at once (rule priorities must stay below the main rule).
