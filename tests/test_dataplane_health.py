@@ -6,7 +6,6 @@ import asyncio
 import os
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -183,43 +182,17 @@ def _spec(lab, **kw) -> CheckSpec:
     return CheckSpec(**base)
 
 
-class _Http:
-    """A tiny HTTP server inside a namespace; records the first bytes of each request."""
+def _http_answer(status: int) -> bytes:
+    return f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode()
 
-    def __init__(self, ns: str, port: int, status: int):
-        self.sock = netns.run_in(ns, socket.create_server, ("0.0.0.0", port))
-        self.sock.settimeout(0.2)
-        self.status = status
-        self.requests: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
 
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                try:
-                    # (a proxy protocol signature starts with CRLF CRLF too)
-                    while not (b"GET" in data and data.endswith(b"\r\n\r\n")):
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
-                    self.requests.append(data)
-                    conn.sendall(f"HTTP/1.1 {self.status} X\r\nContent-Length: 0\r\n\r\n".encode())
-                except OSError:
-                    pass
+def _http(ns: str, port: int, status: int):
+    """An HTTP server inside `ns` answering `status` (its `.answer` can change); `.requests`
+    are the first bytes of each request."""
+    from dp_lab import RecordingServer
 
-    def close(self):
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
+    return RecordingServer(  # (a proxy protocol signature starts with CRLF CRLF too)
+        ns, port, lambda data: b"GET" in data and data.endswith(b"\r\n\r\n"), _http_answer(status))
 
 
 def test_probe_outcomes(lab):
@@ -230,7 +203,7 @@ def test_probe_outcomes(lab):
     assert run(_spec(lab, address="10.78.0.99", timeout=0.5)).reason == "Target.Timeout"
     # no node namespace: the probe does not run at all
     assert run(_spec(lab, namespace=naming.namespace_name(lab.prefix, "eni-gone"))) is None
-    server = _Http(lab.ns("i-target"), 8080, 200)
+    server = _http(lab.ns("i-target"), 8080, 200)
     try:
         assert run(_spec(lab)) == Outcome(True)
         assert run(_spec(lab, protocol="HTTP", path="/health")) == Outcome(True)
@@ -239,7 +212,7 @@ def test_probe_outcomes(lab):
         # proxy protocol target groups: a LOCAL header first
         assert run(_spec(lab, protocol="HTTP", proxy_protocol=True)) == Outcome(True)
         assert server.requests[-1].startswith(proxy_v2.build_local_header() + b"GET / HTTP/1.1")
-        server.status = 404
+        server.answer = _http_answer(404)
         assert run(_spec(lab, protocol="HTTP")) == Outcome(
             False, "Target.ResponseCodeMismatch", "Health checks failed with these codes: [404]")
     finally:
@@ -307,7 +280,7 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
         # refused twice -> initial (InitialHealthChecking) then unhealthy
         wait(lambda: ("10.78.0.30", "unhealthy", "Target.FailedHealthChecks") in written)
         assert written[0] == ("10.78.0.30", "initial", "Elb.InitialHealthChecking")
-        server = _Http(lab.ns("i-target"), 8080, 200)
+        server = _http(lab.ns("i-target"), 8080, 200)
         wait(lambda: written[-1] == ("10.78.0.30", "healthy", None))
         count = len(written)
         time.sleep(0.8)  # more passing checks: no more writes

@@ -156,46 +156,8 @@ def lab_backend(tmp_path):
         assert netns.list_namespaces(prefix) == []
 
 
-class _Recorder:
-    """A TCP server in a namespace that records the first bytes of each connection and
-    answers ``ok``."""
-
-    def __init__(self, ns: str, port: int):
-        self.sock = netns.run_in(ns, socket.create_server, ("0.0.0.0", port))
-        self.sock.settimeout(0.2)
-        self.received: list[tuple[tuple[str, int], bytes]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, peer = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                try:
-                    while b"hello" not in data:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
-                    conn.sendall(b"ok")
-                except OSError:
-                    pass
-                self.received.append((peer, data))
-
-    def close(self):
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
 def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeypatch):
-    from dp_lab import Lab
+    from dp_lab import Lab, RecordingServer
 
     from vpclab.dataplane.nft import NftChain, NftTable
 
@@ -229,7 +191,7 @@ def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeyp
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     relay = proxy_v2.Relay(prefix, loop, connect_timeout=2)
-    server = _Recorder(lab.ns("i-target"), 8080)
+    server = RecordingServer(lab.ns("i-target"), 8080, lambda data: b"hello" in data, b"ok")
     try:
         relay.sync(w)
         assert [(r.namespace, r.port) for r in relay.listening()] == [(node_ns, port)]

@@ -12,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vpclab.dataplane import naming, netns
@@ -172,6 +173,49 @@ class EchoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RecordingServer:
+    """TCP server inside namespace `ns` on every address: reads each connection until
+    `complete(data)` (or the peer closes), records ``(peer, data)``, then sends `answer`."""
+
+    def __init__(self, ns: str, port: int, complete: Callable[[bytes], bool], answer: bytes):
+        self.complete, self.answer = complete, answer
+        self.sock = netns.run_in(ns, socket.create_server, ("0.0.0.0", port))
+        self.sock.settimeout(0.2)
+        self.received: list[tuple[tuple[str, int], bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def requests(self) -> list[bytes]:
+        return [data for _, data in self.received]
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                try:
+                    while not self.complete(data):
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.received.append((peer, data))
+                    conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
 
 
 def tcp_ask(ns: str, ip: str, port: int, timeout: float = 2.0) -> str | None:
