@@ -22,7 +22,7 @@ IFNAMSIZ = 15  # usable characters in a Linux interface name (IFNAMSIZ - 1)
 # One-letter link tags. Kept few and documented so `ip link` output stays readable.
 TAG_BRIDGE = "b"  # a subnet's bridge inside a VPC namespace
 TAG_VETH = "v"  # the VPC-side end of an instance/node veth
-TAG_TRANSIT = "t"  # a point-to-point transit link (endpoint ENI <-> NLB node)
+TAG_TRANSIT = "t"  # an endpoint ENI's link (consumer subnet bridge <-> NLB node)
 TAG_OTHER = "x"
 
 _NS_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")
@@ -73,11 +73,6 @@ def bridge_name(prefix: str, subnet_id: str) -> str:
 def veth_name(prefix: str, owner_id: str) -> str:
     """The router-side end of the veth of an instance, NLB node or endpoint ENI."""
     return link_name(prefix, TAG_VETH, owner_id)
-
-
-def transit_name(prefix: str, owner_id: str) -> str:
-    """A point-to-point transit link end (e.g. endpoint ENI towards an NLB node)."""
-    return link_name(prefix, TAG_TRANSIT, owner_id)
 
 
 def namespace_name(prefix: str, object_id: str) -> str:

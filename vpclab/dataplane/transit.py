@@ -24,8 +24,6 @@ plans exactly the links that exist; they are made and freed only by
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ..model.dataplane import TransitLink
 from ..store import Transaction
 from .topology import RULE_PRIORITY_MAIN
@@ -74,14 +72,6 @@ def index_of_mark(value: int) -> int | None:
         return None
     index = value & ~MARK_BIT
     return index if index < CAPACITY else None
-
-
-def lowest_free(used: Iterable[int]) -> int:
-    taken = set(used)
-    for i in range(len(taken) + 1):
-        if i not in taken:
-            return i
-    raise AssertionError("unreachable")
 
 
 class Allocator:
