@@ -151,32 +151,29 @@ def lbs_of_tg(tx: Transaction, tg: TargetGroup) -> list[str]:
 _NAME_CHARS = re.compile(r"[A-Za-z0-9-]+")
 
 
-def check_lb_name(name: str) -> None:
+def _check_name(kind: str, name: str, hyphen_rule: str) -> None:
+    """ELBv2's name rules, shared by load balancers and target groups (`kind`), in AWS's
+    wording; only the text of the hyphen rule differs between the two."""
     if not name:
-        raise ValidationError("A load balancer name must be specified")
+        raise ValidationError(f"A {kind.lower()} name must be specified")
     if len(name) > 32:
-        raise ValidationError(f"Load balancer name '{name}' cannot be longer than '32' characters")
+        raise ValidationError(f"{kind} name '{name}' cannot be longer than '32' characters")
     if not _NAME_CHARS.fullmatch(name):
         raise ValidationError(
-            f"Load balancer name '{name}' can only contain characters that are alphanumeric characters or hyphens(-)"
+            f"{kind} name '{name}' can only contain characters that are alphanumeric characters or hyphens(-)"
         )
     if name.startswith("-") or name.endswith("-"):
-        raise ValidationError(f"Load balancer name '{name}' cannot begin or end with a hyphen(-)")
+        raise ValidationError(f"{kind} name '{name}' cannot begin or end with {hyphen_rule}")
+
+
+def check_lb_name(name: str) -> None:
+    _check_name("Load balancer", name, "a hyphen(-)")
     if name.lower().startswith("internal-"):
         raise ValidationError(f"Load balancer name '{name}' cannot begin with 'internal-'")
 
 
 def check_tg_name(name: str) -> None:
-    if not name:
-        raise ValidationError("A target group name must be specified")
-    if len(name) > 32:
-        raise ValidationError(f"Target group name '{name}' cannot be longer than '32' characters")
-    if not _NAME_CHARS.fullmatch(name):
-        raise ValidationError(
-            f"Target group name '{name}' can only contain characters that are alphanumeric characters or hyphens(-)"
-        )
-    if name.startswith("-") or name.endswith("-"):
-        raise ValidationError(f"Target group name '{name}' cannot begin or end with '-'")
+    _check_name("Target group", name, "'-'")
 
 
 # Paging (Marker / PageSize / NextMarker) ----------------------------------------------------
