@@ -18,7 +18,7 @@ from vpclab.store import open_store
 from conftest import ACCOUNT_2
 
 VPC_NS = naming.namespace_name(PREFIX, "vpc-c")
-NODE_NS = naming.namespace_name(PREFIX, "eni-node0")
+NODE_NS = naming.namespace_name(PREFIX, "vpc-p")  # the provider's router: the node is an address there
 ENI_IP = "172.31.32.6"
 
 
@@ -35,7 +35,11 @@ def tables(ns) -> dict:
 
 
 def forwarding_of(plan) -> set[str]:
-    return set(tables(node(plan))[f"{PREFIX}-nlb"].set("eni_forwarding").elements)
+    return set(forwarding_map(plan))
+
+
+def forwarding_map(plan) -> dict[str, str]:
+    return dict(tables(node(plan))[f"{PREFIX}-nlb"].set("eni_forwarding").elements)
 
 
 def links_of(plan) -> list:
@@ -104,7 +108,8 @@ def test_forwarding_states_link_to_the_node_in_the_same_zone_id(state):
     plan = plan_of(world_with(state, link=7))
     [veth] = links_of(plan)
     peer = veth.peer.name
-    assert forwarding_of(plan) == {f'"{peer}" . {ENI_IP}'}
+    assert forwarding_map(plan) == {f'"{peer}" . {ENI_IP}': "jump node_node0"}  # the zone's node
+    assert tables(node(plan))[f"{PREFIX}-nlb"].set("link_snat").elements == {f'"{peer}"': "172.31.32.100"}
     # Replies (marked with the link's mark) are routed by the link's table: the consumer
     # subnet on the link, the rest via the consumer subnet's gateway.
     assert Rule(1007, fwmark=0x40000007, table=0x10007) in node(plan).rules
@@ -118,6 +123,13 @@ def test_forwarding_states_link_to_the_node_in_the_same_zone_id(state):
     assert links.set("link_mark").elements == {f'"{peer}"': "0x40000007"}
     assert node(plan).sysctls["net.ipv4.tcp_fwmark_accept"] == "1"
     assert node(plan).sysctls[f"net.ipv4.neigh.{peer}.proxy_delay"] == "0"
+    # ARP from links is marked, and marked route checks find a default route: the router
+    # answers for an ENI address its own VPC has no route to.
+    arp = tables(node(plan))[f"{PREFIX}-linkarp"]
+    assert arp.family == "arp" and f"meta mark set {hex(transit.ARP_MARK)}" in arp.chains[0].rules[0]
+    assert Rule(transit.ARP_RULE, fwmark=transit.ARP_MARK, mask=transit.ARP_MARK,
+                table=transit.ARP_TABLE) in node(plan).rules
+    assert Route("default", dev="lo", table=transit.ARP_TABLE) in node(plan).routes
 
 
 def test_no_link_without_an_allocation():
@@ -151,10 +163,11 @@ def test_more_endpoints_are_element_updates():
 def test_listener_ports_follow_the_nlb():
     w = world_with("available", link=0)
     w.listeners["lst"].protocol = "TCP_UDP"
-    rules = " | ".join(next(c for c in tables(node(plan_of(w)))[f"{PREFIX}-nlb"].chains
-                            if c.name == "prerouting").rules)
+    chains = {c.name: c for c in tables(node(plan_of(w)))[f"{PREFIX}-nlb"].chains}
+    assert "iifname . ip daddr vmap @eni_forwarding" in chains["prerouting"].rules
+    rules = " | ".join(chains["node_node0"].rules)
     for proto in ("tcp", "udp"):
-        assert f"iifname . ip daddr @eni_forwarding {proto} dport 80" in rules
+        assert f"{proto} dport 80 " in rules
 
 
 def test_link_endpoints_for_the_proxy_relay():

@@ -14,7 +14,7 @@ import pytest
 from vpclab.dataplane import health, naming, netns, proxy_v2
 from vpclab.dataplane.health import CheckSpec, Outcome, Tracker, desired_checks, matches, time_scale
 from vpclab.dataplane.world import World
-from vpclab.model.ec2 import Instance
+from vpclab.model.ec2 import Instance, Subnet
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 
 ACCT, REGION = "111111111111", "ap-south-1"
@@ -78,6 +78,8 @@ def _world() -> World:
         {"zone": "ap-south-1a", "network_interface_id": "eni-a", "private_ip": "172.31.0.50", "subnet_id": "sa"},
         {"zone": "ap-south-1b", "network_interface_id": "eni-b", "private_ip": "172.31.16.50", "subnet_id": "sb"}])
     w.load_balancers[lb.id] = lb
+    for sid in ("sa", "sb"):
+        w.subnets[sid] = Subnet(id=sid, account=ACCT, region=REGION, vpc_id="vpc-h")
     hc = {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port", "HealthCheckEnabled": True,
           "HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5,
           "HealthyThresholdCount": 3, "UnhealthyThresholdCount": 2}
@@ -107,11 +109,12 @@ def test_desired_checks_cover_forwarded_running_targets_from_their_zone_node():
     checks = desired_checks(_world(), "vl00000")
     assert sorted(checks) == [("arn:tg/web/1", "i-1", 80), ("arn:tg/web/1", "i-2", 80)]
     one = checks[("arn:tg/web/1", "i-1", 80)]
-    assert one.namespace == "vl00000-eni-b" and one.source_ip == "172.31.16.50"
+    # From the node of the target's zone: its address, in the router of the NLB's VPC.
+    assert one.namespace == "vl00000-vpc-h" and one.source_ip == "172.31.16.50"
     assert (one.address, one.check_port, one.protocol) == ("172.31.16.10", 80, "TCP")
     assert (one.interval, one.timeout, one.healthy_threshold, one.unhealthy_threshold) == (10, 5, 3, 2)
     assert one.host == "172.31.16.50:443" and not one.proxy_protocol
-    assert checks[("arn:tg/web/1", "i-2", 80)].namespace == "vl00000-eni-a"
+    assert checks[("arn:tg/web/1", "i-2", 80)].source_ip == "172.31.0.50"
 
 
 def test_health_check_port_and_proxy_protocol_follow_the_target_group():
@@ -254,6 +257,9 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
     w = World()
     lb = LoadBalancer(id="arn:lb/net/h/1", account=ACCT, region=REGION, name="h", mappings=[
         {"zone": "z", "network_interface_id": "eni-node", "private_ip": "10.78.0.20", "subnet_id": "s"}])
+    # The namespace holding the node's address (a VPC router in vpclab) is, in this lab, a
+    # namespace of its own named like that router would be.
+    w.subnets["s"] = Subnet(id="s", account=ACCT, region=REGION, vpc_id="eni-node")
     hc = {"HealthCheckProtocol": "TCP", "HealthCheckPort": "traffic-port", "HealthCheckEnabled": True,
           "HealthCheckIntervalSeconds": 30, "HealthCheckTimeoutSeconds": 10,
           "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}

@@ -17,9 +17,16 @@ def node_set(w, zone: int = 0):
     return nlb.forwarding_set(w, lb, lb.mappings[zone], w.target_groups[TG_ARN])
 
 
-def node_nft(plan, eni="eni-node0"):
-    ns = plan.namespace(naming.namespace_name(PREFIX, eni))
-    return {t.name: t for t in ns.nft}[f"{PREFIX}-nlb"]
+ROUTER = naming.namespace_name(PREFIX, "vpc-p")
+
+
+def node_nft(plan):
+    """The nlb table of the provider VPC's router, where the nodes are addresses."""
+    return {t.name: t for t in plan.namespace(ROUTER).nft}[f"{PREFIX}-nlb"]
+
+
+def chain(table, name):
+    return next(c for c in table.chains if c.name == name)
 
 
 # Plan level -------------------------------------------------------------------------------
@@ -71,12 +78,17 @@ def test_stopped_instance_is_not_a_target():
 def test_node_table_hashes_into_fixed_buckets():
     w = provider_world(cross_zone=True)
     table = node_nft(plan_of(w))
-    be = table.set("be_tcp_80")
+    be = table.set("be_node0_tcp_80")
     assert len(be.elements) == nlb.BUCKETS
     assert set(be.elements.values()) == {"172.31.0.20 . 80", "172.31.32.20 . 80"}
-    rules = table.chains[0].rules
-    assert any("jhash" in r and f"mod {nlb.BUCKETS}" in r and "@be_tcp_80" in r for r in rules)
-    assert any('snat ip to 172.31.32.100' in r for r in table.chains[1].rules)
+    rules = chain(table, "node_node0").rules
+    assert any("jhash" in r and f"mod {nlb.BUCKETS}" in r and "@be_node0_tcp_80" in r for r in rules)
+    # Each node's flows leave with its own address; a new flow from the VPC finds its
+    # node by the address it was sent to.
+    post = chain(table, "postrouting").rules
+    assert "ct status dnat ct original ip daddr 172.31.32.100 snat ip to 172.31.32.100" in post
+    assert table.set("nodes").elements["172.31.32.100"] == "jump node_node0"
+    assert "ip daddr @nodes drop" in chain(table, "prerouting").rules  # other ports: nothing
 
 
 def test_target_change_is_an_element_update():
@@ -86,30 +98,36 @@ def test_target_change_is_an_element_update():
     after = node_nft(plan_of(w))
     script = render_update(before, after)
     assert script and "delete table" not in script and "element" in script
-    assert set(after.set("be_tcp_80").elements.values()) == {"172.31.32.20 . 80"}
+    assert set(after.set("be_node0_tcp_80").elements.values()) == {"172.31.32.20 . 80"}
 
 
 def test_udp_and_tcp_udp_listeners():
     w = provider_world()
     w.listeners["lst"].protocol = "TCP_UDP"
-    rules = " ".join(node_nft(plan_of(w)).chains[0].rules)
+    rules = " ".join(chain(node_nft(plan_of(w)), "node_node0").rules)
     assert "tcp dport 80" in rules and "udp dport 80" in rules
     w.listeners["lst"].protocol = "UDP"
     table = node_nft(plan_of(w))
-    assert [s.name for s in table.sets] == ["eni_forwarding", "be_udp_80"]
+    assert {s.name for s in table.sets} == {"eni_forwarding", "link_snat", "nodes", "be_node0_udp_80",
+                                            "be_node1_udp_80"}
 
 
 def test_no_targets_means_an_empty_map():
     w = provider_world()
     w.target_groups[TG_ARN].targets = []
-    assert node_nft(plan_of(w)).set("be_tcp_80").elements == {}
+    assert node_nft(plan_of(w)).set("be_node0_tcp_80").elements == {}
 
 
-def test_node_namespace_per_mapping():
-    plan = plan_of(provider_world(zones=2))
-    names = {ns.name for ns in plan}
-    assert naming.namespace_name(PREFIX, "eni-node0") in names
-    assert naming.namespace_name(PREFIX, "eni-node1") in names
+def test_nodes_are_addresses_of_the_vpc_router():
+    w = provider_world(zones=2)
+    plan = plan_of(w)
+    assert {ns.name for ns in plan} == {ROUTER} | {naming.namespace_name(PREFIX, i) for i in w.instances}
+    router = plan.namespace(ROUTER)
+    for m in w.load_balancers[LB_ARN].mappings:
+        bridge = next(b for b in router.bridges if b.name == naming.bridge_name(PREFIX, m["subnet_id"]))
+        assert f"{m['private_ip']}/32" in bridge.addresses  # beside the gateway, no prefix route
+    assert router.sysctls["net.ipv4.conf.all.arp_ignore"] == "1"
+    assert router.sysctls["net.bridge.bridge-nf-call-iptables"] == "0"
 
 
 # Real traffic ---------------------------------------------------------------------------

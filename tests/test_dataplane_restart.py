@@ -63,15 +63,12 @@ def test_kill9_restart_hand_damage_and_down(tmp_path):
         assert sorted(netns.list_namespaces(prefix)) == before
         assert "Welcome to nginx!" in curl_through_endpoint(state_dir, lab)
 
-        # Hand damage: delete the consumer VPC's router and an NLB node; one pass repairs it.
+        # Hand damage: delete both VPCs' routers (the provider's holds the NLB nodes and the
+        # endpoint's link end); one pass repairs them.
         consumer_vpc = endpoint["VpcId"]
         lb = srv.client("elbv2", "111111111111").describe_load_balancers(
             LoadBalancerArns=[lab["load_balancer"]])["LoadBalancers"][0]
-        node_enis = srv.client("ec2", "111111111111").describe_network_interfaces(
-            Filters=[{"Name": "description", "Values": [f"ELB net/{lb['LoadBalancerName']}/*"]}]
-        )["NetworkInterfaces"]
-        victims = [naming.namespace_name(prefix, consumer_vpc),
-                   naming.namespace_name(prefix, node_enis[0]["NetworkInterfaceId"])]
+        victims = [naming.namespace_name(prefix, consumer_vpc), naming.namespace_name(prefix, lb["VpcId"])]
         for name in victims:
             assert name in before
             subprocess.run(["ip", "netns", "del", name], check=True)

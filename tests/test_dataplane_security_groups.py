@@ -1,6 +1,8 @@
 """Security groups as nft filters: plan-level tests (no root) and real traffic through an endpoint."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from dataplane_worlds import LB_ARN, PREFIX, add_endpoint, add_service, plan_of, provider_world
@@ -78,8 +80,8 @@ def test_endpoint_enis_share_a_group_chain_through_a_verdict_map():
         rule(cidr_ipv4="172.31.0.0/16")])
     for n in range(3):
         add_endpoint(w, n, "available", link=n)
-    # In the NLB node where the ENIs' links end, keyed by link, checked before the DNAT.
-    before = tables(plan_of(w), "eni-node0")[f"{PREFIX}-sgep"]
+    # In the provider router where the ENIs' links end, keyed by link, checked before the DNAT.
+    before = tables(plan_of(w), "vpc-p")[f"{PREFIX}-sgep"]
     chains = [c.name for c in before.chains if c.name.startswith("gs_")]
     assert len(chains) == 1
     links = {f'"{desired_endpoints.node_link_name(PREFIX, n)}"' for n in range(3)}
@@ -89,7 +91,7 @@ def test_endpoint_enis_share_a_group_chain_through_a_verdict_map():
     pre = before.chains[-1]
     assert (pre.hook, pre.priority) == ("prerouting", sgs.PRE_DNAT)
     add_endpoint(w, 3, "available", link=3)  # one more endpoint: an element update
-    after = tables(plan_of(w), "eni-node0")[f"{PREFIX}-sgep"]
+    after = tables(plan_of(w), "vpc-p")[f"{PREFIX}-sgep"]
     assert "delete table" not in render_update(before, after)
     assert f"{PREFIX}-sgep" not in tables(plan_of(w), "vpc-c")  # nothing in the consumer's router
 
@@ -100,20 +102,30 @@ def test_nlb_node_groups_and_privatelink_enforcement():
     lb.security_group_ids = ["sg-lb"]
     w.security_groups["sg-lb"] = SecurityGroup(id="sg-lb", account="1", region="r", rules=[
         rule(id="a", cidr_ipv4="0.0.0.0/0"), rule(id="b", from_port=81, to_port=81, cidr_ipv4="172.31.0.0/16")])
-    table = tables(plan_of(w), "eni-node0")[f"{PREFIX}-sg"]
+    add_service(w)
+    add_endpoint(w, 0, "available", link=0)
+    tag = hashlib.sha256(LB_ARN.encode()).hexdigest()[:12]
+    table = tables(plan_of(w), "vpc-p")[f"{PREFIX}-sg"]  # the router: the nodes are its addresses
     chains = {c.name: c for c in table.chains}
-    assert chains["from_vpc"].rules == ("meta nfproto ipv4 tcp dport 80 accept",
-                                        "ip saddr 172.31.0.0/16 tcp dport 81 accept", "drop")
-    assert chains["from_privatelink"].rules == ("meta nfproto ipv4 tcp dport 80 accept", "drop")
+    assert chains[f"vpc_{tag}"].rules == ("meta nfproto ipv4 tcp dport 80 accept",
+                                          "ip saddr 172.31.0.0/16 tcp dport 81 accept", "drop")
+    assert chains[f"pl_{tag}"].rules == ("meta nfproto ipv4 tcp dport 80 accept", "drop")
+    # New flows to a node's address take its NLB's chain; those from a link into it, the
+    # PrivateLink chain.
+    nodes = {m["private_ip"] for m in lb.mappings}
+    assert table.set("nodes").elements == {ip: f"jump vpc_{tag}" for ip in nodes}
+    link = f'"{desired_endpoints.node_link_name(PREFIX, 0)}"'
+    assert table.set("privatelink").elements == {link: f"jump pl_{tag}"}
     pre = chains["prerouting"]  # first packets only: nothing on the per-packet path
     assert (pre.type, pre.hook, pre.priority) == ("nat", "prerouting", sgs.PRE_DNAT)
     lb.enforce_sg_inbound_on_privatelink = False
-    table = tables(plan_of(w), "eni-node0")[f"{PREFIX}-sg"]
-    assert "from_privatelink" not in {c.name for c in table.chains}
+    table = tables(plan_of(w), "vpc-p")[f"{PREFIX}-sg"]
+    assert f"pl_{tag}" not in {c.name for c in table.chains}
+    assert table.set("privatelink").elements == {}
 
 
 def test_nlb_without_groups_has_no_filter():
-    assert f"{PREFIX}-sg" not in tables(plan_of(provider_world()), "eni-node0")
+    assert f"{PREFIX}-sg" not in tables(plan_of(provider_world()), "vpc-p")
 
 
 # Real traffic ---------------------------------------------------------------------------

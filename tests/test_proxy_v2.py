@@ -14,6 +14,7 @@ import pytest
 from vpclab.dataplane import desired_endpoints, naming, netns, proxy_v2, transit
 from vpclab.dataplane.proxy_v2 import HeaderError, build_header, build_local_header, parse_header
 from vpclab.dataplane.world import World
+from vpclab.model.ec2 import Subnet
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 
 ACCT, REGION = "111111111111", "ap-south-1"
@@ -79,6 +80,7 @@ def _world(pp2: dict[str, bool]) -> World:
     lb = LoadBalancer(id="arn:lb/net/a/1", account=ACCT, region=REGION, name="a", mappings=[
         {"zone": "ap-south-1a", "network_interface_id": "eni-aaaa", "private_ip": "172.31.0.50", "subnet_id": "s"}])
     w.load_balancers[lb.id] = lb
+    w.subnets["s"] = Subnet(id="s", account=ACCT, region=REGION, vpc_id="vpc-a")
     for i, (name, on) in enumerate(pp2.items()):
         tg = TargetGroup(id=f"arn:targetgroup/{name}/{i}", account=ACCT, region=REGION, name=name,
                          attributes={"proxy_protocol_v2.enabled": "true" if on else "false"})
@@ -104,8 +106,10 @@ def test_relay_ports_are_stable_distinct_and_only_for_proxy_protocol_groups():
 def test_desired_relays_one_per_node_and_group():
     w = _world({"one": True})
     relays = proxy_v2.desired_relays(w, "vl00000")
-    assert list(relays) == [("vl00000-eni-aaaa", "arn:targetgroup/one/0")]
-    spec = relays[("vl00000-eni-aaaa", "arn:targetgroup/one/0")]
+    # In the router of the NLB's VPC, on the node's address.
+    key = ("vl00000-vpc-a", "172.31.0.50", "arn:targetgroup/one/0")
+    assert list(relays) == [key]
+    spec = relays[key]
     assert spec.node_ip == "172.31.0.50" and spec.port == proxy_v2.relay_port(w, spec.lb_arn, spec.tg_arn)
 
 
@@ -166,6 +170,9 @@ def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeyp
     w = _world({"one": True})
     lb = w.load_balancers["arn:lb/net/a/1"]
     lb.mappings[0].update(private_ip=node_ip, network_interface_id="eni-node")
+    # The namespace holding the node's address (a VPC router in vpclab) is, in this lab, a
+    # namespace of its own named like that router would be.
+    w.subnets["s"].vpc_id = "eni-node"
     tg = w.target_groups["arn:targetgroup/one/0"]
     tg.target_type = "ip"
     tg.targets = [{"id": target_ip, "port": 8080, "availability_zone": "ap-south-1a", "registered": 1.0}]

@@ -1,22 +1,28 @@
-"""Interface endpoints: each ENI a veth from its subnet straight into the NLB node.
+"""Interface endpoints: each ENI a veth from its subnet straight into the NLB node's router.
 
 Per endpoint ENI (one per subnet of the endpoint), while the endpoint is
 `pendingAcceptance`, `pending` (accepted, being made ready) or `available`, and the
 service's NLB has a node *in the same zone id* (PrivateLink matches zones by id):
 
 - one veth pair, numbered by a persisted index (`transit.py`): the consumer end is a port
-  of the ENI's subnet bridge, the node end sits in the NLB node namespace. Nothing routes
-  or translates in the consumer VPC: a consumer's packets to the ENI address cross one
-  bridge and one veth and are in the node, where the one NAT of the path happens (the
-  listener's DNAT to a target and SNAT to the node's address). The consumer's router and
-  its conntrack are not on the path (benchmarks/dataplane.py: one routed, NATing
-  namespace less per packet than a link routed between two namespaces).
-- the node answers ARP for the ENI address on that link only (a proxy neighbour entry;
-  ``arp_ignore=1`` keeps it from answering for its own addresses there), and its end has
-  the link-local `LINK_ADDRESS`, the source of its own ARP requests into the consumer
-  subnet (never a provider address, which may be a consumer's too);
+  of the ENI's subnet bridge, the other end sits in the router namespace of the provider
+  VPC, where the NLB node is an address (`desired_load_balancers`). Nothing routes or
+  translates in the consumer VPC: a consumer's packets to the ENI address cross one
+  bridge and one veth and are in the provider's router, where the one NAT of the path
+  happens (the listener's DNAT to a target and SNAT to the node's address), and leave on
+  the target's subnet bridge. The consumer's router and its conntrack are not on the path
+  (benchmarks/dataplane.py).
+- the provider's router answers ARP for the ENI address on that link only (a proxy
+  neighbour entry; ``arp_ignore=1`` keeps it from answering for its own addresses there),
+  and its end has the link-local `LINK_ADDRESS`, the source of its own ARP requests into
+  the consumer subnet (never a provider address, which may be a consumer's too). The
+  kernel answers for a proxy entry only if it has a route to the address, which a
+  consumer's address need not have in the provider VPC: ARP from links gets the mark
+  `transit.ARP_MARK` (table ``arp <p>-links``), and marked lookups find a default route
+  in `transit.ARP_TABLE` (rule `transit.ARP_RULE`). No IP packet carries that mark, so
+  nothing is ever routed by that table.
 - consumer and provider addresses may overlap (two default VPCs), and many links from
-  VPCs that overlap each other meet in one node. So a link's flows get, on their first
+  VPCs that overlap each other meet in one router. So a link's flows get, on their first
   packet, the link's conntrack zone in the original direction (two consumers with equal
   addresses make two flows) and the link's ct mark; replies get that mark as their packet
   mark, and an ip rule per link sends marked replies to the link's routing table (the
@@ -25,14 +31,15 @@ service's NLB has a node *in the same zone id* (PrivateLink matches zones by id)
   All in table ``ip <p>-links`` (maps ifname -> zone, ifname -> mark: an endpoint more or
   less is an element update).
 - forwarding: the NLB area's listener rules take PrivateLink traffic only for the pairs
-  ``link . ENI ip`` in its set ``eni_forwarding``; this area adds a pair while the
-  endpoint is `pending` or `available` (`pending` gets it in the same pass that marks it
-  available), so `pendingAcceptance` (link made, ARP answered, nothing DNATed),
-  `rejected` and `deleting` endpoints time out, as on AWS. The link is made while the
-  endpoint still waits for acceptance, so accepting is one element update on a link that
-  has long been up.
-- the ENI's security groups are checked in the node (`desired_security_groups`), against
-  the consumer's own addresses, as they arrive.
+  ``link . ENI ip`` in its verdict map ``eni_forwarding`` (-> the node's chain); this area
+  adds a pair while the endpoint is `pending` or `available` (`pending` gets it in the
+  same pass that marks it available), so `pendingAcceptance` (link made, ARP answered,
+  nothing DNATed), `rejected` and `deleting` endpoints time out, as on AWS. The link is
+  made while the endpoint still waits for acceptance, so accepting is one element update
+  on a link that has long been up. The link's SNAT source (the node's address) is an
+  element of the NLB table's ``link_snat``.
+- the ENI's security groups are checked in the provider's router
+  (`desired_security_groups`), against the consumer's own addresses, as they arrive.
 
 The provider's targets see an NLB node address as the source (the SNAT); a proxy protocol
 v2 relay learns the endpoint from the link mark of the connection.
@@ -61,7 +68,8 @@ from ..model.ec2 import NetworkInterface
 from ..model.elbv2 import LoadBalancer
 from ..model.privatelink import Endpoint
 from . import naming, transit
-from .desired_load_balancers import ENI_FORWARDING, node_namespace, nodes, realized, transit_pattern
+from .desired_load_balancers import (ENI_FORWARDING, LINK_SNAT, node_chain, node_namespace, nodes, realized,
+                                     transit_pattern)
 from .desired_network import GSO_MAX_SIZE, vpc_namespace
 from .nft import NftChain, NftSet, NftTable, with_elements
 from .planner import PlanBuilder
@@ -73,25 +81,17 @@ log = logging.getLogger("vpclab.dataplane.endpoints")
 #: Endpoint states in which an ENI has a link (made before acceptance, so that accepting
 #: is one element update on a link that is already up).
 LINK_STATES = ("pendingAcceptance", "pending", "available")
-#: Endpoint states in which an ENI forwards (its pair is in the node's `eni_forwarding`).
+#: Endpoint states in which an ENI forwards (its pair is in the NLB table's `eni_forwarding`).
 FORWARD_STATES = ("pending", "available")
-#: ARP retransmit time on the node end of a link (the kernel's default is 1 s).
+#: ARP retransmit time on the provider end of a link (the kernel's default is 1 s).
 ARP_RETRANS_MS = "100"
-#: The node end's own address (link-local: the source of its ARP requests into the
+#: The provider end's own address (link-local: the source of its ARP requests into the
 #: consumer subnet; the same on every link, an address may sit on many links).
 LINK_ADDRESS = "169.254.0.1"
-#: Node-wide: answer ARP only for addresses of the interface asked (the node's own IP
-#: stays off the links; the ENI address is answered by its proxy entry), announce from
-#: the interface's own address, and let relay sockets inherit their SYN's mark.
-NODE_SYSCTLS = {
-    "net.ipv4.conf.all.arp_ignore": "1",
-    "net.ipv4.conf.all.arp_announce": "2",
-    "net.ipv4.tcp_fwmark_accept": "1",
-}
 
 
 def link_sysctls(link: str) -> dict[str, str]:
-    """Per link end in the node (a namespace has no neigh/default of its own): ARP retried
+    """Per link end in the provider's router (a namespace has no neigh/default of its own): ARP retried
     after 100 ms, not 1 s; proxy answers sent at once, not after up to 0.8 s; no IPv6 (no
     router solicitations into the consumer subnet)."""
     return {
@@ -171,15 +171,16 @@ def link_endpoints(world: World) -> dict[int, str]:
 
 
 @dataclass
-class _NodeLinks:
-    """What the links meeting in one node add to its nft tables."""
+class _RouterLinks:
+    """What the links ending in one provider router add to its nft tables."""
 
     zones: dict[str, str] = field(default_factory=dict)
     marks: dict[str, str] = field(default_factory=dict)
-    forwarding: dict[str, None] = field(default_factory=dict)
+    forwarding: dict[str, str] = field(default_factory=dict)
+    snat: dict[str, str] = field(default_factory=dict)
 
 
-def links_table(prefix: str, links: _NodeLinks) -> NftTable:
+def links_table(prefix: str, links: _RouterLinks) -> NftTable:
     pattern = transit_pattern(prefix)
     return NftTable(
         "ip", naming.table_name(prefix, "links"),
@@ -200,8 +201,16 @@ def links_table(prefix: str, links: _NodeLinks) -> NftTable:
     )
 
 
-def _add_link(builder: PlanBuilder, world: World, e: EndpointEni, node_ns: str) -> str | None:
-    """The link of `e` in the plan (both ends, the node's routing for it); its node-end name."""
+def link_arp_table(prefix: str) -> NftTable:
+    """ARP from links carries `transit.ARP_MARK` into the kernel's route check (module doc)."""
+    return NftTable("arp", naming.table_name(prefix, "linkarp"), (), (
+        NftChain("input", (f'iifname "{transit_pattern(prefix)}" meta mark set {hex(transit.ARP_MARK)}',),
+                 "filter", "input", "filter", "accept"),
+    ))
+
+
+def _add_link(builder: PlanBuilder, world: World, e: EndpointEni, router_ns: str) -> str | None:
+    """The link of `e` in the plan (both ends, the router's routing for it); its provider-end name."""
     prefix = builder.prefix
     subnet = world.subnets.get(e.eni.subnet_id)
     vpc_ns = vpc_namespace(prefix, e.endpoint.vpc_id)
@@ -215,48 +224,59 @@ def _add_link(builder: PlanBuilder, world: World, e: EndpointEni, node_ns: str) 
     name, peer = consumer_link_name(prefix, index), node_link_name(prefix, index)
     builder.namespace(vpc_ns).veths[name] = VethPair(
         local=Interface(name, master=naming.bridge_name(prefix, subnet.id), gso_max_size=GSO_MAX_SIZE),
-        peer_namespace=node_ns,
+        peer_namespace=router_ns,
         peer=Interface(peer, addresses=(f"{LINK_ADDRESS}/32",), gso_max_size=GSO_MAX_SIZE),
     )
-    node = builder.namespace(node_ns)
-    node.sysctls.update(NODE_SYSCTLS)
-    node.sysctls.update(link_sysctls(peer))
-    node.proxy_neighbours[(e.eni.private_ip, peer)] = ProxyNeighbour(e.eni.private_ip, peer)
+    router = builder.namespace(router_ns)
+    router.sysctls.update(link_sysctls(peer))
+    router.proxy_neighbours[(e.eni.private_ip, peer)] = ProxyNeighbour(e.eni.private_ip, peer)
     table_id = transit.table(index)
     # The subnet first: the gateway must be reachable in the table when the default is added.
-    node.routes.append(Route(subnet.cidr_block, dev=peer, table=table_id))
-    node.routes.append(Route("default", via=gateway_of(subnet.cidr_block), dev=peer, table=table_id))
-    node.rules[transit.rule_priority(index)] = Rule(transit.rule_priority(index), fwmark=transit.mark(index),
-                                                     table=table_id)
-    node.rules[transit.SKIP_RULE] = Rule(transit.SKIP_RULE, fwmark=transit.MARK_BIT, mask=transit.MARK_BIT,
-                                         invert=True, goto=transit.MAIN_RULE)
+    router.routes.append(Route(subnet.cidr_block, dev=peer, table=table_id))
+    router.routes.append(Route("default", via=gateway_of(subnet.cidr_block), dev=peer, table=table_id))
+    router.rules[transit.rule_priority(index)] = Rule(transit.rule_priority(index), fwmark=transit.mark(index),
+                                                       table=table_id)
     return peer
+
+
+def _add_router_routing(builder: PlanBuilder, router_ns: str) -> None:
+    """What every router with links has once: the ARP lookup table and the rule skipping
+    the per-link rules for unmarked packets."""
+    router = builder.namespace(router_ns)
+    router.routes.append(Route("default", dev="lo", table=transit.ARP_TABLE))
+    router.rules[transit.ARP_RULE] = Rule(transit.ARP_RULE, fwmark=transit.ARP_MARK, mask=transit.ARP_MARK,
+                                          table=transit.ARP_TABLE)
+    router.rules[transit.SKIP_RULE] = Rule(transit.SKIP_RULE, fwmark=transit.MARK_BIT, mask=transit.MARK_BIT,
+                                           invert=True, goto=transit.MAIN_RULE)
 
 
 def contribute(world: World, builder: PlanBuilder) -> None:
     prefix = builder.prefix
-    per_node: dict[str, _NodeLinks] = {}
+    per_router: dict[str, _RouterLinks] = {}
     for e in endpoint_enis(world):
         if not e.linked:
             continue
-        node_ns = node_namespace(prefix, e.mapping)
-        if not builder.has(node_ns):
+        router_ns = node_namespace(world, prefix, e.mapping)
+        if not builder.has(router_ns):
             continue
-        peer = _add_link(builder, world, e, node_ns)
+        peer = _add_link(builder, world, e, router_ns)
         if peer is None:
             continue
-        links = per_node.setdefault(node_ns, _NodeLinks())
+        links = per_router.setdefault(router_ns, _RouterLinks())
         links.zones[f'"{peer}"'] = str(transit.zone(e.link.index))
         links.marks[f'"{peer}"'] = hex(transit.mark(e.link.index))
+        links.snat[f'"{peer}"'] = e.mapping["private_ip"]
         if e.forwarding:  # pendingAcceptance: the link exists, nothing is forwarded from it
-            links.forwarding[f'"{peer}" . {e.eni.private_ip}'] = None
-    for node_ns, links in per_node.items():
-        draft = builder.namespace(node_ns)
-        table = links_table(prefix, links)
-        draft.nft[table.name] = table
+            links.forwarding[f'"{peer}" . {e.eni.private_ip}'] = f"jump {node_chain(e.mapping)}"
+    for router_ns, links in per_router.items():
+        _add_router_routing(builder, router_ns)
+        draft = builder.namespace(router_ns)
+        for table in (links_table(prefix, links), link_arp_table(prefix)):
+            draft.nft[table.name] = table
         nlb = draft.nft.get(naming.table_name(prefix, "nlb"))
         if nlb is not None:
-            draft.nft[nlb.name] = with_elements(nlb, ENI_FORWARDING, links.forwarding)
+            nlb = with_elements(nlb, ENI_FORWARDING, links.forwarding)
+            draft.nft[nlb.name] = with_elements(nlb, LINK_SNAT, links.snat)
 
 
 def observe(world: World, dp, now: float) -> None:

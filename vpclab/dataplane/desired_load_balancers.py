@@ -1,28 +1,37 @@
-"""Network Load Balancers as node namespaces that DNAT by flow hash.
+"""Network Load Balancers as addresses of the VPC's router namespace that DNAT by flow hash.
 
-Each mapping (one per enabled zone) of an NLB is a *node*: namespace `<p>-<node eni id>`
-with `eth0` = the node's private IP on its subnet's bridge (`attach_to_subnet`), and one
-nft table `<p>-nlb`:
+Each mapping (one per enabled zone) of an NLB is a *node*: its private IP is a /32 on its
+subnet's bridge in the router namespace of the NLB's VPC (`node_namespace`), so a packet
+to or through a node crosses no veth of its own: client -> bridge -> router (one NAT) ->
+bridge -> target (benchmarks/dataplane.py: a node namespace of its own, one veth pair more
+each way, cost ~0.15 of the direct path's latency). All nodes in one VPC share one nft
+table `<p>-nlb` of its router:
 
-- per listener and protocol (TCP -> tcp, UDP -> udp, TCP_UDP -> both), two rules in the
-  nat prerouting chain, one for traffic from the VPC (`eth0`, to the node's private IP)
-  and one for PrivateLink traffic (from an endpoint's link, to that endpoint ENI's
-  address: the pair is an element of the set ``eni_forwarding``, which the endpoint area
-  fills only while the endpoint forwards). Both get
-  ``meta mark set jhash(saddr . sport . daddr . dport) mod B`` and are DNATed through the
-  map ``be_<proto>_<port>`` (bucket -> target ip . port). B is fixed (256, or the next
-  power of two above the number of targets), so registering, deregistering or a health
-  change rewrites map *elements* only, never the table: bucket i goes to target
+- per node, a regular chain ``node_<eni hex>`` with, per listener and protocol (TCP ->
+  tcp, UDP -> udp, TCP_UDP -> both), one rule ``<proto> dport <port>``: ``meta mark set
+  jhash(saddr . sport . daddr . dport) mod B`` and DNAT through the map
+  ``be_<eni hex>_<proto>_<port>`` (bucket -> target ip . port). B is fixed (256, or the
+  next power of two above the number of targets), so registering, deregistering or a
+  health change rewrites map *elements* only, never the table: bucket i goes to target
   ``i mod n`` of the sorted forwarding set. The mark is only a carrier from the hash to
   the map lookup (nft cannot key a named map on a jhash result directly); buckets stay
   far below the endpoint area's link marks, so the policy routing of link replies never
-  sees them, and it is scrubbed when the packet crosses into the target's namespace.
-- ``ct status dnat`` traffic leaving `eth0` is SNATed to the node's private IP: targets
-  see the node as the source, for direct and PrivateLink traffic alike (as on AWS for
-  PrivateLink; vpclab does not preserve client IPs).
-- from endpoint links, only DNATed flows pass, and no new flow leaves on one: a consumer
-  can reach the listeners and nothing else of the provider VPC (rules in the nat chains,
-  which run for a flow's first packet only; no filter chain on the per-packet path).
+  sees them.
+- the prerouting nat chain sends a new flow to a node's chain: PrivateLink traffic (from
+  an endpoint's link, to that endpoint ENI's address) through the verdict map
+  ``eni_forwarding`` (``link . ENI ip`` -> ``jump node_<hex>``, filled by the endpoint
+  area only while the endpoint forwards); traffic from the VPC by its destination, the
+  node's address (verdict map ``nodes``). What no listener takes is dropped: a new flow from a link, or to a
+  node's address on another port (an NLB answers nothing but its listeners).
+- DNATed flows are SNATed to the node's private IP: targets see the node as the source,
+  for direct and PrivateLink traffic alike (as on AWS for PrivateLink; vpclab does not
+  preserve client IPs). A PrivateLink flow's node is its link's (map ``link_snat``,
+  link -> node IP, filled by the endpoint area); a VPC flow's is the address it was sent
+  to.
+- no new flow leaves on an endpoint link: a consumer reaches the listeners and nothing
+  else of the provider VPC, and the provider nothing of the consumer's (rules in the nat
+  chains, which run for a flow's first packet only; no filter chain on the per-packet
+  path).
 
 Forwarding set of a node for a target group (the plan's policy, shared with the proxy
 relay's choice): registered targets that are not draining (draining targets keep their
@@ -34,10 +43,11 @@ ones (a `TargetHealth` record `healthy` observed since registration), or all of 
 none is healthy (fail-open, as AWS).
 
 A listener whose target group has proxy protocol v2 on is DNATed to the node's own
-relay port (`proxy_v2.relay_port`) instead of the targets; the relay picks the target.
-PrivateLink flows to a relay carry their link's mark (``meta mark set ct mark``), which
-the accepted socket inherits (`tcp_fwmark_accept`): it routes the relay's replies back
-over the link and tells the relay which endpoint the connection came through.
+relay (`proxy_v2.relay_port`, listening on the node's address) instead of the targets;
+the relay picks the target. PrivateLink flows to a relay carry their link's mark
+(``meta mark set ct mark``), which the accepted socket inherits (`tcp_fwmark_accept`):
+it routes the relay's replies back over the link and tells the relay which endpoint the
+connection came through.
 
 TLS listeners are not realized (vpclab terminates no TLS).
 
@@ -45,11 +55,12 @@ TLS listeners are not realized (vpclab terminates no TLS).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from ..model.elbv2 import Listener, LoadBalancer, TargetGroup
 from . import naming
-from .desired_network import attach_to_subnet
+from .desired_network import vpc_namespace
 from .nft import NftChain, NftSet, NftTable
 from .planner import PlanBuilder
 from .world import World
@@ -58,15 +69,23 @@ log = logging.getLogger("vpclab.dataplane.nlb")
 
 BUCKETS = 256
 HASH_SEED = "0x7670636c"  # fixed, so a re-applied table hashes flows the same way
+#: In a router that holds nodes: answer ARP only for addresses of the interface asked
+#: (a node's address is on its subnet's bridge, never on an endpoint link), and let relay
+#: sockets inherit their SYN's mark (`proxy_v2`). The router forwards and has no reverse
+#: path filter already (`desired_network.ROUTER_SYSCTLS`).
 NODE_SYSCTLS = {
-    "net.ipv4.ip_forward": "1",
-    "net.ipv4.conf.all.rp_filter": "0",
-    "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv4.conf.all.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+    "net.ipv4.tcp_fwmark_accept": "1",
 }
 PROTOCOLS = {"TCP": ("tcp",), "UDP": ("udp",), "TCP_UDP": ("tcp", "udp")}
-#: Set of ``link ifname . ENI ip`` pairs whose PrivateLink traffic the listeners take
-#: (filled by the endpoint area while the endpoint forwards).
+#: Verdict map ``link ifname . ENI ip`` -> ``jump`` the chain of the link's node: the
+#: PrivateLink traffic the listeners take (filled by the endpoint area while the endpoint
+#: forwards).
 ENI_FORWARDING = "eni_forwarding"
+#: Map link ifname -> its node's address, the SNAT source of the link's flows (filled by
+#: the endpoint area with every link it plans).
+LINK_SNAT = "link_snat"
 
 
 # Small pure queries (used by the endpoint and security group areas too) -------------------
@@ -76,8 +95,14 @@ def transit_pattern(prefix: str) -> str:
     return f"{prefix}{naming.TAG_TRANSIT}*"
 
 
-def node_namespace(prefix: str, mapping: dict) -> str:
-    return naming.namespace_name(prefix, mapping["network_interface_id"])
+def node_namespace(world: World, prefix: str, mapping: dict) -> str:
+    """The namespace a node lives in: its VPC's router (the mapping must be in `nodes`)."""
+    return vpc_namespace(prefix, world.subnets[mapping["subnet_id"]].vpc_id)
+
+
+def node_chain(mapping: dict) -> str:
+    """The nlb table's chain of one node (named by its ENI: unique in the VPC)."""
+    return "node_" + mapping["network_interface_id"].removeprefix("eni-")
 
 
 def nodes(world: World, lb: LoadBalancer) -> list[dict]:
@@ -180,13 +205,14 @@ def _relay_port(world: World, lb: LoadBalancer, tg_arn: str) -> int | None:
     return proxy_v2.relay_port(world, lb.id, tg_arn)
 
 
-# The table of one node -------------------------------------------------------------------
+# The table of a router's nodes --------------------------------------------------------------
 
-def node_table(world: World, prefix: str, lb: LoadBalancer, mapping: dict) -> NftTable:
-    sets: list[NftSet] = [NftSet.of(ENI_FORWARDING, "ifname . ipv4_addr", ())]
-    dnat: list[str] = []
-    transit = transit_pattern(prefix)
+def node_rules(world: World, lb: LoadBalancer, mapping: dict) -> tuple[NftChain, list[NftSet]]:
+    """The chain of one node (one rule per listener and protocol) and the maps it uses."""
+    sets: list[NftSet] = []
+    rules: list[str] = []
     node_ip = mapping["private_ip"]
+    tag = mapping["network_interface_id"].removeprefix("eni-")
     for listener in listeners_of(world, lb.id):
         protos = PROTOCOLS.get(listener.protocol, ())
         arns = [a for a in forwarded_target_groups(listener) if a in world.target_groups]
@@ -197,45 +223,76 @@ def node_table(world: World, prefix: str, lb: LoadBalancer, mapping: dict) -> Nf
         for arn in arns:  # a weighted forward: the union (weights are not emulated)
             targets.update(forwarding_set(world, lb, mapping, world.target_groups[arn]))
         for proto in protos:
-            from_vpc = f'iifname "eth0" ip daddr {node_ip} {proto} dport {listener.port}'
-            from_link = f"iifname . ip daddr @{ENI_FORWARDING} {proto} dport {listener.port}"
+            match = f"{proto} dport {listener.port}"
             if relay is not None and proto == "tcp":
-                dnat.append(f"{from_vpc} dnat ip to {node_ip}:{relay}")
-                dnat.append(f"{from_link} meta mark set ct mark dnat ip to {node_ip}:{relay}")
+                rules.append(f"{match} meta mark set ct mark dnat ip to {node_ip}:{relay}")
                 continue
             ordered = sorted(targets)
             size = bucket_count(len(ordered))
-            name = f"be_{proto}_{listener.port}"
+            name = f"be_{tag}_{proto}_{listener.port}"
             sets.append(NftSet.map(name, "mark", "ipv4_addr . inet_service", buckets(ordered, size)))
-            hashed = (f"meta mark set jhash ip saddr . {proto} sport . ip daddr . {proto} dport mod {size} "
-                      f"seed {HASH_SEED} dnat ip to meta mark map @{name}")
-            dnat.append(f"{from_vpc} {hashed}")
-            dnat.append(f"{from_link} {hashed}")
-    # Endpoint links carry only DNATed flows, consumer -> provider: a new flow from a link
-    # that no listener DNATs, or a new flow leaving on one, is dropped. In the nat chains
-    # (run for a flow's first packet only), not in a filter forward chain run for every
-    # packet (benchmarks/dataplane.py).
-    chains = (
-        NftChain("prerouting", (*dnat, f'iifname "{transit}" drop'), "nat", "prerouting", "dstnat", "accept"),
-        NftChain("postrouting", (f'ct status dnat oifname "eth0" snat ip to {node_ip}',
-                                 f'oifname "{transit}" drop'),
-                 "nat", "postrouting", "srcnat", "accept"),
-    )
-    return NftTable("ip", naming.table_name(prefix, "nlb"), tuple(sets), chains)
+            rules.append(f"{match} meta mark set jhash ip saddr . {proto} sport . ip daddr . {proto} dport "
+                         f"mod {size} seed {HASH_SEED} dnat ip to meta mark map @{name}")
+    return NftChain(node_chain(mapping), tuple(rules)), sets
+
+
+def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, dict]]) -> NftTable:
+    """The nlb table of one router, for the nodes `members` it holds (module doc)."""
+    transit = transit_pattern(prefix)
+    sets: list[NftSet] = [NftSet.map(ENI_FORWARDING, "ifname . ipv4_addr", "verdict", {}),
+                          NftSet.map(LINK_SNAT, "ifname", "ipv4_addr", {})]
+    chains: list[NftChain] = []
+    by_address: dict[str, str] = {}
+    snat: list[str] = []
+    for lb, m in sorted(members, key=lambda x: x[1]["network_interface_id"]):
+        chain, maps = node_rules(world, lb, m)
+        chains.append(chain)
+        sets.extend(maps)
+        by_address[m["private_ip"]] = f"jump {chain.name}"
+        snat.append(f"ct status dnat ct original ip daddr {m['private_ip']} snat ip to {m['private_ip']}")
+    sets.append(NftSet.map("nodes", "ipv4_addr", "verdict", by_address))
+    pre = (f"iifname . ip daddr vmap @{ENI_FORWARDING}",
+           f'iifname "{transit}" drop',
+           "ip daddr vmap @nodes",
+           "ip daddr @nodes drop")
+    post = (f'iifname "{transit}" ct status dnat snat ip to iifname map @{LINK_SNAT}',
+            *snat,
+            f'oifname "{transit}" drop')
+    chains.append(NftChain("prerouting", pre, "nat", "prerouting", "dstnat", "accept"))
+    chains.append(NftChain("postrouting", post, "nat", "postrouting", "srcnat", "accept"))
+    return NftTable("ip", naming.table_name(prefix, "nlb"), tuple(sets), tuple(chains))
+
+
+def node_address(builder: PlanBuilder, world: World, prefix: str, mapping: dict) -> None:
+    """The node's private IP as a /32 on its subnet's bridge in the router (no prefix
+    route of its own: the gateway's address keeps the subnet's)."""
+    router = builder.namespace(node_namespace(world, prefix, mapping))
+    name = naming.bridge_name(prefix, mapping["subnet_id"])
+    bridge = router.bridges.get(name)
+    if bridge is None:
+        return
+    address = f"{mapping['private_ip']}/32"
+    if address not in bridge.addresses:
+        router.bridges[name] = dataclasses.replace(bridge, addresses=(*bridge.addresses, address))
 
 
 def contribute(world: World, builder: PlanBuilder) -> None:
     prefix = builder.prefix
+    per_router: dict[str, list[tuple[LoadBalancer, dict]]] = {}
     for lb in world.load_balancers.values():
         if not realized(lb):
             continue
         for m in nodes(world, lb):
-            ns = node_namespace(prefix, m)
-            attach_to_subnet(builder, world, prefix, ns, m["network_interface_id"], m["subnet_id"], m["private_ip"])
-            draft = builder.namespace(ns)
-            draft.sysctls.update(NODE_SYSCTLS)
-            table = node_table(world, prefix, lb, m)
-            draft.nft[table.name] = table
+            ns = node_namespace(world, prefix, m)
+            if not builder.has(ns):
+                continue
+            node_address(builder, world, prefix, m)
+            per_router.setdefault(ns, []).append((lb, m))
+    for ns, members in per_router.items():
+        draft = builder.namespace(ns)
+        draft.sysctls.update(NODE_SYSCTLS)
+        table = nodes_table(world, prefix, members)
+        draft.nft[table.name] = table
 
 
 def observe(world: World, dp, now: float) -> None:

@@ -3,8 +3,10 @@
 - A VPC is a router namespace: one bridge per subnet holding the subnet's base+1 (the
   gateway), forwarding between its subnets. Another bridge with no ports, the *service
   bridge*, holds the VPC's own local addresses: the resolver (base+2 and 169.254.169.253).
+  The router also holds the VPC's NLB nodes, as addresses (`desired_load_balancers`).
   Two VPCs share no link, so they cannot reach each other except through what
-  PrivateLink adds (an endpoint's link, from a subnet bridge into an NLB node).
+  PrivateLink adds (an endpoint's link, from a subnet bridge into the router of the
+  NLB's VPC).
 - An instance is a namespace with `eth0` (its private IP) on a veth whose other end is a
   port of its subnet's bridge, and a default route via the subnet's gateway.
 """
@@ -15,16 +17,25 @@ from .planner import PlanBuilder
 from .topology import Bridge, Interface, Route, VethPair
 from .world import LINK_LOCAL_RESOLVER, World, gateway_of, prefix_len, resolver_of
 
-#: GSO/GRO packet size on every veth end vpclab makes (instances' and nodes' eth0, their
+#: GSO/GRO packet size on every veth end vpclab makes (instances' eth0, their
 #: bridge ports, transit links): 192 KiB, IPv4 BIG TCP (Linux 6.3+; the MTU stays as it
 #: is). A forwarded GSO packet costs the same per hop whatever its size, so fewer, larger
 #: ones cut the per-byte cost of every hop; the same on every path (benchmarks/dataplane.py).
 GSO_MAX_SIZE = 196608
 
+#: A router forwards, checks no reverse path (endpoint links bring addresses from other
+#: VPCs), and routes what reaches it at layer 3 only: with bridge netfilter (built into
+#: some kernels) frames bridged between two instances would otherwise pass the router's
+#: conntrack and NAT too, and a flow DNATed by an NLB node back to the port it came from
+#: (an instance reaching itself through its NLB) would be bridged out of its own port,
+#: which a bridge never does.
 ROUTER_SYSCTLS = {
     "net.ipv4.ip_forward": "1",
     "net.ipv4.conf.all.rp_filter": "0",
     "net.ipv4.conf.default.rp_filter": "0",
+    "net.bridge.bridge-nf-call-iptables": "0",
+    "net.bridge.bridge-nf-call-ip6tables": "0",
+    "net.bridge.bridge-nf-call-arptables": "0",
 }
 
 
@@ -43,10 +54,7 @@ def service_bridge(prefix: str, vpc_id: str) -> str:
 
 def attach_to_subnet(builder: PlanBuilder, world: World, prefix: str, namespace: str,
                      eni_id: str, subnet_id: str, private_ip: str) -> None:
-    """Give `namespace` an `eth0` with `private_ip` on `subnet_id`'s bridge, and a default route.
-
-    Used for instances and for NLB nodes alike.
-    """
+    """Give `namespace` an `eth0` with `private_ip` on `subnet_id`'s bridge, and a default route."""
     subnet = world.subnets[subnet_id]
     length = prefix_len(subnet.cidr_block)
     router = builder.namespace(vpc_namespace(prefix, subnet.vpc_id))

@@ -6,21 +6,23 @@ dropped silently (a default deny: a client times out, as on AWS).
 
 - Instance: table `inet <p>-sg` in the instance namespace; chain `input` (policy drop)
   for the ingress rules, chain `output` (policy drop) for the egress rules.
-- Endpoint ENIs: table `inet <p>-sgep` in the NLB node namespace where the ENI's link
-  ends (`desired_endpoints`); a chain of type nat (run for a flow's first packet only) at
+- Endpoint ENIs: table `inet <p>-sgep` in the provider router where the ENI's link ends
+  (`desired_endpoints`); a chain of type nat (run for a flow's first packet only) at
   prerouting priority ``dstnat - 10`` (before the listener DNAT rewrites the address)
   sends each new flow from a link through the verdict map ``eni_groups`` (link ifname ->
   ``goto`` the chain of that ENI's set of groups; one chain per distinct set, ending in
   drop). Peers are the consumer's own addresses, as they arrive. A thousand endpoints
   sharing groups are a thousand map elements and one chain, so an endpoint more or less
   is an element update.
-- NLB nodes with groups: table `inet <p>-sg` in the node namespace, a nat chain (first
-  packets only) at ``dstnat - 10``: new flows from the VPC (`eth0`) must match an
-  ingress rule; PrivateLink flows (from endpoint links) are checked only while
-  `enforce_sg_inbound_on_privatelink`, and then only by protocol and port against the
-  rules whose peer is ``0.0.0.0/0`` (consumer addresses are not in the provider's
-  space; a rule naming a CIDR or a group never matches them). Egress rules of NLB
-  groups are not enforced (vpclab's choice).
+- NLB nodes with groups: table `inet <p>-sg` in the router namespace the nodes are
+  addresses of, a nat chain (first packets only) at ``dstnat - 10``: new flows from the
+  VPC to a node's address must match an ingress rule of its NLB's groups (verdict map
+  ``nodes``, node address -> ``vpc_<NLB hash>``); PrivateLink flows (from endpoint links) are checked only while
+  `enforce_sg_inbound_on_privatelink` (verdict map ``privatelink``, link ->
+  ``pl_<NLB hash>``), and then only by protocol and port against the rules whose peer is
+  ``0.0.0.0/0`` (consumer addresses are not in the provider's space; a rule naming a
+  CIDR or a group never matches them). Egress rules of NLB groups are not enforced
+  (vpclab's choice).
 
 Rules (keys in `model/ec2.py` `_RuleFields`): protocol ``-1`` (all), ``tcp``/``udp`` with a
 port range, ``icmp`` with type/code (-1 = any), another protocol number; peers
@@ -41,6 +43,7 @@ from . import naming
 from .desired_endpoints import endpoint_enis, node_link_name
 from .desired_load_balancers import node_namespace, nodes, realized, transit_pattern
 from .desired_network import instance_namespace
+from ..model.elbv2 import LoadBalancer
 from .nft import NftChain, NftSet, NftTable
 from .planner import PlanBuilder
 from .world import World
@@ -182,20 +185,37 @@ def endpoint_table(world: World, prefix: str, links: dict[str, list[str]],
     ))
 
 
-def node_table(world: World, prefix: str, group_ids: list[str], enforce_privatelink: bool,
-               member_ips: dict[str, set[str]]) -> NftTable:
+def _lb_tag(lb_arn: str) -> str:
+    return hashlib.sha256(lb_arn.encode()).hexdigest()[:12]
+
+
+def nodes_table(world: World, prefix: str, lbs: list[LoadBalancer], links: dict[str, str],
+                member_ips: dict[str, set[str]]) -> NftTable:
+    """The groups of the NLBs `lbs` whose nodes are addresses of one router. `links`:
+    {link ifname: NLB arn} of the links into those nodes whose NLB enforces its groups
+    on PrivateLink traffic."""
     used: set[str] = set()
-    vpc_rules = rule_statements(world, group_ids, False, used)
+    chains: list[NftChain] = []
+    by_address: dict[str, str] = {}
+    for lb in sorted(lbs, key=lambda b: b.id):
+        tag = _lb_tag(lb.id)
+        chains.append(NftChain(f"vpc_{tag}", tuple(rule_statements(world, lb.security_group_ids, False, used))
+                               + ("drop",)))
+        if lb.enforce_sg_inbound_on_privatelink:
+            pl_rules = rule_statements(world, lb.security_group_ids, False, set(), any_source_only=True)
+            chains.append(NftChain(f"pl_{tag}", tuple(pl_rules) + ("drop",)))
+        for m in nodes(world, lb):
+            by_address[m["private_ip"]] = f"jump vpc_{tag}"
+    elements = {f'"{link}"': f"jump pl_{_lb_tag(arn)}" for link, arn in links.items()}
     # A nat-type chain (a flow's first packet only, like the endpoint groups above): no
     # hook on the per-packet path of established flows.
-    pre = ['iifname "eth0" jump from_vpc']
-    chains = [NftChain("from_vpc", tuple(vpc_rules) + ("drop",))]
-    if enforce_privatelink:
-        pl_rules = rule_statements(world, group_ids, False, set(), any_source_only=True)
-        chains.append(NftChain("from_privatelink", tuple(pl_rules) + ("drop",)))
-        pre.append(f'iifname "{transit_pattern(prefix)}" jump from_privatelink')
-    chains.append(NftChain("prerouting", tuple(pre), "nat", "prerouting", PRE_DNAT, "accept"))
-    return NftTable("inet", naming.table_name(prefix, "sg"), _sets(world, member_ips, used), tuple(chains))
+    pre = ("iifname vmap @privatelink",
+           f'iifname != "{transit_pattern(prefix)}" ip daddr vmap @nodes')
+    chains.append(NftChain("prerouting", pre, "nat", "prerouting", PRE_DNAT, "accept"))
+    return NftTable("inet", naming.table_name(prefix, "sg"),
+                    (*_sets(world, member_ips, used), NftSet.map("privatelink", "ifname", "verdict", elements),
+                     NftSet.map("nodes", "ipv4_addr", "verdict", by_address)),
+                    tuple(chains))
 
 
 def contribute(world: World, builder: PlanBuilder) -> None:
@@ -211,19 +231,24 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             continue
         table = instance_table(world, prefix, groups, member_ips)
         builder.namespace(ns).nft[table.name] = table
-    by_node: dict[str, dict[str, list[str]]] = {}
+    by_router: dict[str, dict[str, list[str]]] = {}
+    enforced: dict[str, dict[str, str]] = {}
     for e in endpoint_enis(world):
         if e.linked:  # the endpoint area (after this one) plans the link: same condition
-            groups = list(e.eni.security_group_ids or e.endpoint.security_group_ids)
-            by_node.setdefault(node_namespace(prefix, e.mapping), {})[node_link_name(prefix, e.link.index)] = groups
-    for node_ns, links in by_node.items():
+            router_ns = node_namespace(world, prefix, e.mapping)
+            link = node_link_name(prefix, e.link.index)
+            by_router.setdefault(router_ns, {})[link] = list(e.eni.security_group_ids
+                                                              or e.endpoint.security_group_ids)
+            if e.lb.security_group_ids and e.lb.enforce_sg_inbound_on_privatelink:
+                enforced.setdefault(router_ns, {})[link] = e.lb.id
+    for router_ns, links in by_router.items():
         table = endpoint_table(world, prefix, links, member_ips)
-        builder.namespace(node_ns).nft[table.name] = table
+        builder.namespace(router_ns).nft[table.name] = table
+    guarded: dict[str, list[LoadBalancer]] = {}
     for lb in world.load_balancers.values():
-        if not realized(lb) or not lb.security_group_ids:
-            continue
-        for m in nodes(world, lb):
-            # The NLB area (after this one) attaches the node: same `nodes` filter.
-            table = node_table(world, prefix, lb.security_group_ids, lb.enforce_sg_inbound_on_privatelink,
-                               member_ips)
-            builder.namespace(node_namespace(prefix, m)).nft[table.name] = table
+        mappings = nodes(world, lb) if realized(lb) and lb.security_group_ids else []
+        if mappings:  # the NLB area (after this one) makes the nodes: same `nodes` filter
+            guarded.setdefault(node_namespace(world, prefix, mappings[0]), []).append(lb)
+    for router_ns, lbs in guarded.items():
+        table = nodes_table(world, prefix, lbs, enforced.get(router_ns, {}), member_ips)
+        builder.namespace(router_ns).nft[table.name] = table

@@ -1,4 +1,4 @@
-"""NLB health checks: real probes from the NLB node namespaces, written back as target health.
+"""NLB health checks: real probes from the NLB nodes, written back as target health.
 
 What is checked
 ---------------
@@ -49,8 +49,9 @@ the configured values.
 Mechanics
 ---------
 One asyncio event loop in one thread; one task per checked target. Sockets are made
-inside the node namespace by `netns.run_in` (a throwaway thread, so no thread keeps a
-node namespace pinned once its NLB is gone) and used non-blocking on the loop. The same
+inside the router namespace the node is an address of, bound to the node's address, by
+`netns.run_in` (a throwaway thread, so no thread keeps a namespace pinned once its VPC is
+gone) and used non-blocking on the loop. The same
 loop runs the proxy protocol v2 relays (`proxy_v2.Relay`).
 """
 from __future__ import annotations
@@ -65,7 +66,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import naming, proxy_v2
+from . import proxy_v2
+from .desired_network import vpc_namespace
 from .world import World
 
 log = logging.getLogger("vpclab.dataplane.health")
@@ -144,7 +146,7 @@ class CheckSpec:
     target_id: str
     port: int  # the registered (traffic) port: the target health record's key
     registered: float
-    namespace: str  # the node namespace the probe runs in
+    namespace: str  # the router namespace the node is an address of: the probe runs there
     source_ip: str  # the node's private IP
     address: str  # the target's IP
     check_port: int
@@ -188,14 +190,15 @@ def desired_checks(world: World, prefix: str) -> dict[tuple[str, str, int], Chec
                 if key in out:
                     continue  # already checked from another NLB's node
                 node = node_for(lb, target.zone)
-                if node is None:
+                subnet = world.subnets.get(node.get("subnet_id", "")) if node is not None else None
+                if subnet is None:
                     continue
                 hc_port = str(hc.get("HealthCheckPort", "traffic-port"))
                 protocol = hc.get("HealthCheckProtocol", "TCP")
                 out[key] = CheckSpec(
                     tg_arn=tg_arn, target_id=target.target_id, port=target.port,
                     registered=target.registered,
-                    namespace=naming.namespace_name(prefix, node["network_interface_id"]),
+                    namespace=vpc_namespace(prefix, subnet.vpc_id),  # the node is an address there
                     source_ip=node["private_ip"], address=target.address,
                     check_port=target.port if hc_port == "traffic-port" else int(hc_port),
                     protocol=protocol, path=hc.get("HealthCheckPath") or "/",

@@ -438,6 +438,13 @@ def read_sysctl(key: str) -> str | None:
 
 def set_sysctl(key: str, value: str) -> None:
     """Set a network sysctl in the calling thread's namespace (/proc/sys/net is per thread
-    namespace); refuses in the host namespace and for non-network keys."""
+    namespace); refuses in the host namespace and for non-network keys.
+
+    A ``net.bridge.`` key that does not exist is left alone: those are bridge netfilter's
+    (module br_netfilter), and where it is not loaded bridged frames meet no IP hook,
+    which is what vpclab asks of them."""
     _guard()
-    _sysctl_path(key).write_text(str(value))
+    path = _sysctl_path(key)
+    if key.startswith("net.bridge.") and not path.exists():
+        return
+    path.write_text(str(value))

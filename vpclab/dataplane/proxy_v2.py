@@ -20,8 +20,8 @@ header on health check connections, with no client information: that is a LOCAL 
 Relay
 -----
 For a target group with `proxy_protocol_v2.enabled` = "true", each node of each NLB whose
-listeners forward to it runs a TCP listener inside the node namespace on
-``0.0.0.0:<relay_port(world, lb_arn, tg_arn)>``. The NLB area DNATs the listener's
+listeners forward to it runs a TCP listener on ``<node address>:<relay_port(world, lb_arn,
+tg_arn)>`` inside the router namespace the node is an address of. The NLB area DNATs the listener's
 traffic there (to the node's own address, instead of to a target); the relay reads the
 address the client meant (SO_ORIGINAL_DST, i.e. before that DNAT) and the client's
 address, picks a target (the same policy as the kernel path: healthy targets of the
@@ -41,7 +41,8 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from . import naming, netns
+from . import netns
+from .desired_network import vpc_namespace
 from .world import World
 
 log = logging.getLogger("vpclab.dataplane.proxy_v2")
@@ -208,8 +209,8 @@ def relay_ports(world: World, lb_arn: str) -> dict[str, int]:
 
 
 def relay_port(world: World, lb_arn: str, tg_arn: str) -> int | None:
-    """Where the relay for (NLB, target group) listens in each node namespace of the NLB:
-    ``0.0.0.0:<port>``. None when the target group has proxy protocol v2 off — then the
+    """Where the relay for (NLB, target group) listens at each node of the NLB:
+    ``<node address>:<port>``, in the router namespace the node is an address of. None when the target group has proxy protocol v2 off — then the
     NLB area DNATs to the targets as usual."""
     return relay_ports(world, lb_arn).get(tg_arn)
 
@@ -279,12 +280,12 @@ def original_destination(sock: socket.socket) -> Address:
     return str(ipaddress.IPv4Address(raw[4:8])), port
 
 
-def _listening_socket(port: int) -> socket.socket:
-    """A TCP listener on 0.0.0.0:`port`, made in the calling thread's namespace."""
+def _listening_socket(address: str, port: int) -> socket.socket:
+    """A TCP listener on `address`:`port`, made in the calling thread's namespace."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", port))
+        s.bind((address, port))
         s.listen(512)
         s.setblocking(False)
     except BaseException:
@@ -312,9 +313,9 @@ def client_socket(namespace: str, source_ip: str | None = None) -> socket.socket
 
 @dataclass(frozen=True)
 class RelaySpec:
-    """One relay: (node namespace, target group), where it listens and who it is."""
+    """One relay: (node, target group), where it listens and who it is."""
 
-    namespace: str
+    namespace: str  # the router namespace the node is an address of
     port: int
     lb_arn: str
     tg_arn: str
@@ -322,20 +323,24 @@ class RelaySpec:
     zone: str
 
 
-def desired_relays(world: World, prefix: str) -> dict[tuple[str, str], RelaySpec]:
-    out: dict[tuple[str, str], RelaySpec] = {}
+#: A relay's key: (namespace, node address, target group arn).
+RelayKey = tuple[str, str, str]
+
+
+def desired_relays(world: World, prefix: str) -> dict[RelayKey, RelaySpec]:
+    out: dict[RelayKey, RelaySpec] = {}
     for lb in world.load_balancers.values():
         ports = relay_ports(world, lb.id)
         if not ports:
             continue
         for mapping in lb.mappings:
-            eni = mapping.get("network_interface_id")
-            if not eni or not mapping.get("private_ip"):
+            subnet = world.subnets.get(mapping.get("subnet_id", ""))
+            node_ip = mapping.get("private_ip")
+            if subnet is None or not mapping.get("network_interface_id") or not node_ip:
                 continue
-            ns = naming.namespace_name(prefix, eni)
+            ns = vpc_namespace(prefix, subnet.vpc_id)
             for tg_arn, port in ports.items():
-                out[(ns, tg_arn)] = RelaySpec(ns, port, lb.id, tg_arn, mapping["private_ip"],
-                                              mapping.get("zone", ""))
+                out[(ns, node_ip, tg_arn)] = RelaySpec(ns, port, lb.id, tg_arn, node_ip, mapping.get("zone", ""))
     return out
 
 
@@ -377,7 +382,7 @@ class Relay:
         self.loop = loop
         self.connect_timeout = connect_timeout
         self.world = World()
-        self._running: dict[tuple[str, str], _Running] = {}
+        self._running: dict[RelayKey, _Running] = {}
 
     # Called from the data plane thread.
     def sync(self, world: World) -> None:
@@ -390,7 +395,7 @@ class Relay:
             asyncio.run_coroutine_threadsafe(self._sync(World(), {}, {}), self.loop).result(timeout=10)
 
     # On the loop.
-    async def _sync(self, world: World, desired: dict[tuple[str, str], RelaySpec],
+    async def _sync(self, world: World, desired: dict[RelayKey, RelaySpec],
                     inodes: dict[str, int | None]) -> None:
         self.world = world
         for key, running in list(self._running.items()):
@@ -402,20 +407,20 @@ class Relay:
                 continue
             try:
                 sock = await self.loop.run_in_executor(None, netns.run_in, spec.namespace,
-                                                       _listening_socket, spec.port)
+                                                       _listening_socket, spec.node_ip, spec.port)
             except OSError as exc:
                 log.warning("relay %s:%d in %s: %s", spec.tg_arn, spec.port, spec.namespace, exc)
                 continue
             task = self.loop.create_task(self._accept_loop(key, spec, sock))
             self._running[key] = _Running(spec, inodes[spec.namespace], sock, task)
 
-    def _stop(self, key: tuple[str, str]) -> None:
+    def _stop(self, key: RelayKey) -> None:
         running = self._running.pop(key)
         running.task.cancel()
         running.sock.close()
         # Open connections keep going (as an NLB keeps existing flows) until they end.
 
-    async def _accept_loop(self, key: tuple[str, str], spec: RelaySpec, sock: socket.socket) -> None:
+    async def _accept_loop(self, key: RelayKey, spec: RelaySpec, sock: socket.socket) -> None:
         while True:
             try:
                 conn, peer = await self.loop.sock_accept(sock)
@@ -442,9 +447,7 @@ class Relay:
             world = self.world
             lb = world.load_balancers.get(spec.lb_arn)
             tg = world.target_groups.get(spec.tg_arn)
-            mapping = next((m for m in (lb.mappings if lb else [])
-                            if naming.namespace_name(self.prefix, m.get("network_interface_id", "")) == spec.namespace),
-                           None)
+            mapping = next((m for m in (lb.mappings if lb else []) if m.get("private_ip") == spec.node_ip), None)
             if lb is None or tg is None or mapping is None:
                 return
             target = pick_target(world, lb, mapping, tg, peer, dst)

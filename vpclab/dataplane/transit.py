@@ -39,6 +39,12 @@ SKIP_RULE = RULE_BASE - 1
 MAIN_RULE = RULE_PRIORITY_MAIN
 #: Routing table of link `index`: TABLE_BASE + index (clear of the kernel's 253-255).
 TABLE_BASE = 0x10000
+#: ARP requests arriving on links carry ARP_MARK (never set on an IP packet), and rule
+#: ARP_RULE sends their route check to ARP_TABLE, whose default route lets the kernel
+#: answer a proxy entry for any address (`desired_endpoints`).
+ARP_MARK = 0x20000000
+ARP_RULE = RULE_BASE - 2
+ARP_TABLE = TABLE_BASE - 1
 #: Links that can be live at once (rule priorities must stay below the main rule).
 CAPACITY = MAIN_RULE - RULE_BASE
 
