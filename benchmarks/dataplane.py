@@ -22,7 +22,10 @@ Then it measures, every client running inside an instance through `vpclab exec`:
 2. Connection + request latency, a Python loop (connect, `GET / HTTP/1.0`, read to close,
    time.perf_counter per request) to nginx: cclient -> ENI IP:80 vs pclient -> server's
    private IP:80 (the consumer cannot reach the provider directly), also pclient -> NLB
-   (informative); chunks of the paths alternate so drift hits both. p50 and p99 per path.
+   (informative). One client process per path runs in its instance for the whole
+   measurement, and the paths take turns of 5 requests (order reversed every round), so
+   that drift of the machine (other load, frequency) hits every path alike. p50 and p99
+   per path over `--requests` each.
    Target: endpoint/direct <= 1.3 at p50.
 3. Accept -> first forwarded request, `--trials` times: CreateVpcEndpoint (pendingAcceptance),
    wait for a data-plane pass to finish, start a poller in cclient (it first checks once
@@ -228,11 +231,14 @@ class Server:
 
 LATENCY_CLIENT = r'''
 import json, socket, sys, time
-host, port, n, warm = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+# One client per path, kept running: each line on stdin is a number of requests to time
+# now; the answer is one JSON line. The benchmark gives the paths turns of a few requests,
+# so that whatever else the machine does hits every path alike.
+host, port, warm = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ip = socket.gethostbyname(host)
 req = b"GET / HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n"
-total, conn = [], []
-for i in range(warm + n):
+
+def one():
     t0 = time.perf_counter()
     s = socket.create_connection((ip, port), timeout=5)
     t1 = time.perf_counter()
@@ -247,10 +253,14 @@ for i in range(warm + n):
     t2 = time.perf_counter()
     if got == 0:
         raise SystemExit("empty response")
-    if i >= warm:
-        total.append(t2 - t0)
-        conn.append(t1 - t0)
-print(json.dumps({"total": total, "connect": conn}))
+    return t2 - t0, t1 - t0
+
+for _ in range(warm):
+    one()
+print("ready", flush=True)
+for line in sys.stdin:
+    got = [one() for _ in range(int(line))]
+    print(json.dumps({"total": [g[0] for g in got], "connect": [g[1] for g in got]}), flush=True)
 '''
 
 ACCEPT_POLLER = r'''
@@ -531,18 +541,45 @@ class Bench:
         return res
 
     # 2. latency --------------------------------------------------------------------------
-    def latency(self, requests: int, chunks: int = 5) -> dict:
+    def latency(self, requests: int, turn: int = 5) -> dict:
         t = self.t
         paths = {"direct": (t.pclient, t.server_ip), "endpoint": (t.cclient, t.endpoint_ip),
                  "nlb": (t.pclient, t.nlb_dns)}
         total: dict[str, list[float]] = {k: [] for k in paths}
         conn: dict[str, list[float]] = {k: [] for k in paths}
-        per = max(1, requests // chunks)
-        for c in range(chunks):
+        clients: dict[str, subprocess.Popen] = {}
+        try:
             for name, (inst, addr) in paths.items():
-                out = json.loads(self.run_ok(inst, [PY, "-c", LATENCY_CLIENT, addr, "80", str(per), "10"]))
-                total[name] += [x * 1e3 for x in out["total"]]
-                conn[name] += [x * 1e3 for x in out["connect"]]
+                proc = subprocess.Popen(self.exec_argv(inst, [PY, "-c", LATENCY_CLIENT, addr, "80", "20"]),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(REPO))
+                self.children.append(proc)
+                clients[name] = proc
+            for name, proc in clients.items():
+                if proc.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"latency client for {name} did not start: exit {proc.poll()}")
+            order = list(paths)
+            rounds = 0
+            while min(len(v) for v in total.values()) < requests:
+                # Turns of `turn` requests, the order reversed every round.
+                for name in (order if rounds % 2 == 0 else order[::-1]):
+                    proc = clients[name]
+                    proc.stdin.write(f"{turn}\n")
+                    proc.stdin.flush()
+                    line = proc.stdout.readline()
+                    if not line:
+                        raise RuntimeError(f"latency client for {name} ended: exit {proc.wait()}")
+                    out = json.loads(line)
+                    total[name] += [x * 1e3 for x in out["total"]]
+                    conn[name] += [x * 1e3 for x in out["connect"]]
+                rounds += 1
+        finally:
+            for proc in clients.values():
+                if proc.stdin:
+                    proc.stdin.close()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         res: dict = {}
         for name in paths:
             res[name] = {"n": len(total[name]), "p50_ms": pct(total[name], 50), "p99_ms": pct(total[name], 99),
@@ -789,7 +826,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="JSON on stdout (the table goes to stderr)")
     parser.add_argument("--trials", type=int, default=20, help="accept -> first request trials")
-    parser.add_argument("--requests", type=int, default=500, help="latency requests per path")
+    parser.add_argument("--requests", type=int, default=2000, help="latency requests per path")
     parser.add_argument("--iperf-seconds", type=int, default=5)
     parser.add_argument("--iperf-rounds", type=int, default=3, help="alternating rounds per path (median)")
     parser.add_argument("--poll-ms", type=float, default=2.0, help="poller connect interval")

@@ -383,7 +383,7 @@ class Backend:
                 self._do(done, SetMaster(ns, cfg.name, cfg.master))
             if cfg.mtu is not None and link.mtu != cfg.mtu:
                 self._do(done, SetMtu(ns, cfg.name, cfg.mtu))
-            if cfg.gso_max_size is not None and link.gso_max_size != cfg.gso_max_size:
+            if cfg.gso_max_size is not None and link.gso_max_size != cfg.gso_max_size and d.kind != KIND_BRIDGE:
                 self._do(done, SetGsoMaxSize(ns, cfg.name, cfg.gso_max_size))
             for cidr in sorted(link.addresses - set(cfg.addresses)):
                 self._do(done, DeleteAddress(ns, cfg.name, cidr))
@@ -392,6 +392,15 @@ class Backend:
                     self._do(done, AddAddress(ns, cfg.name, cidr))
             if link.up != cfg.up:
                 self._do(done, SetUp(ns, cfg.name, cfg.up))
+        # A bridge takes GSO packets only as large as its ports do (the kernel caps it by
+        # them, and refuses more while it has none): set once its ports are attached, and
+        # only on a bridge that has ports.
+        ports = {d.config.master for d in ordered if d.config.master is not None}
+        for d in ordered:
+            cfg = d.config
+            if d.kind == KIND_BRIDGE and cfg.gso_max_size is not None and cfg.name in ports \
+                    and seen[cfg.name].gso_max_size != cfg.gso_max_size:
+                self._do(done, SetGsoMaxSize(ns, cfg.name, cfg.gso_max_size))
         assert all(d.kind in (KIND_BRIDGE, KIND_VETH) for d in ordered)
 
     def _routing(self, ns: str, state: NamespaceState, want: Namespace, done: list[Action]) -> None:

@@ -17,10 +17,11 @@ from .planner import PlanBuilder
 from .topology import Bridge, Interface, Route, VethPair
 from .world import LINK_LOCAL_RESOLVER, World, gateway_of, prefix_len, resolver_of
 
-#: GSO/GRO packet size on every veth end vpclab makes (instances' eth0, their
-#: bridge ports, transit links): 192 KiB, IPv4 BIG TCP (Linux 6.3+; the MTU stays as it
-#: is). A forwarded GSO packet costs the same per hop whatever its size, so fewer, larger
-#: ones cut the per-byte cost of every hop; the same on every path (benchmarks/dataplane.py).
+#: GSO/GRO packet size on every veth end vpclab makes (instances' eth0, their bridge
+#: ports, transit links) and on subnet bridges: 192 KiB, IPv4 BIG TCP (Linux 6.3+; the
+#: MTU stays as it is). A forwarded GSO packet costs the same per hop whatever its size,
+#: so fewer, larger ones cut the per-byte cost of every hop; the same on every path
+#: (benchmarks/dataplane.py).
 GSO_MAX_SIZE = 196608
 
 #: A router forwards, checks no reverse path (endpoint links bring addresses from other
@@ -78,8 +79,11 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             services, addresses=(f"{resolver_of(vpc.cidr_block)}/32", f"{LINK_LOCAL_RESOLVER}/32"))
         for subnet in world.subnets_of(vpc.id):
             name = naming.bridge_name(prefix, subnet.id)
+            # The router forwards into the subnet through its bridge: the bridge too must take
+            # large GSO packets, or each one would be cut into MTU-sized ones in software.
             draft.bridges[name] = Bridge(
-                name, addresses=(f"{gateway_of(subnet.cidr_block)}/{prefix_len(subnet.cidr_block)}",))
+                name, addresses=(f"{gateway_of(subnet.cidr_block)}/{prefix_len(subnet.cidr_block)}",),
+                gso_max_size=GSO_MAX_SIZE)
     for instance in world.live_instances():
         if instance.subnet_id not in world.subnets or instance.vpc_id not in world.vpcs:
             continue

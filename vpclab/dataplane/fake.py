@@ -153,8 +153,10 @@ class FakeKernel:
             case SetMtu(name=name, mtu=mtu):
                 self._update(ns, name, mtu=mtu)
             case SetGsoMaxSize(name=name, size=size):
-                if self._link(ns, name).kind == "bridge" and size > 65536:
-                    raise LinkError(errno.EINVAL, f"{name}: a bridge takes its GSO size from its ports")
+                n = self._get(ns)
+                if (self._link(ns, name).kind == "bridge" and size > 65536
+                        and not any(link.master == name for link in n.links.values())):
+                    raise LinkError(errno.EINVAL, f"{name}: a bridge without ports takes no GSO packet above 64 KiB")
                 self._update(ns, name, gso_max_size=size)
             case AddAddress(name=name, cidr=cidr):
                 link = self._link(ns, name)
