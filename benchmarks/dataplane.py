@@ -24,8 +24,12 @@ Then it measures, every client running inside an instance through `vpclab exec`:
    private IP:80 (the consumer cannot reach the provider directly), also pclient -> NLB
    (informative). One client process per path runs in its instance for the whole
    measurement, and the paths take turns of 5 requests (order reversed every round), so
-   that drift of the machine (other load, frequency) hits every path alike. p50 and p99
-   per path over `--requests` each.
+   that drift of the machine (other load, frequency) hits every path alike. Every client
+   is pinned to the same CPU (`--latency-cpu`, default the last): unpinned, the scheduler
+   places the clients of the two instances differently relative to nginx, which moved
+   one path's p50 by up to 30 % between runs (the same topology measured 1.39 and 1.44
+   unpinned, 1.26-1.29 pinned to either CPU). p50 and p99 per path over `--requests`
+   each.
    Target: endpoint/direct <= 1.3 at p50.
 3. Accept -> first forwarded request, `--trials` times: CreateVpcEndpoint (pendingAcceptance),
    wait for a data-plane pass to finish, start a poller in cclient (it first checks once
@@ -541,7 +545,7 @@ class Bench:
         return res
 
     # 2. latency --------------------------------------------------------------------------
-    def latency(self, requests: int, turn: int = 5) -> dict:
+    def latency(self, requests: int, turn: int = 5, pin: str | None = None) -> dict:
         t = self.t
         paths = {"direct": (t.pclient, t.server_ip), "endpoint": (t.cclient, t.endpoint_ip),
                  "nlb": (t.pclient, t.nlb_dns)}
@@ -550,7 +554,10 @@ class Bench:
         clients: dict[str, subprocess.Popen] = {}
         try:
             for name, (inst, addr) in paths.items():
-                proc = subprocess.Popen(self.exec_argv(inst, [PY, "-c", LATENCY_CLIENT, addr, "80", "20"]),
+                argv = [PY, "-c", LATENCY_CLIENT, addr, "80", "20"]
+                if pin is not None:
+                    argv = ["taskset", "-c", pin, *argv]
+                proc = subprocess.Popen(self.exec_argv(inst, argv),
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(REPO))
                 self.children.append(proc)
                 clients[name] = proc
@@ -827,6 +834,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="JSON on stdout (the table goes to stderr)")
     parser.add_argument("--trials", type=int, default=20, help="accept -> first request trials")
     parser.add_argument("--requests", type=int, default=2000, help="latency requests per path")
+    parser.add_argument("--latency-cpu", default="last",
+                        help="CPU every latency client is pinned to (taskset), 'last' or a number; 'none': unpinned")
     parser.add_argument("--iperf-seconds", type=int, default=5)
     parser.add_argument("--iperf-rounds", type=int, default=3, help="alternating rounds per path (median)")
     parser.add_argument("--poll-ms", type=float, default=2.0, help="poller connect interval")
@@ -871,7 +880,10 @@ def main() -> int:
         if "throughput" in only:
             res["throughput"] = bench.throughput(args.iperf_seconds, args.iperf_rounds)
         if "latency" in only:
-            res["latency"] = bench.latency(args.requests)
+            cpu = None if args.latency_cpu == "none" else args.latency_cpu
+            if cpu == "last":
+                cpu = str((os.cpu_count() or 1) - 1)
+            res["latency"] = bench.latency(args.requests, pin=cpu)
         if "accept" in only:
             res["accept"] = bench.accept_latency(args.trials, args.poll_ms)
     except BaseException as exc:  # noqa: BLE001 - report, clean up, exit non-zero

@@ -331,3 +331,32 @@ def test_endpoint_forwards_only_while_available(dataplane_server):
     # Its transit link is gone from the consumer VPC namespace.
     out = netns.run(naming.namespace_name(prefix, c.vpc_2), ["ip", "-br", "link"]).stdout
     assert not [line for line in out.splitlines() if line.startswith(prefix + naming.TAG_TRANSIT)]
+
+
+def test_consumers_in_any_address_space_and_in_the_provider_vpc_reach_the_endpoint(dataplane_server):
+    """The provider's router answers ARP for an ENI address its own VPC has no route to
+    (a consumer VPC in 10.20.0.0/16), and for one in its own VPC (the provider's own
+    endpoint: both ends of the link in one router)."""
+    prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
+    c = service_and_consumer(dataplane_server)
+    web = c.p["webs"][0]["PrivateIpAddress"]
+    vpc = c.ec2_2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    zone = c.ec2_2.describe_subnets(SubnetIds=[c.subnet_2])["Subnets"][0]["AvailabilityZone"]
+    subnet = c.ec2_2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+    group = web_group(c.ec2_2, vpc, "far")
+    client = run_instances(c.ec2_2, subnet, [group], 1)[0]["InstanceId"]
+    far = SimpleNamespace(**{**vars(c), "vpc_2": vpc, "subnet_2": subnet, "group_2": group})
+    far_endpoint, far_ip = make_endpoint(far)
+    assert far_ip.startswith("10.20.1.")
+
+    # The provider's own endpoint, in the NLB's subnet of its own VPC.
+    own = SimpleNamespace(ec2_2=c.ec2_1, vpc_2=c.p["vpc"], subnet_2=c.p["subnet"], svc=c.svc,
+                          group_2=web_group(c.ec2_1, c.p["vpc"], "own-endpoint"))
+    own_endpoint, own_ip = make_endpoint(own)
+    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[far_endpoint, own_endpoint])
+    wait_state(c.ec2_2, far_endpoint, "available")
+    wait_state(c.ec2_1, own_endpoint, "available")
+    assert wait_for(lambda: curl(prefix, client, f"http://{far_ip}/"), timeout=10) == f"{web} {c.p['node_ip']}"
+    provider_client = run_instances(c.ec2_1, c.p["subnet"], [c.p["group"]], 1)[0]["InstanceId"]
+    assert wait_for(lambda: curl(prefix, provider_client, f"http://{own_ip}/"), timeout=10) == \
+        f"{web} {c.p['node_ip']}"
