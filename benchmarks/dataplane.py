@@ -685,8 +685,8 @@ class Bench:
             out["last_pass_start_ms"] = ms(last[0])
             out["connected_after_last_pass_start_ms"] = (t_connected - last[0]) * 1e3
         out["commits"] = [f"{ms(c[0]):.1f}:{c[1]}" for c in commits if c[0] <= t_connected + 1]
-        # accept (vpc-endpoint) -> [observe allocates the /30 (transit-link), only if the
-        # endpoint had none: links are made while it is pendingAcceptance] -> observe marks it
+        # accept (vpc-endpoint) -> [observe allocates the link index (transit-link), only if
+        # the endpoint had none: links are made while it is pendingAcceptance] -> observe marks it
         # available (vpc-endpoint): the store commit that makes DescribeVpcEndpoints say so.
         link = next((c for c in commits if c[0] > accept[0] and "transit-link" in c[1]), None)
         out["allocated_after_accept"] = link is not None
@@ -809,9 +809,9 @@ def table(res: dict) -> str:
         lines += ["", "accept -> first response, where the time goes (medians over trials, ms after Accept was called):",
                   f"  AcceptVpcEndpointConnections returns at {f(b['accept_call_ms_p50'])} (store commit at "
                   f"{f(b['accept_commit_ms_p50'])}); the pass running then had {f(b['busy_pass_left_ms_p50'])} ms left",
-                  f"  {f(b['passes_until_connected_p50'])} passes until traffic flows (transit /30 allocated "
+                  f"  {f(b['passes_until_connected_p50'])} passes until traffic flows (link index allocated "
                   f"after Accept in {b['allocated_after_accept']}/{acc['trials']} trials; otherwise the link "
-                  f"exists since pendingAcceptance and one pass adds DNAT elements): the first starts at "
+                  f"exists since pendingAcceptance and one pass adds its forwarding element): the first starts at "
                   f"{f(b['first_pass_start_ms_p50'])}, the last at "
                   f"{f(b['last_pass_start_ms_p50'])}; first connection "
                   f"{f(b['connected_after_last_pass_start_ms_p50'])} ms into it "

@@ -86,6 +86,9 @@ def test_pending_acceptance_has_its_link_ready_but_forwards_nothing():
     assert veth.local.master == naming.bridge_name(PREFIX, "subnet-c0")  # a port of the ENI's subnet
     assert veth.local.addresses == ()
     assert veth.peer.addresses == (f"{desired_endpoints.LINK_ADDRESS}/32",)
+    # The MAC the ENI address answers with follows the address, not the link: an endpoint
+    # made again with this address answers with the MAC consumers still have cached.
+    assert veth.peer.mac == "02:ee:ac:1f:20:06"
     peer = veth.peer.name
     assert node(plan).proxy_neighbours == (ProxyNeighbour(ENI_IP, peer),)
     assert forwarding_of(plan) == set()

@@ -443,3 +443,17 @@ def test_a_gateway_must_be_reachable_in_its_table_first():
     assert b.apply(plan(subnet, default)) == []
     b.kernel.execute(DeleteRoute(f"{P}-r", subnet))
     assert b.kernel.ns[f"{P}-r"].routes == {default}  # (the kernel keeps it too)
+
+
+def test_mac_is_set_once_on_the_declared_end():
+    from vpclab.dataplane import Interface, Namespace, Plan, VethPair
+    from vpclab.dataplane.backend import FakeBackend
+    from vpclab.dataplane.kernel import SetMac
+
+    b = FakeBackend("vl00000")
+    plan = Plan("vl00000", (
+        Namespace("vl00000-a", veths=(VethPair(Interface("x"), "vl00000-b", Interface("y", mac="02:ee:ac:1f:20:06")),)),
+        Namespace("vl00000-b"),
+    ))
+    assert [a for a in b.apply(plan) if isinstance(a, SetMac)] == [SetMac("vl00000-b", "y", "02:ee:ac:1f:20:06")]
+    assert b.apply(plan) == []

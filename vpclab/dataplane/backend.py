@@ -65,6 +65,7 @@ from vpclab.dataplane.kernel import (
     NamespaceState,
     SetMaster,
     SetGsoMaxSize,
+    SetMac,
     SetMtu,
     SetSysctl,
     SetUp,
@@ -383,6 +384,8 @@ class Backend:
                 self._do(done, SetMaster(ns, cfg.name, cfg.master))
             if cfg.mtu is not None and link.mtu != cfg.mtu:
                 self._do(done, SetMtu(ns, cfg.name, cfg.mtu))
+            if cfg.mac is not None and link.mac != cfg.mac:
+                self._do(done, SetMac(ns, cfg.name, cfg.mac))
             if cfg.gso_max_size is not None and link.gso_max_size != cfg.gso_max_size and d.kind != KIND_BRIDGE:
                 self._do(done, SetGsoMaxSize(ns, cfg.name, cfg.gso_max_size))
             for cidr in sorted(link.addresses - set(cfg.addresses)):

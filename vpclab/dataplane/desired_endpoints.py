@@ -90,6 +90,17 @@ ARP_RETRANS_MS = "100"
 LINK_ADDRESS = "169.254.0.1"
 
 
+def link_mac(eni_ip: str) -> str:
+    """The MAC the ENI address answers ARP with: the provider end of its link, named by
+    the address (``02:ee:`` + its four bytes), as an ENI keeps its MAC on AWS. Consumers
+    cache it: an endpoint made again with an address an earlier one had (a new link)
+    must answer with the MAC they still hold, or their packets go to a MAC that is gone
+    until their neighbour entry times out (seconds; benchmarks/dataplane.py saw a first
+    request wait over 10 s). Unique in the consumer subnet, as the address is; two links
+    in one router may share it (each is its own segment)."""
+    return "02:ee:" + ":".join(f"{int(b):02x}" for b in eni_ip.split("."))
+
+
 def link_sysctls(link: str) -> dict[str, str]:
     """Per link end in the provider's router (a namespace has no neigh/default of its own): ARP retried
     after 100 ms, not 1 s; proxy answers sent at once, not after up to 0.8 s; no IPv6 (no
@@ -225,7 +236,8 @@ def _add_link(builder: PlanBuilder, world: World, e: EndpointEni, router_ns: str
     builder.namespace(vpc_ns).veths[name] = VethPair(
         local=Interface(name, master=naming.bridge_name(prefix, subnet.id), gso_max_size=GSO_MAX_SIZE),
         peer_namespace=router_ns,
-        peer=Interface(peer, addresses=(f"{LINK_ADDRESS}/32",), gso_max_size=GSO_MAX_SIZE),
+        peer=Interface(peer, addresses=(f"{LINK_ADDRESS}/32",), gso_max_size=GSO_MAX_SIZE,
+                       mac=link_mac(e.eni.private_ip)),
     )
     router = builder.namespace(router_ns)
     router.sysctls.update(link_sysctls(peer))

@@ -3,9 +3,8 @@
 Each mapping (one per enabled zone) of an NLB is a *node*: its private IP is a /32 on its
 subnet's bridge in the router namespace of the NLB's VPC (`node_namespace`), so a packet
 to or through a node crosses no veth of its own: client -> bridge -> router (one NAT) ->
-bridge -> target (benchmarks/dataplane.py: a node namespace of its own, one veth pair more
-each way, cost ~0.15 of the direct path's latency). All nodes in one VPC share one nft
-table `<p>-nlb` of its router:
+bridge -> target (a node namespace of its own is one veth pair more each way: see
+benchmarks/README.md). All nodes in one VPC share one nft table `<p>-nlb` of its router:
 
 - per node, a regular chain ``node_<eni hex>`` with, per listener and protocol (TCP ->
   tcp, UDP -> udp, TCP_UDP -> both), one rule ``<proto> dport <port>``: ``meta mark set
@@ -21,8 +20,9 @@ table `<p>-nlb` of its router:
   an endpoint's link, to that endpoint ENI's address) through the verdict map
   ``eni_forwarding`` (``link . ENI ip`` -> ``jump node_<hex>``, filled by the endpoint
   area only while the endpoint forwards); traffic from the VPC by its destination, the
-  node's address (verdict map ``nodes``). What no listener takes is dropped: a new flow from a link, or to a
-  node's address on another port (an NLB answers nothing but its listeners).
+  node's address (verdict map ``nodes``). What no listener takes is dropped: a new flow
+  from a link, or to a node's address on another port (an NLB answers nothing but its
+  listeners).
 - DNATed flows are SNATed to the node's private IP: targets see the node as the source,
   for direct and PrivateLink traffic alike (as on AWS for PrivateLink; vpclab does not
   preserve client IPs). A PrivateLink flow's node is its link's (map ``link_snat``,

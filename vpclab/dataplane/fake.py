@@ -38,6 +38,7 @@ from vpclab.dataplane.kernel import (
     NamespaceState,
     SetMaster,
     SetGsoMaxSize,
+    SetMac,
     SetMtu,
     SetSysctl,
     SetUp,
@@ -158,6 +159,8 @@ class FakeKernel:
                         and not any(link.master == name for link in n.links.values())):
                     raise LinkError(errno.EINVAL, f"{name}: a bridge without ports takes no GSO packet above 64 KiB")
                 self._update(ns, name, gso_max_size=size)
+            case SetMac(name=name, mac=mac):
+                self._update(ns, name, mac=mac)
             case AddAddress(name=name, cidr=cidr):
                 link = self._link(ns, name)
                 if cidr in link.addresses:

@@ -91,6 +91,12 @@ class SetGsoMaxSize(Action):
 
 
 @dataclass(frozen=True)
+class SetMac(Action):
+    name: str
+    mac: str
+
+
+@dataclass(frozen=True)
 class AddAddress(Action):
     name: str
     cidr: str

@@ -54,6 +54,7 @@ class LinkState:
     peer_index: int | None = None  # veth: the peer's ifindex, in its own namespace
     peer_nsid: int | None = None  # veth: the peer namespace's id as seen from here
     gso_max_size: int | None = None  # IFLA_GSO_MAX_SIZE
+    mac: str | None = None  # IFLA_ADDRESS, lower case
 
 
 def _guard() -> None:
@@ -106,6 +107,7 @@ def link_state(m: Any, name: str, master: str | None, addresses: Iterable[str]) 
         peer_index=m.get_attr("IFLA_LINK") if kind == "veth" else None,
         peer_nsid=m.get_attr("IFLA_LINK_NETNSID") if kind == "veth" else None,
         gso_max_size=m.get_attr("IFLA_GSO_MAX_SIZE"),
+        mac=(m.get_attr("IFLA_ADDRESS") or "").lower() or None,
     )
 
 
@@ -217,6 +219,11 @@ def set_master(ipr: IPRoute, name: str, master: str | None) -> None:
 def set_mtu(ipr: IPRoute, name: str, mtu: int) -> None:
     _guard()
     _nl(f"set {name} mtu {mtu}", ipr.link, "set", index=_index(ipr, name), mtu=mtu)
+
+
+def set_mac(ipr: IPRoute, name: str, mac: str) -> None:
+    _guard()
+    _nl(f"set {name} address {mac}", ipr.link, "set", index=_index(ipr, name), address=mac)
 
 
 def _ensure_ipv4_gso_attributes() -> None:

@@ -42,6 +42,7 @@ from vpclab.dataplane.kernel import (
     NamespaceState,
     SetMaster,
     SetGsoMaxSize,
+    SetMac,
     SetMtu,
     SetSysctl,
     SetUp,
@@ -213,6 +214,8 @@ class LinuxKernel:
                 self.rtnl_call(ns, links.set_mtu, name, mtu)
             case SetGsoMaxSize(name=name, size=size):
                 self.rtnl_call(ns, links.set_gso_max_size, name, size)
+            case SetMac(name=name, mac=mac):
+                self.rtnl_call(ns, links.set_mac, name, mac)
             case AddAddress(name=name, cidr=cidr):
                 self.rtnl_call(ns, links.add_address, name, cidr)
             case DeleteAddress(name=name, cidr=cidr):

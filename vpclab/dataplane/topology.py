@@ -63,6 +63,7 @@ class Interface:
     mtu: int | None = None  # None: leave the kernel's default
     gso_max_size: int | None = None  # bytes per GSO/GRO packet, IPv4 and IPv6 (None: leave)
     up: bool = True
+    mac: str | None = None  # "02:..." lower case (None: the kernel's random one)
 
     def __post_init__(self) -> None:
         _check_name(self.name)
