@@ -17,12 +17,12 @@ dropped silently (a default deny: a client times out, as on AWS).
 - NLB nodes with groups: table `inet <p>-sg` in the router namespace the nodes are
   addresses of, a nat chain (first packets only) at ``dstnat - 10``: new flows from the
   VPC to a node's address must match an ingress rule of its NLB's groups (verdict map
-  ``nodes``, node address -> ``vpc_<NLB hash>``); PrivateLink flows (from endpoint links) are checked only while
-  `enforce_sg_inbound_on_privatelink` (verdict map ``privatelink``, link ->
-  ``pl_<NLB hash>``), and then only by protocol and port against the rules whose peer is
-  ``0.0.0.0/0`` (consumer addresses are not in the provider's space; a rule naming a
-  CIDR or a group never matches them). Egress rules of NLB groups are not enforced
-  (vpclab's choice).
+  ``nodes``, node address -> ``vpc_<NLB hash>``); PrivateLink flows (from endpoint
+  links) are checked only while `enforce_sg_inbound_on_privatelink` (verdict map
+  ``privatelink``, link -> ``pl_<NLB hash>``), and then only by protocol and port
+  against the rules whose peer is ``0.0.0.0/0`` (consumer addresses are not in the
+  provider's space; a rule naming a CIDR or a group never matches them). Egress rules of
+  NLB groups are not enforced (vpclab's choice).
 
 Rules (keys in `model/ec2.py` `_RuleFields`): protocol ``-1`` (all), ``tcp``/``udp`` with a
 port range, ``icmp`` with type/code (-1 = any), another protocol number; peers
@@ -39,11 +39,11 @@ from __future__ import annotations
 
 import hashlib
 
+from ..model.elbv2 import LoadBalancer
 from . import naming
 from .desired_endpoints import endpoint_enis, node_link_name
 from .desired_load_balancers import node_namespace, nodes, realized, transit_pattern
 from .desired_network import instance_namespace
-from ..model.elbv2 import LoadBalancer
 from .nft import NftChain, NftSet, NftTable
 from .planner import PlanBuilder
 from .world import World

@@ -50,8 +50,8 @@ Mechanics
 ---------
 One asyncio event loop in one thread; one task per checked target. Sockets are made
 inside the router namespace the node is an address of, bound to the node's address, by
-`netns.run_in` (a throwaway thread, so no thread keeps a namespace pinned once its VPC is
-gone) and used non-blocking on the loop. The same
+`netns.run_in` (a throwaway thread, so no thread keeps a namespace pinned once its VPC
+is gone) and used non-blocking on the loop. The same
 loop runs the proxy protocol v2 relays (`proxy_v2.Relay`).
 """
 from __future__ import annotations

@@ -21,10 +21,10 @@ Relay
 -----
 For a target group with `proxy_protocol_v2.enabled` = "true", each node of each NLB whose
 listeners forward to it runs a TCP listener on ``<node address>:<relay_port(world, lb_arn,
-tg_arn)>`` inside the router namespace the node is an address of. The NLB area DNATs the listener's
-traffic there (to the node's own address, instead of to a target); the relay reads the
-address the client meant (SO_ORIGINAL_DST, i.e. before that DNAT) and the client's
-address, picks a target (the same policy as the kernel path: healthy targets of the
+tg_arn)>`` inside the router namespace the node is an address of. The NLB area DNATs the
+listener's traffic there (to the node's own address, instead of to a target); the relay
+reads the address the client meant (SO_ORIGINAL_DST, i.e. before that DNAT) and the
+client's address, picks a target (the same policy as the kernel path: healthy targets of the
 node's zone unless cross-zone, fail-open; flow hash), connects to it from the node's
 private IP, sends the header, and splices both ways.
 
@@ -210,8 +210,9 @@ def relay_ports(world: World, lb_arn: str) -> dict[str, int]:
 
 def relay_port(world: World, lb_arn: str, tg_arn: str) -> int | None:
     """Where the relay for (NLB, target group) listens at each node of the NLB:
-    ``<node address>:<port>``, in the router namespace the node is an address of. None when the target group has proxy protocol v2 off — then the
-    NLB area DNATs to the targets as usual."""
+    ``<node address>:<port>``, in the router namespace the node is an address of. None
+    when the target group has proxy protocol v2 off — then the NLB area DNATs to the
+    targets as usual."""
     return relay_ports(world, lb_arn).get(tg_arn)
 
 
