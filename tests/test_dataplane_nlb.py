@@ -209,6 +209,11 @@ def test_nlb_balances_two_targets_and_snats_to_the_node(dataplane_server):
     p = provider_nlb(dataplane_server)
     client = run_instances(p["ec2"], p["subnet"], [p["group"]], 1)[0]["InstanceId"]
     web_ips = {i["PrivateIpAddress"] for i in p["webs"]}
+    # Both in service first: while only one is healthy it gets every new flow (a target
+    # whose web server was not listening yet at the first check waits for the next one).
+    tg_arn = p["tg"]["TargetGroupArn"]
+    wait_for(lambda: {d["TargetHealth"]["State"] for d in p["elb"].describe_target_health(
+        TargetGroupArn=tg_arn)["TargetHealthDescriptions"]} == {"healthy"}, timeout=30)
     wait_for(lambda: curl(prefix, client, f"http://{p['node_ip']}/"), timeout=30)
     seen, sources = set(), set()
     for _ in range(30):
