@@ -9,6 +9,8 @@ from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, se
 
 from vpclab.dataplane import desired_load_balancers as nlb
 from vpclab.dataplane import naming, netns
+from vpclab.dataplane.desired_network import router_mac
+from vpclab.dataplane.world import gateway_of
 from vpclab.dataplane.nft import render_update
 
 
@@ -126,6 +128,11 @@ def test_nodes_are_addresses_of_the_vpc_router():
     for m in w.load_balancers[LB_ARN].mappings:
         bridge = next(b for b in router.bridges if b.name == naming.bridge_name(PREFIX, m["subnet_id"]))
         assert f"{m['private_ip']}/32" in bridge.addresses  # beside the gateway, no prefix route
+        # A fixed MAC: instances' cached entries for the node (and the gateway) stay valid
+        # when ports join; no ICMP redirects sending a client past the node.
+        assert bridge.mac == router_mac(gateway_of(w.subnets[m["subnet_id"]].cidr_block))
+        assert router.sysctls[f"net.ipv4.conf.{bridge.name}.send_redirects"] == "0"
+    assert router.sysctls["net.ipv4.conf.all.send_redirects"] == "0"
     assert router.sysctls["net.ipv4.conf.all.arp_ignore"] == "1"
     assert router.sysctls["net.bridge.bridge-nf-call-iptables"] == "0"
 

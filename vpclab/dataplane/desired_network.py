@@ -29,15 +29,31 @@ GSO_MAX_SIZE = 196608
 #: some kernels) frames bridged between two instances would otherwise pass the router's
 #: conntrack and NAT too, and a flow DNATed by an NLB node back to the port it came from
 #: (an instance reaching itself through its NLB) would be bridged out of its own port,
-#: which a bridge never does.
+#: which a bridge never does. It sends no ICMP redirects (nor does AWS's VPC router): an
+#: NLB node's flow to a target on the client's own subnet leaves on the bridge it came
+#: in on, and a redirect would send the client's next packets for the node's address
+#: straight to the target, which drops them (a redirect is sent when any of `all` and
+#: the interface says so: the bridges get their own key).
 ROUTER_SYSCTLS = {
     "net.ipv4.ip_forward": "1",
     "net.ipv4.conf.all.rp_filter": "0",
     "net.ipv4.conf.default.rp_filter": "0",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.default.send_redirects": "0",
     "net.bridge.bridge-nf-call-iptables": "0",
     "net.bridge.bridge-nf-call-ip6tables": "0",
     "net.bridge.bridge-nf-call-arptables": "0",
 }
+
+
+def router_mac(gateway: str) -> str:
+    """The MAC of a subnet's bridge, i.e. of the router's gateway and NLB node addresses on
+    that subnet: fixed (``02:ea:`` + the gateway's four bytes). A bridge without one takes
+    the lowest MAC of its ports and changes it when a lower one joins: every instance that
+    had the router's MAC cached (its gateway, an NLB node's address) would then send to a
+    MAC that is gone until its neighbour entry times out (seconds): a target's answers
+    to an NLB node were lost after a client was launched on its subnet."""
+    return "02:ea:" + ":".join(f"{int(b):02x}" for b in gateway.split("."))
 
 
 def vpc_namespace(prefix: str, vpc_id: str) -> str:
@@ -79,11 +95,12 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             services, addresses=(f"{resolver_of(vpc.cidr_block)}/32", f"{LINK_LOCAL_RESOLVER}/32"))
         for subnet in world.subnets_of(vpc.id):
             name = naming.bridge_name(prefix, subnet.id)
+            draft.sysctls[f"net.ipv4.conf.{name}.send_redirects"] = "0"
             # The router forwards into the subnet through its bridge: the bridge too must take
             # large GSO packets, or each one would be cut into MTU-sized ones in software.
-            draft.bridges[name] = Bridge(
-                name, addresses=(f"{gateway_of(subnet.cidr_block)}/{prefix_len(subnet.cidr_block)}",),
-                gso_max_size=GSO_MAX_SIZE)
+            gateway = gateway_of(subnet.cidr_block)
+            draft.bridges[name] = Bridge(name, addresses=(f"{gateway}/{prefix_len(subnet.cidr_block)}",),
+                                         gso_max_size=GSO_MAX_SIZE, mac=router_mac(gateway))
     for instance in world.live_instances():
         if instance.subnet_id not in world.subnets or instance.vpc_id not in world.vpcs:
             continue
