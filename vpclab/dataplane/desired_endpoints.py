@@ -98,7 +98,7 @@ def link_mac(eni_ip: str) -> str:
     until their neighbour entry times out (seconds; benchmarks/dataplane.py saw a first
     request wait over 10 s). Unique in the consumer subnet, as the address is; two links
     in one router may share it (each is its own segment)."""
-    return "02:ee:" + ":".join(f"{int(b):02x}" for b in eni_ip.split("."))
+    return naming.address_mac(0xEE, eni_ip)
 
 
 def link_sysctls(link: str) -> dict[str, str]:

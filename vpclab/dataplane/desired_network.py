@@ -53,7 +53,7 @@ def router_mac(gateway: str) -> str:
     had the router's MAC cached (its gateway, an NLB node's address) would then send to a
     MAC that is gone until its neighbour entry times out (seconds): a target's answers
     to an NLB node were lost after a client was launched on its subnet."""
-    return "02:ea:" + ":".join(f"{int(b):02x}" for b in gateway.split("."))
+    return naming.address_mac(0xEA, gateway)
 
 
 def vpc_namespace(prefix: str, vpc_id: str) -> str:

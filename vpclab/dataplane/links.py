@@ -435,23 +435,28 @@ def _sysctl_path(key: str) -> Path:
     return Path("/proc/sys") / key.replace(".", "/")
 
 
+#: Keys of bridge netfilter (module br_netfilter, built into some kernels).
+BRIDGE_NF_CALL = "net.bridge.bridge-nf-call-"
+
+
 def read_sysctl(key: str) -> str | None:
-    """Value of a network sysctl in the calling thread's namespace (None if it has none)."""
+    """Value of a network sysctl in the calling thread's namespace (None if it has none;
+    "0" for bridge netfilter's switches where it is not loaded: nothing is called)."""
     try:
         return _sysctl_path(key).read_text().strip()
     except FileNotFoundError:
-        return None
+        return "0" if key.startswith(BRIDGE_NF_CALL) else None
 
 
 def set_sysctl(key: str, value: str) -> None:
     """Set a network sysctl in the calling thread's namespace (/proc/sys/net is per thread
     namespace); refuses in the host namespace and for non-network keys.
 
-    A ``net.bridge.`` key that does not exist is left alone: those are bridge netfilter's
-    (module br_netfilter), and where it is not loaded bridged frames meet no IP hook,
-    which is what vpclab asks of them."""
+    Bridge netfilter's switches (`BRIDGE_NF_CALL`) exist only while br_netfilter is
+    loaded; where they do not, bridged frames meet no IP hook, which is what vpclab asks
+    of them, and the key is left alone."""
     _guard()
     path = _sysctl_path(key)
-    if key.startswith("net.bridge.") and not path.exists():
+    if key.startswith(BRIDGE_NF_CALL) and not path.exists():
         return
     path.write_text(str(value))

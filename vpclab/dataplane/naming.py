@@ -75,6 +75,12 @@ def veth_name(prefix: str, owner_id: str) -> str:
     return link_name(prefix, TAG_VETH, owner_id)
 
 
+def address_mac(kind: int, address: str) -> str:
+    """A fixed, locally administered MAC for an IPv4 address: ``02:<kind>:`` + its four
+    bytes (unique on a segment as long as the address is; `kind` keeps uses apart)."""
+    return f"02:{kind:02x}:" + ":".join(f"{int(b):02x}" for b in address.split("."))
+
+
 def namespace_name(prefix: str, object_id: str) -> str:
     """Readable namespace name: ``<prefix>-<object id>``, e.g. ``vl1a2b3-vpc-0abc``.
 
