@@ -95,9 +95,12 @@ def transit_pattern(prefix: str) -> str:
     return f"{prefix}{naming.TAG_TRANSIT}*"
 
 
-def node_namespace(world: World, prefix: str, mapping: dict) -> str:
-    """The namespace a node lives in: its VPC's router (the mapping must be in `nodes`)."""
-    return vpc_namespace(prefix, world.subnets[mapping["subnet_id"]].vpc_id)
+def node_namespace(world: World, prefix: str, mapping: dict) -> str | None:
+    """The namespace a node lives in: its VPC's router (None while its subnet is unknown;
+    never for a mapping of `nodes`). The areas, the health checks and the relays all ask
+    here."""
+    subnet = world.subnets.get(mapping.get("subnet_id", ""))
+    return vpc_namespace(prefix, subnet.vpc_id) if subnet is not None else None
 
 
 def node_chain(mapping: dict) -> str:

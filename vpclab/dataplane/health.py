@@ -67,7 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import proxy_v2
-from .desired_network import vpc_namespace
+from .desired_load_balancers import node_namespace
 from .world import World
 
 log = logging.getLogger("vpclab.dataplane.health")
@@ -190,15 +190,15 @@ def desired_checks(world: World, prefix: str) -> dict[tuple[str, str, int], Chec
                 if key in out:
                     continue  # already checked from another NLB's node
                 node = node_for(lb, target.zone)
-                subnet = world.subnets.get(node.get("subnet_id", "")) if node is not None else None
-                if subnet is None:
+                namespace = node_namespace(world, prefix, node) if node is not None else None
+                if namespace is None:
                     continue
                 hc_port = str(hc.get("HealthCheckPort", "traffic-port"))
                 protocol = hc.get("HealthCheckProtocol", "TCP")
                 out[key] = CheckSpec(
                     tg_arn=tg_arn, target_id=target.target_id, port=target.port,
                     registered=target.registered,
-                    namespace=vpc_namespace(prefix, subnet.vpc_id),  # the node is an address there
+                    namespace=namespace,
                     source_ip=node["private_ip"], address=target.address,
                     check_port=target.port if hc_port == "traffic-port" else int(hc_port),
                     protocol=protocol, path=hc.get("HealthCheckPath") or "/",

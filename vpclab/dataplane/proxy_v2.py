@@ -42,7 +42,7 @@ import struct
 from dataclasses import dataclass, field
 
 from . import netns
-from .desired_network import vpc_namespace
+from .desired_load_balancers import forwarding_set, node_namespace
 from .world import World
 
 log = logging.getLogger("vpclab.dataplane.proxy_v2")
@@ -261,8 +261,6 @@ def pick_target(world: World, lb, mapping: dict, tg, src: Address, dst: Address)
     The forwarding set is the NLB area's own (`desired_load_balancers.forwarding_set`), so
     the relay and the kernel path follow one policy.
     """
-    from .desired_load_balancers import forwarding_set  # the NLB area imports this module
-
     candidates = [Upstream(ip, ip, port) for ip, port in forwarding_set(world, lb, mapping, tg)]
     if not candidates:
         return None
@@ -335,11 +333,10 @@ def desired_relays(world: World, prefix: str) -> dict[RelayKey, RelaySpec]:
         if not ports:
             continue
         for mapping in lb.mappings:
-            subnet = world.subnets.get(mapping.get("subnet_id", ""))
+            ns = node_namespace(world, prefix, mapping)
             node_ip = mapping.get("private_ip")
-            if subnet is None or not mapping.get("network_interface_id") or not node_ip:
+            if ns is None or not mapping.get("network_interface_id") or not node_ip:
                 continue
-            ns = vpc_namespace(prefix, subnet.vpc_id)
             for tg_arn, port in ports.items():
                 out[(ns, node_ip, tg_arn)] = RelaySpec(ns, port, lb.id, tg_arn, node_ip, mapping.get("zone", ""))
     return out
