@@ -9,10 +9,10 @@ endpoint service; consumer VPCs of 50 endpoints each, the AWS quota), then
 `observe`, on a Backend with a prefix of its own. Per size it times:
 
 - `accept`: one more endpoint becomes forwarding (a veth pair from its subnet bridge into
-  the node, its proxy neighbour entry, routing table and ip rule, and elements: its
-  forwarding pair, zone, mark, SG verdict);
-- `rule`: one rule added to the endpoints' security group (the node's endpoint SG table
-  replaced: the group chains of every link ending there live in it);
+  the provider router holding the node, its proxy neighbour entry, routing table and ip
+  rule, and elements: its forwarding pair, SNAT source, zone, mark, SG verdict);
+- `rule`: one rule added to the endpoints' security group (the router's endpoint SG
+  table replaced: the group chains of every link ending there live in it);
 - `idle`: a change pass with nothing to do (the fixed cost every change pays too);
 - `full`: a full pass with nothing to do (every namespace read; the runtime runs one
   every `runtime.FULL_PERIOD` seconds so hand-made damage is repaired).

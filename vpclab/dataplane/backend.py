@@ -29,9 +29,8 @@ part (routes of every table, ip rules, proxy neighbours) is changed by its diffe
 what the last pass applied, unread, unless a link or an address was removed or a link
 set down there in this pass (the kernel drops routes and proxy entries with them: then
 it is read and compared whole). So one change costs the namespaces and links it
-touches, not the size of the plan. A
-namespace missing or made again (new inode) is read in full, and the veth ends paired
-with it elsewhere are checked, on change passes too. What a change pass does not see (a
+touches, not the size of the plan. A namespace missing or made again (new inode) is read
+in full, and the veth ends paired with it elsewhere are checked, on change passes too. What a change pass does not see (a
 link or table removed by hand inside an unchanged namespace) the next full pass repairs;
 the reconciler runs one every few seconds.
 """
@@ -237,7 +236,7 @@ class Backend:
                 continue
             self._configure(ns.name, self._links[ns.name], links[ns.name], sc, done)
             # A change pass changes the routing part and sysctls by the difference to what
-            # the last pass applied (a thousand endpoint links in one node are thousands of
+            # the last pass applied (a thousand endpoint links in one router are thousands of
             # routes, rules, proxy entries and sysctls: reading them all for one more costs
             # a second); it reads the routing part only when the kernel may have dropped
             # some of it (a link or address removed, a link set down, in this pass).

@@ -167,7 +167,7 @@ def endpoint_enis(world: World) -> Iterator[EndpointEni]:
 
 def consumer_link_name(prefix: str, index: int) -> str:
     """``<prefix>t<6 hex index>c``: named by the link's index, not a hash of the ENI id, so
-    that thousands of links meeting in one node can never collide (a 7-hex hash did, at
+    that thousands of links meeting in one router can never collide (a 7-hex hash did, at
     1,000 endpoints). Still matches the transit wildcard ``<prefix>t*``."""
     return f"{naming.check_prefix(prefix)}{naming.TAG_TRANSIT}{index:06x}c"
 

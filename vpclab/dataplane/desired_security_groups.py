@@ -163,7 +163,8 @@ def group_set_chain(group_ids: list[str]) -> str:
 
 def endpoint_table(world: World, prefix: str, links: dict[str, list[str]],
                    member_ips: dict[str, set[str]]) -> NftTable:
-    """`links`: {link ifname (node end): its ENI's group ids} of the links ending in one node."""
+    """`links`: {link ifname (provider end): its ENI's group ids} of the links ending in
+    one router."""
     used: set[str] = set()
     chains: dict[str, NftChain] = {}
     elements: dict[str, str] = {}

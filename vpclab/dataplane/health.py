@@ -252,7 +252,7 @@ _TIMEOUT_ERRNOS = {errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno
 
 
 async def probe(spec: CheckSpec, timeout: float, make_socket=None) -> Outcome | None:
-    """Run one health check of `spec`; None if it could not run (no node namespace).
+    """Run one health check of `spec`; None if it could not run (its namespace is gone).
 
     `make_socket(namespace, source_ip)` returns a non-blocking socket of the namespace
     (default: `proxy_v2.client_socket`, through a thread so the loop never blocks).
