@@ -11,7 +11,8 @@ shift || true
 
 install_debian_packages() {
     local need=()
-    for cmd in nft:nftables ip:iproute2 nginx:nginx iperf3:iperf3 curl:curl pkill:procps; do
+    # "$@": more command:package pairs (the tests drive the AWS SDK for JavaScript too)
+    for cmd in nft:nftables ip:iproute2 nginx:nginx iperf3:iperf3 curl:curl pkill:procps setpriv:util-linux "$@"; do
         command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
     done
     [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] \
@@ -37,7 +38,7 @@ case "$what" in
         exec .venv/bin/vpclab lab privatelink "$@"
         ;;
     test)
-        install_debian_packages
+        install_debian_packages node:nodejs npm:npm
         install_python_packages test,bench
         exec .venv/bin/python -m pytest -q "$@"
         ;;

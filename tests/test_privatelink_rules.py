@@ -704,7 +704,8 @@ def _raw(srv, account: str, body: str) -> str:
         srv.url, data=body.encode(), method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
                  "Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20240228/{REGION}/ec2/aws4_request, "
-                                  "SignedHeaders=host, Signature=0"})
+                                  "SignedHeaders=host, Signature=0",
+                 "X-Amz-Date": "20240228T000000Z"})
     with urllib.request.urlopen(request) as response:
         return response.read().decode()
 

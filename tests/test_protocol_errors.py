@@ -36,6 +36,7 @@ def auth(service: str = "ec2", region: str = REGION, account: str = ACCOUNT_1) -
             f"AWS4-HMAC-SHA256 Credential={account}/20240101/{region}/{SIGNING[service]}"
             "/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123456789abcdef"
         ),
+        "X-Amz-Date": "20240101T000000Z",
         "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
     }
 

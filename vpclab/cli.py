@@ -10,7 +10,7 @@ import sys
 from importlib import import_module
 
 #: Command modules; each defines `register(app)`.
-COMMANDS = ["server", "status", "down", "instances", "lab", "notifications"]
+COMMANDS = ["server", "status", "accounts", "down", "instances", "lab", "notifications"]
 
 
 def build_app():

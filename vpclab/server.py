@@ -12,20 +12,49 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
 from . import control  # noqa: F401  (registers every operation handler)
 from .control import lifecycle
+from .protocol.errors import AwsError, InvalidQueryParameter
 from .protocol.gateway import Gateway
+from .protocol.request_guard import HttpRequest, RequestGuard
 from .store import Store, open_store
+from .store.credentials import Credentials
 
 log = logging.getLogger("vpclab.server")
 
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+class _OneLineLogger(logging.LoggerAdapter):
+    """aiohttp's protocol errors (a malformed request line, a broken body) as one line
+    each: a client's bad request is not a server fault and gets no traceback."""
+
+    def exception(self, msg, *args, exc_info=True, **kwargs):  # noqa: ANN001 - logging's signature
+        error = exc_info if isinstance(exc_info, BaseException) else None
+        detail = f": {type(error).__name__}: {_one_line(error)}" if error is not None else ""
+        self.warning(str(msg) + detail, *args)
+
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
+
+#: The longest request URL and body served; longer ones get AWS-shaped 414 / 413 errors.
+MAX_URL_BYTES = 8192
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+#: aiohttp's own limits sit above ours, so that a long URL or header reaches the handler
+#: and gets an AWS error document instead of aiohttp's plain-text 400; what still trips
+#: them (a 1 MiB request line) is logged as one line.
+HTTP_LIMITS = {"max_line_size": 1024 * 1024, "max_field_size": 64 * 1024,
+               "logger": _OneLineLogger(logging.getLogger("vpclab.http"), {})}
 
 
 def default_state_dir() -> Path:
@@ -36,23 +65,61 @@ def default_port() -> int:
     return int(os.environ.get("VPCLAB_PORT", DEFAULT_PORT))
 
 
+def strict_auth_default() -> bool:
+    return os.environ.get("VPCLAB_STRICT_AUTH", "").lower() in ("1", "true", "yes", "on")
+
+
 @dataclass
 class ServerConfig:
     state_dir: Path
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     dataplane: bool = True
+    # Verify SigV4 signatures against the keys `vpclab accounts create` issued.
+    strict_auth: bool = False
+    # Host names accepted in the Host header besides loopback and the listening address.
+    allowed_hosts: tuple[str, ...] = ()
 
 
-def make_app(store: Store, state_dir: Path, dataplane: bool = False) -> web.Application:
+def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_auth: bool = False,
+             allowed_hosts: Collection[str] = ()) -> web.Application:
     """The AWS endpoint; `dataplane` tells handlers whether states settle by observation."""
     from .control.regions import REGIONS
 
-    gateway = Gateway(store, dataplane, extras={"state_dir": state_dir}, regions=set(REGIONS))
+    credentials = Credentials(state_dir)
+
+    def issued_account(key_id: str) -> str | None:
+        key = credentials.get(key_id) if key_id.startswith("AKIA") else None
+        return key.account if key is not None else None
+
+    def issued_secret(key_id: str) -> str | None:
+        key = credentials.get(key_id)
+        return key.secret_access_key if key is not None else None
+
+    guard = RequestGuard(allowed_hosts, issued_secret if strict_auth else None)
+    gateway = Gateway(store, dataplane, extras={"state_dir": state_dir}, regions=set(REGIONS),
+                      guard=guard, issued=issued_account)
 
     async def aws(request: web.Request) -> web.Response:
-        body = await request.read()
-        result = gateway.handle(request.headers, request.query_string, body)
+        try:
+            if len(request.raw_path) > MAX_URL_BYTES:
+                raise AwsError(f"The request URL is longer than {MAX_URL_BYTES} bytes", code="RequestURITooLong",
+                               status=414)
+            body = await request.read()
+        except AwsError as err:
+            result = gateway.refuse(request.query_string, err)
+        except web.HTTPRequestEntityTooLarge:
+            result = gateway.refuse(request.query_string, AwsError(
+                f"The request body is larger than {MAX_BODY_BYTES} bytes", code="RequestEntityTooLarge",
+                status=413))
+        except (web.RequestPayloadError, http_exceptions.HttpProcessingError) as exc:
+            result = gateway.refuse(request.query_string, InvalidQueryParameter(
+                f"The request body could not be read ({_one_line(exc)}); send a form-encoded body "
+                "without Content-Encoding"))
+        else:
+            result = gateway.handle(HttpRequest(
+                request.method, request.raw_path.partition("?")[0], request.query_string,
+                {name.lower(): request.headers.getall(name) for name in request.headers}, body))
         return web.Response(
             status=result.status,
             body=result.body,
@@ -62,10 +129,11 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False) -> web.Appl
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"status": "running", "services": ["ec2", "elbv2", "sts"]})
 
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=HTTP_LIMITS)
     app.router.add_get("/_vpclab/health", health)
     app.router.add_route("*", "/{tail:.*}", aws)
     return app
+
 
 
 async def serve(config: ServerConfig, ready_line: bool = True) -> None:
@@ -75,8 +143,9 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
     # finds a server that is still starting.
     _write_server_info(config, dataplane=None, ready=False)
     dataplane = _start_dataplane(store, config)
-    runner = web.AppRunner(make_app(store, config.state_dir, dataplane is not None), access_log=None, handle_signals=False,
-                             shutdown_timeout=1.0)
+    app = make_app(store, config.state_dir, dataplane is not None, strict_auth=config.strict_auth,
+                   allowed_hosts=(*config.allowed_hosts, config.host))
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()

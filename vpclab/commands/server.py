@@ -17,9 +17,17 @@ def register(app: typer.Typer) -> None:
         state_dir: Optional[Path] = state_dir_option(),
         dataplane: bool = typer.Option(True, "--dataplane/--no-dataplane",
                                        help="Make resources real in network namespaces (needs root)."),
+        strict_auth: bool = typer.Option(
+            False, "--strict-auth", envvar="VPCLAB_STRICT_AUTH",
+            help="Accept only requests signed with a key from `vpclab accounts create` (SigV4 verified)."),
+        allowed_host: list[str] = typer.Option(
+            [], "--allowed-host", envvar="VPCLAB_ALLOWED_HOSTS",
+            help="A Host name to accept besides 127.0.0.1, localhost and ::1 (repeatable; the env "
+                 "variable takes a comma-separated list)."),
     ) -> None:
         """Serve the AWS APIs (EC2, ELBv2, STS) until SIGINT/SIGTERM."""
         from ..server import ServerConfig, run
 
+        hosts = tuple(h.strip() for value in allowed_host for h in value.split(",") if h.strip())
         run(ServerConfig(state_dir=resolve_state_dir(state_dir), host=host, port=port,
-                         dataplane=dataplane))
+                         dataplane=dataplane, strict_auth=strict_auth, allowed_hosts=hosts))

@@ -1,4 +1,4 @@
-"""`vpclab status` and `vpclab accounts`: what runs, where its state is, what it holds."""
+"""`vpclab status`: what runs for a state directory, where its state is, what it holds."""
 from __future__ import annotations
 
 import json
@@ -72,19 +72,10 @@ def register(app: typer.Typer) -> None:
         else:
             console.print("server: [yellow]not running[/]")
         console.print(f"state: {sd}   prefix: {prefix}   namespaces: {len(namespaces)}")
-        _table(console, counts)
-
-    @app.command()
-    def accounts(state_dir: Optional[Path] = state_dir_option()) -> None:
-        """The accounts seen in a state directory and their resources."""
-        sd = resolve_state_dir(state_dir)
-        counts = resource_counts(sd)
-        if not counts:
-            fail(f"no accounts yet in {sd}")
-        _table(Console(), counts)
+        print_counts(console, counts)
 
 
-def _table(console: Console, counts: dict[str, Counter]) -> None:
+def print_counts(console: Console, counts: dict[str, Counter]) -> None:
     """Kinds down, accounts across: a few accounts fit a terminal, ten kinds would not."""
     if not counts:
         console.print("no resources yet")

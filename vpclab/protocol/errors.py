@@ -87,3 +87,40 @@ class InvalidFilter(AwsError):
 
 class UnknownParameter(AwsError):
     code = "UnknownParameter"
+
+
+# Authentication and request-shape errors (AWS's common errors; the status codes are the
+# ones AWS documents for each).
+
+class MissingAuthenticationToken(AwsError):
+    code = "MissingAuthenticationToken"
+    status = 403
+
+
+class IncompleteSignature(AwsError):
+    code = "IncompleteSignature"
+
+
+class InvalidClientTokenId(AwsError):
+    code = "InvalidClientTokenId"
+    status = 403
+
+
+class SignatureDoesNotMatch(AwsError):
+    code = "SignatureDoesNotMatch"
+    status = 403
+
+
+class RequestExpired(AwsError):
+    code = "RequestExpired"
+
+
+class AccessDenied(AwsError):
+    code = "AccessDenied"
+    status = 403
+
+
+class InvalidQueryParameter(AwsError):
+    """A request that is not an AWS query: wrong body encoding or media type."""
+
+    code = "InvalidQueryParameter"

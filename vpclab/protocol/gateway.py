@@ -6,7 +6,7 @@ embedded server alike.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -14,8 +14,9 @@ from ..store import Store
 from . import models
 from .dispatch import RequestContext, handler_for
 from .errors import AwsError, DryRunOperation, InternalError, InvalidAction, MissingAction
-from .identity import caller_from
+from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION, IssuedAccount, caller_from
 from .parser import parser_for
+from .request_guard import FORM_MEDIA_TYPE, HttpRequest, RequestGuard
 from .serializer import serializer_for
 
 log = logging.getLogger("vpclab.protocol")
@@ -31,8 +32,14 @@ class Response:
 
 class Gateway:
     def __init__(self, store: Store, dataplane: bool = False, extras: dict | None = None,
-                 regions: Collection[str] | None = None):
+                 regions: Collection[str] | None = None, guard: RequestGuard | None = None,
+                 issued: IssuedAccount | None = None):
         self.store = store
+        # What refuses requests no AWS SDK sends (request_guard.py); None lets every request
+        # through, for tests of the protocol layer alone.
+        self.guard = guard
+        # The account of a key vpclab issued (vpclab accounts create).
+        self.issued = issued
         self.dataplane = dataplane
         # The regions served; a request signed for another gets AWS's error for a scope it
         # cannot serve. None accepts any (for tests of the protocol layer alone).
@@ -40,21 +47,22 @@ class Gateway:
         # Server-wide facts handlers may read (e.g. "state_dir"), shared by every request.
         self.extras = extras or {}
 
-    def handle(self, headers: Mapping[str, str], query: str, body: bytes) -> Response:
-        params = dict(parse_qsl(query, keep_blank_values=True))
-        if body:
-            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        caller = caller_from(headers, params)
+    def handle(self, request: HttpRequest) -> Response:
+        query = dict(parse_qsl(request.raw_query, keep_blank_values=True))
+        params = dict(query)
+        if request.body and _is_form(request):
+            params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        caller = caller_from({"Authorization": request.header("authorization")}, params, self.issued)
         ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane,
                              extras=self.extras)
         action = params.get("Action", "")
-        service = models.service_for_signing_name(caller.signing_name)
-        if service is None:
-            service = models.service_for_action(action) or models.service("ec2")
+        service = _service(caller.signing_name, action)
         ctx.service = service.name
         ctx.action = action
         serializer = serializer_for(service.protocol, service.xml_namespace)
         try:
+            if self.guard is not None:
+                self.guard.check(request, query, service.name)
             if not action:
                 raise MissingAction("The request must contain the parameter Action")
             operation = service.operation(action)
@@ -82,3 +90,24 @@ class Gateway:
             log.exception("unhandled error in %s:%s", service.name, action)
             err = InternalError("An internal error has occurred")
             return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
+
+    def refuse(self, raw_query: str, err: AwsError) -> Response:
+        """`err` in the envelope of the service a request is for, when the request could
+        not even be read (a body too large, a broken Content-Encoding)."""
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        service = _service(caller_from({}, query).signing_name, query.get("Action", ""))
+        ctx = RequestContext(DEFAULT_ACCOUNT, DEFAULT_REGION, self.store)
+        serializer = serializer_for(service.protocol, service.xml_namespace)
+        return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
+
+
+def _service(signing_name: str | None, action: str) -> models.Service:
+    """The service a request is for: the one it is signed for, else the one whose model
+    has its action, else EC2."""
+    return (models.service_for_signing_name(signing_name) or models.service_for_action(action)
+            or models.service("ec2"))
+
+
+def _is_form(request: HttpRequest) -> bool:
+    media_type = request.header("content-type").partition(";")[0].strip().lower()
+    return media_type in ("", FORM_MEDIA_TYPE)

@@ -1,13 +1,14 @@
 """Who is asking, and where: the account from the access key, the region from SigV4.
 
-Signatures are not verified (that is the strict mode of a later issue): the credential
-scope is read as the client wrote it. A 12-digit access key id is that account, the
-convention LocalStack users already follow; anything else is the default account.
+A key that vpclab issued (`vpclab accounts create`) is its account's; otherwise a
+12-digit access key id is that account, the convention LocalStack users already follow;
+anything else is the default account. Whether the signature is checked is the request
+guard's business (strict mode): here the credential scope is read as the client wrote it.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -15,6 +16,9 @@ DEFAULT_REGION = "us-east-1"
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 _ACCOUNT = re.compile(r"^\d{12}$")
+
+#: The account of a key vpclab issued, or None.
+IssuedAccount = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -25,16 +29,20 @@ class Caller:
     signing_name: str | None  # the service named in the credential scope
 
 
-def caller_from(headers: Mapping[str, str], query: Mapping[str, str]) -> Caller:
+def caller_from(headers: Mapping[str, str], query: Mapping[str, str],
+                issued: IssuedAccount | None = None) -> Caller:
     """Read the caller from an Authorization header or a presigned query string."""
-    scope = _CREDENTIAL.search(headers.get("Authorization", ""))
+    scope = _CREDENTIAL.search(headers.get("Authorization", "") or headers.get("authorization", ""))
     if scope is None and "X-Amz-Credential" in query:
         scope = _CREDENTIAL.search("Credential=" + query["X-Amz-Credential"])
     if scope is None:
         return Caller("", DEFAULT_ACCOUNT, DEFAULT_REGION, None)
     key, _date, region, signing_name = scope.groups()
-    return Caller(key, account_for_key(key), region, signing_name)
+    return Caller(key, account_for_key(key, issued), region, signing_name)
 
 
-def account_for_key(access_key: str) -> str:
+def account_for_key(access_key: str, issued: IssuedAccount | None = None) -> str:
+    account = issued(access_key) if issued is not None else None
+    if account is not None:
+        return account
     return access_key if _ACCOUNT.match(access_key) else DEFAULT_ACCOUNT
