@@ -208,3 +208,22 @@ def test_a_presigned_botocore_url_verifies_offline():
     guard = RequestGuard(secret_of=lambda key: SECRET)
     sig = guard.check(seen, dict(parse_qsl(seen.raw_query, keep_blank_values=True)), "ec2")
     assert sig.presigned and sig.expires == 300
+
+
+def test_a_second_credential_in_the_header_cannot_borrow_another_account(strict):
+    """Signed with the provider's secret, naming the consumer's key first: refused, and
+    never the consumer's account."""
+    srv, keys = strict
+    consumer = issue(srv.state_dir, CONSUMER)
+    k = keys[PROVIDER]
+    request = AWSRequest("POST", srv.url + "/", data="Action=GetCallerIdentity&Version=2011-06-15",
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    botocore.auth.SigV4Auth(Credentials(k["AccessKeyId"], k["SecretAccessKey"]), "sts", REGION).add_auth(request)
+    headers = dict(request.headers.items())
+    scope = headers["Authorization"].split("Credential=")[1].split(",")[0]
+    borrowed = scope.replace(k["AccessKeyId"], consumer["AccessKeyId"])
+    headers["Authorization"] = headers["Authorization"].replace(
+        "Credential=", f"Credential={borrowed}, Credential=", 1)
+    resp = requests.post(srv.url + "/", data=request.body, headers=headers, timeout=10)
+    assert resp.status_code == 400 and "IncompleteSignature" in resp.text
+    assert CONSUMER not in resp.text

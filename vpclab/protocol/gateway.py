@@ -14,7 +14,7 @@ from ..store import Store
 from . import models
 from .dispatch import RequestContext, handler_for
 from .errors import AwsError, DryRunOperation, InternalError, InvalidAction, MissingAction
-from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION, IssuedAccount, caller_from
+from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION, Caller, IssuedAccount, account_for_key, caller_from
 from .parser import parser_for
 from .request_guard import FORM_MEDIA_TYPE, HttpRequest, RequestGuard
 from .serializer import serializer_for
@@ -62,7 +62,12 @@ class Gateway:
         serializer = serializer_for(service.protocol, service.xml_namespace)
         try:
             if self.guard is not None:
-                self.guard.check(request, query, service.name)
+                # The caller is the one whose signature the guard read (and in strict mode
+                # verified), never a second reading of the request.
+                sig = self.guard.check(request, query, service.name)
+                caller = Caller(sig.access_key, account_for_key(sig.access_key, self.issued), sig.region,
+                                sig.service)
+                ctx.account, ctx.region = caller.account, caller.region
             if not action:
                 raise MissingAction("The request must contain the parameter Action")
             operation = service.operation(action)

@@ -73,7 +73,10 @@ def _from_header(authorization: str, x_amz_date: str) -> Signature:
     if algorithm != ALGORITHM:
         raise IncompleteSignature(
             f"Unsupported AWS 'algorithm': '{algorithm}'. vpclab accepts {ALGORITHM} (SigV4) only.")
-    parts = dict(_AUTH_PART.findall(rest))
+    found = _AUTH_PART.findall(rest)
+    parts = dict(found)
+    if len(parts) != len(found):
+        raise IncompleteSignature(f"Authorization header names a parameter twice. Authorization={authorization}")
     missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not parts.get(name)]
     if missing:
         raise IncompleteSignature(" ".join(
