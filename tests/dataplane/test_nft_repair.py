@@ -176,3 +176,12 @@ def test_fake_kernel_models_a_hand_flush_that_only_a_full_pass_repairs(prefix):
     b.kernel.edit_table_by_hand(ns, with_elements(table, "link_mark", marks))
     assert b.apply(plan) == [ApplyTable(ns, table, None)]
     assert b.apply(plan) == []
+
+
+def test_full_period_from_the_environment():
+    from vpclab.dataplane.runtime import FULL_PERIOD, full_period
+
+    assert full_period({}) == FULL_PERIOD == 15.0
+    assert full_period({"VPCLAB_FULL_PERIOD": "2.5"}) == 2.5
+    assert full_period({"VPCLAB_FULL_PERIOD": "soon"}) == FULL_PERIOD
+    assert full_period({"VPCLAB_FULL_PERIOD": "0"}) == FULL_PERIOD
