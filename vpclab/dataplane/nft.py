@@ -188,6 +188,11 @@ def render_replace(table: NftTable) -> str:
     )
 
 
+def is_replace(script: str, table: NftTable) -> bool:
+    """True if `script` is `render_replace` of `table` (element updates never start so)."""
+    return script.startswith(f"add table {table.family} {table.name}\ndelete table ")
+
+
 def render_delete(family: str, name: str) -> str:
     """Delete a table if present, as one transaction."""
     return f"add table {family} {_ident(name)}\ndelete table {family} {name}\n"
@@ -442,7 +447,7 @@ class NftContext:
             script = render_replace(desired)
             self.run(script)
         self.applied[desired.key] = desired
-        if script.startswith("add table "):  # a full replace: its shape, as the kernel lists it
+        if is_replace(script, desired):  # its shape, as the kernel lists it now
             self._shapes[desired.key] = self.listing(desired.family, desired.name, elements=False).shape
         return script
 
