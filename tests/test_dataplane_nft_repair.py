@@ -3,7 +3,7 @@
 The server runs with ``VPCLAB_FULL_PERIOD=4``: a full pass every 4 s. Just after one
 has repaired a table there are some 3 s before the next, so a table flushed then stays
 flushed long enough for one curl to show the damage; the next full pass must repair it.
-Each kind of table on the path of a PrivateLink flow is flushed in turn with the nft
+Each kind of table on the path of a PrivateLink or NLB flow is flushed in turn with the nft
 command line inside its namespace; everything runs inside namespaces the server made.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import _dataplane_server, wait_for
+from conftest import ACCOUNT_1, _dataplane_server, wait_for
 from test_dataplane_endpoints import make_endpoint, service_and_consumer, wait_state
-from test_dataplane_nlb import curl
+from test_dataplane_nlb import curl, run_instances, user_data, web_group
 from vpclab.dataplane import naming, netns
 
 pytestmark = pytest.mark.netns
@@ -121,3 +121,41 @@ def test_each_table_kind_flushed_by_hand_is_repaired_and_enforced_again(repairin
     repairs = srv.log().count("edited by hand")
     time.sleep(FULL_PERIOD + 1)
     assert srv.log().count("edited by hand") == repairs
+
+
+def test_nlb_groups_flushed_by_hand_are_enforced_again(repairing_server):
+    """The router's ``inet sg`` table holds the groups of the NLB nodes that are its
+    addresses: flushed, a client the groups refuse gets through until the next full pass."""
+    srv = repairing_server
+    prefix = naming.prefix_for_state_dir(srv.state_dir)
+    ec2, elb = srv.client("ec2", ACCOUNT_1), srv.client("elbv2", ACCOUNT_1)
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnet = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]
+    web_gid = web_group(ec2, vpc, "web")
+    web = run_instances(ec2, subnet, [web_gid], 1, user_data())[0]
+    client = run_instances(ec2, subnet, [web_gid], 1)[0]["InstanceId"]
+    lb_gid = ec2.create_security_group(GroupName="nlb", Description="nlb", VpcId=vpc)["GroupId"]
+    from_vpc = [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "172.31.0.0/16"}]}]
+    ec2.authorize_security_group_ingress(GroupId=lb_gid, IpPermissions=from_vpc)
+    tg = elb.create_target_group(Name="web", Protocol="TCP", Port=80, VpcId=vpc, HealthCheckIntervalSeconds=5,
+                                 HealthCheckTimeoutSeconds=2)["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": web["InstanceId"]}])
+    lb = elb.create_load_balancer(Name="web", Type="network", Scheme="internal", SecurityGroups=[lb_gid],
+                                  Subnets=[subnet])["LoadBalancers"][0]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    node_ip = lb["AvailabilityZones"][0]["LoadBalancerAddresses"][0]["PrivateIPv4Address"]
+    url = f"http://{node_ip}/"
+    answer = f"{web['PrivateIpAddress']} {node_ip}"
+    assert wait_for(lambda: curl(prefix, client, url), timeout=30) == answer
+    ec2.revoke_security_group_ingress(GroupId=lb_gid, IpPermissions=from_vpc)
+    wait_for(lambda: curl(prefix, client, url, timeout=1) is None, timeout=10)
+
+    router = naming.namespace_name(prefix, vpc)
+    t = Tables(prefix)
+    t.wait_repaired(t.flush(router, "nlb"))  # in step with the full passes
+    assert curl(prefix, client, url, timeout=1) is None
+    flushed = t.flush(router, "sg")
+    assert curl(prefix, client, url, timeout=1) == answer  # the NLB's groups not enforced
+    t.wait_repaired(flushed)
+    assert curl(prefix, client, url, timeout=1) is None  # enforced again
