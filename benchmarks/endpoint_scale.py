@@ -15,7 +15,10 @@ endpoint service; consumer VPCs of 50 endpoints each, the AWS quota), then
   table replaced: the group chains of every link ending there live in it);
 - `idle`: a change pass with nothing to do (the fixed cost every change pays too);
 - `full`: a full pass with nothing to do (every namespace read; the runtime runs one
-  every `runtime.FULL_PERIOD` seconds so hand-made damage is repaired).
+  every `runtime.FULL_PERIOD` seconds so hand-made damage is repaired);
+- `tables`: what a full pass pays to read every owned nft table back from the kernel
+  (`NftContext.verified`: one JSON listing per table, compared with what was applied)
+  against trusting what it applied (`NftContext.known`), over all namespaces.
 
 `accept`, `rule` and `idle` are change passes (``Backend.apply(plan, full=False)``), as
 the runtime runs them after a store change. The first `accept` per size also makes a new
@@ -129,6 +132,29 @@ class Loop:
         return t1 - t0, t2 - t1, len(actions)
 
 
+def table_reads(backend: Backend) -> str:
+    """The owned tables of every namespace listed trusting the cache, then read back."""
+    kernel, prefix = backend.kernel, backend.prefix
+
+    def owns(name: str) -> bool:
+        return naming.owns_table(prefix, name)
+
+    trusted = read = 0.0
+    tables = elements = 0
+    for ns in sorted(kernel.namespaces()):
+        t0 = time.perf_counter()
+        kernel.nft_call(ns, lambda ctx: ctx.owned_tables(owns))
+        t1 = time.perf_counter()
+        found = kernel.nft_call(ns, lambda ctx: ctx.owned_tables(owns, verify=True))
+        read += time.perf_counter() - t1
+        trusted += t1 - t0
+        assert all(t is not None for t in found.values()), "a table differs from what was applied"
+        tables += len(found)
+        elements += sum(len(s.elements) for t in found.values() for s in t.sets)
+    return (f"trusted {trusted * 1e3:7.1f} ms, read back {read * 1e3:7.1f} ms "
+            f"({tables} tables, {elements} elements)")
+
+
 def fmt(plan_s: float, apply_s: float, actions: int) -> str:
     return f"{(plan_s + apply_s) * 1e3:9.1f} ms  (plan {plan_s * 1e3:7.1f}, apply {apply_s * 1e3:8.1f}, {actions} actions)"
 
@@ -169,6 +195,8 @@ def main() -> int:
                 for _ in range(args.repeat):
                     fulls.append(loop.once(full=True))
                     print("  full  ", fmt(*fulls[-1]))
+                for _ in range(args.repeat):
+                    print("  tables", table_reads(backend))
                 if fulls[-1][1] > args.budget:
                     print(f"  a full pass takes > {args.budget:.0f} s: not growing further")
                     break

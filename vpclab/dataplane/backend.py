@@ -32,7 +32,9 @@ it is read and compared whole). So one change costs the namespaces and links it
 touches, not the size of the plan. A namespace missing or made again (new inode) is read
 in full, and the veth ends paired with it elsewhere are checked, on change passes too. What a change pass does not see (a
 link or table removed by hand inside an unchanged namespace) the next full pass repairs;
-the reconciler runs one every few seconds.
+the reconciler runs one every few seconds. A change pass trusts what it applied to an nft
+table; a full pass reads every owned table back from the kernel (``verify_tables``) and
+replaces whole one edited by hand (flushed, a rule, chain or element removed or added).
 """
 
 from __future__ import annotations
@@ -248,7 +250,10 @@ class Backend:
             read_routes = routes and not by_difference
             state = NamespaceState()
             if read_routes or sysctl_keys or sc.tables:
-                state = self.kernel.observe(ns.name, sysctl_keys, (), routes=read_routes, tables=sc.tables)
+                # A full pass does not trust what it applied: each table is read back and
+                # one edited by hand comes back as unknown, to be replaced whole.
+                state = self.kernel.observe(ns.name, sysctl_keys, (), routes=read_routes, tables=sc.tables,
+                                            verify_tables=full)
             for key in sysctl_keys:
                 value = str(ns.sysctls[key])
                 if state.sysctls.get(key) != value:

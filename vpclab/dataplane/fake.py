@@ -6,7 +6,9 @@ what the real kernel refuses (a link name already taken, a master that is not a 
 a veth peer in a missing namespace, a route or proxy entry on a missing device, a
 gateway it cannot reach, a rule identical to one present), so ordering mistakes in the
 backend show up in tests that need no root. Like the kernel, it drops a link's routes
-and proxy entries with the link (and its proxy entries when it goes down).
+and proxy entries with the link (and its proxy entries when it goes down). It keeps apart
+what an nft table holds and what the process applied to it, so a hand edit
+(`flush_table_by_hand`, `edit_table_by_hand`) is seen only by a read that checks.
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ class FakeNamespace:
     rules: set[Rule] = field(default_factory=set)  # vpclab's (the kernel's 0/32766/32767 are not modelled)
     proxy_neighbours: set[ProxyNeighbour] = field(default_factory=set)  # vpclab's
     sysctls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
-    tables: dict[tuple[str, str], NftTable] = field(default_factory=dict)
+    tables: dict[tuple[str, str], NftTable] = field(default_factory=dict)  # what the kernel holds
+    applied: dict[tuple[str, str], NftTable] = field(default_factory=dict)
+    """What this process applied to each table (like `NftContext.applied`): a hand edit
+    changes `tables` only, so trusting this instead of reading shows the difference."""
     next_index: int = 2
     ident: int = 0  # like an inode: a namespace made again gets a new one
 
@@ -84,6 +89,15 @@ class FakeKernel:
         """``ip netns del``: the namespace goes, and its veths' peers elsewhere with it."""
         self._delete_ns(name)
 
+    def flush_table_by_hand(self, ns: str, family: str, name: str) -> None:
+        """``nft flush table``: every chain loses its rules; chains, sets and elements stay."""
+        t = self._get(ns).tables[(family, name)]
+        self.edit_table_by_hand(ns, replace(t, chains=tuple(replace(c, rules=()) for c in t.chains)))
+
+    def edit_table_by_hand(self, ns: str, table: NftTable) -> None:
+        """Any other ``nft`` edit: the kernel now holds `table` (vpclab's memory unchanged)."""
+        self._get(ns).tables[table.key] = table
+
     # -- Kernel protocol --------------------------------------------------------------
 
     def namespaces(self) -> set[str]:
@@ -101,6 +115,7 @@ class FakeKernel:
         routes: bool = True,
         tables: bool = True,
         addresses: bool = True,
+        verify_tables: bool = False,
     ) -> NamespaceState:
         n = self._get(ns)
         self.observed.append((ns, None if links is None else frozenset(links)))
@@ -113,8 +128,15 @@ class FakeKernel:
             rules=frozenset(n.rules) if routes else frozenset(),
             proxy_neighbours=frozenset(n.proxy_neighbours) if routes else frozenset(),
             sysctls={k: n.sysctls.get(k) for k in sysctl_keys},
-            tables={k: v for k, v in n.tables.items() if naming.owns_table(self.prefix, k[1])} if tables else {},
+            tables={k: self._table(n, k, verify_tables) for k in n.tables
+                    if naming.owns_table(self.prefix, k[1])} if tables else {},
         )
+
+    @staticmethod
+    def _table(n: FakeNamespace, key: tuple[str, str], verify: bool) -> NftTable | None:
+        """Like `NftContext.known` / `verified`: what was applied, trusted or checked."""
+        applied = n.applied.get(key)
+        return applied if not verify or n.tables[key] == applied else None
 
     def veth_connects(self, ns: str, link: LinkState, peer_ns: str, peer_link: LinkState) -> bool:
         return self.ns.get(ns, FakeNamespace()).peers.get(link.name) == (peer_ns, peer_link.name)
@@ -194,9 +216,12 @@ class FakeKernel:
             case SetSysctl(key=key, value=value):
                 self._get(ns).sysctls[key] = value
             case ApplyTable(table=table):
-                self._get(ns).tables[table.key] = table
+                n = self._get(ns)
+                n.tables[table.key] = n.applied[table.key] = table
             case DeleteTable(family=family, name=name):
-                self._get(ns).tables.pop((family, name), None)
+                n = self._get(ns)
+                n.tables.pop((family, name), None)
+                n.applied.pop((family, name), None)
             case _:
                 raise TypeError(f"unknown action {action!r}")
 

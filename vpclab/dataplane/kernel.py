@@ -28,7 +28,8 @@ class NamespaceState:
     proxy_neighbours: frozenset[ProxyNeighbour] = frozenset()  # only vpclab's (proto 118), IPv4
     sysctls: dict[str, str | None] = field(default_factory=dict)  # only the keys asked for
     tables: dict[tuple[str, str], NftTable | None] = field(default_factory=dict)
-    """Owned nft tables present: the content vpclab applied, or None if unknown."""
+    """Owned nft tables present: the content vpclab applied, or None if unknown (or, when
+    observed with ``verify_tables``, if the kernel no longer holds exactly that)."""
 
 
 # -- actions (each one small, so a test can assert exactly what apply would do) ---------
@@ -179,6 +180,7 @@ class Kernel(Protocol):
         routes: bool = True,
         tables: bool = True,
         addresses: bool = True,
+        verify_tables: bool = False,
     ) -> NamespaceState:
         """Current state of namespace `ns` (which must exist).
 
@@ -188,7 +190,10 @@ class Kernel(Protocol):
         part: vpclab's routes of every table, its ip rules and the proxy neighbours, read
         together. ``routes=False`` / ``tables=False`` leave those parts empty (not read);
         ``addresses=False`` may leave addresses empty (for links the caller knows have
-        none, e.g. just created)."""
+        none, e.g. just created). Tables are reported as what this process applied
+        (trusted, cheap); ``verify_tables`` reads each owned table from the kernel and
+        reports one edited by hand (flushed, a rule, chain or element deleted or added) as
+        None, so the backend replaces it whole (full passes do)."""
         ...
 
     def veth_connects(self, ns: str, link: LinkState, peer_ns: str, peer_link: LinkState) -> bool:

@@ -130,6 +130,7 @@ class LinuxKernel:
         routes: bool = True,
         tables: bool = True,
         addresses: bool = True,
+        verify_tables: bool = False,
     ) -> NamespaceState:
         keys = list(sysctl_keys)
         names = None if links is None else sorted(set(links))
@@ -144,12 +145,8 @@ class LinuxKernel:
                 seen = {}
             found_tables: dict[tuple[str, str], Any] = {}
             if tables:
-                ctx = _nft_ctx(t)
-                found_tables = {
-                    key: ctx.known(*key)
-                    for key in ctx.tables()
-                    if naming.owns_table(self.prefix, key[1])
-                }
+                found_tables = _nft_ctx(t).owned_tables(lambda name: naming.owns_table(self.prefix, name),
+                                                        verify=verify_tables)
             found_routes: set[Route] = set()
             found_rules: set[Rule] = set()
             found_proxies: set[ProxyNeighbour] = set()

@@ -16,14 +16,31 @@ entered the namespace (see `netns.NamespaceThread`): ~0.1 ms per small update in
 
 Rules and element values are nft syntax strings written by vpclab itself (not by users);
 they are checked only for characters that would break out of one statement.
+
+Checking the kernel. What a context applied is remembered per table, and a table edited
+by hand (``nft flush table``, a rule or element deleted, a rogue rule added) must not be
+trusted: `NftContext.verified` reads the table back (libnftables JSON) and compares it
+with what was applied. Rules are compared in the kernel's own form: right after a full
+replace the table's *shape* (chains, rules, set declarations; no handles, no elements) is
+read back once and kept as a hash, since nft rewrites rules (``priority dstnat`` becomes
+``-100``, a hex mark an integer) and vpclab does not parse its own rules. Elements are
+compared as values: each element vpclab wrote (``"ifname" . 10.0.0.5 : jump c``) and
+each the kernel lists is brought to one canonical form (`canonical_elements`,
+`Listing.parse`), so element updates keep the shape valid and need no read-back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import json
+import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -171,6 +188,11 @@ def render_replace(table: NftTable) -> str:
     )
 
 
+def is_replace(script: str, table: NftTable) -> bool:
+    """True if `script` is `render_replace` of `table` (element updates never start so)."""
+    return script.startswith(f"add table {table.family} {table.name}\ndelete table ")
+
+
 def render_delete(family: str, name: str) -> str:
     """Delete a table if present, as one transaction."""
     return f"add table {family} {_ident(name)}\ndelete table {family} {name}\n"
@@ -228,6 +250,100 @@ def with_elements(table: NftTable, set_name: str, elements: Mapping[str, str | N
     return NftTable(table.family, table.name, sets, table.chains)
 
 
+# -- reading back: the kernel's listing, canonical ---------------------------------
+
+_VERDICTS = ("accept", "drop", "continue", "return")
+
+
+def _atom(token: str) -> object:
+    """One element field as vpclab writes it, in the form `_from_json` gives the kernel's."""
+    token = token.strip()
+    if len(token) >= 2 and token[0] == token[-1] == '"':
+        return token[1:-1]
+    if token in _VERDICTS:
+        return (token,)
+    verb, _, target = token.partition(" ")
+    if verb in ("jump", "goto") and target:
+        return (verb, target.strip())
+    try:
+        return int(token, 0)
+    except ValueError:
+        pass
+    try:
+        return str(ipaddress.ip_address(token))
+    except ValueError:
+        pass
+    if "/" in token:
+        try:
+            net = ipaddress.ip_network(token, strict=False)
+            return ("prefix", str(net.network_address), net.prefixlen)
+        except ValueError:
+            pass
+    return token
+
+
+def _expression(text: str) -> object:
+    parts = text.split(" . ")
+    return _atom(parts[0]) if len(parts) == 1 else tuple(_atom(p) for p in parts)
+
+
+def canonical_elements(s: NftSet) -> frozenset[object]:
+    """The elements of `s` as `Listing.parse` reports the kernel's: keys (sets) or
+    (key, value) pairs (maps), quotes dropped, numbers as ints, verdicts as tuples."""
+    if s.map_type is None:
+        return frozenset(_expression(k) for k in s.elements)
+    return frozenset((_expression(k), _expression(v or "")) for k, v in s.elements.items())
+
+
+def _from_json(value: object) -> object:
+    if isinstance(value, dict) and len(value) == 1:
+        (kind, body), = value.items()
+        if kind == "concat":
+            return tuple(_from_json(v) for v in body)
+        if kind in ("jump", "goto"):
+            return (kind, body["target"])
+        if kind in _VERDICTS:
+            return (kind,)
+        if kind == "prefix":
+            return ("prefix", body["addr"], body["len"])
+        if kind == "elem":
+            return _from_json(body["val"])
+    if isinstance(value, (str, int)):
+        return value
+    return json.dumps(value, sort_keys=True)  # a form vpclab never writes: never equal
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One table as the kernel lists it: its `shape` (a hash of chains, rules and set
+    declarations, without handles or elements) and each set's canonical elements (empty
+    when listed terse)."""
+
+    shape: str
+    elements: dict[str, frozenset[object]]
+
+    @classmethod
+    def parse(cls, text: str) -> Listing:
+        shape: list[object] = []
+        elements: dict[str, frozenset[object]] = {}
+        for item in json.loads(text).get("nftables", ()):
+            (kind, body), = item.items()
+            if kind == "metainfo":
+                continue
+            body = dict(body)
+            body.pop("handle", None)
+            elems = body.pop("elem", [])
+            if kind in ("set", "map"):
+                if not isinstance(elems, list):
+                    elems = [elems]
+                elements[body["name"]] = frozenset(
+                    (_from_json(e[0]), _from_json(e[1])) if kind == "map" and isinstance(e, list)
+                    else _from_json(e) for e in elems)
+            shape.append({kind: body})
+        digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+        return cls(digest, elements)
+
+
 # -- execution (inside a namespace thread) ------------------------------------------
 
 
@@ -236,7 +352,8 @@ class NftContext:
 
     Create and use it only on one `netns.NamespaceThread` (its netlink socket belongs to
     the namespace current when it is first used). Remembers what it applied per table,
-    so `apply()` can send element updates instead of whole tables.
+    so `apply()` can send element updates instead of whole tables, and the shape the
+    kernel listed after each full replace, so `verified()` can tell a table edited by hand.
     """
 
     def __init__(self, namespace: str):
@@ -245,6 +362,8 @@ class NftContext:
         self.namespace = namespace
         self._nft: Any = Nftables()
         self.applied: dict[tuple[str, str], NftTable] = {}
+        self._shapes: dict[tuple[str, str], str] = {}
+        self._expected: dict[tuple[str, str], tuple[NftTable, dict[str, frozenset[object]]]] = {}
 
     def run(self, script: str) -> str:
         """Run an nft script as one transaction; raise NftError on failure."""
@@ -269,6 +388,47 @@ class NftContext:
         """What vpclab last applied to this table, if the table is still there."""
         return self.applied.get((family, name))
 
+    def listing(self, family: str, name: str, *, elements: bool = True) -> Listing:
+        """The table as the kernel holds it now (JSON, stateless; terse without `elements`)."""
+        nft = self._nft
+        flags = (nft.set_json_output(True), nft.set_stateless_output(True), nft.set_terse_output(not elements))
+        try:
+            return Listing.parse(self.run(f"list table {family} {_ident(name)}"))
+        finally:
+            nft.set_json_output(flags[0])
+            nft.set_stateless_output(flags[1])
+            nft.set_terse_output(flags[2])
+
+    def verified(self, family: str, name: str) -> NftTable | None:
+        """What vpclab last applied to this table if the kernel still holds exactly that
+        (same shape as listed after the last full replace, same elements), else None:
+        the caller then replaces it whole. Costs one listing of the table."""
+        key = (family, name)
+        applied, shape = self.applied.get(key), self._shapes.get(key)
+        if applied is None or shape is None:
+            return None
+        try:
+            seen = self.listing(family, name)
+        except NftError:
+            self.applied.pop(key, None)  # gone since `tables()` listed it
+            return None
+        cached = self._expected.get(key)
+        if cached is None or cached[0] is not applied:
+            cached = (applied, {s.name: canonical_elements(s) for s in applied.sets})
+            self._expected[key] = cached
+        if seen.shape != shape or seen.elements != cached[1]:
+            log.warning("nft table %s %s in %s differs from what vpclab applied (edited by hand?): "
+                        "replacing it", family, name, self.namespace)
+            return None
+        return applied
+
+    def owned_tables(self, owns: Callable[[str], bool], *, verify: bool = False) -> dict[tuple[str, str], NftTable | None]:
+        """``{(family, name): content}`` of the tables whose name `owns` accepts: what this
+        context applied (`known`), or with `verify` only if the kernel still holds it
+        (`verified`); None where unknown or changed."""
+        look = self.verified if verify else self.known
+        return {key: look(*key) for key in self.tables() if owns(key[1])}
+
     def apply(self, desired: NftTable, current: NftTable | None = None, *, full: bool = False) -> str:
         """Make `desired` real: element update if possible, else full replace. Returns the script.
 
@@ -282,10 +442,13 @@ class NftContext:
         except NftError:
             if base is None:
                 self.applied.pop(desired.key, None)
+                self._shapes.pop(desired.key, None)
                 raise
             script = render_replace(desired)
             self.run(script)
         self.applied[desired.key] = desired
+        if is_replace(script, desired):  # its shape, as the kernel lists it now
+            self._shapes[desired.key] = self.listing(desired.family, desired.name, elements=False).shape
         return script
 
     def update_elements(
@@ -311,6 +474,8 @@ class NftContext:
     def delete(self, family: str, name: str) -> None:
         self.run(render_delete(family, name))
         self.applied.pop((family, name), None)
+        self._shapes.pop((family, name), None)
+        self._expected.pop((family, name), None)
 
     def close(self) -> None:
         self._nft = None

@@ -48,6 +48,19 @@ AGENT_MODULES = [
 
 PERIOD = 1.0  # seconds between passes when nothing changed
 FULL_PERIOD = 15.0  # seconds between full passes (read every namespace: repairs hand-made damage)
+FULL_PERIOD_ENV = "VPCLAB_FULL_PERIOD"  # overrides FULL_PERIOD (tests of repairs use a short one)
+
+
+def full_period(environ: dict[str, str] | None = None) -> float:
+    """Seconds between full passes: ``VPCLAB_FULL_PERIOD`` if a positive number, else
+    `FULL_PERIOD`."""
+    raw = (environ if environ is not None else os.environ).get(FULL_PERIOD_ENV, "")
+    try:
+        value = float(raw) if raw.strip() else FULL_PERIOD
+    except ValueError:
+        log.warning("ignoring %s=%r (not a number)", FULL_PERIOD_ENV, raw)
+        return FULL_PERIOD
+    return value if value > 0 else FULL_PERIOD
 
 
 class Agent(Protocol):
@@ -103,6 +116,7 @@ class DataPlane:
         self.passes = 0
         self.converged = threading.Event()  # set after each successful pass
         self._next_full = 0.0  # monotonic time of the next full pass (the first one is)
+        self.full_period = full_period()
 
     # Life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -156,7 +170,7 @@ class DataPlane:
         # state changed or that are missing/made again (backend.py, "Cost").
         full = time.monotonic() >= self._next_full
         if full:
-            self._next_full = time.monotonic() + FULL_PERIOD
+            self._next_full = time.monotonic() + self.full_period
         self.backend.apply(plan, full=full)
         for agent in self.agents:
             agent.sync(world)
