@@ -11,7 +11,10 @@ service's NLB has a node *in the same zone id* (PrivateLink matches zones by id)
   bridge and one veth and are in the provider's router, where the one NAT of the path
   happens (the listener's DNAT to a target and SNAT to the node's address), and leave on
   the target's subnet bridge. The consumer's router and its conntrack are not on the path
-  (benchmarks/dataplane.py).
+  (benchmarks/dataplane.py) of a client in the ENI's subnet; a client in another subnet
+  of the consumer VPC reaches the ENI through its router as it reaches any address of
+  that subnet (routed, never translated: still one NAT), and the link end sends the
+  replies back via that subnet's gateway (`link_sysctls`, `bridge_sysctls`).
 - the provider's router answers ARP for the ENI address on that link only (a proxy
   neighbour entry; ``arp_ignore=1`` keeps it from answering for its own addresses there),
   and its end has the link-local `LINK_ADDRESS`, the source of its own ARP requests into
