@@ -19,7 +19,9 @@ target is deregistered, re-registered or its target group stops being used.
 
 What DescribeTargetHealth reports, in order (`describe`):
 1. draining (`Target.DeregistrationInProgress`) while a deregistered target drains;
-2. an instance target whose instance is not running: `unused` / `Target.InvalidState`;
+2. an instance target whose instance is not running: `unused` / `Target.InvalidState`
+   (1 and 2 by `model.targets.exclusion`, the rule the forwarding set and the health
+   checks use too: what is reported draining or unused gets no flows);
 3. a target group no listener forwards to: `unused` / `Target.NotInUse`; a target in a
    zone the load balancer does not enable: `unused` / `Target.NotInUse`;
 4. the load balancer still provisioning: `initial` / `Elb.RegistrationInProgress`;
@@ -31,6 +33,7 @@ What DescribeTargetHealth reports, in order (`describe`):
 from __future__ import annotations
 
 from ..model.ec2 import Instance
+from ..model import targets
 from ..model.elbv2 import LoadBalancer, TargetGroup, TargetHealth
 from ..store import Transaction
 from .elbv2_common import listeners_of_tg
@@ -75,13 +78,13 @@ def forget_health(tx: Transaction, tg_arn: str, target_id: str | None = None, po
 
 def target_state(tx: Transaction, tg: TargetGroup, target: dict) -> tuple[str, str | None, str | None]:
     """(State, Reason, Description) of one registered target, as AWS reports it."""
-    if target.get("deregistering_since") is not None:
+    why = targets.exclusion(tg, target, lambda instance_id: tx.get(Instance, instance_id))
+    if why == targets.DRAINING:
         return DRAINING
-    if tg.target_type == "instance":
+    if why == targets.NOT_RUNNING:
         inst = tx.get(Instance, target["id"])
-        if inst is None or inst.state != "running":
-            word = inst.state if inst is not None else "terminated"
-            return ("unused", "Target.InvalidState", f"Target is in the {word} state")
+        word = inst.state if inst is not None else "terminated"
+        return ("unused", "Target.InvalidState", f"Target is in the {word} state")
     listeners = listeners_of_tg(tx, tg)
     if not listeners:
         return NOT_IN_USE

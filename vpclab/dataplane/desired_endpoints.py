@@ -11,7 +11,10 @@ service's NLB has a node *in the same zone id* (PrivateLink matches zones by id)
   bridge and one veth and are in the provider's router, where the one NAT of the path
   happens (the listener's DNAT to a target and SNAT to the node's address), and leave on
   the target's subnet bridge. The consumer's router and its conntrack are not on the path
-  (benchmarks/dataplane.py).
+  (benchmarks/dataplane.py) of a client in the ENI's subnet; a client in another subnet
+  of the consumer VPC reaches the ENI through its router as it reaches any address of
+  that subnet (routed, never translated: still one NAT), and the link end sends the
+  replies back via that subnet's gateway (`link_sysctls`, `bridge_sysctls`).
 - the provider's router answers ARP for the ENI address on that link only (a proxy
   neighbour entry; ``arp_ignore=1`` keeps it from answering for its own addresses there),
   and its end has the link-local `LINK_ADDRESS`, the source of its own ARP requests into
@@ -104,12 +107,34 @@ def link_mac(eni_ip: str) -> str:
 def link_sysctls(link: str) -> dict[str, str]:
     """Per link end in the provider's router (a namespace has no neigh/default of its own): ARP retried
     after 100 ms, not 1 s; proxy answers sent at once, not after up to 0.8 s; no IPv6 (no
-    router solicitations into the consumer subnet)."""
+    router solicitations into the consumer subnet).
+
+    And ``accept_local``: what arrives on a link comes from the consumer VPC, whose
+    addresses may be this router's own. Above all the consumer's gateway: a client in
+    another subnet reaches the ENI through its VPC router, which asks for the ENI address
+    from its gateway address on the ENI's subnet (``172.31.0.1`` in a default VPC), and
+    the provider's router has that very address on its own subnet bridge when the two
+    VPCs overlap. Without the switch the kernel drops such an ARP request (and IP packet)
+    as a martian (a local source on a foreign interface), and nothing outside the ENI's
+    own subnet could reach the ENI. (A consumer *instance* whose own address is one of
+    this router's still gets no answer: its replies meet the local table, rule 0, before
+    the link's rule.)"""
     return {
         f"net.ipv4.neigh.{link}.retrans_time_ms": ARP_RETRANS_MS,
         f"net.ipv4.neigh.{link}.proxy_delay": "0",
+        f"net.ipv4.conf.{link}.accept_local": "1",
         f"net.ipv6.conf.{link}.disable_ipv6": "1",
     }
+
+
+def bridge_sysctls(bridge: str) -> dict[str, str]:
+    """Per subnet bridge carrying a consumer link end, in a router where links also end
+    (the provider's own endpoint, or a consumer VPC that provides a service too):
+    ``accept_local``, because the link ends there ask for the consumer's gateway from
+    `LINK_ADDRESS`, which that router has on its own link ends. The return path of a
+    client in another subnet goes via that gateway, and once the neighbour entry learned
+    from the gateway's own request expires the link end must ask again."""
+    return {f"net.ipv4.conf.{bridge}.accept_local": "1"}
 
 
 @dataclass(frozen=True)
@@ -265,6 +290,7 @@ def _add_router_routing(builder: PlanBuilder, router_ns: str) -> None:
 def contribute(world: World, builder: PlanBuilder) -> None:
     prefix = builder.prefix
     per_router: dict[str, _RouterLinks] = {}
+    consumer_bridges: set[tuple[str, str]] = set()  # (VPC router, subnet bridge) with a consumer end
     for e in endpoint_enis(world):
         if not e.linked:
             continue
@@ -274,12 +300,17 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         peer = _add_link(builder, world, e, router_ns)
         if peer is None:
             continue
+        consumer_bridges.add((vpc_namespace(prefix, e.endpoint.vpc_id),
+                              naming.bridge_name(prefix, e.eni.subnet_id)))
         links = per_router.setdefault(router_ns, _RouterLinks())
         links.zones[f'"{peer}"'] = str(transit.zone(e.link.index))
         links.marks[f'"{peer}"'] = hex(transit.mark(e.link.index))
         links.snat[f'"{peer}"'] = e.mapping["private_ip"]
         if e.forwarding:  # pendingAcceptance: the link exists, nothing is forwarded from it
             links.forwarding[f'"{peer}" . {e.eni.private_ip}'] = f"jump {node_chain(e.mapping)}"
+    for vpc_ns, bridge in consumer_bridges:
+        if vpc_ns in per_router:
+            builder.namespace(vpc_ns).sysctls.update(bridge_sysctls(bridge))
     for router_ns, links in per_router.items():
         _add_router_routing(builder, router_ns)
         draft = builder.namespace(router_ns)

@@ -34,9 +34,10 @@ benchmarks/README.md). All nodes in one VPC share one nft table `<p>-nlb` of its
   path).
 
 Forwarding set of a node for a target group (the plan's policy, shared with the proxy
-relay's choice): registered targets that are not draining (draining targets keep their
-flows through conntrack, but get no new ones), whose instance is live (instance
-targets -> its private IP; ip targets as given); with cross-zone off (target group
+relay's choice): the registered targets that receive flows by the one rule the health
+checks and DescribeTargetHealth use too (`model.targets.flow_address`: not draining —
+draining targets keep their flows through conntrack, but get no new ones —, instance
+targets only while `running`, -> its private IP; ip targets as given); with cross-zone off (target group
 attribute, else the NLB's), only those in the node's zone or in zone `all` — and all of
 them when none is (vpclab's choice, so a one-zone lab still works); of those the healthy
 ones (a `TargetHealth` record `healthy` observed since registration), or all of them when
@@ -59,6 +60,7 @@ import dataclasses
 import logging
 
 from ..model.elbv2 import Listener, LoadBalancer, TargetGroup
+from ..model.targets import flow_address
 from . import naming
 from .desired_network import vpc_namespace
 from .nft import NftChain, NftSet, NftTable
@@ -160,24 +162,13 @@ def _healthy(world: World, tg: TargetGroup, target: dict) -> bool:
     return rec is not None and rec.state == "healthy" and rec.observed >= target.get("registered", 0)
 
 
-def _address(world: World, tg: TargetGroup, target: dict) -> str | None:
-    if tg.target_type == "ip":
-        return target["id"]
-    if tg.target_type == "instance":
-        inst = world.instances.get(target["id"])
-        if inst is None or inst.state not in ("pending", "running") or not inst.private_ip:
-            return None
-        return inst.private_ip
-    return None  # alb / lambda targets: nothing vpclab can forward to
-
-
 def forwarding_set(world: World, lb: LoadBalancer, mapping: dict, tg: TargetGroup) -> list[tuple[str, int]]:
     """Sorted (ip, port) that node `mapping` of `lb` sends new flows of `tg` to (module doc)."""
     pool = []
     for t in tg.targets:
-        if t.get("deregistering_since") is not None or t.get("port") is None:
+        if t.get("port") is None:
             continue
-        ip = _address(world, tg, t)
+        ip = flow_address(tg, t, world.instances.get)
         if ip is not None:
             pool.append((t, ip))
     if not cross_zone(lb, tg):

@@ -66,6 +66,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..model.targets import flow_address
 from . import proxy_v2
 from .desired_load_balancers import node_namespace
 from .world import World
@@ -106,20 +107,16 @@ class Target:
 
 
 def live_targets(world: World, tg) -> list[Target]:
-    """Registered, not draining targets with an address (instances: running ones)."""
+    """The registered targets that receive flows (`model.targets.flow_address`, the rule the
+    forwarding set and DescribeTargetHealth use too): only those are checked."""
     out = []
     for t in tg.targets:
-        if t.get("deregistering_since") is not None:
+        address = flow_address(tg, t, world.instances.get)
+        if address is None:
             continue
+        zone = t.get("availability_zone")
         if tg.target_type == "instance":
-            inst = world.instances.get(t["id"])
-            if inst is None or inst.state != "running" or not inst.private_ip:
-                continue
-            address, zone = inst.private_ip, t.get("availability_zone") or inst.availability_zone
-        elif tg.target_type == "ip":
-            address, zone = t["id"], t.get("availability_zone")
-        else:
-            continue
+            zone = zone or world.instances[t["id"]].availability_zone
         out.append(Target(t["id"], address, int(t["port"]), zone, float(t.get("registered", 0.0))))
     return out
 

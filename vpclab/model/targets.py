@@ -1,0 +1,56 @@
+"""Which registered targets of a target group receive new flows: the one rule.
+
+Three places ask it and must agree: the NLB's forwarding set (`dataplane.desired_load_balancers`),
+the health checks (`dataplane.health`: only a target that could receive flows is checked)
+and DescribeTargetHealth (`control.target_health`: a target that cannot is reported
+`draining` or `unused`, never `healthy`). It lives beside the resources, so that both
+planes import it and neither imports the other's modules.
+
+A registered target receives new flows when it is not draining (deregistered, waiting out
+its deregistration delay) and has an address: an `ip` target its id; an `instance` target
+its instance's private IP, and only while the instance is `running` (AWS: a `pending`,
+`stopping` or `stopped` instance is `unused` / `Target.InvalidState` and gets no flows).
+`alb` and `lambda` targets have no address vpclab can forward to.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .ec2 import Instance
+from .elbv2 import TargetGroup
+
+#: Why a registered target receives no new flows (`exclusion`).
+DRAINING = "draining"
+NOT_RUNNING = "not-running"  # an instance target whose instance is not running (or gone)
+NO_ADDRESS = "no-address"  # a target type vpclab cannot forward to
+
+#: The one instance state in which an instance target receives flows and health checks.
+FLOW_INSTANCE_STATE = "running"
+
+
+def _judge(tg: TargetGroup, target: dict,
+           instance: Callable[[str], Instance | None]) -> tuple[str | None, str | None]:
+    """(why no flows or None, address when flows)."""
+    if target.get("deregistering_since") is not None:
+        return DRAINING, None
+    if tg.target_type == "instance":
+        inst = instance(target["id"])
+        if inst is None or inst.state != FLOW_INSTANCE_STATE or not inst.private_ip:
+            return NOT_RUNNING, None
+        return None, inst.private_ip
+    if tg.target_type == "ip":
+        return None, target["id"]
+    return NO_ADDRESS, None
+
+
+def exclusion(tg: TargetGroup, target: dict, instance: Callable[[str], Instance | None]) -> str | None:
+    """Why registered `target` of `tg` gets no new flows, or None when it gets them.
+
+    `instance` looks an instance up by id (the world's dict or a store transaction); it
+    is called for instance targets only."""
+    return _judge(tg, target, instance)[0]
+
+
+def flow_address(tg: TargetGroup, target: dict, instance: Callable[[str], Instance | None]) -> str | None:
+    """The address new flows and health checks of `target` go to; None when it gets none."""
+    return _judge(tg, target, instance)[1]
