@@ -15,9 +15,11 @@ model, ids from the world, lengths and ranges inside the model's limits) and is 
 by botocore's own serializer for the service's protocol, which also says which wire key is
 which shape. Then one to three mutations are applied on the wire: a value wrong for its
 type, huge / empty / non-ASCII / control-character text, out-of-range numbers, bad enums
-and ids, a required member dropped, unknown members, malformed list indices
+and ids, a value of the right type a handler must judge (boundaries, another enum,
+an id of another kind or account), a required member dropped, unknown members, malformed list indices
 (`Filter.x.Name`), duplicated parameters, deep lists, a scalar where a structure belongs,
-invalid UTF-8. One request in ten is sent unmutated. Requests are signed with botocore's
+invalid UTF-8. One request in ten is sent unmutated. With `--dataplane`, RunInstances is
+pinned to one instance and no request carries user data. Requests are signed with botocore's
 SigV4Auth, form-encoded, to Host 127.0.0.1:port, without Origin.
 
 Every response must have a status below 500 and parse with botocore's response parser for
@@ -33,6 +35,7 @@ import argparse
 import collections
 import datetime as dt
 import http.client
+import json
 import os
 import random
 import shutil
@@ -350,8 +353,9 @@ class Request:
 
 
 class Mutator:
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, pool: "Pool"):
         self.rng = rng
+        self.pool = pool
 
     def bad_value(self, shape: Shape | None, key: str) -> str:
         rng = self.rng
@@ -375,6 +379,27 @@ class Mutator:
             value += rng.choice(CONTROL)
         return value
 
+    def odd_value(self, shape: Shape | None, key: str, pool: "Pool") -> str:
+        """A value of the right type that a handler must still judge: boundaries, another
+        valid enum, an id of another kind or account, an empty string."""
+        rng = self.rng
+        kind = shape.type_name if shape is not None else "string"
+        if kind in ("integer", "long"):
+            return rng.choice(["0", "-1", "1", "65535", "65536", "2147483647", "9223372036854775807",
+                               "-9223372036854775808", "1000000", "255", "256", "-2"])
+        if kind in ("float", "double"):
+            return rng.choice(["0", "-0.0", "1e308", "NaN", "Infinity", "-Infinity"])
+        if kind == "boolean":
+            return rng.choice(["true", "false"])
+        if kind == "timestamp":
+            return rng.choice(["0", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2024-01-01"])
+        if shape is not None and getattr(shape, "enum", None):
+            return rng.choice(shape.enum)
+        kinds = [k for k, v in pool.values.items() if v]
+        if kinds and rng.random() < 0.8:
+            return pool.pick(rng, rng.choice(kinds))
+        return rng.choice(["", "*", "default", "true", "0"])
+
     def mutate(self, req: Request, shapes: dict[str, Shape], op: OperationModel | None) -> None:
         for _ in range(self.rng.choice((1, 1, 1, 2, 3))):
             name = self.rng.choice(MUTATIONS)
@@ -392,6 +417,14 @@ class Mutator:
         i = self.rng.choice(keys)
         key = req.pairs[i][0]
         req.pairs[i] = (key, self.bad_value(shapes.get(key), key))
+
+    def typed_value(self, req, shapes, op):
+        keys = self._member_keys(req)
+        if not keys:
+            return self.unknown_member(req, shapes, op)
+        i = self.rng.choice(keys)
+        key = req.pairs[i][0]
+        req.pairs[i] = (key, self.odd_value(shapes.get(key), key, self.pool))
 
     def every_value(self, req, shapes, op):
         for i in self._member_keys(req):
@@ -481,7 +514,7 @@ class Mutator:
         req.account = self.rng.choice([ACCOUNTS[1], "AKIAFUZZ", "000000000000", "1" * 13])
 
 
-MUTATIONS = (["wrong_value"] * 8 + ["every_value"] * 2 + ["drop_required"] * 3 + ["drop_any"] * 2
+MUTATIONS = (["wrong_value"] * 8 + ["typed_value"] * 8 + ["every_value"] * 2 + ["drop_required"] * 3 + ["drop_any"] * 2
              + ["unknown_member"] * 2 + ["bad_index"] * 3 + ["duplicate"] * 3 + ["deep_list"]
              + ["scalar_for_structure"] * 2 + ["empty_list"] + ["invalid_utf8"] * 2 + ["wrong_version"]
              + ["other_region"] + ["other_account"] * 2)
@@ -601,8 +634,21 @@ def operations() -> list[tuple[str, str]]:
     return [(s, n) for s in SERVICES for n in implemented(s)]
 
 
+#: With the data plane on, instances are real: a request may launch one instance at a time
+#: and carries no user data (random bytes run as a script are nobody's test).
+PINNED = {"MinCount": "1", "MaxCount": "1"}
+DROPPED = ("UserData",)
+
+
+def pin(req: Request) -> None:
+    req.pairs = [(k, PINNED.get(k, v)) for k, v in req.pairs if k.split(".", 1)[0] not in DROPPED]
+    if req.operation == "RunInstances":
+        present = {k for k, _ in req.pairs}
+        req.pairs += [(k, v) for k, v in PINNED.items() if k not in present]
+
+
 def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
-         refresh_every: int = 1000) -> Report:
+         refresh_every: int = 1000, dataplane: bool = False) -> Report:
     """Send `requests` malformed requests round-robin over every implemented operation."""
     rng = random.Random(seed)
     report = report or Report()
@@ -612,11 +658,11 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
     port = urllib.parse.urlsplit(url).port
     client = Client(port)
     pool = refresh_pool(url)
-    mutator = Mutator(rng)
+    mutator = Mutator(rng, pool)
     start = time.monotonic()
     for n in range(requests):
         if n and n % refresh_every == 0:
-            pool = refresh_pool(url)
+            pool = mutator.pool = refresh_pool(url)
         service, name = ops[n % len(ops)]
         svc = models.service(service)
         op = svc.operation(name)
@@ -628,6 +674,8 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
         req = Request(service, name, pairs, account=ACCOUNTS[0] if rng.random() < 0.8 else ACCOUNTS[1])
         if rng.random() >= 0.1:
             mutator.mutate(req, shapes, op)
+        if dataplane:
+            pin(req)
         status, headers, body = client.send(req)
         report.sent += 1
         report.statuses[status] += 1
@@ -743,7 +791,7 @@ def run(server: Server, requests: int, seed: int, restart: bool = True) -> Repor
     """Fuzz a started server, then check the database, the server, its log and a restart."""
     report = Report()
     report.world_failures = build_world(server.url)
-    fuzz(server.url, requests, seed, report)
+    fuzz(server.url, requests, seed, report, dataplane=server.dataplane)
     report.integrity = integrity_check(server.state_dir)
     report.alive = answers(server.url)
     if restart:
@@ -768,11 +816,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.start()
         report = run(server, args.requests, args.seed)
+        if args.dataplane:
+            running = json.loads((server.state_dir / "server.json").read_text()).get("dataplane")
+            print(f"data plane running: {'yes' if running else 'NO (see the server log)'}")
     finally:
         server.stop()
         if args.dataplane:
             from vpclab.commands.down import tear_down
+            from vpclab.dataplane import naming, netns
+
             tear_down(server.state_dir)
+            left = netns.list_namespaces(naming.prefix_for_state_dir(server.state_dir))
+            print(f"namespaces left after vpclab down: {len(left)}")
         if not args.keep:
             shutil.rmtree(state, ignore_errors=True)
     print("\n".join(report.lines()))

@@ -133,3 +133,18 @@ def test_bad_state_stored_before_validation_still_reads_after_restart(tmp_path):
         assert "Traceback" not in srv.log()
     finally:
         srv.stop()
+
+
+def test_elbv2_tag_outside_model_pattern_is_a_validation_error(shared_server):
+    """ELBv2 tags follow the model's pattern (letters, separators, numbers, _.:/=+-@)."""
+    elb, ec2 = shared_server.client("elbv2"), shared_server.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    arn = elb.create_target_group(Name="ctl-chars", Protocol="TCP", Port=80, VpcId=vpc,
+                                  Tags=[{"Key": "ok Ünï 1", "Value": "a_.:/=+-@ z"}])["TargetGroups"][0]["TargetGroupArn"]
+    for key, value in [("k", "bad\x01"), ("bad\x1b", "v"), ("k", "comma,"), ("k", "quote'")]:
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            elb.add_tags(ResourceArns=[arn], Tags=[{"Key": key, "Value": value}])
+        assert code_of(err) == "ValidationError"
+        assert "Member must satisfy regular expression pattern" in message_of(err)
+    tags = elb.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
+    assert tags == [{"Key": "ok Ünï 1", "Value": "a_.:/=+-@ z"}]
