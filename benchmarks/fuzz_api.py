@@ -18,8 +18,9 @@ type, huge / empty / non-ASCII / control-character text, out-of-range numbers, b
 and ids, a value of the right type a handler must judge (boundaries, another enum,
 an id of another kind or account), a required member dropped, unknown members, malformed list indices
 (`Filter.x.Name`), duplicated parameters, deep lists, a scalar where a structure belongs,
-invalid UTF-8. One request in ten is sent unmutated. With `--dataplane`, RunInstances is
-pinned to one instance and no request carries user data. Requests are signed with botocore's
+invalid UTF-8. One request in ten is sent unmutated. Instance counts above 10 are sent as
+10 (see `MAX_COUNT`); with `--dataplane`, RunInstances is pinned to one instance and no
+request carries user data. Requests are signed with botocore's
 SigV4Auth, form-encoded, to Host 127.0.0.1:port, without Origin.
 
 Every response must have a status below 500 and parse with botocore's response parser for
@@ -38,6 +39,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -50,6 +52,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import boto3
 import botocore.auth
@@ -123,8 +126,9 @@ def _clients(url: str, account: str):
     return make("ec2"), make("elbv2")
 
 
-def build_world(url: str) -> list[str]:
-    """Resources for requests to name; returns what could not be made (printed, not fatal)."""
+def build_world(url: str, suffix: str = "") -> list[str]:
+    """Resources for requests to name; returns what could not be made (printed, not fatal).
+    `suffix` makes the names of a rebuild differ from those still standing."""
     failed: list[str] = []
 
     def attempt(what, fn):
@@ -144,19 +148,19 @@ def build_world(url: str) -> list[str]:
     if extra:
         attempt("subnet", lambda: ec2.create_subnet(VpcId=extra, CidrBlock="10.90.1.0/24"))
     gid = attempt("group", lambda: ec2.create_security_group(
-        GroupName="fuzz-web", Description="fuzz", VpcId=vpc)["GroupId"])
+        GroupName=f"fuzz-web{suffix}", Description="fuzz", VpcId=vpc)["GroupId"])
     if gid:
         attempt("ingress", lambda: ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[{
             "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]))
-    attempt("key pair", lambda: ec2.create_key_pair(KeyName="fuzz-key"))
+    attempt("key pair", lambda: ec2.create_key_pair(KeyName=f"fuzz-key{suffix}"))
     image = attempt("image", lambda: ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
     if image and subnets:
         attempt("instance", lambda: ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=1,
                                                       MaxCount=1, SubnetId=subnets[0]))
     tg = attempt("target group", lambda: elb.create_target_group(
-        Name="fuzz-tg", Protocol="TCP", Port=80, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"])
+        Name=f"fuzz-tg{suffix}", Protocol="TCP", Port=80, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"])
     lb = attempt("nlb", lambda: elb.create_load_balancer(
-        Name="fuzz-nlb", Type="network", Subnets=subnets[:2])["LoadBalancers"][0]["LoadBalancerArn"])
+        Name=f"fuzz-nlb{suffix}", Type="network", Subnets=subnets[:2])["LoadBalancers"][0]["LoadBalancerArn"])
     if lb and tg:
         attempt("listener", lambda: elb.create_listener(
             LoadBalancerArn=lb, Protocol="TCP", Port=80,
@@ -187,6 +191,10 @@ def build_world(url: str) -> list[str]:
     return failed
 
 
+#: What `build_world` makes that requests most need; a refresh rebuilds when one is gone.
+WORLD_KINDS = ("sg", "instance", "lb", "tg", "listener", "service-id", "endpoint", "key-name")
+
+
 def refresh_pool(url: str) -> Pool:
     """What exists now, for both accounts (failures leave a kind empty)."""
     pool: dict[str, list[str]] = collections.defaultdict(list)
@@ -194,6 +202,7 @@ def refresh_pool(url: str) -> Pool:
         ec2, elb = _clients(url, account)
         calls = [
             ("vpc", lambda: [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]),
+            ("vpc-cidr", lambda: [f"{v['VpcId']}|{v['CidrBlock']}" for v in ec2.describe_vpcs()["Vpcs"]]),
             ("subnet", lambda: [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]]),
             ("sg", lambda: [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]]),
             ("sg-name", lambda: [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]),
@@ -263,12 +272,112 @@ PLAIN = {
 }
 
 
+def _recipes() -> dict[str, "Callable[[Inputs], dict]"]:
+    """Valid inputs for operations whose shape alone rarely gives an accepted request (rules
+    between members: a permission needs a protocol and ports, a subnet a CIDR inside its
+    VPC). Member names are checked by botocore's serializer, which raises on a wrong one."""
+
+    def permissions(i: "Inputs") -> list[dict]:
+        port = i.rng.choice((22, 80, 443, i.rng.randint(1, 65535)))
+        peer = ({"IpRanges": [{"CidrIp": i.rng.choice(PLAIN["CidrIp"]), "Description": "fuzz"}]}
+                if i.rng.random() < 0.7 else {"UserIdGroupPairs": [{"GroupId": i.id("sg")}]})
+        return [{"IpProtocol": i.rng.choice(("tcp", "udp")), "FromPort": port, "ToPort": port, **peer}]
+
+    def subnet_cidr(i: "Inputs") -> dict:
+        vpc, _, cidr = (i.id("vpc-cidr") or "||").partition("|")
+        base = cidr.split(".")[:2] or ["10", "90"]
+        return {"VpcId": vpc, "CidrBlock": f"{'.'.join(base)}.{i.rng.randrange(64, 255)}.0/24"}
+
+    rules = lambda i: {"GroupId": i.id("sg"), "IpPermissions": permissions(i)}  # noqa: E731
+    descriptions = lambda i: {"GroupId": i.id("sg"), "SecurityGroupRuleDescriptions": [  # noqa: E731
+        {"SecurityGroupRuleId": i.id("sgr"), "Description": "fuzz"}]}
+    name = lambda i: f"fz-{i.rng.randrange(10**6)}"  # noqa: E731
+    listener_attrs = [("tcp.idle_timeout.seconds", "350")]
+    lb_attrs = [("load_balancing.cross_zone.enabled", "true"), ("deletion_protection.enabled", "false")]
+    tg_attrs = [("deregistration_delay.timeout_seconds", "10"), ("proxy_protocol_v2.enabled", "true")]
+
+    def attrs(i: "Inputs", pairs) -> list[dict]:
+        key, value = i.rng.choice(pairs)
+        return [{"Key": key, "Value": value}]
+
+    return {
+        "ec2:AuthorizeSecurityGroupIngress": rules, "ec2:AuthorizeSecurityGroupEgress": rules,
+        "ec2:RevokeSecurityGroupIngress": rules, "ec2:RevokeSecurityGroupEgress": rules,
+        "ec2:UpdateSecurityGroupRuleDescriptionsIngress": descriptions,
+        "ec2:UpdateSecurityGroupRuleDescriptionsEgress": descriptions,
+        "ec2:ModifySecurityGroupRules": lambda i: {"GroupId": i.id("sg"), "SecurityGroupRules": [{
+            "SecurityGroupRuleId": i.id("sgr"), "SecurityGroupRule": {
+                "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "10.0.0.0/8"}}]},
+        "ec2:CreateSubnet": subnet_cidr,
+        "ec2:CreateVpc": lambda i: {"CidrBlock": f"10.{i.rng.randrange(100, 255)}.0.0/16"},
+        "ec2:DeleteVpc": lambda i: {"VpcId": i.id("vpc")},
+        "ec2:CreateNetworkInterface": lambda i: {"SubnetId": i.id("subnet")},
+        "ec2:DeleteNetworkInterface": lambda i: {"NetworkInterfaceId": i.id("eni")},
+        "ec2:RunInstances": lambda i: {"ImageId": i.id("image"), "InstanceType": "t3.micro", "MinCount": 1,
+                                       "MaxCount": 1, "SubnetId": i.id("subnet")},
+        "ec2:StartInstances": lambda i: {"InstanceIds": [i.id("instance")]},
+        "ec2:ModifyInstanceAttribute": lambda i: i.rng.choice((
+            {"InstanceId": i.id("instance"), "DisableApiTermination": {"Value": i.rng.random() < 0.5}},
+            {"InstanceId": i.id("instance"), "InstanceType": {"Value": "t3.small"}},
+            {"InstanceId": i.id("instance"), "Groups": [i.id("sg")]})),
+        "ec2:CreateVpcEndpoint": lambda i: {"VpcEndpointType": "Interface", "VpcId": i.id("vpc"),
+                                            "ServiceName": i.id("service-name"), "SubnetIds": [i.id("subnet")]},
+        "ec2:ModifyVpcEndpoint": lambda i: i.rng.choice((
+            {"VpcEndpointId": i.id("endpoint"), "AddSubnetIds": [i.id("subnet")]},
+            {"VpcEndpointId": i.id("endpoint"), "PrivateDnsEnabled": i.rng.random() < 0.5},
+            {"VpcEndpointId": i.id("endpoint"), "AddSecurityGroupIds": [i.id("sg")]})),
+        "ec2:CreateVpcEndpointServiceConfiguration": lambda i: {
+            "NetworkLoadBalancerArns": [i.id("lb")], "AcceptanceRequired": i.rng.random() < 0.5},
+        "ec2:ModifyVpcEndpointServiceConfiguration": lambda i: {
+            "ServiceId": i.id("service-id"), "AcceptanceRequired": i.rng.random() < 0.5},
+        "ec2:StartVpcEndpointServicePrivateDnsVerification": lambda i: {"ServiceId": i.id("service-id")},
+        "ec2:CreateVpcEndpointConnectionNotification": lambda i: {
+            "ServiceId": i.id("service-id"), "ConnectionNotificationArn": PLAIN["ConnectionNotificationArn"][0],
+            "ConnectionEvents": ["Accept", "Reject"]},
+        "elbv2:CreateLoadBalancer": lambda i: {"Name": name(i), "Type": "network", "Subnets": [i.id("subnet")]},
+        "elbv2:CreateTargetGroup": lambda i: {"Name": name(i), "Protocol": "TCP", "Port": 80, "VpcId": i.id("vpc")},
+        "elbv2:CreateListener": lambda i: {
+            "LoadBalancerArn": i.id("lb"), "Protocol": "TCP", "Port": i.rng.randint(1, 65535),
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": i.id("tg")}]},
+        "elbv2:DeleteListener": lambda i: {"ListenerArn": i.id("listener")},
+        "elbv2:ModifyListener": lambda i: {"ListenerArn": i.id("listener"), "Port": i.rng.randint(1, 65535)},
+        "elbv2:DescribeListenerAttributes": lambda i: {"ListenerArn": i.id("listener")},
+        "elbv2:ModifyListenerAttributes": lambda i: {"ListenerArn": i.id("listener"),
+                                                     "Attributes": attrs(i, listener_attrs)},
+        "elbv2:ModifyLoadBalancerAttributes": lambda i: {"LoadBalancerArn": i.id("lb"),
+                                                         "Attributes": attrs(i, lb_attrs)},
+        "elbv2:ModifyTargetGroupAttributes": lambda i: {"TargetGroupArn": i.id("tg"),
+                                                        "Attributes": attrs(i, tg_attrs)},
+        "elbv2:RegisterTargets": lambda i: {"TargetGroupArn": i.id("tg"), "Targets": [{"Id": i.id("instance")}]},
+        "elbv2:DeregisterTargets": lambda i: {"TargetGroupArn": i.id("tg"), "Targets": [{"Id": i.id("instance")}]},
+        "elbv2:SetSecurityGroups": lambda i: {"LoadBalancerArn": i.id("lb"), "SecurityGroups": [i.id("sg")]},
+        "elbv2:SetSubnets": lambda i: {"LoadBalancerArn": i.id("lb"), "Subnets": [i.id("subnet"), i.id("subnet")]},
+    }
+
+
 class Inputs:
     """A valid-looking input dict for an operation, from its shape and the world."""
 
-    def __init__(self, rng: random.Random, pool: Pool):
+    RECIPES: dict = {}
+
+    def __init__(self, rng: random.Random, pool: Pool, optional: float = 0.3):
         self.rng = rng
         self.pool = pool
+        self.optional = optional  # how often an optional member is set
+
+    def id(self, kind: str) -> str:
+        return self.pool.pick(self.rng, kind) or f"{kind}-0123456789abcdef0"
+
+    def for_operation(self, service: str, op: OperationModel) -> dict:
+        """A recipe's input (where there is one, six times in ten), else one from the shape:
+        half the time the required members alone, else with some optional ones."""
+        if op.input_shape is None:
+            return {}
+        recipe = self.RECIPES.get(f"{service}:{op.name}")
+        if recipe is not None and self.rng.random() < 0.6:
+            return recipe(self)
+        self.optional = 0.0 if self.rng.random() < 0.5 else 0.3
+        return self.structure(op.input_shape)
 
     def structure(self, shape: Shape, depth: int = 0) -> dict:
         out = {}
@@ -276,7 +385,7 @@ class Inputs:
             if name == "DryRun":
                 continue
             required = name in shape.required_members
-            if required or (depth < 4 and self.rng.random() < 0.35):
+            if required or (depth < 4 and self.rng.random() < self.optional):
                 out[name] = self.value(member, name, depth + 1)
         return out
 
@@ -313,6 +422,9 @@ class Inputs:
         if name in PLAIN:
             return self.rng.choice(PLAIN[name])
         return f"fuzz-{self.rng.randrange(10**6)}"
+
+
+Inputs.RECIPES = _recipes()
 
 
 # Mutations on the wire -----------------------------------------------------------------
@@ -534,6 +646,8 @@ def _wire_name(service: str, member: Shape, default: str) -> str:
 class Report:
     sent: int = 0
     statuses: collections.Counter = field(default_factory=collections.Counter)
+    codes: collections.Counter = field(default_factory=collections.Counter)
+    succeeded: collections.Counter = field(default_factory=collections.Counter)
     server_errors: int = 0
     unparseable: int = 0
     covered: set = field(default_factory=set)
@@ -544,6 +658,7 @@ class Report:
     alive: bool = False
     tracebacks: int = 0
     log_lines: int = 0
+    stored: dict = field(default_factory=dict)
     describe_after_restart: str = ""
     log_excerpt: str = ""
     world_failures: list[str] = field(default_factory=list)
@@ -558,12 +673,18 @@ class Report:
         out = [
             f"requests sent:        {self.sent}",
             f"per status:           {statuses}",
+            f"error codes (top 12): " + ", ".join(f"{c} {n}" for c, n in self.codes.most_common(12)),
+            f"distinct error codes: {len(self.codes)}",
             f"5xx responses:        {self.server_errors}",
             f"unparseable:          {self.unparseable}",
             f"operations covered:   {len(self.covered)} of {self.operations}",
+            f"operations with a 2xx answer: {len(self.succeeded)}; never: "
+            + (", ".join(sorted(self.covered - set(self.succeeded))) or "none"),
             f"seconds:              {self.seconds:.1f} ({self.sent / max(self.seconds, 1e-9):.0f} requests/s)",
             f"integrity_check:      {self.integrity}",
             f"server still answers: {'yes' if self.alive else 'NO'}",
+            f"resources stored:     {sum(self.stored.values())} ("
+            + ", ".join(f"{k} {n}" for k, n in self.stored.items()) + ")",
             f"tracebacks in log:    {self.tracebacks}",
             f"server log lines:     {self.log_lines}",
         ]
@@ -630,21 +751,37 @@ def check(service: str, op: OperationModel | None, status: int, headers: dict, b
     return None
 
 
+def error_code(service: str, body: bytes) -> str:
+    parsed = botocore.parsers.create_parser(models.service(service).protocol).parse(
+        {"body": body, "headers": {}, "status_code": 400}, None)
+    return parsed["Error"]["Code"]
+
+
 def operations() -> list[tuple[str, str]]:
     return [(s, n) for s in SERVICES for n in implemented(s)]
 
 
-#: With the data plane on, instances are real: a request may launch one instance at a time
-#: and carries no user data (random bytes run as a script are nobody's test).
-PINNED = {"MinCount": "1", "MaxCount": "1"}
+#: RunInstances launches up to MaxCount instances while the subnet has addresses (one
+#: MaxCount=100000 makes ~4,000, and every later Describe carries them), so a fuzzed count
+#: above `MAX_COUNT` is sent as `MAX_COUNT`: malformed counts still go, huge ones do not.
+MAX_COUNT = 10
+COUNTS = ("MinCount", "MaxCount")
+#: With the data plane on, instances are real: one instance per launch, and no user data
+#: (random bytes run as a script are nobody's test).
 DROPPED = ("UserData",)
 
 
+def cap_counts(req: Request) -> None:
+    def capped(value: str) -> str:
+        return str(MAX_COUNT) if re.fullmatch(r" *[+-]?[0-9]+ *", value) and int(value) > MAX_COUNT else value
+    req.pairs = [(k, capped(v) if k in COUNTS else v) for k, v in req.pairs]
+
+
 def pin(req: Request) -> None:
-    req.pairs = [(k, PINNED.get(k, v)) for k, v in req.pairs if k.split(".", 1)[0] not in DROPPED]
+    req.pairs = [(k, "1" if k in COUNTS else v) for k, v in req.pairs if k.split(".", 1)[0] not in DROPPED]
     if req.operation == "RunInstances":
         present = {k for k, _ in req.pairs}
-        req.pairs += [(k, v) for k, v in PINNED.items() if k not in present]
+        req.pairs += [(k, "1") for k in COUNTS if k not in present]
 
 
 def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
@@ -663,10 +800,13 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
     for n in range(requests):
         if n and n % refresh_every == 0:
             pool = mutator.pool = refresh_pool(url)
+            if not all(pool.values.get(k) for k in WORLD_KINDS):  # the fuzz deleted some of it
+                build_world(url, suffix=f"-{n}")
+                pool = mutator.pool = refresh_pool(url)
         service, name = ops[n % len(ops)]
         svc = models.service(service)
         op = svc.operation(name)
-        params = Inputs(rng, pool).structure(op.input_shape) if op.input_shape is not None else {}
+        params = Inputs(rng, pool).for_operation(service, op)
         try:
             pairs, shapes = wire(svc.protocol, op, params)
         except Exception as err:  # an input botocore cannot serialize is the fuzzer's own bug
@@ -674,6 +814,7 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
         req = Request(service, name, pairs, account=ACCOUNTS[0] if rng.random() < 0.8 else ACCOUNTS[1])
         if rng.random() >= 0.1:
             mutator.mutate(req, shapes, op)
+        cap_counts(req)
         if dataplane:
             pin(req)
         status, headers, body = client.send(req)
@@ -681,6 +822,10 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
         report.statuses[status] += 1
         report.covered.add(f"{service}:{name}")
         problem = check(service, op, status, headers, body)
+        if problem is None and status >= 300:
+            report.codes[error_code(service, body)] += 1
+        elif problem is None:
+            report.succeeded[f"{service}:{name}"] += 1
         if problem is not None:
             if status >= 500:
                 report.server_errors += 1
@@ -693,10 +838,13 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
     return report
 
 
-def integrity_check(state_dir: Path) -> str:
+def integrity_check(state_dir: Path) -> tuple[str, dict[str, int]]:
+    """SQLite's integrity check of the state database, and its resources by kind."""
     db = sqlite3.connect(f"file:{state_dir / 'state.db'}?mode=ro", uri=True)
     try:
-        return "; ".join(row[0] for row in db.execute("PRAGMA integrity_check"))
+        result = "; ".join(row[0] for row in db.execute("PRAGMA integrity_check"))
+        kinds = dict(db.execute("SELECT kind, count(*) FROM resources GROUP BY kind ORDER BY 2 DESC"))
+        return result, kinds
     finally:
         db.close()
 
@@ -792,7 +940,7 @@ def run(server: Server, requests: int, seed: int, restart: bool = True) -> Repor
     report = Report()
     report.world_failures = build_world(server.url)
     fuzz(server.url, requests, seed, report, dataplane=server.dataplane)
-    report.integrity = integrity_check(server.state_dir)
+    report.integrity, report.stored = integrity_check(server.state_dir)
     report.alive = answers(server.url)
     if restart:
         server.stop()
