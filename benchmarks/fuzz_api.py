@@ -548,10 +548,8 @@ class Mutator:
         if shape is None or not shape.required_members:
             return self.drop_any(req, shapes, op)
         member = self.rng.choice(shape.required_members)
-        names = {member, shape.members[member].serialization.get("name", member),
-                 shape.members[member].serialization.get("queryName", member)}
-        names |= {n[:1].upper() + n[1:] for n in names}
-        req.pairs = [(k, v) for k, v in req.pairs if k.split(".", 1)[0] not in names]
+        wire_name = _wire_name(req.service, shape.members[member], member)
+        req.pairs = [(k, v) for k, v in req.pairs if k.split(".", 1)[0] != wire_name]
 
     def drop_any(self, req, shapes, op):
         keys = self._member_keys(req)
@@ -596,8 +594,9 @@ class Mutator:
         nested = [n for n, m in (shape.members.items() if shape else ()) if m.type_name in ("structure", "list")]
         if not nested:
             return self.unknown_member(req, shapes, op)
-        member = shape.members[self.rng.choice(nested)]
-        name = _wire_name(req.service, member, "")
+        member_name = self.rng.choice(nested)
+        member = shape.members[member_name]
+        name = _wire_name(req.service, member, member_name)
         req.pairs.append((name, self.rng.choice(["abc", "", "1"])))
         if member.type_name == "list":
             req.pairs.append((f"{name}.1", "abc"))
@@ -633,12 +632,13 @@ MUTATIONS = (["wrong_value"] * 8 + ["typed_value"] * 8 + ["every_value"] * 2 + [
 
 
 def _wire_name(service: str, member: Shape, default: str) -> str:
+    """A member's wire name as botocore spells it (`default` is its name in the parent)."""
     if service == "ec2":
         if "queryName" in member.serialization:
             return member.serialization["queryName"]
         name = member.serialization.get("name")
-        return name[0].upper() + name[1:] if name else member.name
-    return member.serialization.get("name", member.name)
+        return name[0].upper() + name[1:] if name else default
+    return member.serialization.get("name", default)
 
 
 # Sending and checking ------------------------------------------------------------------
