@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import datetime as dt
 import http.client
 import json
-import os
 import random
 import re
 import shutil
@@ -663,6 +663,18 @@ class Report:
     log_excerpt: str = ""
     world_failures: list[str] = field(default_factory=list)
 
+    def add(self, other: "Report") -> None:
+        """Fold in the request figures of another client's run."""
+        self.sent += other.sent
+        self.statuses.update(other.statuses)
+        self.codes.update(other.codes)
+        self.succeeded.update(other.succeeded)
+        self.server_errors += other.server_errors
+        self.unparseable += other.unparseable
+        self.covered |= other.covered
+        self.operations = other.operations
+        self.failures += other.failures[:50 - len(self.failures)]
+
     @property
     def ok(self) -> bool:
         return (self.server_errors == 0 and self.unparseable == 0 and self.integrity == "ok"
@@ -935,11 +947,25 @@ class Server:
         return text.count("Traceback"), len(text.splitlines()), excerpt
 
 
-def run(server: Server, requests: int, seed: int, restart: bool = True) -> Report:
-    """Fuzz a started server, then check the database, the server, its log and a restart."""
+def run(server: Server, requests: int, seed: int, restart: bool = True, clients: int = 1) -> Report:
+    """Fuzz a started server (from `clients` connections at once, each with its own seed),
+    then check the database, the server, its log and a restart."""
     report = Report()
     report.world_failures = build_world(server.url)
-    fuzz(server.url, requests, seed, report, dataplane=server.dataplane)
+    if clients == 1:
+        fuzz(server.url, requests, seed, report, dataplane=server.dataplane)
+    else:
+        parts = [Report() for _ in range(clients)]
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            futures = [pool.submit(fuzz, server.url, requests // clients + (i < requests % clients),
+                                   seed * 1000 + i, parts[i], dataplane=server.dataplane)
+                       for i in range(clients)]
+            for future in futures:
+                future.result()
+        for part in parts:
+            report.add(part)
+        report.seconds = time.monotonic() - start
     report.integrity, report.stored = integrity_check(server.state_dir)
     report.alive = answers(server.url)
     if restart:
@@ -954,16 +980,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--clients", type=int, default=1, help="concurrent connections (default 1)")
     parser.add_argument("--dataplane", action="store_true", help="run the server with its data plane (root)")
     parser.add_argument("--keep", action="store_true", help="keep the state directory")
     args = parser.parse_args(argv)
     state = Path(tempfile.mkdtemp(prefix="vpclab-fuzz-"))
     server = Server(state / "state", free_port(), dataplane=args.dataplane)
     print(f"fuzzing {len(operations())} operations with {args.requests} requests (seed {args.seed}, "
+          f"{args.clients} client{'s' if args.clients > 1 else ''}, "
           f"data plane {'on' if args.dataplane else 'off'}, state {server.state_dir})", flush=True)
     try:
         server.start()
-        report = run(server, args.requests, args.seed)
+        report = run(server, args.requests, args.seed, clients=args.clients)
         if args.dataplane:
             running = json.loads((server.state_dir / "server.json").read_text()).get("dataplane")
             print(f"data plane running: {'yes' if running else 'NO (see the server log)'}")
