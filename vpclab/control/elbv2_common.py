@@ -8,6 +8,7 @@ a `ValidationError`.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ..model.elbv2 import Listener, LoadBalancer, TargetGroup
 from ..protocol.dispatch import RequestContext
@@ -204,6 +205,23 @@ def too_many_tags() -> AwsError:
     return err("TooManyTags", "The quota for the number of tags that can be assigned to a load balancer has been reached")
 
 
+#: The model's pattern for ELBv2 tag keys and values (TagKey, TagValue):
+#: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$ -- letters, separators, numbers and _.:/=+-@.
+TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def _check_tag_text(text: str, member: str) -> None:
+    """AWS's validation error for a tag key or value outside the model's pattern (Python's
+    `re` has no \\p{..} classes, so the categories are read from unicodedata)."""
+    for ch in text:
+        if ch not in _TAG_PUNCTUATION and unicodedata.category(ch)[0] not in "LZN":
+            raise ValidationError(
+                f"1 validation error detected: Value '{text}' at 'tags.member.{member}' failed to "
+                f"satisfy constraint: Member must satisfy regular expression pattern: {TAG_PATTERN}"
+            )
+
+
 def tag_dict(tags: list[dict] | None) -> dict[str, str]:
     """ELBv2 `Tags` to a dict, with AWS's DuplicateTagKeys / TooManyTags / ValidationError."""
     out: dict[str, str] = {}
@@ -221,6 +239,8 @@ def tag_dict(tags: list[dict] | None) -> dict[str, str]:
                 "1 validation error detected: Value at 'tags.member.value' failed to satisfy "
                 "constraint: Member must have length less than or equal to 256"
             )
+        _check_tag_text(key, "key")
+        _check_tag_text(tag.get("Value") or "", "value")
         if key.lower().startswith("aws:"):
             raise ValidationError("Tag keys starting with 'aws:' are reserved for internal use")
         if key in out:

@@ -179,10 +179,12 @@ def find_by_name(tx: Transaction, account: str, region: str, name: str) -> KeyPa
 def _check_name(name: str | None) -> str:
     if not name:
         raise MissingParameter("The request must contain the parameter KeyName")
-    if len(name) > 255 or not name.isascii():
+    # "Up to 255 ASCII characters"; control characters are ASCII but no answer could
+    # show them, so only printable ASCII (space to ~) is taken. Unconfirmed wording.
+    if len(name) > 255 or not name.isascii() or not name.isprintable():
         raise InvalidParameterValue(
             f"Value ({name}) for parameter keyName is invalid. "
-            "Key names must be ASCII and at most 255 characters long."
+            "Key names must be printable ASCII and at most 255 characters long."
         )
     return name
 

@@ -25,7 +25,15 @@ from .default_vpc import ensure_default_vpc
 from .filters import filter_and_page
 from .ids import is_well_formed
 from .lookup import GROUP, get_owned
-from .security_groups import check_group_id, ip_permissions, make_rule, name_not_found, target_group
+from .security_groups import (
+    VALID_SET,
+    VALID_TEXT,
+    check_group_id,
+    ip_permissions,
+    make_rule,
+    name_not_found,
+    target_group,
+)
 from .tags import tag_list, tags_from_specs
 
 # --- comparing and naming rules ------------------------------------------------------
@@ -142,16 +150,13 @@ def port_range(protocol: str, from_port: int | None, to_port: int | None) -> tup
     return -1, -1
 
 
-_DESCRIPTION = re.compile(r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]*")
-
-
 def _description(value: str | None) -> str | None:
     if value is None:
         return None
-    if len(value) > 255 or not _DESCRIPTION.fullmatch(value):
+    if not VALID_TEXT.fullmatch(value):
         raise InvalidParameterValue(
             "Invalid rule description. Valid descriptions are strings less than 256 characters from the "
-            "following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+            f"following set:  {VALID_SET}"
         )
     return value
 

@@ -13,6 +13,7 @@ register what else keeps a group from being deleted.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ..model.ec2 import Instance, NetworkInterface, SecurityGroup, Vpc
@@ -232,22 +233,33 @@ def render(group: SecurityGroup) -> dict:
 
 # --- operations ----------------------------------------------------------------------
 
-def _check_name_text(value: str, param: str) -> None:
+#: The characters AWS allows in a VPC security group's name and description, and in a
+#: rule's description: "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*", up to 255.
+VALID_TEXT = re.compile(r"[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}")
+VALID_SET = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+
+
+def _check_text(value: str, param: str, noun: str) -> None:
+    """AWS's two answers: non-ASCII text first, then anything outside `VALID_TEXT`."""
     if not value.isascii():
         raise InvalidParameterValue(
             f"Value ({value}) for parameter {param} is invalid. Character sets beyond ASCII are not supported."
         )
-    if len(value) > 255:
-        raise InvalidParameterValue(f"Value ({value}) for parameter {param} is invalid. Length exceeds maximum of 255.")
+    if not VALID_TEXT.fullmatch(value):
+        kind = "names are non-empty strings" if noun == "name" else "descriptions are strings"
+        raise InvalidParameterValue(
+            f"Invalid security group {noun}. Valid {kind} less than 256 characters from the "
+            f"following set:  {VALID_SET}"
+        )
 
 
 @operation("ec2", "CreateSecurityGroup")
 def create_security_group(ctx: RequestContext, req: dict) -> dict:
     name, description = req["GroupName"], req["Description"]
-    _check_name_text(name, "GroupName")
-    _check_name_text(description, "GroupDescription")
     if not name:
         raise MissingParameter("The request must contain the parameter groupName")
+    _check_text(name, "GroupName", "name")
+    _check_text(description, "GroupDescription", "description")
     if name.lower().startswith("sg-"):
         raise InvalidParameterValue("Group names may not be in the format sg-*.")
     if name == "default":

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..model.ec2 import Tagged
 from ..protocol.dispatch import RequestContext, operation
 from ..protocol.errors import AwsError, InvalidParameterValue, MissingParameter
+from ..protocol.serializer import forbidden_in_xml
 from ..store import Transaction
 from ..store.base import kind_class
 from .filters import filter_and_page
@@ -51,12 +52,28 @@ def tag_dict(tags: list[dict]) -> dict[str, str]:
             raise InvalidParameterValue(
                 "Tag keys starting with 'aws:' are reserved for internal use"
             )
-        if len(key) > 128 or len(tag.get("Value") or "") > 256:
+        value = tag.get("Value") or ""
+        if len(key) > 128 or len(value) > 256:
             raise InvalidParameterValue(f"Tag key or value too long: '{key}'")
-        out[key] = tag.get("Value") or ""
+        _check_characters(key, "Tag key")
+        _check_characters(value, "Tag value")
+        out[key] = value
     if len(out) > MAX_TAGS:
         raise AwsError("The maximum number of tags per resource is 50", code="TagLimitExceeded")
     return out
+
+
+def _check_characters(text: str, param: str) -> None:
+    """EC2 takes any Unicode character in a tag (unlike most services), but only what its
+    XML answers can carry: a C0 control other than tab, LF and CR (or a lone surrogate,
+    U+FFFE, U+FFFF) would make every later Describe of the resource unreadable.
+    Unconfirmed wording; AWS's code for a bad tag is InvalidParameterValue."""
+    bad = forbidden_in_xml(text)
+    if bad is not None:
+        raise InvalidParameterValue(
+            f"Value for parameter {param} is invalid. "
+            f"The character U+{ord(bad):04X} is not allowed."
+        )
 
 
 def tag_list(tags: dict[str, str]) -> list[dict] | None:

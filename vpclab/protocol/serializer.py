@@ -4,18 +4,42 @@ Walks the botocore output shape, so element names, list wrappers and scalar form
 exactly what botocore's response parser expects. The whole document is built as one
 bytes object: a response written in two TCP segments costs a client 40 ms through
 delayed ACK.
+
+Every piece of text goes through `xml_text`, so whatever a store holds (a tag value with
+a control character stored before input was validated, a message echoing a malformed
+parameter) the document stays well-formed XML 1.0 that every SDK can parse.
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
-from xml.sax.saxutils import escape
+import re
 
 from botocore.model import OperationModel, Shape
 
 from .errors import AwsError
 
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+#: What XML 1.0 cannot carry at all, not even as a character reference (its `Char`
+#: production): C0 controls other than tab, LF and CR, surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: What must be escaped: markup, and CR, which a parser would otherwise read back as LF.
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
+_SPECIAL = re.compile("[&<>\r]")
+
+
+def xml_text(value: str) -> str:
+    """`value` as element content: escaped, and each character XML 1.0 forbids replaced
+    by U+FFFD (the Unicode replacement character), as a parser replaces undecodable bytes."""
+    value = _NOT_XML.sub("\ufffd", value)
+    return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value)
+
+
+def forbidden_in_xml(value: str) -> str | None:
+    """The first character of `value` that no XML 1.0 document can carry, or None."""
+    found = _NOT_XML.search(value)
+    return found.group() if found else None
 
 
 class QuerySerializer:
@@ -43,7 +67,7 @@ class QuerySerializer:
         kind = "Sender" if err.sender_fault else "Receiver"
         return (
             f'{XML_DECL}<ErrorResponse xmlns="{self.xml_namespace}"><Error><Type>{kind}</Type>'
-            f"<Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message></Error>"
+            f"<Code>{xml_text(err.code)}</Code><Message>{xml_text(err.message)}</Message></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
 
@@ -107,8 +131,8 @@ class Ec2Serializer(QuerySerializer):
 
     def serialize_error(self, err: AwsError, request_id: str) -> bytes:
         return (
-            f"{XML_DECL}<Response><Errors><Error><Code>{escape(err.code)}</Code>"
-            f"<Message>{escape(err.message)}</Message></Error></Errors>"
+            f"{XML_DECL}<Response><Errors><Error><Code>{xml_text(err.code)}</Code>"
+            f"<Message>{xml_text(err.message)}</Message></Error></Errors>"
             f"<RequestID>{request_id}</RequestID></Response>"
         ).encode()
 
@@ -124,7 +148,7 @@ def _scalar(shape: Shape, value) -> str:
     if kind == "boolean":
         return "true" if value else "false"
     if kind == "timestamp":
-        return escape(format_timestamp(value))
+        return xml_text(format_timestamp(value))
     if kind == "blob":
         raw = value.encode() if isinstance(value, str) else value
         return base64.b64encode(raw).decode()
@@ -132,7 +156,7 @@ def _scalar(shape: Shape, value) -> str:
         return str(int(value))
     if kind in ("float", "double"):
         return repr(float(value))
-    return escape(str(value))
+    return xml_text(str(value))
 
 
 def format_timestamp(value) -> str:
