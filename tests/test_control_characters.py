@@ -82,6 +82,7 @@ def test_error_message_echoing_a_control_character_is_well_formed(shared_server)
     headers = {
         "Authorization": f"AWS4-HMAC-SHA256 Credential={ACCOUNT_1}/20240101/{REGION}/ec2/aws4_request, "
                          "SignedHeaders=host;x-amz-date, Signature=0123456789abcdef",
+        "X-Amz-Date": "20240101T000000Z",
         "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
     }
     resp = requests.post(shared_server.url + "/", data=body, headers=headers, timeout=30)
