@@ -459,6 +459,9 @@ class Request:
     account: str = ACCOUNTS[0]
     region: str = REGION
     mutations: list[str] = field(default_factory=list)
+    # Header changes made after signing (None removes the header): what the request
+    # guard must refuse with an AWS error.
+    headers: dict[str, str | None] = field(default_factory=dict)
 
     def body(self) -> bytes:
         return urllib.parse.urlencode(self.pairs).encode() + self.raw_tail
@@ -624,11 +627,23 @@ class Mutator:
     def other_account(self, req, shapes, op):
         req.account = self.rng.choice([ACCOUNTS[1], "AKIAFUZZ", "000000000000", "1" * 13])
 
+    def transport(self, req, shapes, op):
+        """What no SDK sends: a browser's headers, a foreign Host, another media type, a
+        false Content-Encoding, a missing or broken signature."""
+        name, value = self.rng.choice([
+            ("Content-Type", "text/plain"), ("Content-Type", "application/json"), ("Content-Type", None),
+            ("Content-Encoding", "gzip"), ("Content-Encoding", "br"), ("Origin", "http://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"), ("Host", "evil.example"), ("Authorization", None),
+            ("Authorization", "AWS4-HMAC-SHA256 Credential=x"), ("Authorization", "Bearer x"),
+            ("X-Amz-Date", None), ("X-Amz-Date", "yesterday"),
+        ])
+        req.headers[name] = value
+
 
 MUTATIONS = (["wrong_value"] * 8 + ["typed_value"] * 8 + ["every_value"] * 2 + ["drop_required"] * 3 + ["drop_any"] * 2
              + ["unknown_member"] * 2 + ["bad_index"] * 3 + ["duplicate"] * 3 + ["deep_list"]
              + ["scalar_for_structure"] * 2 + ["empty_list"] + ["invalid_utf8"] * 2 + ["wrong_version"]
-             + ["other_region"] + ["other_account"] * 2)
+             + ["other_region"] + ["other_account"] * 2 + ["transport"] * 2)
 
 
 def _wire_name(service: str, member: Shape, default: str) -> str:
@@ -650,6 +665,8 @@ class Report:
     succeeded: collections.Counter = field(default_factory=collections.Counter)
     server_errors: int = 0
     unparseable: int = 0
+    transport_sent: int = 0
+    transport_accepted: int = 0  # requests no SDK sends that the guard let through
     covered: set = field(default_factory=set)
     operations: int = 0
     seconds: float = 0.0
@@ -671,13 +688,16 @@ class Report:
         self.succeeded.update(other.succeeded)
         self.server_errors += other.server_errors
         self.unparseable += other.unparseable
+        self.transport_sent += other.transport_sent
+        self.transport_accepted += other.transport_accepted
         self.covered |= other.covered
         self.operations = other.operations
         self.failures += other.failures[:50 - len(self.failures)]
 
     @property
     def ok(self) -> bool:
-        return (self.server_errors == 0 and self.unparseable == 0 and self.integrity == "ok"
+        return (self.server_errors == 0 and self.unparseable == 0 and self.transport_accepted == 0
+                and self.integrity == "ok"
                 and self.alive and self.tracebacks == 0 and self.describe_after_restart in ("", "ok"))
 
     def lines(self) -> list[str]:
@@ -689,6 +709,7 @@ class Report:
             f"distinct error codes: {len(self.codes)}",
             f"5xx responses:        {self.server_errors}",
             f"unparseable:          {self.unparseable}",
+            f"transport mutations:  {self.transport_sent} sent, {self.transport_accepted} accepted (must be 0)",
             f"operations covered:   {len(self.covered)} of {self.operations}",
             f"operations with a 2xx answer: {len(self.succeeded)}; never: "
             + (", ".join(sorted(self.covered - set(self.succeeded))) or "none"),
@@ -726,6 +747,11 @@ class Client:
         botocore.auth.SigV4Auth(creds, SIGNING[req.service], req.region).add_auth(aws)
         headers = {k: v for k, v in aws.headers.items()}
         headers["Host"] = f"127.0.0.1:{self.port}"
+        for name, value in req.headers.items():
+            if value is None:
+                headers.pop(name, None)
+            else:
+                headers[name] = value
         for attempt in range(2):
             try:
                 self.conn.request("POST", "/", body=body, headers=headers)
@@ -834,6 +860,11 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
         report.statuses[status] += 1
         report.covered.add(f"{service}:{name}")
         problem = check(service, op, status, headers, body)
+        if req.headers:
+            report.transport_sent += 1
+            if problem is None and status < 400:
+                report.transport_accepted += 1
+                problem = f"accepted a request no SDK sends ({req.headers})"
         if problem is None and status >= 300:
             report.codes[error_code(service, body)] += 1
         elif problem is None:
@@ -841,7 +872,7 @@ def fuzz(url: str, requests: int, seed: int, report: Report | None = None,
         if problem is not None:
             if status >= 500:
                 report.server_errors += 1
-            else:
+            elif status >= 400 or not req.headers:
                 report.unparseable += 1
             if len(report.failures) < 50:
                 report.failures.append(f"{service}:{name} {req.mutations} {problem}: "

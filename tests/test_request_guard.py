@@ -231,3 +231,32 @@ def test_the_js_sdk_v3_works(srv):
     assert got["group"].startswith("sg-")
     assert got["loadBalancers"] == 0
     assert got["duplicate"] == "InvalidGroup.Duplicate"
+
+
+def test_an_unknown_content_encoding_is_an_aws_error(srv):
+    headers = {**signed_shape(), "Content-Encoding": "br"}
+    resp = requests.post(srv.url + "/", data="Action=DescribeVpcs&Version=2016-11-15", headers=headers, timeout=10)
+    assert error(resp) == (400, "InvalidQueryParameter")
+    assert "'br'" in resp.text
+
+
+def test_a_gzip_bomb_stops_at_the_body_limit(srv):
+    bomb = gzip.compress(b"Action=DescribeVpcs&Version=2016-11-15&x=" + b"a" * (64 * 1024 * 1024))
+    assert len(bomb) < 200 * 1024
+    resp = requests.post(srv.url + "/", data=bomb, headers={**signed_shape(), "Content-Encoding": "gzip"},
+                         timeout=30)
+    assert error(resp) == (413, "RequestEntityTooLarge")
+
+
+def test_an_error_before_the_body_is_read_is_in_the_signed_services_envelope(srv):
+    headers = {**signed_shape(service="elasticloadbalancing"), "Content-Encoding": "gzip"}
+    resp = requests.post(srv.url + "/", data="Action=DescribeLoadBalancers&Version=2015-12-01", headers=headers,
+                         timeout=10)
+    assert error(resp, "query") == (400, "InvalidQueryParameter")
+    assert b"<ErrorResponse" in resp.content
+
+
+def test_a_malformed_signature_date_is_incomplete_signature(srv):
+    headers = {**signed_shape(), "X-Amz-Date": "yesterday"}
+    resp = requests.post(srv.url + "/", data="Action=DescribeVpcs&Version=2016-11-15", headers=headers, timeout=10)
+    assert error(resp) == (400, "IncompleteSignature")

@@ -52,8 +52,9 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 #: aiohttp's own limits sit above ours, so that a long URL or header reaches the handler
 #: and gets an AWS error document instead of aiohttp's plain-text 400; what still trips
-#: them (a 1 MiB request line) is logged as one line.
-HTTP_LIMITS = {"max_line_size": 1024 * 1024, "max_field_size": 64 * 1024,
+#: them (a 1 MiB request line) is logged as one line. Bodies arrive as sent: their
+#: Content-Encoding is the protocol layer's to undo (protocol/content_coding.py).
+HTTP_LIMITS = {"max_line_size": 1024 * 1024, "max_field_size": 64 * 1024, "auto_decompress": False,
                "logger": _OneLineLogger(logging.getLogger("vpclab.http"), {})}
 
 
@@ -98,24 +99,24 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
 
     guard = RequestGuard(allowed_hosts, issued_secret if strict_auth else None)
     gateway = Gateway(store, dataplane, extras={"state_dir": state_dir}, regions=set(REGIONS),
-                      guard=guard, issued=issued_account)
+                      guard=guard, issued=issued_account, max_body=MAX_BODY_BYTES)
 
     async def aws(request: web.Request) -> web.Response:
+        authorization = request.headers.get("Authorization", "")
         try:
             if len(request.raw_path) > MAX_URL_BYTES:
                 raise AwsError(f"The request URL is longer than {MAX_URL_BYTES} bytes", code="RequestURITooLong",
                                status=414)
             body = await request.read()
         except AwsError as err:
-            result = gateway.refuse(request.query_string, err)
+            result = gateway.refuse(request.query_string, authorization, err)
         except web.HTTPRequestEntityTooLarge:
-            result = gateway.refuse(request.query_string, AwsError(
+            result = gateway.refuse(request.query_string, authorization, AwsError(
                 f"The request body is larger than {MAX_BODY_BYTES} bytes", code="RequestEntityTooLarge",
                 status=413))
         except (web.RequestPayloadError, http_exceptions.HttpProcessingError) as exc:
-            result = gateway.refuse(request.query_string, InvalidQueryParameter(
-                f"The request body could not be read ({_one_line(exc)}); send a form-encoded body "
-                "without Content-Encoding"))
+            result = gateway.refuse(request.query_string, authorization, InvalidQueryParameter(
+                f"The request body could not be read ({_one_line(exc)})"))
         else:
             result = gateway.handle(HttpRequest(
                 request.method, request.raw_path.partition("?")[0], request.query_string,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ..store import Store
-from . import models
+from . import content_coding, models
 from .dispatch import RequestContext, handler_for
 from .errors import AwsError, DryRunOperation, InternalError, InvalidAction, MissingAction
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION, Caller, IssuedAccount, account_for_key, caller_from
@@ -33,7 +33,7 @@ class Response:
 class Gateway:
     def __init__(self, store: Store, dataplane: bool = False, extras: dict | None = None,
                  regions: Collection[str] | None = None, guard: RequestGuard | None = None,
-                 issued: IssuedAccount | None = None):
+                 issued: IssuedAccount | None = None, max_body: int = 16 * 1024 * 1024):
         self.store = store
         # What refuses requests no AWS SDK sends (request_guard.py); None lets every request
         # through, for tests of the protocol layer alone.
@@ -46,20 +46,23 @@ class Gateway:
         self.regions = regions
         # Server-wide facts handlers may read (e.g. "state_dir"), shared by every request.
         self.extras = extras or {}
+        # The largest body a request may have once its Content-Encoding is undone.
+        self.max_body = max_body
 
     def handle(self, request: HttpRequest) -> Response:
         query = dict(parse_qsl(request.raw_query, keep_blank_values=True))
         params = dict(query)
-        if request.body and _is_form(request):
-            params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        encoded = bool(request.header("content-encoding").strip())
+        if request.body and _is_form(request) and not encoded:
+            params.update(_form(request.body))
+        # Who and which service, as far as the request tells before the guard and before
+        # an encoded body is decoded: enough to answer in the right envelope.
         caller = caller_from({"Authorization": request.header("authorization")}, params, self.issued)
+        service = _service(caller.signing_name, params.get("Action", ""))
         ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane,
                              extras=self.extras)
-        action = params.get("Action", "")
-        service = _service(caller.signing_name, action)
-        ctx.service = service.name
-        ctx.action = action
         serializer = serializer_for(service.protocol, service.xml_namespace)
+        action = params.get("Action", "")
         try:
             if self.guard is not None:
                 # The caller is the one whose signature the guard read (and in strict mode
@@ -67,7 +70,16 @@ class Gateway:
                 sig = self.guard.check(request, query, service.name)
                 caller = Caller(sig.access_key, account_for_key(sig.access_key, self.issued), sig.region,
                                 sig.service)
-                ctx.account, ctx.region = caller.account, caller.region
+            if request.body and _is_form(request) and encoded:
+                params.update(_form(content_coding.decode(request.body, request.header("content-encoding"),
+                                                          self.max_body)))
+                if caller.signing_name is None:  # unsigned: the body's Action decides
+                    service = _service(None, params.get("Action", ""))
+                    serializer = serializer_for(service.protocol, service.xml_namespace)
+            action = params.get("Action", "")
+            ctx.account, ctx.region = caller.account, caller.region
+            ctx.service = service.name
+            ctx.action = action
             if not action:
                 raise MissingAction("The request must contain the parameter Action")
             operation = service.operation(action)
@@ -96,11 +108,12 @@ class Gateway:
             err = InternalError("An internal error has occurred")
             return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
 
-    def refuse(self, raw_query: str, err: AwsError) -> Response:
+    def refuse(self, raw_query: str, authorization: str, err: AwsError) -> Response:
         """`err` in the envelope of the service a request is for, when the request could
-        not even be read (a body too large, a broken Content-Encoding)."""
+        not even be read (a URL or body too large)."""
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        service = _service(caller_from({}, query).signing_name, query.get("Action", ""))
+        service = _service(caller_from({"Authorization": authorization}, query).signing_name,
+                           query.get("Action", ""))
         ctx = RequestContext(DEFAULT_ACCOUNT, DEFAULT_REGION, self.store)
         serializer = serializer_for(service.protocol, service.xml_namespace)
         return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
@@ -111,6 +124,10 @@ def _service(signing_name: str | None, action: str) -> models.Service:
     has its action, else EC2."""
     return (models.service_for_signing_name(signing_name) or models.service_for_action(action)
             or models.service("ec2"))
+
+
+def _form(body: bytes) -> dict[str, str]:
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _is_form(request: HttpRequest) -> bool:

@@ -86,6 +86,7 @@ def _from_header(authorization: str, x_amz_date: str) -> Signature:
         raise IncompleteSignature(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
             f"Authorization={authorization}")
+    _check_timestamp_format(x_amz_date)
     return _signature(parts["Credential"], parts["SignedHeaders"], parts["Signature"], x_amz_date,
                       presigned=False)
 
@@ -105,8 +106,19 @@ def _from_query(query: Mapping[str, str]) -> Signature:
         raise IncompleteSignature("X-Amz-Expires must be a number of seconds.") from None
     if not 0 < expires <= MAX_EXPIRES:
         raise IncompleteSignature(f"X-Amz-Expires must be between 1 and {MAX_EXPIRES} seconds.")
+    _check_timestamp_format(query["X-Amz-Date"])
     return _signature(query["X-Amz-Credential"], query["X-Amz-SignedHeaders"], query["X-Amz-Signature"],
                       query["X-Amz-Date"], presigned=True, expires=expires)
+
+
+def _check_timestamp_format(timestamp: str) -> None:
+    """SDKs write X-Amz-Date as yyyymmddThhmmssZ; anything else is not a signature's date."""
+    try:
+        dt.datetime.strptime(timestamp, TIMESTAMP_FORMAT)
+    except ValueError:
+        raise IncompleteSignature(
+            f"Date must be in ISO-8601 'basic format'. Got '{timestamp}'. See "
+            "http://en.wikipedia.org/wiki/ISO_8601") from None
 
 
 def _signature(credential: str, signed_headers: str, signature: str, timestamp: str, *,
