@@ -351,7 +351,8 @@ class InstanceAgent:
         self.state_dir = Path(dp.state_dir)
         self.prefix = dp.prefix
         self._user_data: dict[str, subprocess.Popen] = {}
-        self._inits: dict[str, subprocess.Popen] = {}
+        # The unshare of each init this server started, and the namespace it was for.
+        self._inits: dict[str, tuple[subprocess.Popen, int | None]] = {}
         self._stopping: dict[str, _Stopping] = {}
         self._swept = False
 
@@ -414,8 +415,10 @@ class InstanceAgent:
     def _start_init(self, world: World, inst: Instance, reason: str | None = None) -> int | None:
         """Start the instance's init (ending what is left of an earlier one) and wait up
         to INIT_WAIT for it; its host pid, or None if it is not up yet."""
-        starting = self._inits.get(inst.id)
-        if starting is not None and starting.poll() is None:
+        ns = namespace_of(self.prefix, inst.id)
+        inode = netns.inode_of(ns)
+        starting, started_for = self._inits.get(inst.id, (None, None))
+        if starting is not None and starting.poll() is None and started_for == inode:
             return self._wait_init(inst, starting, INIT_WAIT)  # started by an earlier pass
         directory = instance_dir(self.state_dir, inst.id)
         group = cgroup_of(self.prefix, inst.id)
@@ -426,7 +429,6 @@ class InstanceAgent:
             group.kill()
             if not group.wait_empty(2.0):
                 return None
-        ns = namespace_of(self.prefix, inst.id)
         _empty(directory / "run")  # /run is a tmpfs on a real instance: empty at boot
         binds = prepare(directory, inst, self._vpc_cidr(world, inst))
         console(directory, inst, f"vpclab: booting {inst.id} ({inst.image_id}, {inst.instance_type}) "
@@ -436,7 +438,7 @@ class InstanceAgent:
         with open(directory / "console.log", "ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     cwd="/", env=instance_env(), start_new_session=True)
-        self._inits[inst.id] = proc
+        self._inits[inst.id] = (proc, inode)
         return self._wait_init(inst, proc, INIT_WAIT)
 
     def _wait_init(self, inst: Instance, proc: subprocess.Popen, timeout: float) -> int | None:
@@ -483,7 +485,7 @@ class InstanceAgent:
         self._user_data[inst.id] = proc
 
     def _reap(self) -> None:
-        for iid, proc in list(self._inits.items()):
+        for iid, (proc, _) in list(self._inits.items()):
             if proc.poll() is not None:
                 del self._inits[iid]
         for iid, proc in list(self._user_data.items()):
@@ -530,8 +532,9 @@ class InstanceAgent:
         if not group.remove():
             return
         self._stopping.pop(inst.id, None)
-        for procs in (self._user_data, self._inits):
-            proc = procs.pop(inst.id, None)
+        user_data = self._user_data.pop(inst.id, None)
+        init = self._inits.pop(inst.id, None)
+        for proc in (user_data, init[0] if init else None):
             if proc is not None:
                 proc.poll()
         console(directory, inst, f"vpclab: {inst.id} {final}")
