@@ -422,12 +422,17 @@ class InstanceAgent:
             return self._wait_init(inst, starting, INIT_WAIT)  # started by an earlier pass
         directory = instance_dir(self.state_dir, inst.id)
         group = cgroup_of(self.prefix, inst.id)
-        left = group.pids()
+        # What is left of an earlier life (its cgroup, or anything else in the namespace,
+        # such as processes of a vpclab that had no cgroups) would keep ports busy.
+        left = self._processes(group, inode)
         if left:
-            console(directory, inst, f"vpclab: {inst.id}: {reason or 'an earlier init is left'}: "
-                                     f"ending its {len(left)} process(es) and booting again")
+            console(directory, inst, f"vpclab: {inst.id}: {reason or 'processes of an earlier boot are left'}: "
+                                     f"ending {len(left)} process(es) and booting again")
             group.kill()
-            if not group.wait_empty(2.0):
+            self._signal(left, signal.SIGKILL)
+            if starting is not None:
+                starting.poll()
+            if self._wait_gone(group, inode, 2.0):
                 return None
         _empty(directory / "run")  # /run is a tmpfs on a real instance: empty at boot
         binds = prepare(directory, inst, self._vpc_cidr(world, inst))
