@@ -359,6 +359,15 @@ class InstanceAgent:
     # Agent protocol ----------------------------------------------------------------------
     def sync(self, world: World) -> None:
         self._reap()
+        # Inits of booting instances start side by side; `_boot` then waits for each.
+        for inst in list(world.instances.values()):
+            if (inst.state == "pending" and inst.desired_state == "running"
+                    and netns.exists(namespace_of(self.prefix, inst.id))
+                    and find_init(self.prefix, inst.id) is None):
+                try:
+                    self._start_init(world, inst, wait=False)
+                except Exception:
+                    log.exception("instance %s", inst.id)
         for inst in list(world.instances.values()):
             try:
                 if inst.state == "pending" and inst.desired_state == "running":
@@ -412,14 +421,15 @@ class InstanceAgent:
             self._run_user_data(directory, inst, cidr)
         self._write_state(inst.id, "pending", "running")
 
-    def _start_init(self, world: World, inst: Instance, reason: str | None = None) -> int | None:
-        """Start the instance's init (ending what is left of an earlier one) and wait up
-        to INIT_WAIT for it; its host pid, or None if it is not up yet."""
+    def _start_init(self, world: World, inst: Instance, reason: str | None = None,
+                    wait: bool = True) -> int | None:
+        """Start the instance's init (ending what is left of an earlier one) and, if
+        `wait`, wait up to INIT_WAIT for it; its host pid, or None if it is not up yet."""
         ns = namespace_of(self.prefix, inst.id)
         inode = netns.inode_of(ns)
         starting, started_for = self._inits.get(inst.id, (None, None))
         if starting is not None and starting.poll() is None and started_for == inode:
-            return self._wait_init(inst, starting, INIT_WAIT)  # started by an earlier pass
+            return self._wait_init(inst, starting, INIT_WAIT if wait else 0)  # started earlier
         directory = instance_dir(self.state_dir, inst.id)
         group = cgroup_of(self.prefix, inst.id)
         # What is left of an earlier life (its cgroup, or anything else in the namespace,
@@ -444,7 +454,7 @@ class InstanceAgent:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     cwd="/", env=instance_env(), start_new_session=True)
         self._inits[inst.id] = (proc, inode)
-        return self._wait_init(inst, proc, INIT_WAIT)
+        return self._wait_init(inst, proc, INIT_WAIT) if wait else None
 
     def _wait_init(self, inst: Instance, proc: subprocess.Popen, timeout: float) -> int | None:
         deadline = time.monotonic() + timeout
