@@ -48,6 +48,21 @@ def mount_point() -> Path:
     return _root
 
 
+def unavailable_reason() -> str | None:
+    """Why instance cgroups cannot be made here, or None if they can."""
+    try:
+        top = mount_point()
+    except CgroupUnavailable as exc:
+        return exc.strerror
+    probe = top / f"vpclab-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        return f"cannot make a cgroup under {top} ({exc.strerror})"
+    return None
+
+
 def prefix_dir(prefix: str) -> Path:
     """`<cgroup2>/vpclab-<prefix>`: the parent of one state directory's instance cgroups."""
     return mount_point() / f"vpclab-{check_prefix(prefix)}"

@@ -37,8 +37,11 @@ data works), and /dev is the host's.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
+
+from . import cgroups
 
 #: Capabilities an instance's processes hold (bounding = permitted = effective).
 KEPT_CAPABILITIES = (
@@ -68,6 +71,14 @@ HARDEN = (
     '|| { echo "vpclab: cannot make $p read-only" >&2; exit 125; }; done; '
     'hostname "$0" || exit 125; exec "$@"'
 )
+
+
+def unavailable_reason() -> str | None:
+    """Why instances cannot be confined here (a missing tool or cgroup2), or None."""
+    missing = [t for t in ("unshare", "nsenter", "setpriv", "mount", "hostname") if shutil.which(t) is None]
+    if missing:
+        return f"missing {', '.join(missing)} (install util-linux and hostname)"
+    return cgroups.unavailable_reason()
 
 
 def drop_argv() -> list[str]:

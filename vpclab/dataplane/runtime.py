@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..store import Store
-from . import naming, netns
+from . import confinement, naming, netns
 from .backend import Backend
 from .planner import Contributor, build_plan
 from .world import World
@@ -85,7 +85,7 @@ def unavailable_reason() -> str | None:
         netns.delete(probe)
     except Exception as exc:  # any failure means: no data plane here
         return f"cannot create a network namespace ({exc})"
-    return None
+    return confinement.unavailable_reason()
 
 
 class DataPlane:
