@@ -10,8 +10,8 @@ capabilities before exec.
 - Orphans are re-parented to PID 1: it reaps them, so no zombie keeps a pid that
   `kill -0` (the systemctl stand-in's liveness test) still finds.
 - SIGTERM (the instance stops): pass it on to every process of the namespace, then exit
-  once they are gone; when PID 1 exits the kernel kills whatever is left. The data plane
-  sends SIGKILL after its grace period.
+  once no other is left; when PID 1 exits the kernel kills whatever is left. The data
+  plane sends SIGKILL after its grace period.
 """
 import os
 import signal
@@ -31,6 +31,11 @@ def _reap() -> bool:
             return True
 
 
+def _others() -> bool:
+    """True while a process other than this one is in the namespace (its /proc)."""
+    return any(name.isdigit() and name != "1" for name in os.listdir("/proc"))
+
+
 def main() -> int:
     # Signals stay blocked and are taken with sigwait. Handlers are installed too: the
     # kernel delivers a signal to a namespace's PID 1 only if it has a handler for it.
@@ -40,9 +45,14 @@ def main() -> int:
     stopping = False
     while True:
         children = _reap()
-        if stopping and not children:
-            return 0
-        sig = signal.sigwait(SIGNALS)
+        if stopping:
+            # Commands entered by `vpclab exec` are not this process's children: wait
+            # for them too, polling (their exit sends no SIGCHLD here).
+            if not children and not _others():
+                return 0
+            sig = signal.sigtimedwait(SIGNALS, 0.1)
+        else:
+            sig = signal.sigwait(SIGNALS)
         if sig in (signal.SIGTERM, signal.SIGINT) and not stopping:
             stopping = True
             try:
