@@ -76,6 +76,9 @@ STOP_GRACE = 3.0
 #: Seconds a pass waits for a new init to be up before leaving it to the next pass.
 INIT_WAIT = 5.0
 
+#: Seconds before an init that failed to start is tried again.
+INIT_RETRY = 10.0
+
 #: Where the user data script is written, as seen inside the instance (its private /run).
 USER_DATA_PATH = "/run/cloud-init/user-data"
 
@@ -353,6 +356,7 @@ class InstanceAgent:
         self._user_data: dict[str, subprocess.Popen] = {}
         # The unshare of each init this server started, and the namespace it was for.
         self._inits: dict[str, tuple[subprocess.Popen, int | None]] = {}
+        self._init_failed: dict[str, float] = {}  # instance id -> monotonic time
         self._stopping: dict[str, _Stopping] = {}
         self._swept = False
 
@@ -407,7 +411,6 @@ class InstanceAgent:
         if not netns.exists(ns):
             return  # not in the plan yet (e.g. its subnet is unknown): stays pending
         directory = instance_dir(self.state_dir, inst.id)
-        cidr = self._vpc_cidr(world, inst)
         if find_init(self.prefix, inst.id) is None and self._start_init(world, inst) is None:
             return  # stays pending; the next pass looks again
         marker = directory / FIRST_BOOT_MARKER
@@ -418,7 +421,7 @@ class InstanceAgent:
             # Recorded before the script starts: user data runs at most once, even if the
             # server dies right after starting it.
             marker.write_text(f"{time.time()}\n")
-            self._run_user_data(directory, inst, cidr)
+            self._run_user_data(directory, inst)
         self._write_state(inst.id, "pending", "running")
 
     def _start_init(self, world: World, inst: Instance, reason: str | None = None,
@@ -430,6 +433,9 @@ class InstanceAgent:
         starting, started_for = self._inits.get(inst.id, (None, None))
         if starting is not None and starting.poll() is None and started_for == inode:
             return self._wait_init(inst, starting, INIT_WAIT if wait else 0)  # started earlier
+        failed = self._init_failed.get(inst.id)
+        if failed is not None and time.monotonic() - failed < INIT_RETRY:
+            return None
         directory = instance_dir(self.state_dir, inst.id)
         group = cgroup_of(self.prefix, inst.id)
         # What is left of an earlier life (its cgroup, or anything else in the namespace,
@@ -462,18 +468,22 @@ class InstanceAgent:
         while True:
             pid = find_init(self.prefix, inst.id)
             if pid is not None:
+                self._init_failed.pop(inst.id, None)
                 return pid
             if proc.poll() is not None:
                 console(instance_dir(self.state_dir, inst.id), inst,
-                        f"vpclab: the init of {inst.id} failed (exit code {proc.returncode})")
+                        f"vpclab: the init of {inst.id} failed (exit code {proc.returncode}); "
+                        f"trying again in {INIT_RETRY:.0f} s")
+                log.warning("instance %s: init failed (exit code %s)", inst.id, proc.returncode)
                 self._inits.pop(inst.id, None)
+                self._init_failed[inst.id] = time.monotonic()
                 return None
             if time.monotonic() >= deadline:
                 return None
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    def _run_user_data(self, directory: Path, inst: Instance, cidr: str | None) -> None:
+    def _run_user_data(self, directory: Path, inst: Instance) -> None:
         data = decode_user_data(inst.user_data)
         console(directory, inst, f"Cloud-init v. vpclab running 'modules:final' at {_stamp()}.")
         if not data:
