@@ -29,6 +29,8 @@ DOCKER = {"chown": 0, "dac_override": 1, "fowner": 3, "fsetid": 4, "kill": 5, "s
 FORBIDDEN = {"dac_read_search": 2, "net_admin": 12, "sys_module": 16, "sys_rawio": 17,
              "sys_ptrace": 19, "sys_admin": 21, "sys_boot": 22, "mknod": 27, "bpf": 39}
 
+#: Each write below writes back what is there already, so that on a build that fails the
+#: test it changes nothing on the host.
 PROBE = """#!/bin/sh
 grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|NSpid):' /proc/self/status
 nsenter --net=/proc/{server}/ns/net ip addr >/dev/null 2>&1; echo "nsenter-server=$?"
@@ -37,9 +39,10 @@ kill -0 {server} 2>/dev/null; echo "kill-server=$?"
 echo "netns=[$(ls /run/netns 2>/dev/null | tr '\\n' ' ')]"
 ip link add vlprobe0 type dummy >/dev/null 2>&1; echo "ip-link-add=$?"
 mount -t tmpfs none /mnt >/dev/null 2>&1; echo "mount=$?"
-(echo core > /proc/sys/kernel/core_pattern) 2>/dev/null; echo "core-pattern=$?"
-(echo 0 > /sys/kernel/profiling) 2>/dev/null; echo "sysfs-write=$?"
-hostname vlprobe-host >/dev/null 2>&1; echo "hostname=$?"
+pattern=$(cat /proc/sys/kernel/core_pattern)
+(printf '%s\n' "$pattern" > /proc/sys/kernel/core_pattern) 2>/dev/null; echo "core-pattern=$?"
+touch /sys/kernel/profiling 2>/dev/null; echo "sysfs-write=$?"
+hostname "$(hostname)" >/dev/null 2>&1; echo "hostname=$?"
 echo "pidns=$(readlink /proc/self/ns/pid)"
 echo "procs=$(ls /proc | grep -c '^[0-9]')"
 echo probe-done
