@@ -42,6 +42,7 @@ mount -t tmpfs none /mnt >/dev/null 2>&1; echo "mount=$?"
 pattern=$(cat /proc/sys/kernel/core_pattern)
 (printf '%s\n' "$pattern" > /proc/sys/kernel/core_pattern) 2>/dev/null; echo "core-pattern=$?"
 touch /sys/kernel/profiling 2>/dev/null; echo "sysfs-write=$?"
+touch /proc/sysrq-trigger 2>/dev/null; echo "sysrq=$?"
 hostname "$(hostname)" >/dev/null 2>&1; echo "hostname=$?"
 echo "pidns=$(readlink /proc/self/ns/pid)"
 echo "procs=$(ls /proc | grep -c '^[0-9]')"
@@ -75,7 +76,7 @@ def _check_confined(fields: dict[str, str], server_pid: int, host_namespaces: li
     assert fields["nsenter-init"] != "0"  # setns needs CAP_SYS_ADMIN, even into itself
     assert fields["kill-server"] != "0"
     assert not any(ns in fields["netns"] for ns in host_namespaces), fields["netns"]
-    for key in ("ip-link-add", "mount", "core-pattern", "sysfs-write", "hostname"):
+    for key in ("ip-link-add", "mount", "core-pattern", "sysfs-write", "sysrq", "hostname"):
         assert fields[key] != "0", key
     assert int(fields["procs"]) < 10  # the init, the probe and its children
 

@@ -67,7 +67,7 @@ HARDEN = (
     'mount -o remount,bind,ro /sys || exit 125; '
     'for p in /proc/sys /proc/sysrq-trigger /proc/bus /proc/fs /proc/irq; do '
     '[ -e "$p" ] || continue; '
-    'mount --bind "$p" "$p" && mount -o remount,bind,ro "$p" '
+    'mount --bind -o ro "$p" "$p" '
     '|| { echo "vpclab: cannot make $p read-only" >&2; exit 125; }; done; '
     'hostname "$0" || exit 125; exec "$@"'
 )

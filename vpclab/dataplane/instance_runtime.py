@@ -359,10 +359,12 @@ class InstanceAgent:
         self._init_failed: dict[str, float] = {}  # instance id -> monotonic time
         self._stopping: dict[str, _Stopping] = {}
         self._swept = False
+        self._tasks: dict[int, set[int]] | None = None  # one /proc scan per pass
 
     # Agent protocol ----------------------------------------------------------------------
     def sync(self, world: World) -> None:
         self._reap()
+        self._tasks = None
         # Inits of booting instances start side by side; `_boot` then waits for each.
         for inst in list(world.instances.values()):
             if (inst.state == "pending" and inst.desired_state == "running"
@@ -370,6 +372,12 @@ class InstanceAgent:
                     and find_init(self.prefix, inst.id) is None):
                 try:
                     self._start_init(world, inst, wait=False)
+                except Exception:
+                    log.exception("instance %s", inst.id)
+            # Likewise every instance stopping gets its SIGTERM before any is waited for.
+            elif inst.state in ("stopping", "shutting-down") and inst.id not in self._stopping:
+                try:
+                    self._shut_down(inst, wait=False)
                 except Exception:
                     log.exception("instance %s", inst.id)
         for inst in list(world.instances.values()):
@@ -526,7 +534,9 @@ class InstanceAgent:
                 console(directory, inst, f"Cloud-init v. vpclab: user data script {what} at {_stamp()}")
 
     # Stop / terminate ----------------------------------------------------------------------
-    def _shut_down(self, inst: Instance) -> None:
+    def _shut_down(self, inst: Instance, wait: bool = True) -> None:
+        """SIGTERM the instance's processes, SIGKILL them after STOP_GRACE, and move the
+        state on once none is left (`wait=False`: only send the first SIGTERM)."""
         final = "stopped" if inst.state == "stopping" else "terminated"
         directory = instance_dir(self.state_dir, inst.id)
         group = cgroup_of(self.prefix, inst.id)
@@ -539,7 +549,11 @@ class InstanceAgent:
                                      f"{len(pids)} process(es)")
             progress = self._stopping[inst.id] = _Stopping(now, set(pids))
             self._signal(pids, signal.SIGTERM)
-            pids = self._wait_gone(group, inode, 0.5)
+            if not wait:
+                return
+        if pids and progress is not None and wait:
+            # A moment for them to exit (every stopping instance got its SIGTERM together).
+            pids = self._wait_gone(group, inode, max(0.0, 0.5 - (now - progress.term_sent)))
         if pids and progress is not None:
             new = [p for p in pids if p not in progress.pids]
             if new:  # started after the SIGTERM (e.g. by a dying parent)
@@ -588,12 +602,15 @@ class InstanceAgent:
     def _processes(self, group: Cgroup, inode: int | None) -> list[int]:
         """Pids of the instance: its cgroup, and whatever else has a task in its network
         namespace, except this server itself (whose namespace threads sit there to
-        program it)."""
-        me = os.getpid()
+        program it). The namespace's tasks come from one scan of /proc per pass (those
+        still alive): the cgroup holds everything vpclab started, the scan only catches
+        what was entered by other means (`ip netns exec` by hand)."""
         pids = set(group.pids())
         if inode is not None:
-            pids.update(netns.tasks_in(inode))
-        pids.discard(me)
+            if self._tasks is None:
+                self._tasks = netns.tasks_by_inode()
+            pids.update(p for p in self._tasks.get(inode, ()) if os.path.exists(f"/proc/{p}"))
+        pids.discard(os.getpid())
         return sorted(pids)
 
     def _wait_gone(self, group: Cgroup, inode: int | None, timeout: float) -> list[int]:
