@@ -242,3 +242,12 @@ def test_exec_options_after_the_instance_and_account(dataplane_server):
         r = vpclab(srv, *argv)
         assert r.returncode != 0 and "Traceback" not in r.stderr, argv
         assert len(r.stderr.strip().splitlines()) == 1, (argv, r.stderr)
+
+
+def test_start_up_check_names_what_confinement_lacks(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no util-linux on this PATH
+    reason = confinement.unavailable_reason()
+    assert reason is not None and "missing unshare, nsenter, setpriv" in reason
+    monkeypatch.undo()
+    if os.geteuid() == 0:
+        assert confinement.unavailable_reason() is None

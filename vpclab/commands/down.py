@@ -90,10 +90,10 @@ def kill_namespace_processes(prefix: str, timeout: float = 5.0) -> int:
 def tear_down(state_dir: Path) -> dict:
     """Stop the server, end instance processes, remove namespaces, links and tables."""
     from ..dataplane import Backend, naming
-    from ..dataplane.runtime import unavailable_reason
+    from ..dataplane.runtime import namespaces_unavailable
 
     result = {"server_pid": stop_server(state_dir), "processes": 0, "namespaces": 0}
-    if unavailable_reason() is not None:
+    if namespaces_unavailable() is not None:
         return result
     prefix = naming.prefix_for_state_dir(state_dir)
     from ..dataplane import netns

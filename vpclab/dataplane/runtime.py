@@ -74,6 +74,12 @@ def _load_areas() -> list[_Area]:
 
 
 def unavailable_reason() -> str | None:
+    """Why this process cannot run the data plane (make namespaces, confine instances),
+    or None if it can."""
+    return namespaces_unavailable() or confinement.unavailable_reason()
+
+
+def namespaces_unavailable() -> str | None:
     """Why this process cannot make namespaces, or None if it can."""
     if os.name != "posix" or not Path("/proc/self/ns/net").exists():
         return "not Linux"
@@ -85,7 +91,7 @@ def unavailable_reason() -> str | None:
         netns.delete(probe)
     except Exception as exc:  # any failure means: no data plane here
         return f"cannot create a network namespace ({exc})"
-    return confinement.unavailable_reason()
+    return None
 
 
 class DataPlane:
