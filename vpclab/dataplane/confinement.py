@@ -26,13 +26,18 @@ CAP_NET_ADMIN no change to its own interfaces, routes or nftables; without
 CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_BPF, CAP_SYS_BOOT, CAP_DAC_READ_SEARCH
 none of what those allow. The PID namespace hides the server's and the host's processes
 (root without CAP_KILL may still signal processes of its own uid that it can see).
-/proc/sys, /proc/sysrq-trigger and /sys are read-only: root needs no capability to
-write kernel.core_pattern or sysrq-trigger, only file permissions.
+/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq and /sys are read-only:
+root needs no capability to write kernel.core_pattern, sysrq-trigger or PCI config
+space, only file permissions. The instance's cgroup cannot be left: no cgroup file
+system is mounted in its view.
 
 What it does not stop (instances get their own file system in a later issue): the
 processes are uid 0 on the host's file system with CAP_DAC_OVERRIDE, so they can write
 any host file outside their private directories (which is how `apt-get install` in user
-data works), and /dev is the host's.
+data works), and so still become root on the host by writing a file the host runs
+(cron, /usr/bin, vpclab itself); /dev is the host's (block devices included); there is
+no seccomp filter (keyctl reaches root's user keyring). The capabilities close the
+direct routes only: setns, mounts, kernel knobs, ptrace, signals to the host.
 """
 from __future__ import annotations
 
