@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,19 @@ def test_start_up_check_names_what_confinement_lacks(monkeypatch, tmp_path):
     monkeypatch.undo()
     if os.geteuid() == 0:
         assert confinement.unavailable_reason() is None
+
+
+def test_a_killed_exec_ends_its_command(dataplane_server):
+    srv = dataplane_server
+    ec2 = srv.client("ec2")
+    iid = launch(ec2, "box", user_data=None)["InstanceId"]
+    wait_state(ec2, iid, "running")
+    cli = subprocess.Popen([sys.executable, "-m", "vpclab.cli", "exec", iid, "--state-dir",
+                            str(srv.state_dir), "--", "sleep", "1000"])
+    prefix = naming.prefix_for_state_dir(srv.state_dir)
+    sleeper = wait_for(lambda: [p for p in processes(srv, iid)
+                                if Path(f"/proc/{p}/comm").read_text().strip() == "sleep"], what="sleep runs")
+    cli.kill()
+    cli.wait()
+    wait_for(lambda: not any(alive(p) for p in sleeper), what="sleep ended with its vpclab exec")
+    assert find_init(prefix, iid) is not None  # the instance itself lives on

@@ -86,12 +86,12 @@ def unavailable_reason() -> str | None:
     return cgroups.unavailable_reason()
 
 
-def drop_argv() -> list[str]:
+def drop_argv(*extra: str) -> list[str]:
     """setpriv: bounding set = KEPT_CAPABILITIES, no inheritable or ambient ones, and
     no_new_privs (setuid programs gain nothing; root keeps its set)."""
     keep = ",".join(f"+{c}" for c in KEPT_CAPABILITIES)
     return ["setpriv", f"--bounding-set=-all,{keep}", "--inh-caps=-all", "--ambient-caps=-all",
-            "--nnp", "--"]
+            "--nnp", *extra, "--"]
 
 
 def init_argv(host_name: str) -> list[str]:
@@ -105,9 +105,11 @@ def init_argv(host_name: str) -> list[str]:
 def enter_argv(init_pid: int, argv: list[str]) -> list[str]:
     """The argv that runs `argv` confined, in the namespaces of the init `init_pid`
     (host pid). nsenter forks once inside the PID namespace and waits, passing the exit
-    code on."""
+    code on; the command gets SIGKILL if that nsenter dies (a `vpclab exec` killed on a
+    timeout ends its command, as when it was the command itself). What the command
+    starts is not affected: the parent-death signal is not inherited."""
     return ["nsenter", f"--target={init_pid}", "--net", "--mount", "--uts", "--ipc", "--pid",
-            *drop_argv(), *argv]
+            *drop_argv("--pdeathsig=KILL"), *argv]
 
 
 # --- Reading processes from the host ----------------------------------------------------------
