@@ -17,7 +17,8 @@ import pytest
 from conftest import ACCOUNT_1, ACCOUNT_2
 from conftest import wait_for as _wait_for
 
-from vpclab.dataplane import naming, netns
+from vpclab.dataplane import confinement, naming, netns
+from vpclab.dataplane.instance_runtime import cgroup_of, find_init
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("curl") is None,
                                 reason="needs Debian's nginx and curl")
@@ -77,10 +78,11 @@ def namespace(srv, iid: str) -> str:
 
 
 def processes(srv, iid: str) -> list[int]:
-    """Processes in the instance (not the server, whose threads program the namespace)."""
-    inode = netns.inode_of(namespace(srv, iid))
-    server = srv.proc.pid if srv.proc is not None else None
-    return [p for p in netns.tasks_in(inode) if p != server] if inode is not None else []
+    """The instance's programs: confined processes of its cgroup other than its init
+    (not the host-side unshare/nsenter that wait on them, nor the server)."""
+    prefix = naming.prefix_for_state_dir(srv.state_dir)
+    init = find_init(prefix, iid)
+    return [p for p in cgroup_of(prefix, iid).pids() if p != init and confinement.is_confined(p)]
 
 
 def alive(pid: int) -> bool:
@@ -133,7 +135,7 @@ def test_user_data_runs_nginx_and_exec_enters_the_instance(dataplane_server):
 
     # nginx keeps its pid file and logs in the instance's private directories.
     pid = int((srv.state_dir / "instances" / iid / "run" / "nginx.pid").read_text())
-    assert pid in processes(srv, iid)
+    assert pid in [confinement.namespace_pid(p) for p in processes(srv, iid)]
     assert "GET /" in (srv.state_dir / "instances" / iid / "var/log/nginx/access.log").read_text()
 
 
@@ -148,8 +150,8 @@ def test_two_nginx_side_by_side_reached_from_a_third_instance(dataplane_server):
         assert "Welcome to nginx!" in curl_ok(srv, "client", f"http://{ips[iid]}/")
     # Two nginx masters, each in its own namespace, each with its own pid file.
     pids = [int((srv.state_dir / "instances" / iid / "run" / "nginx.pid").read_text()) for iid in (a, b)]
-    assert pids[0] != pids[1]
-    assert pids[0] in processes(srv, a) and pids[1] in processes(srv, b)
+    assert pids[0] in [confinement.namespace_pid(p) for p in processes(srv, a)]
+    assert pids[1] in [confinement.namespace_pid(p) for p in processes(srv, b)]
     assert processes(srv, c) == []
     # Each access log saw the client's address.
     for iid in (a, b):
@@ -197,7 +199,9 @@ def test_stop_start_terminate(dataplane_server):
     wait_for(lambda: not netns.exists(ns), what="namespace removed after terminate")
     assert ec2.describe_network_interfaces(Filters=[
         {"Name": "network-interface-id", "Values": [eni]}])["NetworkInterfaces"] == []
-    assert "terminated" in console_text(ec2, iid)
+    # The instance's directory (console log included) went with it.
+    wait_for(lambda: not (srv.state_dir / "instances" / iid).exists(), what="instance directory removed")
+    assert console_text(ec2, iid) == ""
 
 
 def test_server_restart_keeps_instances_and_runs_user_data_once(dataplane_server):

@@ -47,33 +47,53 @@ def _alive(pid: int) -> bool:
 
 
 def kill_namespace_processes(prefix: str, timeout: float = 5.0) -> int:
-    """End every process inside a namespace carrying `prefix` (all were started by vpclab)."""
-    from ..dataplane import netns
+    """End every process of `prefix`'s instances: those in its instance cgroups (even
+    when an instance's namespace was deleted by hand) and any other inside a namespace
+    carrying `prefix` (all were started by vpclab). Removes the cgroups; the number of
+    processes ended."""
+    from ..dataplane import cgroups, netns
 
-    pids: list[int] = []
-    for name in netns.list_namespaces(prefix):
-        inode = netns.inode_of(name)
-        if inode is not None:
-            pids.extend(netns.tasks_in(inode))
+    groups = cgroups.instance_cgroups(prefix)
+
+    def current() -> set[int]:
+        pids = {p for g in groups for p in g.pids()}
+        for name in netns.list_namespaces(prefix):
+            inode = netns.inode_of(name)
+            if inode is not None:
+                pids.update(netns.tasks_in(inode))
+        pids.discard(os.getpid())
+        return pids
+
+    ended: set[int] = set()
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
+        left = current()
+        if not left:
+            break
+        ended |= left
+        if sig == signal.SIGKILL:
+            for group in groups:
+                group.kill()
+        for pid in left:
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+        while time.monotonic() < deadline and current():
             time.sleep(0.05)
-    return len(pids)
+    for group in groups:
+        group.remove()
+    cgroups.remove_prefix_dir(prefix)
+    return len(ended)
 
 
 def tear_down(state_dir: Path) -> dict:
     """Stop the server, end instance processes, remove namespaces, links and tables."""
     from ..dataplane import Backend, naming
-    from ..dataplane.runtime import unavailable_reason
+    from ..dataplane.runtime import namespaces_unavailable
 
     result = {"server_pid": stop_server(state_dir), "processes": 0, "namespaces": 0}
-    if unavailable_reason() is not None:
+    if namespaces_unavailable() is not None:
         return result
     prefix = naming.prefix_for_state_dir(state_dir)
     from ..dataplane import netns

@@ -1,10 +1,13 @@
 """`vpclab exec INSTANCE -- CMD...` and `vpclab ssh INSTANCE`: enter a running instance.
 
 Both read the store read-only (the server may be running or not), find the instance by
-id or Name tag, and replace themselves with the command inside the instance's network
-namespace, private mounts and host name, so stdin/stdout/stderr, the terminal, signals
-and the exit code pass straight through. There is no sshd: `ssh` is a login shell as
-`ec2-user` in name (it runs as root, as everything in an instance does).
+id or Name tag, and replace themselves with the command inside the instance (the
+namespaces of its init: network, mounts, host name, IPC, PIDs), confined like every
+process of an instance (`vpclab.dataplane.confinement`), and in its cgroup, so that
+what the command leaves running ends when the instance stops. stdin/stdout/stderr, the
+terminal and the exit code pass straight through (`nsenter` waits for the command).
+There is no sshd: `ssh` is a login shell as `ec2-user` in name (it runs as root, as
+everything in an instance does).
 """
 from __future__ import annotations
 
@@ -69,18 +72,28 @@ def find_instance(state_dir: Path, ref: str, account: Optional[str]):
 def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *,
            home: str, user: str, extra_env: dict[str, str] | None = None) -> None:
     from ..dataplane import naming, netns
-    from ..dataplane.instance_runtime import enter_command, instance_dir, instance_env, namespace_of
+    from ..dataplane.cgroups import CgroupUnavailable
+    from ..dataplane.instance_runtime import NoInit, cgroup_of, enter_command, instance_env, namespace_of
 
     if os.geteuid() != 0:
         fail("entering an instance needs root (network namespaces)")
-    inst, cidr = find_instance(state_dir, ref, account)
+    inst, _ = find_instance(state_dir, ref, account)
     if inst.state != "running":
         fail(f"instance {inst.id} is {inst.state}, not running")
     prefix = naming.prefix_for_state_dir(state_dir)
     ns = namespace_of(prefix, inst.id)
     if not netns.exists(ns):
         fail(f"instance {inst.id} has no namespace {ns} (is the server with its data plane running?)")
-    full = enter_command(prefix, instance_dir(state_dir, inst.id), inst, cidr, argv)
+    try:
+        full = enter_command(prefix, inst.id, argv)
+        # Into the instance's cgroup before exec: what the command starts is the
+        # instance's, and ends with it.
+        cgroup_of(prefix, inst.id).join()
+    except NoInit:
+        fail(f"instance {inst.id} has no init running in {ns} (the server's data plane boots "
+             "it again; is the server running?)")
+    except (OSError, CgroupUnavailable) as exc:
+        fail(f"cannot enter instance {inst.id}: {exc}")
     env = {**instance_env(home=home, user=user), **(extra_env or {})}
     os.chdir("/")
     try:
@@ -89,16 +102,31 @@ def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *
         fail(f"cannot run {full[0]}: {exc}")
 
 
+EXEC_USAGE = "vpclab exec [--state-dir D] [--account A] INSTANCE [--state-dir D] [--account A] [--] CMD..."
+
+
 def exec_fast(args: list[str]) -> None:
-    """`vpclab exec [--state-dir D] [--account A] INSTANCE [--] CMD...` without Typer."""
+    """`vpclab exec` without Typer. Options may come before or after the instance (the
+    lab prints `vpclab exec INSTANCE --state-dir D -- CMD`); the command starts after
+    `--`, or at the first word after the instance that is not an option."""
     state_dir: Optional[Path] = None
     account: Optional[str] = None
+    ref: Optional[str] = None
     rest = list(args)
-    while rest and rest[0].startswith("--") and rest[0] != "--":
-        opt = rest.pop(0)
-        name, _, value = opt.partition("=")
+    while rest:
+        word = rest[0]
+        if word == "--":
+            rest.pop(0)
+            break
+        if not word.startswith("--"):
+            if ref is not None:
+                break  # the command
+            ref = rest.pop(0)
+            continue
+        rest.pop(0)
+        name, _, value = word.partition("=")
         if name not in ("--state-dir", "--account"):
-            fail(f"exec: unknown option {name} (see vpclab exec --help)", 2)
+            fail(f"exec: unknown option {name} (usage: {EXEC_USAGE})", 2)
         if not value:
             if not rest:
                 fail(f"exec: {name} needs a value", 2)
@@ -107,11 +135,8 @@ def exec_fast(args: list[str]) -> None:
             state_dir = Path(value)
         else:
             account = value
-    if not rest:
-        fail("exec: give an instance and a command: vpclab exec INSTANCE -- CMD...", 2)
-    ref = rest.pop(0)
-    if rest[:1] == ["--"]:
-        rest.pop(0)
+    if ref is None:
+        fail(f"exec: give an instance and a command: {EXEC_USAGE}", 2)
     if not rest:
         fail("exec: give a command after --", 2)
     _enter(resolve_state_dir(state_dir), ref, account, rest, home="/root", user="root")

@@ -200,6 +200,27 @@ def tasks_in(inode: int) -> list[int]:
     return pids
 
 
+def tasks_by_inode() -> dict[int, set[int]]:
+    """Network namespace inode -> pids of processes with a thread in it, in one scan of
+    /proc (what `tasks_in` gives for one inode, for all of them at once)."""
+    out: dict[int, set[int]] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                link = os.readlink(f"/proc/{pid}/task/{tid}/ns/net")
+            except OSError:
+                continue
+            if link.startswith("net:["):
+                out.setdefault(int(link[5:-1]), set()).add(int(pid))
+    return out
+
+
 def wait_unused(name: str, inode: int, timeout: float = 5.0) -> None:
     """Wait until no task is inside namespace `inode`; raise NamespaceBusy after `timeout`.
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..store import Store
-from . import naming, netns
+from . import confinement, naming, netns
 from .backend import Backend
 from .planner import Contributor, build_plan
 from .world import World
@@ -87,6 +87,12 @@ def _load_areas() -> list[_Area]:
 
 
 def unavailable_reason() -> str | None:
+    """Why this process cannot run the data plane (make namespaces, confine instances),
+    or None if it can."""
+    return namespaces_unavailable() or confinement.unavailable_reason()
+
+
+def namespaces_unavailable() -> str | None:
     """Why this process cannot make namespaces, or None if it can."""
     if os.name != "posix" or not Path("/proc/self/ns/net").exists():
         return "not Linux"
