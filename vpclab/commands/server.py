@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .options import resolve_state_dir, state_dir_option
+from .options import fail, resolve_state_dir, state_dir_option
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +19,11 @@ def register(app: typer.Typer) -> None:
                                        help="Make resources real in network namespaces (needs root)."),
     ) -> None:
         """Serve the AWS APIs (EC2, ELBv2, STS) until SIGINT/SIGTERM."""
-        from ..server import ServerConfig, run
+        from ..server import CannotServe, ServerConfig, run
+        from ..state_lock import StateDirError
 
-        run(ServerConfig(state_dir=resolve_state_dir(state_dir), host=host, port=port,
-                         dataplane=dataplane))
+        try:
+            run(ServerConfig(state_dir=resolve_state_dir(state_dir), host=host, port=port,
+                             dataplane=dataplane))
+        except (CannotServe, StateDirError) as exc:
+            fail(str(exc))

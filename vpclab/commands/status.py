@@ -67,8 +67,10 @@ def register(app: typer.Typer) -> None:
             return
         console = Console()
         if info:
-            plane = "data plane on" if info.get("dataplane") else "control plane only"
-            console.print(f"server: [green]running[/] pid {info['pid']} at {info['url']} ({plane})")
+            plane = ("data plane on" if info.get("dataplane")
+                     else f"data plane off: {info.get('dataplane_off') or 'unknown reason'}")
+            console.print(f"server: [green]running[/] pid {info['pid']} at {info['url']} ({plane})",
+                          soft_wrap=True, highlight=False)
         else:
             console.print("server: [yellow]not running[/]")
         console.print(f"state: {sd}   prefix: {prefix}   namespaces: {len(namespaces)}")
