@@ -53,13 +53,15 @@ def register(app: typer.Typer) -> None:
         sd = resolve_state_dir(state_dir)
         if not sd.exists():
             fail(f"no state directory at {sd}")
+        if not sd.is_dir():
+            fail(f"{sd} is not a state directory (not a directory)")
         info = read_server_info(sd)
         prefix = naming.prefix_for_state_dir(sd)
         try:
             namespaces = netns.list_namespaces(prefix)
         except OSError:
             namespaces = []
-        counts = resource_counts(sd)
+        counts = _counts_or_fail(sd)
         data = {"state_dir": str(sd), "server": info, "prefix": prefix, "namespaces": len(namespaces),
                 "accounts": {a: dict(c) for a, c in counts.items()}}
         if as_json:
@@ -80,10 +82,19 @@ def register(app: typer.Typer) -> None:
     def accounts(state_dir: Optional[Path] = state_dir_option()) -> None:
         """The accounts seen in a state directory and their resources."""
         sd = resolve_state_dir(state_dir)
-        counts = resource_counts(sd)
+        counts = _counts_or_fail(sd)
         if not counts:
             fail(f"no accounts yet in {sd}")
         _table(Console(), counts)
+
+
+def _counts_or_fail(state_dir: Path) -> dict[str, Counter]:
+    import sqlite3
+
+    try:
+        return resource_counts(state_dir)
+    except sqlite3.Error as exc:
+        fail(f"cannot read {state_dir / 'state.db'}: {exc}")
 
 
 def _table(console: Console, counts: dict[str, Counter]) -> None:
