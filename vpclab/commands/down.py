@@ -115,8 +115,8 @@ def _check_namespaces_gone(state_dir: Path) -> None:
         from ..dataplane.runtime import unavailable_reason
 
         why = unavailable_reason() or "they are still in use"
-        fail(f"{len(left)} namespaces of {state_dir} remain ({why}); "
-             f"run `sudo vpclab down --state-dir {state_dir}`")
+        hint = f"; run `sudo vpclab down --state-dir {state_dir}`" if os.geteuid() != 0 else ""
+        fail(f"{len(left)} namespaces of {state_dir} remain ({why}){hint}")
 
 
 def register(app: typer.Typer) -> None:
