@@ -1,7 +1,8 @@
 """The lab can be run again, next to what else the accounts hold, and cleans up only what
 it made (by its tags); a failed lab says what it left and that its server still runs.
 
-Real runs of `vpclab lab privatelink` (subprocesses) with the data plane.
+Real runs of `vpclab lab privatelink` (subprocesses), with the data plane where traffic
+is part of the run.
 """
 from __future__ import annotations
 
@@ -17,9 +18,6 @@ from conftest import ACCOUNT_1, ACCOUNT_2, ServerProcess, free_port
 from test_lab import processes_of, run_lab
 
 from vpclab.dataplane import naming, netns
-
-pytestmark = pytest.mark.netns
-
 
 def report(result: subprocess.CompletedProcess) -> dict:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
@@ -98,6 +96,7 @@ def test_lab_again_after_the_walk_through_and_a_kept_run(fast_dataplane_server):
     assert srv.proc.poll() is None  # the server the lab did not start keeps running
 
 
+@pytest.mark.netns
 def test_failed_lab_says_what_it_left_and_that_its_server_runs(tmp_path):
     """Account 2 has no default subnets, so its RunInstances fails (MissingInput); the lab
     started its own server, says it still runs and how to stop it, and `--cleanup`
@@ -136,3 +135,38 @@ def test_failed_lab_says_what_it_left_and_that_its_server_runs(tmp_path):
         from vpclab.commands.down import tear_down
 
         tear_down(sd)
+
+
+def test_cleanup_that_cannot_says_what_does(server):
+    """A lab-tagged endpoint service that another account's endpoint (not the lab's) still
+    connects to cannot be deleted (ExistingVpcEndpointConnections): `--cleanup` fails in
+    one step and names the commands that remove everything (`vpclab down`, then removing
+    the state directory). Control plane only: cleanup needs no data plane."""
+    from vpclab.lab.tagged import tag_specification, tags
+
+    ec2_1, elb_1, ec2_2 = server.client("ec2", ACCOUNT_1), server.client("elbv2", ACCOUNT_1), \
+        server.client("ec2", ACCOUNT_2)
+    subnets = [s["SubnetId"] for s in ec2_1.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+    lb = elb_1.create_load_balancer(Name="lab-nlb", Type="network", Subnets=subnets,
+                                    Tags=tags("privatelink", "r1"))["LoadBalancers"][0]["LoadBalancerArn"]
+    svc = ec2_1.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[lb], AcceptanceRequired=True,
+        TagSpecifications=[tag_specification("vpc-endpoint-service", "privatelink", "r1")])["ServiceConfiguration"]
+    ec2_1.modify_vpc_endpoint_service_permissions(ServiceId=svc["ServiceId"],
+                                                  AddAllowedPrincipals=[f"arn:aws:iam::{ACCOUNT_2}:root"])
+    vpc2 = ec2_2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnets2 = [s["SubnetId"] for s in ec2_2.describe_subnets()["Subnets"]]
+    ec2_2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc2, ServiceName=svc["ServiceName"],
+                              SubnetIds=subnets2[:1])  # not the lab's: no lab tags
+
+    result = run_lab(server.state_dir, "--cleanup", "--json")
+    assert result.returncode == 1
+    out = report(result)
+    assert out["failed_step"] == "Step 3.2"
+    failed = {s["step"]: s for s in out["steps"]}["Step 3.2"]
+    assert "ExistingVpcEndpointConnections" in failed["detail"], failed
+    text = " ".join(out["next"])
+    assert f"vpclab down --state-dir {server.state_dir}" in text and f"rm -rf {server.state_dir}" in text
+    assert "left for inspection" not in text
+    assert server.proc.poll() is None  # not the lab's server: still running
