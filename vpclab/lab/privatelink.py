@@ -4,7 +4,9 @@ Two accounts in ap-south-1: account 1 serves nginx behind an NLB and publishes i
 endpoint service; account 2 connects to it through an interface endpoint once allowed and
 accepted, and curls the endpoint's DNS name from its own instance. Step numbers are the
 seed's. Each step is one or a few AWS calls; waits poll at a short interval (AWS's
-waiters poll every 15 s; the same calls, only faster).
+waiters poll every 15 s; the same calls, only faster). Everything a run makes carries the
+lab's tags (tagged.py), and a name something else already has gets a number, so a run
+works next to whatever else the accounts hold and its cleanup touches only its own.
 """
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ def free_name(stem: str, taken: set[str], numbered: bool = False) -> str:
 
 @dataclass
 class LabState:
-    """Ids the lab made, saved so that `--cleanup` can remove what `--keep` left."""
+    """Ids the latest run made, saved as it goes (`lab-privatelink.json`: what a kept run
+    holds, for scripts and tests). Cleanup does not read it: it goes by the tags."""
 
     endpoint_url: str = ""
     state_dir: str = ""
@@ -74,13 +77,6 @@ class LabState:
 
     def save(self, state_dir: Path) -> None:
         (state_dir / RECORD_FILE).write_text(json.dumps(self.__dict__, indent=2))
-
-    @classmethod
-    def load(cls, state_dir: Path) -> "LabState | None":
-        try:
-            return cls(**json.loads((state_dir / RECORD_FILE).read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
 
 
 def client(service: str, account: str, endpoint_url: str):
