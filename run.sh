@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up vpclab on a fresh Debian machine (as root) and run the lab or the tests.
-#   ./run.sh lab    install everything, then run the PrivateLink lab end to end
+#   ./run.sh lab    install everything, put `vpclab` on PATH, then run the PrivateLink lab
 #   ./run.sh test   install everything, then run the test suite
 # Extra arguments go to `vpclab lab privatelink` or to pytest.
 set -euo pipefail
@@ -31,10 +31,22 @@ install_python_packages() {
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 }
 
+# `vpclab` on PATH: a link in $VPCLAB_BIN_DIR (default /usr/local/bin) to the venv's entry
+# point; the AWS CLI and awslocal of the README's walk-through too, where none is there yet.
+link_commands() {
+    local bin="${VPCLAB_BIN_DIR:-/usr/local/bin}"
+    mkdir -p "$bin"
+    ln -sf "$PWD/.venv/bin/vpclab" "$bin/vpclab"
+    for cmd in aws awslocal; do
+        command -v "$cmd" >/dev/null 2>&1 || ln -sf "$PWD/.venv/bin/$cmd" "$bin/$cmd"
+    done
+}
+
 case "$what" in
     lab)
         install_debian_packages
         install_python_packages test
+        link_commands
         exec .venv/bin/vpclab lab privatelink "$@"
         ;;
     test)

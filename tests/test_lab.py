@@ -19,7 +19,7 @@ pytestmark = pytest.mark.netns
 EXPECTED_STEPS = [
     "Step 1.2", "Step 1.3", "Step 1.4", "Step 1.7", "Step 1.8", "Step 1.10", "Step 1.11", "Step 1.12",
     "Step 1.13", "Step 1.17", "Step 2.1", "Step 2.5", "Step 2.7", "Step 2.8", "Step 2.9", "Step 2.10",
-    "Step 2.11", "Step 2.12", "Step 2.15", "Step 3.1", "Step 3.2", "Step 3.3", "Step 3.4", "Step 3.5",
+    "Step 2.11", "Step 2.12", "Step 2.15", "Step 3.0", "Step 3.1", "Step 3.2", "Step 3.3", "Step 3.4", "Step 3.5",
     "Step 3.6", "Step 3.7", "Step 3.8",
 ]
 

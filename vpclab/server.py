@@ -7,18 +7,22 @@ the event loop without a thread hop.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
 import signal
+import socket
+import sqlite3
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aiohttp import http_exceptions, web
 
 from . import control  # noqa: F401  (registers every operation handler)
+from . import state_lock
 from .control import lifecycle
 from .protocol.errors import AwsError, InvalidQueryParameter
 from .protocol.gateway import Gateway
@@ -136,36 +140,70 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
     return app
 
 
+class CannotServe(Exception):
+    """The server cannot start here (port in use, store unreadable); `str()` is the one
+    line the CLI prints. A state directory's own problems are `state_lock.StateDirError`."""
+
 
 async def serve(config: ServerConfig, ready_line: bool = True) -> None:
-    """Serve until SIGINT/SIGTERM, then close the store cleanly."""
-    store = open_store(config.state_dir)
-    # Recorded before the data plane starts making namespaces, so that `vpclab down`
-    # finds a server that is still starting.
-    _write_server_info(config, dataplane=None, ready=False)
-    dataplane = _start_dataplane(store, config)
-    app = make_app(store, config.state_dir, dataplane is not None, strict_auth=config.strict_auth,
-                   allowed_hosts=(*config.allowed_hosts, config.host))
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-    await site.start()
-    _write_server_info(config, dataplane=dataplane is not None, ready=True)
-    settler = asyncio.create_task(_settle_forever(store, dataplane is not None))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if ready_line:
-        print(
-            f"vpclab ready on http://{config.host}:{config.port} (state: {config.state_dir})",
-            flush=True,
-        )
+    """Serve until SIGINT/SIGTERM, then close the store cleanly.
+
+    The state directory's lock comes first, before anything is written there: a second
+    server on the same state directory stops at once, naming the running one
+    (state_lock.py). The port is bound next, so a port in use is one line too, before
+    the store opens or the data plane starts.
+    """
+    lock = state_lock.acquire(config.state_dir, {"pid": os.getpid()})
     try:
-        await stop.wait()
+        sock = _bind(config)
+        config = replace(config, port=sock.getsockname()[1])
+        lock.record({"pid": os.getpid(), "url": f"http://{_url_host(config.host)}:{config.port}"})
+        await _serve_bound(config, sock, ready_line)
     finally:
-        settler.cancel()
-        await runner.cleanup()
+        lock.release()
+
+
+async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bool) -> None:
+    try:
+        store = open_store(config.state_dir)
+    except (OSError, sqlite3.Error) as exc:
+        sock.close()
+        raise CannotServe(f"cannot open the store in {config.state_dir}: {exc}") from None
+    runner: web.AppRunner | None = None
+    dataplane = None
+    try:
+        # Recorded before the data plane starts making namespaces, so that `vpclab down`
+        # finds a server that is still starting.
+        _write_server_info(config, dataplane=None, ready=False)
+        dataplane, off_reason = _start_dataplane(store, config)
+        app = make_app(store, config.state_dir, dataplane is not None, strict_auth=config.strict_auth,
+                       allowed_hosts=(*config.allowed_hosts, config.host))
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.SockSite(runner, sock)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise _port_error(config, exc) from None
+        _write_server_info(config, dataplane=dataplane is not None, ready=True, dataplane_off=off_reason)
+        settler = asyncio.create_task(_settle_forever(store, dataplane is not None))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if ready_line:
+            print(
+                f"vpclab ready on http://{config.host}:{config.port} (state: {config.state_dir})",
+                flush=True,
+            )
+        try:
+            await stop.wait()
+        finally:
+            settler.cancel()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        sock.close()
         if dataplane is not None:
             await asyncio.to_thread(dataplane.stop)
         store.close()
@@ -174,11 +212,50 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
             (config.state_dir / "server.json").unlink(missing_ok=True)
 
 
-def _write_server_info(config: ServerConfig, dataplane: bool | None, ready: bool) -> None:
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _bind(config: ServerConfig) -> socket.socket:
+    """A socket bound (not yet listening) to the configured address, or CannotServe.
+
+    SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT; it
+    still refuses a port some program listens on."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            config.host, config.port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise CannotServe(f"cannot listen on {config.host}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise _port_error(config, exc) from None
+    return sock
+
+
+def _port_error(config: ServerConfig, exc: OSError) -> CannotServe:
+    where = f"{_url_host(config.host)}:{config.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return CannotServe(f"port {config.port} is in use on {config.host} (another program listens "
+                           f"there); choose another with --port or VPCLAB_PORT")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return CannotServe(f"cannot listen on {where}: {config.host} is not an address of this machine")
+    if exc.errno == errno.EACCES:
+        return CannotServe(f"cannot listen on {where}: ports below 1024 need root")
+    return CannotServe(f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+def _write_server_info(config: ServerConfig, dataplane: bool | None, ready: bool,
+                       dataplane_off: str | None = None) -> None:
     """Which process serves this state directory and where, for `vpclab status`, `lab`
-    and `down`: the one record of a running server."""
+    and `down`: the one record of a running server. `dataplane_off` is why there is no
+    data plane (the line the server printed at start), for `status` and the lab."""
     info = {"pid": os.getpid(), "host": config.host, "port": config.port,
-            "url": f"http://{config.host}:{config.port}", "dataplane": dataplane, "ready": ready}
+            "url": f"http://{_url_host(config.host)}:{config.port}", "dataplane": dataplane, "ready": ready,
+            "dataplane_off": dataplane_off}
     tmp = config.state_dir / "server.json.tmp"
     tmp.write_text(json.dumps(info))
     tmp.replace(config.state_dir / "server.json")
@@ -190,7 +267,7 @@ def read_server_info(state_dir: Path, ready_only: bool = True) -> dict | None:
     try:
         info = json.loads((state_dir / "server.json").read_text())
         cmdline = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     if b"vpclab" not in cmdline or (ready_only and not info.get("ready")):
         return None
@@ -198,20 +275,21 @@ def read_server_info(state_dir: Path, ready_only: bool = True) -> dict | None:
 
 
 def _start_dataplane(store: Store, config: ServerConfig):
-    """The data plane, or None (said once, with the reason) when it cannot run here."""
+    """The data plane and None, or None and why not (said once, in one line, when it
+    cannot run here)."""
     if not config.dataplane:
         print("vpclab: data plane off (--no-dataplane): control plane only", flush=True)
-        return None
+        return None, "--no-dataplane"
     from .dataplane.runtime import DataPlane, unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:
         print(f"vpclab: data plane off: {reason}; serving the control plane only "
               "(no traffic; targets stay 'initial')", flush=True)
-        return None
+        return None, reason
     dataplane = DataPlane(store, config.state_dir)
     dataplane.start()
-    return dataplane
+    return dataplane, None
 
 
 async def _settle_forever(store: Store, dataplane: bool, period: float = 0.1) -> None:

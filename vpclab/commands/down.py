@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from .options import resolve_state_dir, state_dir_option
+from .options import fail, resolve_state_dir, state_dir_option
 
 
 def stop_server(state_dir: Path, timeout: float = 20.0) -> int | None:
@@ -108,6 +108,37 @@ def tear_down(state_dir: Path) -> dict:
     return result
 
 
+def _owner_hint(state_dir: Path) -> str:
+    """Who can stop it: the state directory's owner (its server runs as that user)."""
+    import pwd
+
+    try:
+        uid = state_dir.stat().st_uid
+        owner = pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError):
+        return "run it as the user the server runs as"
+    if uid == 0:
+        return f"the state directory belongs to root: run `sudo vpclab down --state-dir {state_dir}`"
+    return f"the state directory belongs to {owner}: run `vpclab down` as {owner}"
+
+
+def _check_namespaces_gone(state_dir: Path) -> None:
+    """`tear_down` removes namespaces only where the data plane can run (root): say so
+    when some are left rather than report success."""
+    from ..dataplane import naming, netns
+
+    try:
+        left = netns.list_namespaces(naming.prefix_for_state_dir(state_dir))
+    except OSError:
+        return
+    if left:
+        from ..dataplane.runtime import unavailable_reason
+
+        why = unavailable_reason() or "they are still in use"
+        hint = f"; run `sudo vpclab down --state-dir {state_dir}`" if os.geteuid() != 0 else ""
+        fail(f"{len(left)} namespaces of {state_dir} remain ({why}){hint}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def down(state_dir: Optional[Path] = state_dir_option()) -> None:
@@ -117,7 +148,13 @@ def register(app: typer.Typer) -> None:
         directory to forget it too.
         """
         sd = resolve_state_dir(state_dir)
-        result = tear_down(sd)
+        if sd.exists() and not sd.is_dir():
+            fail(f"{sd} is not a state directory (not a directory)")
+        try:
+            result = tear_down(sd)
+        except PermissionError as exc:
+            fail(f"cannot stop what runs for {sd}: {exc.strerror} ({_owner_hint(sd)})")
+        _check_namespaces_gone(sd)
         server = f"stopped server {result['server_pid']}" if result["server_pid"] else "no server running"
         typer.echo(f"vpclab down: {server}; ended {result['processes']} instance processes; "
                    f"removed {result['namespaces']} namespaces ({sd})")

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .options import resolve_state_dir, state_dir_option
+from .options import fail, resolve_state_dir, state_dir_option
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +26,12 @@ def register(app: typer.Typer) -> None:
                  "variable takes a comma-separated list)."),
     ) -> None:
         """Serve the AWS APIs (EC2, ELBv2, STS) until SIGINT/SIGTERM."""
-        from ..server import ServerConfig, run
+        from ..server import CannotServe, ServerConfig, run
+        from ..state_lock import StateDirError
 
         hosts = tuple(h.strip() for value in allowed_host for h in value.split(",") if h.strip())
-        run(ServerConfig(state_dir=resolve_state_dir(state_dir), host=host, port=port,
-                         dataplane=dataplane, strict_auth=strict_auth, allowed_hosts=hosts))
+        try:
+            run(ServerConfig(state_dir=resolve_state_dir(state_dir), host=host, port=port,
+                             dataplane=dataplane, strict_auth=strict_auth, allowed_hosts=hosts))
+        except (CannotServe, StateDirError) as exc:
+            fail(str(exc))

@@ -53,13 +53,15 @@ def register(app: typer.Typer) -> None:
         sd = resolve_state_dir(state_dir)
         if not sd.exists():
             fail(f"no state directory at {sd}")
+        if not sd.is_dir():
+            fail(f"{sd} is not a state directory (not a directory)")
         info = read_server_info(sd)
         prefix = naming.prefix_for_state_dir(sd)
         try:
             namespaces = netns.list_namespaces(prefix)
         except OSError:
             namespaces = []
-        counts = resource_counts(sd)
+        counts = counts_or_fail(sd)
         data = {"state_dir": str(sd), "server": info, "prefix": prefix, "namespaces": len(namespaces),
                 "accounts": {a: dict(c) for a, c in counts.items()}}
         if as_json:
@@ -67,12 +69,24 @@ def register(app: typer.Typer) -> None:
             return
         console = Console()
         if info:
-            plane = "data plane on" if info.get("dataplane") else "control plane only"
-            console.print(f"server: [green]running[/] pid {info['pid']} at {info['url']} ({plane})")
+            plane = ("data plane on" if info.get("dataplane")
+                     else f"data plane off: {info.get('dataplane_off') or 'unknown reason'}")
+            console.print(f"server: [green]running[/] pid {info['pid']} at {info['url']} ({plane})",
+                          soft_wrap=True, highlight=False)
         else:
             console.print("server: [yellow]not running[/]")
         console.print(f"state: {sd}   prefix: {prefix}   namespaces: {len(namespaces)}")
         print_counts(console, counts)
+
+
+def counts_or_fail(state_dir: Path) -> dict[str, Counter]:
+    """`resource_counts`, or one line when the store cannot be read."""
+    import sqlite3
+
+    try:
+        return resource_counts(state_dir)
+    except sqlite3.Error as exc:
+        fail(f"cannot read {state_dir / 'state.db'}: {exc}")
 
 
 def print_counts(console: Console, counts: dict[str, Counter]) -> None:

@@ -22,7 +22,7 @@ from .addresses import available_count, create_network_interface
 from .default_vpc import ensure_default_vpc
 from .ids import new_id
 from .images import get_image
-from .instance_types import check_architecture, check_instance_type
+from .instance_types import DEFAULT_INSTANCE_TYPE, check_architecture, check_instance_type
 from .instances import render
 from .lookup import ENI, SUBNET, get_owned
 from .regions import zone_by_name, zones
@@ -157,7 +157,7 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
     if not image_id:
         raise MissingParameter("The request must contain the parameter ImageId")
     image = get_image(ctx.region, image_id)
-    instance_type = req.get("InstanceType", "m1.small")
+    instance_type = req.get("InstanceType", DEFAULT_INSTANCE_TYPE)
     check_instance_type(instance_type)
     check_architecture(image, instance_type)
     user_data = _check_user_data(req.get("UserData"))

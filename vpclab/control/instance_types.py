@@ -31,10 +31,17 @@ def _types() -> dict[str, tuple[int, int, str]]:
                             ("xlarge", 4), ("2xlarge", 8)):
             out[f"{family}.{size}"] = (vcpus, tpc, arch)
     out["c5.large"] = (2, 2, "x86_64")
+    # The previous generation RunInstances still defaults to (see DEFAULT_INSTANCE_TYPE).
+    for size, vcpus in (("small", 1), ("medium", 1), ("large", 2), ("xlarge", 4)):
+        out[f"m1.{size}"] = (vcpus, 1, "x86_64")
     return out
 
 
 INSTANCE_TYPES = _types()
+
+#: What RunInstances launches when the request names no InstanceType (and no launch
+#: template): AWS's documented default.
+DEFAULT_INSTANCE_TYPE = "m1.small"
 
 
 def check_instance_type(name: str) -> tuple[int, int, str]:

@@ -46,7 +46,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import cgroups
+from . import cgroups, dependencies
 
 #: Capabilities an instance's processes hold (bounding = permitted = effective).
 KEPT_CAPABILITIES = (
@@ -80,9 +80,9 @@ HARDEN = (
 
 def unavailable_reason() -> str | None:
     """Why instances cannot be confined here (a missing tool or cgroup2), or None."""
-    missing = [t for t in ("unshare", "nsenter", "setpriv", "mount", "hostname") if shutil.which(t) is None]
+    missing = dependencies.missing(dependencies.CONFINEMENT)
     if missing:
-        return f"missing {', '.join(missing)} (install util-linux and hostname)"
+        return "; ".join(missing)
     return cgroups.unavailable_reason()
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..store import Store
-from . import confinement, naming, netns
+from . import confinement, dependencies, naming, netns
 from .backend import Backend
 from .planner import Contributor, build_plan
 from .world import World
@@ -88,23 +88,47 @@ def _load_areas() -> list[_Area]:
 
 def unavailable_reason() -> str | None:
     """Why this process cannot run the data plane (make namespaces, confine instances),
-    or None if it can."""
+    or None if it can: one line saying what is missing and how to get it."""
     return namespaces_unavailable() or confinement.unavailable_reason()
 
 
 def namespaces_unavailable() -> str | None:
-    """Why this process cannot make namespaces, or None if it can."""
+    """Why this process cannot make namespaces, or None if it can.
+
+    It is tried for real: the libraries and programs it uses must load and run
+    (dependencies.py), and a namespace is made, holds an nftables table and is removed.
+    """
     if os.name != "posix" or not Path("/proc/self/ns/net").exists():
         return "not Linux"
     if os.geteuid() != 0:
         return "not running as root (namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+    lines = dependencies.missing(dependencies.DATA_PLANE)
+    if lines:
+        return "; ".join(lines)
     probe = f"vlprobe-{os.getpid()}"
     try:
         netns.create(probe)
-        netns.delete(probe)
     except Exception as exc:  # any failure means: no data plane here
         return f"cannot create a network namespace ({exc})"
+    try:
+        netns.run_in(probe, _nftables_works, probe)
+    except Exception as exc:
+        return f"nftables does not work in a new namespace ({str(exc).strip() or type(exc).__name__})"
+    finally:
+        try:
+            netns.delete(probe)
+        except Exception as exc:
+            log.warning("removing the probe namespace %s: %s", probe, exc)
     return None
+
+
+def _nftables_works(namespace: str) -> None:
+    """Add and delete a table inside the probe namespace (kernel nf_tables support)."""
+    from .nft import NftContext
+
+    ctx = NftContext(namespace)
+    ctx.run("add table inet vlprobe")
+    ctx.run("delete table inet vlprobe")
 
 
 class DataPlane:

@@ -4,11 +4,14 @@ Two accounts in ap-south-1: account 1 serves nginx behind an NLB and publishes i
 endpoint service; account 2 connects to it through an interface endpoint once allowed and
 accepted, and curls the endpoint's DNS name from its own instance. Step numbers are the
 seed's. Each step is one or a few AWS calls; waits poll at a short interval (AWS's
-waiters poll every 15 s; the same calls, only faster).
+waiters poll every 15 s; the same calls, only faster). Everything a run makes carries the
+lab's tags (tagged.py), and a name something else already has gets a number, so a run
+works next to whatever else the accounts hold and its cleanup touches only its own.
 """
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import time
@@ -21,6 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from . import tagged
 from .steps import Recorder
 
 REGION = "ap-south-1"
@@ -28,14 +32,33 @@ PROVIDER = "111111111111"
 CONSUMER = "222222222222"
 USER_DATA = "#!/bin/sh\n# The image has nginx; start it as `systemctl start nginx` would.\nnginx\n"
 RECORD_FILE = "lab-privatelink.json"
+LAB = "privatelink"  # the value of the vpclab:lab tag on everything this lab makes
+
+
+def new_run_id() -> str:
+    """The value of the vpclab:lab-run tag of one run: when it started, and 4 hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def free_name(stem: str, taken: set[str], numbered: bool = False) -> str:
+    """`stem` if free, else `stem-2`, `stem-3`, …; `numbered` always adds the number
+    (`launch-wizard-1`, `-2`, … as the console names its groups)."""
+    if not numbered and stem not in taken:
+        return stem
+    n = 1 if numbered else 2
+    while f"{stem}-{n}" in taken:
+        n += 1
+    return f"{stem}-{n}"
 
 
 @dataclass
 class LabState:
-    """Ids the lab made, saved so that `--cleanup` can remove what `--keep` left."""
+    """Ids the latest run made, saved as it goes (`lab-privatelink.json`: what a kept run
+    holds, for scripts and tests). Cleanup does not read it: it goes by the tags."""
 
     endpoint_url: str = ""
     state_dir: str = ""
+    run_id: str = ""
     provider_sg: str = ""
     provider_instance: str = ""
     provider_ip: str = ""
@@ -54,13 +77,6 @@ class LabState:
 
     def save(self, state_dir: Path) -> None:
         (state_dir / RECORD_FILE).write_text(json.dumps(self.__dict__, indent=2))
-
-    @classmethod
-    def load(cls, state_dir: Path) -> "LabState | None":
-        try:
-            return cls(**json.loads((state_dir / RECORD_FILE).read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
 
 
 def client(service: str, account: str, endpoint_url: str):
@@ -90,7 +106,7 @@ class PrivateLinkLab:
         self.url = endpoint_url
         self.state_dir = state_dir
         self.rec = rec
-        self.s = LabState(endpoint_url=endpoint_url, state_dir=str(state_dir))
+        self.s = LabState(endpoint_url=endpoint_url, state_dir=str(state_dir), run_id=new_run_id())
         self.ec2_1 = client("ec2", PROVIDER, endpoint_url)
         self.elb_1 = client("elbv2", PROVIDER, endpoint_url)
         self.ec2_2 = client("ec2", CONSUMER, endpoint_url)
@@ -98,13 +114,37 @@ class PrivateLinkLab:
     def save(self) -> None:
         self.s.save(self.state_dir)
 
+    def made_something(self) -> bool:
+        s = self.s
+        return any((s.provider_sg, s.provider_instance, s.target_group, s.load_balancer, s.service_id,
+                    s.consumer_sg, s.consumer_instance, s.endpoint_id))
+
+    def _tags(self) -> list[dict[str, str]]:
+        return tagged.tags(LAB, self.s.run_id)
+
+    def _spec(self, resource_type: str, name: str | None = None) -> dict:
+        return tagged.tag_specification(resource_type, LAB, self.s.run_id, name)
+
+    @staticmethod
+    def _default_vpc(ec2) -> str:
+        return ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+
+    @staticmethod
+    def _group_names(ec2, vpc_id: str) -> set[str]:
+        return {g["GroupName"] for page in ec2.get_paginator("describe_security_groups").paginate(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]) for g in page["SecurityGroups"]}
+
     # Step 1: account 1 ------------------------------------------------------------------
     def provider(self) -> None:
         rec, ec2, elb, s = self.rec, self.ec2_1, self.elb_1, self.s
         with rec.step("Step 1.2", "Launch demo-server-instance allowing port 80 (account 1)",
                       "CreateSecurityGroup, AuthorizeSecurityGroupIngress, RunInstances") as r:
+            vpc_id = self._default_vpc(ec2)
+            group = free_name("launch-wizard", self._group_names(ec2, vpc_id), numbered=True)
             s.provider_sg = ec2.create_security_group(
-                GroupName="launch-wizard-1", Description="launch-wizard-1 created by the vpclab lab")["GroupId"]
+                GroupName=group, Description=f"{group} created by the vpclab lab", VpcId=vpc_id,
+                TagSpecifications=[self._spec("security-group")])["GroupId"]
+            self.save()
             ec2.authorize_security_group_ingress(GroupId=s.provider_sg, IpPermissions=[
                 {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
                 for p in (22, 80)])
@@ -112,13 +152,13 @@ class PrivateLinkLab:
                 ImageId=self._image(ec2), InstanceType="t2.micro", MinCount=1, MaxCount=1,
                 SecurityGroupIds=[s.provider_sg], UserData=USER_DATA,
                 Placement={"AvailabilityZone": f"{REGION}a"},
-                TagSpecifications=[{"ResourceType": "instance",
-                                    "Tags": [{"Key": "Name", "Value": "demo-server-instance"}]}],
+                TagSpecifications=[self._spec("instance", "demo-server-instance")],
             )["Instances"][0]
             s.provider_instance, s.provider_ip = inst["InstanceId"], inst["PrivateIpAddress"]
             self.save()
             rec.wait("waiting for demo-server-instance to run", lambda: self._running(ec2, s.provider_instance))
-            r.ids = {"sg": s.provider_sg, "instance": s.provider_instance, "ip": s.provider_ip}
+            r.ids = {"sg": s.provider_sg, "group": group, "instance": s.provider_instance,
+                     "ip": s.provider_ip}
         with rec.step("Step 1.3", "nginx started by the instance's user data",
                       "vpclab exec … curl 127.0.0.1, GetConsoleOutput") as r:
             rec.wait("waiting for nginx", lambda: poll(
@@ -136,9 +176,13 @@ class PrivateLinkLab:
             r.detail = "Welcome to nginx!"
         with rec.step("Step 1.7", "Create target group demo-service-tg (TCP:80, instances)",
                       "CreateTargetGroup") as r:
-            vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+            vpc_id = self._default_vpc(ec2)
+            # A name taken by a target group that is not this run's (the README's walk-through,
+            # a kept run) gets a number: CreateTargetGroup would hand back that group.
+            name = free_name("demo-service-tg", {tg["TargetGroupName"] for page in elb.get_paginator(
+                "describe_target_groups").paginate() for tg in page["TargetGroups"]})
             s.target_group = elb.create_target_group(
-                Name="demo-service-tg", Protocol="TCP", Port=80, VpcId=vpc_id, TargetType="instance"
+                Name=name, Protocol="TCP", Port=80, VpcId=vpc_id, TargetType="instance", Tags=self._tags(),
             )["TargetGroups"][0]["TargetGroupArn"]
             self.save()
             r.ids = {"target_group": s.target_group.rsplit(":", 1)[-1]}
@@ -149,8 +193,11 @@ class PrivateLinkLab:
                       "DescribeSubnets, CreateLoadBalancer") as r:
             subnets = [sn["SubnetId"] for sn in ec2.describe_subnets(
                 Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
-            lb = elb.create_load_balancer(Name="demo-service-nlb", Type="network", Scheme="internet-facing",
-                                          Subnets=subnets, SecurityGroups=[s.provider_sg])["LoadBalancers"][0]
+            name = free_name("demo-service-nlb", {lb["LoadBalancerName"] for page in elb.get_paginator(
+                "describe_load_balancers").paginate() for lb in page["LoadBalancers"]})
+            lb = elb.create_load_balancer(Name=name, Type="network", Scheme="internet-facing",
+                                          Subnets=subnets, SecurityGroups=[s.provider_sg],
+                                          Tags=self._tags())["LoadBalancers"][0]
             s.load_balancer, s.load_balancer_dns = lb["LoadBalancerArn"], lb["DNSName"]
             self.save()
             r.ids = {"nlb": s.load_balancer.rsplit("/", 2)[-2] + "/" + s.load_balancer.rsplit("/", 1)[-1],
@@ -158,7 +205,8 @@ class PrivateLinkLab:
         with rec.step("Step 1.11", "Listener TCP:80 forwarding to demo-service-tg", "CreateListener") as r:
             s.listener = elb.create_listener(
                 LoadBalancerArn=s.load_balancer, Protocol="TCP", Port=80,
-                DefaultActions=[{"Type": "forward", "TargetGroupArn": s.target_group}])["Listeners"][0]["ListenerArn"]
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": s.target_group}],
+                Tags=self._tags())["Listeners"][0]["ListenerArn"]
             self.save()
             r.ids = {"listener": s.listener.rsplit("/", 1)[-1]}
         with rec.step("Step 1.12", "Wait for the NLB: provisioning → active", "DescribeLoadBalancers") as r:
@@ -181,8 +229,7 @@ class PrivateLinkLab:
                       "CreateVpcEndpointServiceConfiguration") as r:
             svc = ec2.create_vpc_endpoint_service_configuration(
                 NetworkLoadBalancerArns=[s.load_balancer], AcceptanceRequired=True,
-                TagSpecifications=[{"ResourceType": "vpc-endpoint-service",
-                                    "Tags": [{"Key": "Name", "Value": "demo-service-provider"}]}],
+                TagSpecifications=[self._spec("vpc-endpoint-service", "demo-service-provider")],
             )["ServiceConfiguration"]
             s.service_id, s.service_name = svc["ServiceId"], svc["ServiceName"]
             self.save()
@@ -195,8 +242,7 @@ class PrivateLinkLab:
             inst = ec2.run_instances(
                 ImageId=self._image(ec2), InstanceType="t2.micro", MinCount=1, MaxCount=1,
                 Placement={"AvailabilityZone": f"{REGION}a"},
-                TagSpecifications=[{"ResourceType": "instance",
-                                    "Tags": [{"Key": "Name", "Value": "account2-ec2"}]}],
+                TagSpecifications=[self._spec("instance", "account2-ec2")],
             )["Instances"][0]
             s.consumer_instance = inst["InstanceId"]
             self.save()
@@ -224,18 +270,21 @@ class PrivateLinkLab:
             r.detail = "Service name verified."
         with rec.step("Step 2.9", "Create interface endpoint demo-endpoint in all three subnets",
                       "CreateSecurityGroup, AuthorizeSecurityGroupIngress, CreateVpcEndpoint") as r:
-            vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+            vpc_id = self._default_vpc(ec2)
             subnets = [sn["SubnetId"] for sn in ec2.describe_subnets(
                 Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
             s.consumer_sg = ec2.create_security_group(
-                GroupName="demo-endpoint-sg", Description="port 80 to the endpoint", VpcId=vpc_id)["GroupId"]
+                GroupName=free_name("demo-endpoint-sg", self._group_names(ec2, vpc_id)),
+                Description="port 80 to the endpoint", VpcId=vpc_id,
+                TagSpecifications=[self._spec("security-group")])["GroupId"]
+            self.save()
             # Step 2.13: the endpoint's security group needs an inbound rule for port 80.
             ec2.authorize_security_group_ingress(GroupId=s.consumer_sg, IpPermissions=[
                 {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "172.31.0.0/16"}]}])
             ep = ec2.create_vpc_endpoint(
                 VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=s.service_name, SubnetIds=subnets,
                 SecurityGroupIds=[s.consumer_sg],
-                TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": [{"Key": "Name", "Value": "demo-endpoint"}]}],
+                TagSpecifications=[self._spec("vpc-endpoint", "demo-endpoint")],
             )["VpcEndpoint"]
             s.endpoint_id, s.endpoint_dns = ep["VpcEndpointId"], ep["DnsEntries"][0]["DnsName"]
             self.save()
@@ -269,71 +318,90 @@ class PrivateLinkLab:
             r.detail = "Welcome to nginx!"
 
     # Step 3: cleanup --------------------------------------------------------------------
-    def cleanup(self) -> None:
-        rec, s = self.rec, self.s
-        ec2_1, ec2_2, elb = self.ec2_1, self.ec2_2, self.elb_1
-        if s.endpoint_id:
+    def cleanup(self, run_id: str | None) -> None:
+        """Delete, in the seed's order, what carries this lab's tags: one run's (`run_id`)
+        or, for `--cleanup`, every run's. Nothing else in the accounts is touched."""
+        rec = self.rec
+        clients = {PROVIDER: (self.ec2_1, self.elb_1), CONSUMER: (self.ec2_2, client("elbv2", CONSUMER, self.url))}
+        with rec.step("Step 3.0", "Find what the lab made (by its tags)", "Describe*, DescribeTags") as r:
+            made = {a: tagged.find(ec2, elb, a, LAB, run_id) for a, (ec2, elb) in clients.items()}
+            r.ids = {f"{a}:{k}": str(len(v)) for a, m in made.items() for k, v in m.kinds().items()}
+            if not r.ids:
+                r.detail = "nothing of the lab's is left"
+        everything = [(clients[a][0], clients[a][1], m) for a, m in made.items()]
+        if any(m.endpoints for _, _, m in everything):
             with rec.step("Step 3.1", "Delete the endpoint (account 2)", "DeleteVpcEndpoints") as r:
-                out = ec2_2.delete_vpc_endpoints(VpcEndpointIds=[s.endpoint_id])
-                _unsuccessful(out, ok_codes=("InvalidVpcEndpoint.NotFound",))
-                rec.wait("endpoint deleting → deleted", lambda: poll(
-                    lambda: self._endpoint_state() in ("deleted", None), 60, 0.1, "the endpoint to be deleted"))
-                r.ids = {"endpoint": s.endpoint_id}
-        if s.service_id:
+                for ec2, _, m in everything:
+                    if m.endpoints:
+                        out = ec2.delete_vpc_endpoints(VpcEndpointIds=m.endpoints)
+                        _unsuccessful(out, ok_codes=("InvalidVpcEndpoint.NotFound",))
+                for ec2, _, m in everything:
+                    for eid in m.endpoints:
+                        rec.wait("endpoint deleting → deleted", lambda: poll(
+                            lambda: _endpoint_state(ec2, eid) in ("deleted", None), 60, 0.1,
+                            "the endpoint to be deleted"))
+                r.ids = {"endpoints": ",".join(e for _, _, m in everything for e in m.endpoints)}
+        if any(m.services for _, _, m in everything):
             with rec.step("Step 3.2", "Delete the endpoint service (account 1)",
                           "DeleteVpcEndpointServiceConfigurations") as r:
-                out = ec2_1.delete_vpc_endpoint_service_configurations(ServiceIds=[s.service_id])
-                _unsuccessful(out, ok_codes=("InvalidVpcEndpointService.NotFound",))
-                r.ids = {"service": s.service_id}
-        if s.load_balancer:
-            with rec.step("Step 3.3", "Delete the NLB", "DeleteListener, DeleteLoadBalancer") as r:
-                elb.delete_load_balancer(LoadBalancerArn=s.load_balancer)
-                rec.wait("NLB deleting", lambda: poll(lambda: not _exists(
-                    lambda: elb.describe_load_balancers(LoadBalancerArns=[s.load_balancer])), 60, 0.1, "the NLB to go"))
-        with rec.step("Step 3.4", "Terminate the instances", "TerminateInstances") as r:
-            for ec2, iid in ((ec2_1, s.provider_instance), (ec2_2, s.consumer_instance)):
-                if iid:
-                    ec2.terminate_instances(InstanceIds=[iid])
-            for ec2, iid in ((ec2_1, s.provider_instance), (ec2_2, s.consumer_instance)):
-                if iid:
-                    rec.wait(f"{iid} shutting down", lambda: poll(
-                        lambda: self._instance_state(ec2, iid) in ("terminated", None), 60, 0.1, f"{iid} to terminate"))
-            r.ids = {"instances": ",".join(i for i in (s.provider_instance, s.consumer_instance) if i)}
-        if s.target_group:
+                for ec2, _, m in everything:
+                    if m.services:
+                        out = ec2.delete_vpc_endpoint_service_configurations(ServiceIds=m.services)
+                        _unsuccessful(out, ok_codes=("InvalidVpcEndpointService.NotFound",))
+                r.ids = {"services": ",".join(x for _, _, m in everything for x in m.services)}
+        if any(m.load_balancers for _, _, m in everything):
+            with rec.step("Step 3.3", "Delete the NLB", "DeleteLoadBalancer") as r:
+                for _, elb, m in everything:
+                    for arn in m.load_balancers:
+                        elb.delete_load_balancer(LoadBalancerArn=arn)
+                for _, elb, m in everything:
+                    for arn in m.load_balancers:
+                        rec.wait("NLB deleting", lambda: poll(lambda: not _exists(
+                            lambda: elb.describe_load_balancers(LoadBalancerArns=[arn])), 60, 0.1, "the NLB to go"))
+                r.ids = {"nlbs": str(sum(len(m.load_balancers) for _, _, m in everything))}
+        if any(m.instances for _, _, m in everything):
+            with rec.step("Step 3.4", "Terminate the instances", "TerminateInstances") as r:
+                for ec2, _, m in everything:
+                    if m.instances:
+                        ec2.terminate_instances(InstanceIds=m.instances)
+                for ec2, _, m in everything:
+                    for iid in m.instances:
+                        rec.wait(f"{iid} shutting down", lambda: poll(
+                            lambda: self._instance_state(ec2, iid) in ("terminated", None), 60, 0.1,
+                            f"{iid} to terminate"))
+                r.ids = {"instances": ",".join(i for _, _, m in everything for i in m.instances)}
+        if any(m.target_groups for _, _, m in everything):
             with rec.step("Step 3.5", "Delete the target group", "DeleteTargetGroup") as r:
-                elb.delete_target_group(TargetGroupArn=s.target_group)
-        with rec.step("Step 3.6", "Delete the lab's security groups", "DeleteSecurityGroup") as r:
-            for ec2, gid in ((ec2_1, s.provider_sg), (ec2_2, s.consumer_sg)):
-                if gid:
-                    try:
-                        ec2.delete_security_group(GroupId=gid)
-                    except ClientError as err:
-                        if err.response["Error"]["Code"] != "InvalidGroup.NotFound":
-                            raise
-        with rec.step("Step 3.7", "Check that nothing is left", "Describe* in both accounts") as r:
-            left = self.leftovers()
+                for _, elb, m in everything:
+                    for arn in m.target_groups:
+                        elb.delete_target_group(TargetGroupArn=arn)
+                r.ids = {"target_groups": str(sum(len(m.target_groups) for _, _, m in everything))}
+        if any(m.security_groups for _, _, m in everything):
+            with rec.step("Step 3.6", "Delete the lab's security groups", "DeleteSecurityGroup") as r:
+                for ec2, _, m in everything:
+                    for gid in m.security_groups:
+                        try:
+                            ec2.delete_security_group(GroupId=gid)
+                        except ClientError as err:
+                            if err.response["Error"]["Code"] != "InvalidGroup.NotFound":
+                                raise
+                r.ids = {"groups": ",".join(g for _, _, m in everything for g in m.security_groups)}
+        with rec.step("Step 3.7", "Check that nothing of the lab's is left", "Describe* in both accounts") as r:
+            left = self.leftovers(made, run_id)
             if left:
                 raise RuntimeError(f"left behind: {left}")
-            r.detail = "no endpoint, service, NLB, target group, instance or lab security group left"
+            r.detail = "no endpoint, service, NLB, target group, instance, ENI or security group of the lab left"
 
-    def leftovers(self) -> dict[str, list[str]]:
+    def leftovers(self, made: dict[str, tagged.Made], run_id: str | None) -> dict[str, list[str]]:
+        """What still carries the lab's tags, and ENIs of what `made` held."""
         left: dict[str, list[str]] = {}
         for account, ec2 in ((PROVIDER, self.ec2_1), (CONSUMER, self.ec2_2)):
-            eps = [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
-                   if e["State"] not in ("deleted",)]
-            svcs = [c["ServiceId"] for c in ec2.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"]]
-            insts = [i["InstanceId"] for res in ec2.describe_instances()["Reservations"] for i in res["Instances"]
-                     if i["State"]["Name"] != "terminated"]
-            sgs = [g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"]
-            enis = [n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces()["NetworkInterfaces"]]
-            elb = client("elbv2", account, self.url)
-            lbs = [lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
-            tgs = [tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]]
-            for kind, items in (("endpoints", eps), ("services", svcs), ("instances", insts),
-                                ("security_groups", sgs), ("network_interfaces", enis),
-                                ("load_balancers", lbs), ("target_groups", tgs)):
-                if items:
-                    left[f"{account}:{kind}"] = items
+            now = tagged.find(ec2, client("elbv2", account, self.url), account, LAB, run_id)
+            for kind, ids in now.kinds().items():
+                left[f"{account}:{kind}"] = ids
+            enis = tagged.network_interfaces_of(ec2, made[account])
+            if enis:
+                left[f"{account}:network_interfaces"] = enis
         return left
 
     # Helpers ----------------------------------------------------------------------------
@@ -355,13 +423,17 @@ class PrivateLinkLab:
         return poll(lambda: self._instance_state(ec2, iid) == "running", 60, 0.05, f"{iid} to run")
 
     def _endpoint_state(self) -> str | None:
-        try:
-            eps = self.ec2_2.describe_vpc_endpoints(VpcEndpointIds=[self.s.endpoint_id])["VpcEndpoints"]
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "InvalidVpcEndpointId.NotFound":
-                return None
-            raise
-        return eps[0]["State"] if eps else None
+        return _endpoint_state(self.ec2_2, self.s.endpoint_id)
+
+
+def _endpoint_state(ec2, endpoint_id: str) -> str | None:
+    try:
+        eps = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "InvalidVpcEndpointId.NotFound":
+            return None
+        raise
+    return eps[0]["State"] if eps else None
 
 
 def _unsuccessful(result: dict, ok_codes: tuple[str, ...]) -> None:
