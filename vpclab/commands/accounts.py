@@ -24,13 +24,13 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand is not None:
             return
         from ..store.credentials import Credentials
-        from .status import print_counts, resource_counts
+        from .status import counts_or_fail, print_counts
 
         sd = resolve_state_dir(state_dir)
-        counts = resource_counts(sd)
+        counts = counts_or_fail(sd)
         try:
             keys = Credentials(sd).all()
-        except PermissionError:
+        except (OSError, ValueError):  # unreadable here (not root) or not a key file: no keys to show
             keys = []
         if not counts and not keys:
             fail(f"no accounts yet in {sd}")

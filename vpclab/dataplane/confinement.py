@@ -42,7 +42,6 @@ direct routes only: setns, mounts, kernel knobs, ptrace, signals to the host.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
