@@ -248,7 +248,9 @@ def test_exec_options_after_the_instance_and_account(dataplane_server):
 def test_start_up_check_names_what_confinement_lacks(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no util-linux on this PATH
     reason = confinement.unavailable_reason()
-    assert reason is not None and "missing unshare, nsenter, setpriv" in reason
+    assert reason is not None
+    for tool in ("unshare", "nsenter", "setpriv"):
+        assert f"{tool} is missing (no `{tool}` on PATH); install it with `apt-get install util-linux`" in reason
     monkeypatch.undo()
     if os.geteuid() == 0:
         assert confinement.unavailable_reason() is None
