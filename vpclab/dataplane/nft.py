@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vpclab.dataplane.lowfd import below_fd_setsize
+
 FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _FORBIDDEN = re.compile(r"[;{}\n\r#]")
@@ -243,7 +245,7 @@ class NftContext:
         from nftables import Nftables  # local: importing needs libnftables.so.1
 
         self.namespace = namespace
-        self._nft: Any = Nftables()
+        self._nft: Any = below_fd_setsize(Nftables)  # libnftables select()s on its socket
         self.applied: dict[tuple[str, str], NftTable] = {}
 
     def run(self, script: str) -> str:
