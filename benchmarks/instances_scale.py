@@ -55,16 +55,31 @@ REPO = Path(__file__).resolve().parent.parent
 # The server with a wrapper that writes each Backend.apply's kind and duration to a trace
 # file (benchmark-only; no server code changed).
 BOOTSTRAP = r'''
-import sys, time
+import os, sys, time
 trace = open(sys.argv.pop(1), "a", buffering=1)
+from vpclab.dataplane import linux
 from vpclab.dataplane.backend import Backend
+if os.environ.get("VPCLAB_BENCH_MAX_THREADS"):
+    linux.MAX_THREADS = int(os.environ["VPCLAB_BENCH_MAX_THREADS"])
+profile = None
+if os.environ.get("VPCLAB_BENCH_PROFILE"):  # --profile: cProfile of the full passes, dumped after each
+    import cProfile
+    profile = cProfile.Profile()
 _apply = Backend.apply
 def apply(self, plan, full=True):
     t = time.time()
+    actions = []
+    if full and profile is not None:
+        profile.enable()
     try:
-        return _apply(self, plan, full=full)
+        actions = _apply(self, plan, full=full)
+        return actions
     finally:
-        trace.write(f"{'full' if full else 'change'} {t:.6f} {time.time() - t:.6f} {len(plan.namespaces)}\n")
+        if full and profile is not None:
+            profile.disable()
+            profile.dump_stats(os.environ["VPCLAB_BENCH_PROFILE"])
+        trace.write(f"{'full' if full else 'change'} {t:.6f} {time.time() - t:.6f} {len(plan.namespaces)} "
+                    f"{len(actions)}\n")
 Backend.apply = apply
 from vpclab.cli import main
 sys.argv[0] = "vpclab"
@@ -85,8 +100,9 @@ def free_port() -> int:
 class Server:
     """`vpclab server --dataplane` on a free port, started through BOOTSTRAP."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, env: dict[str, str]):
         self.state_dir = state_dir
+        self.env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.trace = state_dir.parent / "apply.trace"
@@ -96,7 +112,7 @@ class Server:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.state_dir / "server.log"
         offset = log_path.stat().st_size if log_path.exists() else 0
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        env = {**os.environ, **self.env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         with open(log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 [PY, "-c", BOOTSTRAP, str(self.trace), "server", "--port", str(self.port),
@@ -136,20 +152,20 @@ class Server:
     def files_threads(self) -> tuple[int, int]:
         return len(os.listdir(f"/proc/{self.pid}/fd")), len(os.listdir(f"/proc/{self.pid}/task"))
 
-    def applies(self, since: float = 0.0) -> list[tuple[str, float, float, int]]:
-        """(kind, start, seconds, namespaces) of every Backend.apply that started after `since`."""
+    def applies(self, since: float = 0.0) -> list[tuple[str, float, float, int, int]]:
+        """(kind, start, seconds, namespaces, actions) of every Backend.apply started after `since`."""
         out = []
         try:
             lines = self.trace.read_text().splitlines()
         except OSError:
             return out
         for line in lines:
-            kind, start, secs, n = line.split()
+            kind, start, secs, n, actions = line.split()
             if float(start) >= since:
-                out.append((kind, float(start), float(secs), int(n)))
+                out.append((kind, float(start), float(secs), int(n), int(actions)))
         return out
 
-    def wait_apply(self, kind: str, since: float, timeout: float) -> tuple[str, float, float, int]:
+    def wait_apply(self, kind: str, since: float, timeout: float) -> tuple[str, float, float, int, int]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive(f"waiting for a {kind} pass")
@@ -256,6 +272,7 @@ def run(args, server: Server, res: dict) -> None:
     res["per_instance"] = {"files": round((files - res["at_0"]["files"]) / args.count, 3),
                            "threads": round((threads - res["at_0"]["threads"]) / args.count, 3)}
     res["full_pass_s"] = round(full[2], 2)
+    res["full_pass_actions"] = full[4]
     changes = [a[2] for a in server.applies(t_launch and 0) if a[0] == "change"]
     res["change_pass_max_s"] = round(max(changes), 2) if changes else None
     log(f"{args.count} running: {res[f'at_{args.count}']}, per instance {res['per_instance']}, "
@@ -301,6 +318,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="abort (and clean up) after this many seconds")
     parser.add_argument("--no-restart", action="store_true", help="skip the restart at --count instances")
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
+    parser.add_argument("--max-threads", type=int, help="namespace threads the server keeps "
+                        "(linux.MAX_THREADS; for comparisons, e.g. 100000: one per namespace)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the server's full passes; print the last one's top functions")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("benchmarks/instances_scale.py needs root (network namespaces)", file=sys.stderr)
@@ -319,7 +340,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="vpclab-bench-scale-"))
     state_dir = tmp / "state"
     prefix = naming.prefix_for_state_dir(state_dir)
-    server = Server(state_dir)
+    env = {}
+    if args.max_threads is not None:
+        env["VPCLAB_BENCH_MAX_THREADS"] = str(args.max_threads)
+    if args.profile:
+        env["VPCLAB_BENCH_PROFILE"] = str(tmp / "full.prof")
+    server = Server(state_dir, env)
     res: dict = {"count": args.count, "batch": args.batch}
     code = 0
     started = time.monotonic()
@@ -336,6 +362,9 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             server.stop()
+            if args.profile and (tmp / "full.prof").exists():
+                import pstats
+                pstats.Stats(str(tmp / "full.prof"), stream=sys.stderr).sort_stats("cumulative").print_stats(40)
             down = tear_down(state_dir)
             left = netns.list_namespaces(prefix)
             res["cleanup"] = {"namespaces_removed": down["namespaces"], "processes_ended": down["processes"],

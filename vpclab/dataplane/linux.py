@@ -65,17 +65,17 @@ FR_ACT_TO_TBL = 1  # fib_rule_hdr.action: lookup a table
 FR_ACT_GOTO = 2  # fib_rule_hdr.action: go on at another priority
 
 
-MAX_THREADS = 32
+MAX_THREADS = 64
 """Namespace threads kept (least recently used ones beyond this are closed when idle)."""
 
 
 class LinuxKernel:
     """`Kernel` on this Linux machine, for everything owned by `prefix`."""
 
-    def __init__(self, prefix: str, delete_timeout: float = 5.0, max_threads: int = MAX_THREADS):
+    def __init__(self, prefix: str, delete_timeout: float = 5.0, max_threads: int | None = None):
         self.prefix = naming.check_prefix(prefix)
         self.delete_timeout = delete_timeout
-        self.max_threads = max_threads
+        self.max_threads = MAX_THREADS if max_threads is None else max_threads
         self._threads: OrderedDict[str, netns.NamespaceThread] = OrderedDict()  # least recent first
         self._busy: dict[netns.NamespaceThread, int] = {}  # calls in flight: not closed while > 0
         self._retired: list[netns.NamespaceThread] = []  # out of the pool, to close once idle

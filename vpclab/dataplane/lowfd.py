@@ -29,7 +29,7 @@ T = TypeVar("T")
 FD_SETSIZE = 1024
 NETLINK_NETFILTER = 12
 
-RESERVE = 48
+RESERVE = 80
 """Placeholders kept: more than the netfilter sockets alive at once (one per namespace
 thread `LinuxKernel` keeps, `linux.MAX_THREADS`)."""
 
