@@ -5,10 +5,10 @@ a libnftables context, so repeated calls pay no fork and no socket setup. At mos
 `MAX_THREADS` such threads are kept, the most recently used ones: a thread costs five
 descriptors (pyroute2's socket, its event loop's epoll and wake-up pair, libnftables'
 socket), and a server with hundreds of instances must not hold one per instance
-namespace. A namespace whose thread was closed gets a new one when next used (~1.5 ms);
-VPC routers, which every change touches, keep theirs, and what vpclab last applied to
-each nft table is kept here, not in the context, so a new context still sends element
-updates. Threads are keyed by the namespace's inode: if a namespace was deleted and
+namespace. A namespace whose thread was closed gets a new one when next used (~1.5 ms):
+the few namespaces most changes touch (VPC routers) keep theirs between passes, and what
+vpclab last applied to each nft table is kept here, not in the context, so a new context
+still sends element updates. Threads are keyed by the namespace's inode: if a namespace was deleted and
 recreated behind our back (``ip netns del`` by hand), its old thread (which would still
 sit in the old namespace) is dropped and a new one is made.
 """
