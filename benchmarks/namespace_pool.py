@@ -66,7 +66,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_term)
     lowfd.RESERVE = max(lowfd.RESERVE, args.count + 100)
     lowfd.reserve()
-    prefix = naming.prefix_for_state_dir(tempfile.mkdtemp(prefix="vpclab-bench-pool-") + "/state")
+    tmp = tempfile.mkdtemp(prefix="vpclab-bench-pool-")  # names the prefix; nothing is written there
+    prefix = naming.prefix_for_state_dir(tmp + "/state")
     plan = plan_of(prefix, args.count)
     code = 0
     print(f"prefix {prefix}: 1 router + {args.count} instance namespaces; load {os.getloadavg()[0]:.1f}")
@@ -100,6 +101,7 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         with Backend(LinuxKernel(prefix)) as b:
             b.destroy()
+        os.rmdir(tmp)
         left = netns.list_namespaces(prefix)
         print(f"cleanup: namespaces left {len(left)}")
         code = code or (1 if left else 0)
