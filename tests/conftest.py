@@ -60,6 +60,8 @@ class ServerProcess:
     output: list[str] | None = None
     # Extra environment variables for the server (e.g. VPCLAB_HEALTH_CHECK_SCALE).
     env: dict | None = None
+    # Descriptors the server inherits (same numbers), e.g. to start it with many open.
+    pass_fds: tuple[int, ...] = ()
 
     @property
     def url(self) -> str:
@@ -78,6 +80,7 @@ class ServerProcess:
              "--dataplane" if self.dataplane else "--no-dataplane"],
             stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, **self.env} if self.env else None,
+            pass_fds=self.pass_fds,
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -1,10 +1,16 @@
 """The real kernel: namespaces under /run/netns, rtnetlink via pyroute2, nft via libnftables.
 
-Each owned namespace gets one long-lived `NamespaceThread` holding an rtnetlink socket
-and a libnftables context, so repeated applies pay no fork and no socket setup. Threads
-are keyed by the namespace's inode: if a namespace was deleted and recreated behind our
-back (``ip netns del`` by hand), its old thread (which would still sit in the old
-namespace) is dropped and a new one is made.
+Work in a namespace runs on a `NamespaceThread` there, which holds an rtnetlink socket and
+a libnftables context, so repeated calls pay no fork and no socket setup. At most
+`MAX_THREADS` such threads are kept, the most recently used ones: a thread costs five
+descriptors (pyroute2's socket, its event loop's epoll and wake-up pair, libnftables'
+socket), and a server with hundreds of instances must not hold one per instance
+namespace. A namespace whose thread was closed gets a new one when next used (~1.5 ms):
+the few namespaces most changes touch (VPC routers) keep theirs between passes, and what
+vpclab last applied to each nft table is kept here, not in the context, so a new context
+still sends element updates. Threads are keyed by the namespace's inode: if a namespace was deleted and
+recreated behind our back (``ip netns del`` by hand), its old thread (which would still
+sit in the old namespace) is dropped and a new one is made.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Collection, Iterable
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from vpclab.dataplane import links, naming, netns
+from vpclab.dataplane import links, lowfd, naming, netns
 from vpclab.dataplane import links as _links_mod
 from vpclab.dataplane.kernel import (
     Action,
@@ -48,7 +56,7 @@ from vpclab.dataplane.kernel import (
     SetUp,
 )
 from vpclab.dataplane.links import LinkError, LinkState
-from vpclab.dataplane.nft import NftContext
+from vpclab.dataplane.nft import AppliedTables, NftContext
 from vpclab.dataplane.topology import U32_MAX, ProxyNeighbour, Route, Rule
 
 log = logging.getLogger(__name__)
@@ -57,48 +65,100 @@ FR_ACT_TO_TBL = 1  # fib_rule_hdr.action: lookup a table
 FR_ACT_GOTO = 2  # fib_rule_hdr.action: go on at another priority
 
 
+MAX_THREADS = 64
+"""Namespace threads kept (least recently used ones beyond this are closed when idle)."""
+
+
 class LinuxKernel:
     """`Kernel` on this Linux machine, for everything owned by `prefix`."""
 
-    def __init__(self, prefix: str, delete_timeout: float = 5.0):
+    def __init__(self, prefix: str, delete_timeout: float = 5.0, max_threads: int | None = None):
         self.prefix = naming.check_prefix(prefix)
         self.delete_timeout = delete_timeout
-        self._threads: dict[str, netns.NamespaceThread] = {}
+        self.max_threads = MAX_THREADS if max_threads is None else max_threads
+        self._threads: OrderedDict[str, netns.NamespaceThread] = OrderedDict()  # least recent first
+        self._busy: dict[netns.NamespaceThread, int] = {}  # calls in flight: not closed while > 0
+        self._retired: list[netns.NamespaceThread] = []  # out of the pool, to close once idle
+        self._tables: dict[str, tuple[int, AppliedTables]] = {}
+        """Per namespace: (inode, what its nft contexts applied), outliving the threads."""
         self._nsids: dict[tuple[str, int | None, str, int | None], int] = {}
         self._lock = threading.Lock()
+        lowfd.reserve()  # low descriptors for libnftables, taken while few are open
 
     # -- per-namespace threads -----------------------------------------------------
 
-    def thread(self, ns: str) -> netns.NamespaceThread:
-        """The thread living in namespace `ns` now (replaced if `ns` was recreated)."""
+    @property
+    def threads(self) -> int:
+        """Namespace threads open now (at most `max_threads` once idle)."""
+        return len(self._threads)
+
+    @contextmanager
+    def _using(self, ns: str) -> Iterator[netns.NamespaceThread]:
+        """The thread living in namespace `ns` now (replaced if `ns` was recreated), kept
+        open while in use; afterwards the least recently used idle threads beyond
+        `max_threads` are closed."""
         if not naming.owns_namespace(self.prefix, ns):
             raise ValueError(f"{ns} is not owned by {self.prefix}")
         with self._lock:
             t = self._threads.get(ns)
             ino = netns.inode_of(ns)
             if t is not None and (not t.alive or t.inode != ino):
-                t.close()
+                self._forget(ns)
                 t = None
             if t is None:
-                t = netns.NamespaceThread(ns)
-                self._threads[ns] = t
-            return t
+                t = self._threads[ns] = netns.NamespaceThread(ns)
+            self._threads.move_to_end(ns)
+            self._busy[t] = self._busy.get(t, 0) + 1
+            done = self._take_closable()
+        self._close_all(done)
+        try:
+            yield t
+        finally:
+            with self._lock:
+                self._busy[t] -= 1
+                if not self._busy[t]:
+                    del self._busy[t]
+                done = self._take_closable()
+            self._close_all(done)
+
+    def _forget(self, ns: str) -> None:
+        """Drop `ns`'s thread from the pool (closed once no call uses it). Under the lock."""
+        t = self._threads.pop(ns, None)
+        if t is not None:
+            self._retired.append(t)
+
+    def _take_closable(self) -> list[netns.NamespaceThread]:
+        """Idle threads to close now: retired ones and the least recently used beyond
+        `max_threads`. Under the lock."""
+        excess = len(self._threads) - self.max_threads
+        for name in [n for n, t in self._threads.items() if t not in self._busy][: max(0, excess)]:
+            self._forget(name)
+        done = [t for t in self._retired if t not in self._busy]
+        self._retired = [t for t in self._retired if t in self._busy]
+        return done
+
+    @staticmethod
+    def _close_all(threads: list[netns.NamespaceThread]) -> None:
+        for t in threads:
+            t.close()
 
     def _drop(self, ns: str) -> None:
+        """Close `ns`'s thread now (its namespace is about to be deleted)."""
         with self._lock:
             t = self._threads.pop(ns, None)
+            self._tables.pop(ns, None)
         if t is not None:
             t.close()
 
     def _call(self, ns: str, fn, *args):  # type: ignore[no-untyped-def]
-        t = self.thread(ns)
+        with self._using(ns) as t:
 
-        def in_ns():  # type: ignore[no-untyped-def]
-            if "rtnl" not in t.local:
-                t.local["rtnl"] = links.open_rtnl()
-            return fn(t, *args)
+            def in_ns():  # type: ignore[no-untyped-def]
+                if "rtnl" not in t.local:
+                    t.local["rtnl"] = links.open_rtnl()
+                return fn(t, *args)
 
-        return t.call(in_ns)
+            return t.call(in_ns)
 
     def rtnl_call(self, ns: str, fn, *args):  # type: ignore[no-untyped-def]
         """Run ``fn(ipr, *args)`` in `ns` with its rtnetlink socket."""
@@ -106,7 +166,20 @@ class LinuxKernel:
 
     def nft_call(self, ns: str, fn, *args):  # type: ignore[no-untyped-def]
         """Run ``fn(nft_context, *args)`` in `ns` (e.g. `NftContext.update_elements`)."""
-        return self._call(ns, lambda t, *a: fn(_nft_ctx(t), *a), *args)
+        return self._call(ns, lambda t, *a: fn(self._nft_ctx(t), *a), *args)
+
+    def _nft_ctx(self, t: netns.NamespaceThread) -> NftContext:
+        """The thread's libnftables context (made on first use, on the thread), sharing
+        what was applied in this namespace with the contexts of its earlier threads."""
+        ctx = t.local.get("nft")
+        if ctx is None:
+            with self._lock:
+                inode, memory = self._tables.get(t.name, (None, AppliedTables()))
+                if inode != t.inode:
+                    memory = AppliedTables()
+                    self._tables[t.name] = (t.inode, memory)
+            ctx = t.local["nft"] = NftContext(t.name, memory)
+        return ctx
 
     # -- Kernel protocol --------------------------------------------------------------
 
@@ -145,8 +218,8 @@ class LinuxKernel:
                 seen = {}
             found_tables: dict[tuple[str, str], Any] = {}
             if tables:
-                found_tables = _nft_ctx(t).owned_tables(lambda name: naming.owns_table(self.prefix, name),
-                                                        verify=verify_tables)
+                found_tables = self._nft_ctx(t).owned_tables(lambda name: naming.owns_table(self.prefix, name),
+                                                             verify=verify_tables)
             found_routes: set[Route] = set()
             found_rules: set[Rule] = set()
             found_proxies: set[ProxyNeighbour] = set()
@@ -240,17 +313,11 @@ class LinuxKernel:
 
     def close(self) -> None:
         with self._lock:
-            threads = list(self._threads.values())
+            threads = list(self._threads.values()) + self._retired
             self._threads.clear()
-        for t in threads:
-            t.close()
-
-
-def _nft_ctx(t: netns.NamespaceThread) -> NftContext:
-    ctx = t.local.get("nft")
-    if ctx is None:
-        ctx = t.local["nft"] = NftContext(t.name)
-    return ctx
+            self._retired = []
+            self._tables.clear()
+        self._close_all(threads)
 
 
 # -- targeted reads (a namespace with a thousand links costs per link asked, not per link) --

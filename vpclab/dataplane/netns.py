@@ -275,6 +275,8 @@ class NamespaceThread:
         self._queue: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
             queue.SimpleQueue()
         )
+        self._closing = threading.Lock()
+        self._closed = False
         started: Future[int] = Future()
         self._thread = threading.Thread(
             target=self._run, args=(started,), name=f"netns-{name}", daemon=True
@@ -325,7 +327,10 @@ class NamespaceThread:
         if threading.current_thread() is self._thread:
             return fn(*args, **kwargs)
         fut: Future[T] = Future()
-        self._queue.put((lambda: fn(*args, **kwargs), fut))
+        with self._closing:
+            if self._closed:
+                raise NamespaceError(errno.ESRCH, f"the thread of namespace {self.name} is closed")
+            self._queue.put((lambda: fn(*args, **kwargs), fut))
         return fut.result()
 
     @property
@@ -333,9 +338,13 @@ class NamespaceThread:
         return self._thread.is_alive()
 
     def close(self) -> None:
-        """Stop the thread (closing what it holds in `local`) and wait for it to exit."""
-        if self._thread.is_alive():
-            self._queue.put(None)
+        """Stop the thread (closing what it holds in `local`) and wait for it to exit; calls
+        already queued run first, later ones raise `NamespaceError`."""
+        with self._closing:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join()
 
     def __enter__(self) -> NamespaceThread:

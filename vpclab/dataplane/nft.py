@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vpclab.dataplane.lowfd import below_fd_setsize
+
 log = logging.getLogger(__name__)
 
 FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
@@ -347,6 +349,21 @@ class Listing:
 # -- execution (inside a namespace thread) ------------------------------------------
 
 
+@dataclass
+class AppliedTables:
+    """What vpclab applied to one namespace's nft tables, and what the kernel listed back.
+
+    Kept apart from `NftContext` because a context lives on a namespace thread, and those
+    come and go (linux.py keeps a bounded pool): the next context of the namespace picks
+    the memory up, so it still sends element updates and still tells a table edited by
+    hand from one it applied itself.
+    """
+
+    tables: dict[tuple[str, str], NftTable] = field(default_factory=dict)
+    shapes: dict[tuple[str, str], str] = field(default_factory=dict)  # listed after each full replace
+    expected: dict[tuple[str, str], tuple[NftTable, dict[str, frozenset[object]]]] = field(default_factory=dict)
+
+
 class NftContext:
     """A libnftables context bound to the namespace of the thread that created it.
 
@@ -356,14 +373,16 @@ class NftContext:
     kernel listed after each full replace, so `verified()` can tell a table edited by hand.
     """
 
-    def __init__(self, namespace: str):
+    def __init__(self, namespace: str, memory: AppliedTables | None = None):
         from nftables import Nftables  # local: importing needs libnftables.so.1
 
         self.namespace = namespace
-        self._nft: Any = Nftables()
-        self.applied: dict[tuple[str, str], NftTable] = {}
-        self._shapes: dict[tuple[str, str], str] = {}
-        self._expected: dict[tuple[str, str], tuple[NftTable, dict[str, frozenset[object]]]] = {}
+        self._nft: Any = below_fd_setsize(Nftables)  # libnftables select()s on its socket
+        self.memory = memory if memory is not None else AppliedTables()
+        # The memory's own dicts: what this context learns, the next one knows.
+        self.applied = self.memory.tables
+        self._shapes = self.memory.shapes
+        self._expected = self.memory.expected
 
     def run(self, script: str) -> str:
         """Run an nft script as one transaction; raise NftError on failure."""
