@@ -260,3 +260,14 @@ def test_a_malformed_signature_date_is_incomplete_signature(srv):
     headers = {**signed_shape(), "X-Amz-Date": "yesterday"}
     resp = requests.post(srv.url + "/", data="Action=DescribeVpcs&Version=2016-11-15", headers=headers, timeout=10)
     assert error(resp) == (400, "IncompleteSignature")
+
+
+def test_a_broken_signature_on_a_shared_action_name_answers_in_its_versions_envelope(srv):
+    """DescribeTags is both EC2's and ELBv2's: the Version tells which envelope to answer in."""
+    headers = {**signed_shape(), "Authorization": "AWS4-HMAC-SHA256 Credential=x"}
+    resp = requests.post(srv.url + "/", data="Action=DescribeTags&Version=2015-12-01", headers=headers, timeout=10)
+    assert error(resp, "query") == (400, "IncompleteSignature")
+    assert b"<ErrorResponse" in resp.content
+    resp = requests.post(srv.url + "/", data="Action=DescribeTags&Version=2016-11-15", headers=headers, timeout=10)
+    assert error(resp, "ec2") == (400, "IncompleteSignature")
+    assert b"<Response><Errors>" in resp.content

@@ -58,7 +58,7 @@ class Gateway:
         # Who and which service, as far as the request tells before the guard and before
         # an encoded body is decoded: enough to answer in the right envelope.
         caller = caller_from({"Authorization": request.header("authorization")}, params, self.issued)
-        service = _service(caller.signing_name, params.get("Action", ""))
+        service = _service(caller.signing_name, params)
         ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane,
                              extras=self.extras)
         serializer = serializer_for(service.protocol, service.xml_namespace)
@@ -74,7 +74,7 @@ class Gateway:
                 params.update(_form(content_coding.decode(request.body, request.header("content-encoding"),
                                                           self.max_body)))
                 if caller.signing_name is None:  # unsigned: the body's Action decides
-                    service = _service(None, params.get("Action", ""))
+                    service = _service(None, params)
                     serializer = serializer_for(service.protocol, service.xml_namespace)
             action = params.get("Action", "")
             ctx.account, ctx.region = caller.account, caller.region
@@ -112,17 +112,17 @@ class Gateway:
         """`err` in the envelope of the service a request is for, when the request could
         not even be read (a URL or body too large)."""
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        service = _service(caller_from({"Authorization": authorization}, query).signing_name,
-                           query.get("Action", ""))
+        service = _service(caller_from({"Authorization": authorization}, query).signing_name, query)
         ctx = RequestContext(DEFAULT_ACCOUNT, DEFAULT_REGION, self.store)
         serializer = serializer_for(service.protocol, service.xml_namespace)
         return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
 
 
-def _service(signing_name: str | None, action: str) -> models.Service:
+def _service(signing_name: str | None, params: dict[str, str]) -> models.Service:
     """The service a request is for: the one it is signed for, else the one whose model
-    has its action, else EC2."""
-    return (models.service_for_signing_name(signing_name) or models.service_for_action(action)
+    has its action (and version), else EC2."""
+    return (models.service_for_signing_name(signing_name)
+            or models.service_for_action(params.get("Action", ""), params.get("Version", ""))
             or models.service("ec2"))
 
 

@@ -71,6 +71,12 @@ def _action_index() -> dict[str, str]:
     return index
 
 
-def service_for_action(action: str) -> Service | None:
+def service_for_action(action: str, version: str = "") -> Service | None:
+    """The service of `action`; where two services share the name (DescribeTags), the
+    one whose API version is `version`."""
+    for name in SERVICES.values():
+        model = service(name).model
+        if version and model.api_version == version and action in model.operation_names:
+            return service(name)
     name = _action_index().get(action)
     return service(name) if name else None
