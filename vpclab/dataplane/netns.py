@@ -181,28 +181,12 @@ def create(name: str) -> int:
 
 def tasks_in(inode: int) -> list[int]:
     """Pids of processes with a thread in the namespace with `inode` (they keep it alive)."""
-    want = f"net:[{inode}]"
-    pids: list[int] = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                if os.readlink(f"/proc/{pid}/task/{tid}/ns/net") == want:
-                    pids.append(int(pid))
-                    break
-            except OSError:
-                continue
-    return pids
+    return sorted(tasks_by_inode().get(inode, ()))
 
 
 def tasks_by_inode() -> dict[int, set[int]]:
-    """Network namespace inode -> pids of processes with a thread in it, in one scan of
-    /proc (what `tasks_in` gives for one inode, for all of them at once)."""
+    """Network namespace inode -> pids of processes with a thread in it: one scan of /proc
+    answers for every namespace (the instance agent asks for all of them each pass)."""
     out: dict[int, set[int]] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
