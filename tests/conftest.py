@@ -60,6 +60,8 @@ class ServerProcess:
     output: list[str] | None = None
     # Extra environment variables for the server (e.g. VPCLAB_HEALTH_CHECK_SCALE).
     env: dict | None = None
+    # The server's working directory (`python -m vpclab.cli` imports vpclab from there first).
+    cwd: Path | None = None
     # Descriptors the server inherits (same numbers), e.g. to start it with many open.
     pass_fds: tuple[int, ...] = ()
 
@@ -80,7 +82,7 @@ class ServerProcess:
              "--dataplane" if self.dataplane else "--no-dataplane"],
             stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, **self.env} if self.env else None,
-            pass_fds=self.pass_fds,
+            pass_fds=self.pass_fds, cwd=self.cwd,
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -42,7 +42,9 @@ direct routes only: setns, mounts, kernel knobs, ptrace, signals to the host.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import cgroups, dependencies
@@ -64,6 +66,12 @@ _CAP_BITS = {
 KEPT_MASK = sum(1 << _CAP_BITS[c] for c in KEPT_CAPABILITIES)
 
 INIT_PROGRAM = Path(__file__).with_name("instance_init.py")
+
+#: Where an instance runs its init's program from: its own /run, where `prepare` copies
+#: INIT_PROGRAM at every boot. vpclab's own files may sit under a directory the instance
+#: has a private copy of (a clone in /tmp or /home), so the instance may not see them.
+INIT_PATH = "/run/vpclab/init.py"
+INIT_SOURCE = INIT_PROGRAM.read_text()
 
 #: Run as PID 1 of the new namespaces while it still holds every capability: make the
 #: kernel's global knobs read-only, set the host name ($0), exec the rest.
@@ -93,12 +101,23 @@ def drop_argv(*extra: str) -> list[str]:
             "--nnp", *extra, "--"]
 
 
-def init_argv(host_name: str) -> list[str]:
-    """What runs inside the network namespace (after its bind mounts) to become the
-    instance's init: new PID, mount, UTS and IPC namespaces, then HARDEN, then setpriv."""
+def init_argv(host_name: str, hidden: Iterable[str] = ()) -> list[str]:
+    """What runs inside the network namespace (after its bind mounts, whose targets are
+    `hidden`) to become the instance's init: new PID, mount, UTS and IPC namespaces, then
+    HARDEN, then setpriv."""
     return ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--uts", "--ipc",
             "sh", "-c", HARDEN, host_name, *drop_argv(),
-            sys.executable, "-I", "-S", str(INIT_PROGRAM)]
+            interpreter(hidden), "-I", "-S", INIT_PATH]
+
+
+def interpreter(hidden: Iterable[str]) -> str:
+    """A Python the instance can see (the init needs only the standard library): the
+    binary behind this one (a venv's python is a link to it), unless it lies under a
+    directory the instance has its own copy of; then the system's python3."""
+    real = os.path.realpath(sys.executable)
+    if not any(os.path.commonpath([real, top]) == top for top in hidden):
+        return real
+    return shutil.which("python3", path="/usr/bin:/bin") or real
 
 
 def enter_argv(init_pid: int, argv: list[str]) -> list[str]:

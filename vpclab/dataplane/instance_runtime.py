@@ -236,6 +236,7 @@ def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, 
         _write_if_changed(etc / fname, text, 0o644)
     shim = directory / "run" / SHIM_DIR.removeprefix("/run/") / "systemctl"
     _write_if_changed(shim, SYSTEMCTL_SHIM, 0o755)
+    _write_if_changed(directory / confinement.INIT_PATH.lstrip("/"), confinement.INIT_SOURCE, 0o644)
     if os.path.exists("/usr/bin/systemctl"):
         binds["/usr/bin/systemctl"] = shim
     for fname in ("hostname", "hosts", "resolv.conf"):
@@ -463,7 +464,7 @@ class InstanceAgent:
         console(directory, inst, f"vpclab: booting {inst.id} ({inst.image_id}, {inst.instance_type}) "
                                  f"in namespace {ns}\n"
                                  f"vpclab: eth0 {inst.private_ip} hostname {host_name(inst)}")
-        argv = group.join_argv(netns.command(ns, confinement.init_argv(host_name(inst)), binds))
+        argv = group.join_argv(netns.command(ns, confinement.init_argv(host_name(inst), binds), binds))
         with open(directory / "console.log", "ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     cwd="/", env=instance_env(), start_new_session=True)
