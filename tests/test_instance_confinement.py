@@ -101,7 +101,7 @@ def test_user_data_and_exec_cannot_reach_the_host(dataplane_server):
     _check_confined(_fields(r.stdout), server, hosts)
     # One PID namespace per instance: exec sees the init as PID 1.
     r = vexec(srv, iid, "cat", "/proc/1/cmdline")
-    assert "instance_init.py" in r.stdout
+    assert confinement.INIT_PATH in r.stdout
     init = find_init(naming.prefix_for_state_dir(srv.state_dir), iid)
     assert init is not None and confinement.net_inode(init) == netns.inode_of(namespace(srv, iid))
 
