@@ -705,7 +705,7 @@ class Report:
         out = [
             f"requests sent:        {self.sent}",
             f"per status:           {statuses}",
-            f"error codes (top 12): " + ", ".join(f"{c} {n}" for c, n in self.codes.most_common(12)),
+            "error codes (top 12): " + ", ".join(f"{c} {n}" for c, n in self.codes.most_common(12)),
             f"distinct error codes: {len(self.codes)}",
             f"5xx responses:        {self.server_errors}",
             f"unparseable:          {self.unparseable}",

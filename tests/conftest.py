@@ -225,3 +225,18 @@ def owned(prefix: str):
         except netns.NamespaceBusy:
             pass
     assert netns.list_namespaces(prefix) == []
+
+
+@pytest.fixture
+def backend(owned: str):  # type: ignore[no-untyped-def]
+    """A real `Backend` for the test's prefix; everything it made is destroyed after."""
+    from vpclab.dataplane import Backend
+
+    b = Backend.linux(owned)
+    try:
+        yield b
+    finally:
+        try:
+            b.destroy()
+        finally:
+            b.close()

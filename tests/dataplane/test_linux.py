@@ -34,18 +34,6 @@ from vpclab.dataplane.nft import NftChain, NftSet, NftTable
 pytestmark = pytest.mark.netns
 
 
-@pytest.fixture
-def backend(owned: str):  # type: ignore[no-untyped-def]
-    b = Backend.linux(owned)
-    try:
-        yield b
-    finally:
-        try:
-            b.destroy()
-        finally:
-            b.close()
-
-
 def snapshot(ns_names: list[str]) -> dict[str, str]:
     """Links, addresses, routes and ruleset of each namespace, as iproute2/nft print them."""
     out = {}

@@ -15,7 +15,7 @@ import json
 import pytest
 
 from dataplane_worlds import LB_ARN, add_endpoint, add_service, plan_of, provider_world
-from vpclab.dataplane import Backend, FakeBackend, naming, netns
+from vpclab.dataplane import FakeBackend, netns
 from vpclab.dataplane.kernel import ApplyTable
 from vpclab.dataplane.nft import Listing, NftSet, canonical_elements, with_elements
 from vpclab.model.ec2 import SecurityGroup
@@ -68,18 +68,6 @@ def listing(ns: str, family: str, name: str) -> list:
             body["elem"] = sorted(body["elem"], key=json.dumps)
         items.append({kind: body})
     return items
-
-
-@pytest.fixture
-def backend(owned: str):  # type: ignore[no-untyped-def]
-    b = Backend.linux(owned)
-    try:
-        yield b
-    finally:
-        try:
-            b.destroy()
-        finally:
-            b.close()
 
 
 @pytest.mark.netns
