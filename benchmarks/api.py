@@ -17,7 +17,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import Callable
 
 import boto3
 import botocore.exceptions
+from _harness import free_port  # benchmarks/_harness.py
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +40,6 @@ from vpclab.protocol.dispatch import implemented  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Servers ------------------------------------------------------------------------------

@@ -59,7 +59,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,6 +66,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _harness import free_port, start_as_root  # benchmarks/_harness.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -157,12 +158,6 @@ from vpclab.cli import main
 sys.argv[0] = "vpclab"
 main()
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -847,20 +842,10 @@ def main() -> int:
                         help="when a trial has no answer 150 ms after go, record the routers' neighbour tables")
     parser.add_argument("--keep-logs", action="store_true", help="copy server.log and trace.log to ./ at the end")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("benchmarks/dataplane.py needs root (network namespaces)", file=sys.stderr)
+    if not start_as_root("dataplane.py", args.timeout):
         return 2
     from vpclab.commands.down import tear_down
     from vpclab.dataplane import naming, netns
-
-    def on_term(*_):
-        raise SystemExit(143)
-
-    def on_alarm(*_):
-        raise TimeoutError(f"benchmark exceeded --timeout {args.timeout} s")
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(args.timeout)
     only = set(args.only.split(","))
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="vpclab-bench-dp-"))

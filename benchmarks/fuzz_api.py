@@ -42,7 +42,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -60,6 +59,7 @@ import botocore.credentials
 import botocore.exceptions
 import botocore.parsers
 import botocore.serialize
+from _harness import free_port  # benchmarks/_harness.py
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.model import OperationModel, Shape
@@ -930,12 +930,6 @@ def describe_everything(url: str) -> str:
 
 
 # The server ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Server:
     state_dir: Path

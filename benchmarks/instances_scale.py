@@ -35,12 +35,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _harness import free_port, start_as_root  # benchmarks/_harness.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -89,12 +90,6 @@ main()
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -323,20 +318,10 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the server's full passes; print the last one's top functions")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("benchmarks/instances_scale.py needs root (network namespaces)", file=sys.stderr)
+    if not start_as_root("instances_scale.py", args.timeout):
         return 2
     from vpclab.commands.down import tear_down
     from vpclab.dataplane import naming, netns
-
-    def on_term(*_):
-        raise SystemExit(143)
-
-    def on_alarm(*_):
-        raise TimeoutError(f"benchmark exceeded --timeout {args.timeout} s")
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(args.timeout)
     tmp = Path(tempfile.mkdtemp(prefix="vpclab-bench-scale-"))
     state_dir = tmp / "state"
     prefix = naming.prefix_for_state_dir(state_dir)

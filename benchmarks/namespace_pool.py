@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from _harness import start_as_root  # benchmarks/_harness.py
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vpclab.dataplane import Backend, lowfd, naming, netns  # noqa: E402
@@ -57,13 +59,8 @@ def main() -> int:
     parser.add_argument("--sizes", default="100000,64", help="max_threads values, comma-separated")
     parser.add_argument("--passes", type=int, default=3, help="timed full passes per size")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("benchmarks/namespace_pool.py needs root (network namespaces)", file=sys.stderr)
+    if not start_as_root("namespace_pool.py"):
         return 2
-
-    def on_term(*_):
-        raise SystemExit(143)
-    signal.signal(signal.SIGTERM, on_term)
     lowfd.RESERVE = max(lowfd.RESERVE, args.count + 100)
     lowfd.reserve()
     tmp = tempfile.mkdtemp(prefix="vpclab-bench-pool-")  # names the prefix; nothing is written there

@@ -15,6 +15,7 @@ import botocore.serialize
 from conftest import free_port
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz_api.py"
+sys.path.insert(0, str(_PATH.parent))  # as for the script itself: benchmarks/_harness.py beside it
 _spec = importlib.util.spec_from_file_location("fuzz_api", _PATH)
 fuzz_api = importlib.util.module_from_spec(_spec)
 sys.modules["fuzz_api"] = fuzz_api
