@@ -100,7 +100,7 @@ handler.setFormatter(logging.Formatter("%(created).6f %(message)s"))
 log.addHandler(handler); log.setLevel(logging.DEBUG); log.propagate = False
 
 from vpclab.dataplane import runtime
-from vpclab.dataplane.backend import Backend
+from vpclab.kernel.backend import Backend
 
 def timed(name, fn):
     def wrapper(*a, **kw):
@@ -744,7 +744,7 @@ class Bench:
 
     def kernel_snapshot(self) -> dict[str, list[str]]:
         """Neighbour entries and transit links of every namespace of the run (read-only)."""
-        from vpclab.dataplane import naming, netns
+        from vpclab.kernel import naming, netns
         out = {}
         for ns in netns.list_namespaces(naming.prefix_for_state_dir(self.state_dir)):
             lines = []
@@ -845,7 +845,7 @@ def main() -> int:
     if not start_as_root("dataplane.py", args.timeout):
         return 2
     from vpclab.commands.down import tear_down
-    from vpclab.dataplane import naming, netns
+    from vpclab.kernel import naming, netns
     only = set(args.only.split(","))
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="vpclab-bench-dp-"))

@@ -34,7 +34,7 @@ History: before change passes, `LinuxKernel.veth_connects` dumped all links of b
 namespaces for every declared veth on every pass, O(veths x links): an idle pass took
 ~0.03 s at 1 endpoint, ~1 s at 10, ~5.5 s at 25, ~17 s at 50. Now pairing is judged from
 the one dump per namespace (nsids cached), each namespace is read once per pass, and a
-change pass reads only what changed (see `vpclab/dataplane/backend.py`, "Cost").
+change pass reads only what changed (see `vpclab/kernel/backend.py`, "Cost").
 """
 from __future__ import annotations
 
@@ -51,17 +51,22 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vpclab.dataplane import (  # noqa: E402
-    desired_endpoints,
-    desired_load_balancers,
-    desired_network,
-    desired_security_groups,
-    naming,
-    netns,
+from vpclab.dataplane.areas import (
+    endpoints as desired_endpoints,
 )
-from vpclab.dataplane.backend import Backend  # noqa: E402
+from vpclab.dataplane.areas import (
+    load_balancers as desired_load_balancers,
+)
+from vpclab.dataplane.areas import (
+    network as desired_network,
+)
+from vpclab.dataplane.areas import (
+    security_groups as desired_security_groups,
+)
 from vpclab.dataplane.planner import build_plan  # noqa: E402
 from vpclab.dataplane.world import World  # noqa: E402
+from vpclab.kernel import naming, netns
+from vpclab.kernel.backend import Backend  # noqa: E402
 from vpclab.model.dataplane import TransitLink  # noqa: E402
 from vpclab.model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc  # noqa: E402
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup  # noqa: E402

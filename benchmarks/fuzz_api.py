@@ -1032,7 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         if args.dataplane:
             from vpclab.commands.down import tear_down
-            from vpclab.dataplane import naming, netns
+            from vpclab.kernel import naming, netns
 
             tear_down(server.state_dir)
             left = netns.list_namespaces(naming.prefix_for_state_dir(server.state_dir))

@@ -58,8 +58,8 @@ REPO = Path(__file__).resolve().parent.parent
 BOOTSTRAP = r'''
 import os, sys, time
 trace = open(sys.argv.pop(1), "a", buffering=1)
-from vpclab.dataplane import linux
-from vpclab.dataplane.backend import Backend
+from vpclab.kernel import linux
+from vpclab.kernel.backend import Backend
 if os.environ.get("VPCLAB_BENCH_MAX_THREADS"):
     linux.MAX_THREADS = int(os.environ["VPCLAB_BENCH_MAX_THREADS"])
 profile = None
@@ -227,7 +227,7 @@ def settle(server: Server, seconds: float = 3.0) -> tuple[int, int]:
 
 
 def run(args, server: Server, res: dict) -> None:
-    from vpclab.dataplane import naming, netns
+    from vpclab.kernel import naming, netns
 
     prefix = naming.prefix_for_state_dir(server.state_dir)
     server.start()
@@ -321,7 +321,7 @@ def main() -> int:
     if not start_as_root("instances_scale.py", args.timeout):
         return 2
     from vpclab.commands.down import tear_down
-    from vpclab.dataplane import naming, netns
+    from vpclab.kernel import naming, netns
     tmp = Path(tempfile.mkdtemp(prefix="vpclab-bench-scale-"))
     state_dir = tmp / "state"
     prefix = naming.prefix_for_state_dir(state_dir)

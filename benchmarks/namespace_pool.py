@@ -29,10 +29,10 @@ from _harness import start_as_root  # benchmarks/_harness.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vpclab.dataplane import Backend, lowfd, naming, netns  # noqa: E402
-from vpclab.dataplane.linux import LinuxKernel  # noqa: E402
-from vpclab.dataplane.nft import NftChain, NftSet, NftTable  # noqa: E402
-from vpclab.dataplane.topology import Bridge, Interface, Namespace, Plan, Route, VethPair  # noqa: E402
+from vpclab.kernel import Backend, lowfd, naming, netns  # noqa: E402
+from vpclab.kernel.linux import LinuxKernel  # noqa: E402
+from vpclab.kernel.nft import NftChain, NftSet, NftTable  # noqa: E402
+from vpclab.kernel.topology import Bridge, Interface, Namespace, Plan, Route, VethPair  # noqa: E402
 
 
 def plan_of(prefix: str, count: int) -> Plan:

@@ -18,15 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vpclab.dataplane import naming, netns  # noqa: E402
-from vpclab.dataplane.nft import (  # noqa: E402
-    NftChain,
-    NftContext,
-    NftSet,
-    NftTable,
-    render_replace,
-    render_update,
-)
+from vpclab.kernel import naming, netns  # noqa: E402
+from vpclab.kernel.nft import NftChain, NftContext, NftSet, NftTable, render_replace, render_update
 
 ROUNDS = 50
 

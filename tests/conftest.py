@@ -166,7 +166,7 @@ def _dataplane_server(state_dir: Path, env: dict | None = None):
     if not _is_root():
         pytest.skip("the data plane needs root")
     from vpclab.commands.down import tear_down
-    from vpclab.dataplane import naming, netns
+    from vpclab.kernel import naming, netns
 
     srv = ServerProcess(state_dir, free_port(), dataplane=True, env=env)
     try:
@@ -208,7 +208,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def prefix(tmp_path) -> str:
     """A per-test kernel prefix; a fake state dir under tmp_path makes it unique per run."""
-    from vpclab.dataplane import naming
+    from vpclab.kernel import naming
 
     return naming.prefix_for_state_dir(tmp_path / "state")
 
@@ -216,7 +216,7 @@ def prefix(tmp_path) -> str:
 @pytest.fixture
 def owned(prefix: str):
     """Yield the prefix; afterwards delete every namespace carrying it (and check none is left)."""
-    from vpclab.dataplane import netns
+    from vpclab.kernel import netns
 
     yield prefix
     for name in netns.list_namespaces(prefix):
@@ -230,7 +230,7 @@ def owned(prefix: str):
 @pytest.fixture
 def backend(owned: str):  # type: ignore[no-untyped-def]
     """A real `Backend` for the test's prefix; everything it made is destroyed after."""
-    from vpclab.dataplane import Backend
+    from vpclab.kernel import Backend
 
     b = Backend.linux(owned)
     try:

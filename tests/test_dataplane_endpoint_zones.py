@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from conftest import ACCOUNT_1, ACCOUNT_2
 from dataplane_worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
 from test_dataplane_endpoints import wait_state
 from test_dataplane_nlb import run_instances, user_data, wait_for, web_group
-from vpclab.dataplane import naming, netns
 
-from conftest import ACCOUNT_1, ACCOUNT_2
+from vpclab.kernel import naming, netns
 
 
 def test_links_accept_the_consumers_own_router_addresses_as_sources():

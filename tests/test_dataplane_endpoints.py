@@ -6,16 +6,17 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
+from conftest import ACCOUNT_2
 from dataplane_worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
 from test_dataplane_nlb import curl, provider_nlb, run_instances, wait_for, web_group
-from vpclab.dataplane import desired_endpoints, naming, netns, transit
-from vpclab.dataplane.topology import ProxyNeighbour, Route, Rule
+
+from vpclab.dataplane.areas import endpoints as desired_endpoints
+from vpclab.dataplane.areas import transit
 from vpclab.dataplane.world import World
+from vpclab.kernel import naming, netns
+from vpclab.kernel.topology import ProxyNeighbour, Route, Rule
 from vpclab.model.dataplane import TransitLink
 from vpclab.store import open_store
-
-from conftest import ACCOUNT_2
 
 VPC_NS = naming.namespace_name(PREFIX, "vpc-c")
 NODE_NS = naming.namespace_name(PREFIX, "vpc-p")  # the provider's router: the node is an address there
@@ -94,7 +95,7 @@ def test_pending_acceptance_has_its_link_ready_but_forwards_nothing():
     assert forwarding_of(plan) == set()
     assert desired_endpoints.link_endpoints(w) == {}
     # Accepting changes elements only: same links, same routing, no table replaced.
-    from vpclab.dataplane.nft import render_update
+    from vpclab.kernel.nft import render_update
     w.endpoints["vpce-0001"].state = "pending"
     after = plan_of(w)
     assert links_of(after) == links_of(plan)
@@ -151,7 +152,7 @@ def test_zone_without_a_node_forwards_nothing():
 
 
 def test_more_endpoints_are_element_updates():
-    from vpclab.dataplane.nft import render_update
+    from vpclab.kernel.nft import render_update
 
     w = world_with("available", link=0)
     before = tables(node(plan_of(w)))

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from vpclab.dataplane import health, naming, netns, proxy_v2
-from vpclab.dataplane.health import CheckSpec, Outcome, Tracker, desired_checks, matches, time_scale
+from vpclab.dataplane.agents import health, proxy_v2
+from vpclab.dataplane.agents.health import CheckSpec, Outcome, Tracker, desired_checks, matches, time_scale
 from vpclab.dataplane.world import World
+from vpclab.kernel import naming, netns
 from vpclab.model.ec2 import Instance, Subnet
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 
@@ -139,7 +140,7 @@ def lab(tmp_path):
         pytest.skip("needs root (creates network namespaces)")
     from dp_lab import Lab
 
-    from vpclab.dataplane import Backend
+    from vpclab.kernel import Backend
 
     prefix = naming.prefix_for_state_dir(tmp_path / "health-state")
     backend = Backend.linux(prefix)
@@ -252,7 +253,7 @@ class _FakeDataPlane:
 
 def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
     written = []
-    monkeypatch.setattr("vpclab.control.target_health.record_health",
+    monkeypatch.setattr("vpclab.control.elbv2.target_health.record_health",
                         lambda tx, tg, tid, port, state, reason, desc, now: written.append((tid, state, reason)))
     w = World()
     lb = LoadBalancer(id="arn:lb/net/h/1", account=ACCT, region=REGION, name="h", mappings=[
@@ -344,7 +345,7 @@ def fast_server(fast_dataplane_server):
 
 def _needs_nlb_area():
     try:
-        import vpclab.dataplane.desired_load_balancers  # noqa: F401
+        import vpclab.dataplane.areas.load_balancers  # noqa: F401
     except ImportError:
         pytest.skip("the NLB data plane area is not there yet")
 
@@ -478,7 +479,7 @@ def test_proxy_protocol_v2_through_the_nlb(fast_server, tmp_path):
 def test_proxy_protocol_v2_carries_the_endpoint_id_for_privatelink(fast_server, tmp_path):
     _needs_nlb_area()
     try:
-        from vpclab.dataplane import desired_endpoints  # noqa: F401
+        from vpclab.dataplane.areas import endpoints as desired_endpoints  # noqa: F401
     except ImportError:
         pytest.skip("the endpoint data plane area is not there yet")
     from conftest import ACCOUNT_2

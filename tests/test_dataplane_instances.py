@@ -17,8 +17,8 @@ import pytest
 from conftest import ACCOUNT_1, ACCOUNT_2
 from conftest import wait_for as _wait_for
 
-from vpclab.dataplane import confinement, naming, netns
-from vpclab.dataplane.instance_runtime import cgroup_of, find_init
+from vpclab.dataplane.agents.instances import cgroup_of, find_init
+from vpclab.kernel import confinement, naming, netns
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("curl") is None,
                                 reason="needs Debian's nginx and curl")

@@ -13,11 +13,11 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import ACCOUNT_1, _dataplane_server, wait_for
 from test_dataplane_endpoints import make_endpoint, service_and_consumer, wait_state
 from test_dataplane_nlb import curl, run_instances, user_data, web_group
-from vpclab.dataplane import naming, netns
+
+from vpclab.kernel import naming, netns
 
 pytestmark = pytest.mark.netns
 

@@ -7,11 +7,11 @@ from conftest import ACCOUNT_1
 from conftest import wait_for as _wait_for
 from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
 
-from vpclab.dataplane import desired_load_balancers as nlb
-from vpclab.dataplane import naming, netns
-from vpclab.dataplane.desired_network import router_mac
+from vpclab.dataplane.areas import load_balancers as nlb
+from vpclab.dataplane.areas.network import router_mac
 from vpclab.dataplane.world import gateway_of
-from vpclab.dataplane.nft import render_update
+from vpclab.kernel import naming, netns
+from vpclab.kernel.nft import render_update
 
 
 def node_set(w, zone: int = 0):

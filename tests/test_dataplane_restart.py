@@ -19,7 +19,7 @@ from conftest import ServerProcess, free_port
 from conftest import wait_for as _wait_for
 from test_lab import processes_of, run_lab
 
-from vpclab.dataplane import naming, netns
+from vpclab.kernel import naming, netns
 
 pytestmark = pytest.mark.netns
 

@@ -13,7 +13,7 @@ import os
 import pytest
 from conftest import ServerProcess, _is_root, free_port, wait_for
 
-from vpclab.dataplane import linux, naming, netns
+from vpclab.kernel import linux, naming, netns
 
 pytestmark = pytest.mark.netns
 

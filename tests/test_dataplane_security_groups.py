@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from dataplane_worlds import LB_ARN, PREFIX, add_endpoint, add_service, plan_of, provider_world
 from test_dataplane_endpoints import make_endpoint, service_and_consumer, wait_state
 from test_dataplane_nlb import curl, wait_for
-from vpclab.dataplane import desired_security_groups as sgs
-from vpclab.dataplane import desired_endpoints, naming
-from vpclab.dataplane.nft import render_update
+
+from vpclab.dataplane.areas import endpoints as desired_endpoints
+from vpclab.dataplane.areas import security_groups as sgs
+from vpclab.kernel import naming
+from vpclab.kernel.nft import render_update
 from vpclab.model.ec2 import SecurityGroup
 
 

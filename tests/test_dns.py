@@ -2,14 +2,13 @@
 import subprocess
 import sys
 
-from dnslib import RCODE, DNSRecord
-
-from vpclab.dataplane import naming
-from vpclab.aws_names import private_dns_name
-from vpclab.dataplane.dns import Zone, answer
-
 from conftest import ACCOUNT_1, ACCOUNT_2
+from dnslib import RCODE, DNSRecord
 from test_dataplane_network import wait_for
+
+from vpclab.aws_names import private_dns_name
+from vpclab.dataplane.agents.dns import Zone, answer
+from vpclab.kernel import naming
 
 
 def ask(zone: Zone, name: str, qtype: str = "A") -> DNSRecord:

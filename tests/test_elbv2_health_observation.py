@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 import vpclab.control  # noqa: F401  (registers handlers and lifecycle steps)
-from vpclab.control import lifecycle, listeners, load_balancers, target_groups
-from vpclab.control.default_vpc import ensure_default_vpc
-from vpclab.control.target_health import record_health
+from vpclab.control.common import lifecycle
+from vpclab.control.ec2.default_vpc import ensure_default_vpc
+from vpclab.control.elbv2 import listeners, load_balancers, target_groups
+from vpclab.control.elbv2.target_health import record_health
 from vpclab.model.ec2 import Subnet
 from vpclab.model.elbv2 import LoadBalancer
 from vpclab.protocol.dispatch import RequestContext

@@ -21,7 +21,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
 from conftest import ACCOUNT_1, ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,7 +119,7 @@ def test_lab_without_nginx_or_curl_names_it_at_once(tmp_path, program, package):
 
 def test_dependency_probes_run_the_program():
     """A program that exists but cannot run counts as missing (here: `false`, which exits 1)."""
-    from vpclab.dataplane.dependencies import Dependency, _program
+    from vpclab.kernel.dependencies import Dependency, _program
 
     broken = Dependency("false", "coreutils", _program("false"))
     assert "exited with 1" in broken.missing() and "apt-get install coreutils" in broken.missing()

@@ -14,11 +14,22 @@ from pathlib import Path
 
 import pytest
 from conftest import ACCOUNT_1, ACCOUNT_2
-from test_dataplane_instances import (alive, console_text, curl_ok, describe, launch, namespace,
-                                      processes, vexec, vpclab, wait_for, wait_state)
+from test_dataplane_instances import (
+    alive,
+    console_text,
+    curl_ok,
+    describe,
+    launch,
+    namespace,
+    processes,
+    vexec,
+    vpclab,
+    wait_for,
+    wait_state,
+)
 
-from vpclab.dataplane import cgroups, confinement, naming, netns
-from vpclab.dataplane.instance_runtime import cgroup_of, find_init
+from vpclab.dataplane.agents.instances import cgroup_of, find_init
+from vpclab.kernel import cgroups, confinement, naming, netns
 
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/nginx").exists() and not Path("/usr/bin/nginx").exists(),
                                 reason="needs Debian's nginx")

@@ -13,11 +13,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import ServerProcess, free_port, wait_for
 
 import vpclab
-from vpclab.dataplane import confinement
-
-from conftest import ServerProcess, free_port, wait_for
+from vpclab.kernel import confinement
 
 pytestmark = pytest.mark.netns
 
@@ -27,7 +26,7 @@ def server_from_tmp(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("the data plane needs root")
     from vpclab.commands.down import tear_down
-    from vpclab.dataplane import naming, netns
+    from vpclab.kernel import naming, netns
 
     clone = tmp_path / "clone"
     shutil.copytree(Path(vpclab.__file__).parent, clone / "vpclab",

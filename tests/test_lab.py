@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vpclab.dataplane import naming, netns
+from vpclab.kernel import naming, netns
 
 pytestmark = pytest.mark.netns
 

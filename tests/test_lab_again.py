@@ -11,11 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import ACCOUNT_1, ACCOUNT_2, ServerProcess, free_port
 from test_lab import processes_of, run_lab
 
-from vpclab.dataplane import naming, netns
+from vpclab.kernel import naming, netns
+
 
 def report(result: subprocess.CompletedProcess) -> dict:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]

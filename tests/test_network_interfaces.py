@@ -5,9 +5,7 @@ import ipaddress
 
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import ACCOUNT_1, code_of, message_of
-
 
 
 def default_subnet(ec2, zone="ap-south-1a") -> dict:
@@ -154,7 +152,7 @@ def test_cross_account(ec2, ec2_2):
 
 def test_requester_managed_kinds_render(server):
     """ENIs of endpoints and NLBs (made by their areas) render with AWS's fields."""
-    from vpclab.control.addresses import create_network_interface
+    from vpclab.control.ec2.addresses import create_network_interface
     from vpclab.model.ec2 import Subnet
     from vpclab.protocol.dispatch import RequestContext
     from vpclab.store import open_store
@@ -202,7 +200,7 @@ def test_requester_managed_kinds_render(server):
 def test_allocation_avoids_addresses_it_is_told_to(tmp_path):
     """Endpoint ENIs avoid their service's NLB node addresses (the node's own address
     cannot also stand for an ENI there); with one other free address, that one is taken."""
-    from vpclab.control.addresses import allocate_ip, usable_range
+    from vpclab.control.ec2.addresses import allocate_ip, usable_range
     from vpclab.model.ec2 import Subnet
     from vpclab.store import open_store
 

@@ -12,10 +12,9 @@ import urllib.request
 
 import botocore.exceptions
 import pytest
-
 from conftest import ACCOUNT_1, ACCOUNT_2, REGION  # provider, consumer
 
-from vpclab.control.connection_notifications import read_notifications
+from vpclab.control.privatelink.connection_notifications import read_notifications
 
 ACCOUNT_3 = "333333333333"
 _names = itertools.count()

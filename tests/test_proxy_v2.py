@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from vpclab.dataplane import desired_endpoints, naming, netns, proxy_v2, transit
-from vpclab.dataplane.proxy_v2 import HeaderError, build_header, build_local_header, parse_header
+from vpclab.dataplane.agents import proxy_v2
+from vpclab.dataplane.agents.proxy_v2 import HeaderError, build_header, build_local_header, parse_header
+from vpclab.dataplane.areas import endpoints as desired_endpoints
+from vpclab.dataplane.areas import transit
 from vpclab.dataplane.world import World
+from vpclab.kernel import naming, netns
 from vpclab.model.ec2 import Subnet
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 
@@ -144,7 +147,7 @@ def _needs_root():
 @pytest.fixture
 def lab_backend(tmp_path):
     _needs_root()
-    from vpclab.dataplane import Backend
+    from vpclab.kernel import Backend
 
     prefix = naming.prefix_for_state_dir(tmp_path / "relay-state")
     backend = Backend.linux(prefix)
@@ -163,7 +166,7 @@ def lab_backend(tmp_path):
 def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeypatch):
     from dp_lab import Lab, RecordingServer
 
-    from vpclab.dataplane.nft import NftChain, NftTable
+    from vpclab.kernel.nft import NftChain, NftTable
 
     prefix = lab_backend.prefix
     node_ip, target_ip, client_ip = "10.77.0.20", "10.77.0.30", "10.77.0.10"

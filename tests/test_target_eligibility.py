@@ -5,11 +5,12 @@ DescribeTargetHealth over a real store holding that World."""
 from __future__ import annotations
 
 import pytest
-
 from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
-from vpclab.control.target_health import describe
-from vpclab.dataplane import desired_load_balancers as nlb
-from vpclab.dataplane import health, naming
+
+from vpclab.control.elbv2.target_health import describe
+from vpclab.dataplane.agents import health
+from vpclab.dataplane.areas import load_balancers as nlb
+from vpclab.kernel import naming
 from vpclab.model import targets
 from vpclab.store import open_store
 

@@ -21,9 +21,11 @@ from pathlib import Path
 
 from aiohttp import http_exceptions, web
 
-from . import control  # noqa: F401  (registers every operation handler)
-from . import state_lock
-from .control import lifecycle
+from . import (
+    control,  # noqa: F401  (registers every operation handler)
+    state_lock,
+)
+from .control.common import lifecycle
 from .protocol.errors import AwsError, InvalidQueryParameter
 from .protocol.gateway import Gateway
 from .protocol.request_guard import HttpRequest, RequestGuard
@@ -89,7 +91,7 @@ class ServerConfig:
 def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_auth: bool = False,
              allowed_hosts: Collection[str] = ()) -> web.Application:
     """The AWS endpoint; `dataplane` tells handlers whether states settle by observation."""
-    from .control.regions import REGIONS
+    from .control.ec2.regions import REGIONS
 
     credentials = Credentials(state_dir)
 

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vpclab.dataplane import naming, netns
-from vpclab.dataplane.nft import NftTable
-from vpclab.dataplane.topology import Bridge, Interface, Namespace, Plan, Route, VethPair
+from vpclab.kernel import naming, netns
+from vpclab.kernel.nft import NftTable
+from vpclab.kernel.topology import Bridge, Interface, Namespace, Plan, Route, VethPair
 
 
 @dataclass

@@ -3,10 +3,11 @@
 from dataclasses import replace
 
 import pytest
-
 from dp_lab import two_vpcs
-from vpclab.dataplane import FakeBackend, Plan, PlanError
-from vpclab.dataplane.kernel import (
+
+from vpclab.kernel import FakeBackend, Plan, PlanError
+from vpclab.kernel.nft import NftSet, NftTable, with_elements
+from vpclab.kernel.seam import (
     AddAddress,
     AddBridge,
     AddProxyNeighbour,
@@ -22,8 +23,7 @@ from vpclab.dataplane.kernel import (
     DeleteRule,
     SetUp,
 )
-from vpclab.dataplane.nft import NftSet, NftTable, with_elements
-from vpclab.dataplane.topology import Bridge, Interface, Namespace, ProxyNeighbour, Route, Rule, VethPair
+from vpclab.kernel.topology import Bridge, Interface, Namespace, ProxyNeighbour, Route, Rule, VethPair
 
 P = "vl0a1b2"
 
@@ -227,9 +227,9 @@ def test_failed_change_pass_is_read_in_full_next_time():
 
 
 def test_gso_max_size_is_set_once_and_on_bridges_only_once_they_have_ports():
-    from vpclab.dataplane import Bridge, Interface, Namespace, Plan, VethPair
-    from vpclab.dataplane.backend import FakeBackend
-    from vpclab.dataplane.kernel import SetGsoMaxSize, SetMaster
+    from vpclab.kernel import Bridge, Interface, Namespace, Plan, VethPair
+    from vpclab.kernel.backend import FakeBackend
+    from vpclab.kernel.seam import SetGsoMaxSize, SetMaster
 
     b = FakeBackend("vl00000")
     ns_a, ns_b = "vl00000-a", "vl00000-b"
@@ -428,7 +428,7 @@ def test_namespace_draft_emits_rules_and_proxy_neighbours_sorted():
 
 
 def test_a_gateway_must_be_reachable_in_its_table_first():
-    from vpclab.dataplane.links import LinkError
+    from vpclab.kernel.links import LinkError
 
     b = FakeBackend(P)
     br = P + "bx"
@@ -446,9 +446,9 @@ def test_a_gateway_must_be_reachable_in_its_table_first():
 
 
 def test_mac_is_set_once_on_the_declared_end():
-    from vpclab.dataplane import Interface, Namespace, Plan, VethPair
-    from vpclab.dataplane.backend import FakeBackend
-    from vpclab.dataplane.kernel import SetMac
+    from vpclab.kernel import Interface, Namespace, Plan, VethPair
+    from vpclab.kernel.backend import FakeBackend
+    from vpclab.kernel.seam import SetMac
 
     b = FakeBackend("vl00000")
     plan = Plan("vl00000", (

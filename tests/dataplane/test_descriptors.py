@@ -14,11 +14,11 @@ import threading
 
 import pytest
 
-from vpclab.dataplane import Backend, Plan, linux, netns
-from vpclab.dataplane.kernel import ApplyTable
-from vpclab.dataplane.linux import LinuxKernel
-from vpclab.dataplane.nft import NftChain, NftSet, NftTable
-from vpclab.dataplane.topology import Namespace
+from vpclab.kernel import Backend, Plan, linux, netns
+from vpclab.kernel.linux import LinuxKernel
+from vpclab.kernel.nft import NftChain, NftSet, NftTable
+from vpclab.kernel.seam import ApplyTable
+from vpclab.kernel.topology import Namespace
 
 pytestmark = pytest.mark.netns
 
@@ -67,7 +67,7 @@ SCRIPT = textwrap.dedent('''
     import os, sys
     sys.path.insert(0, sys.argv[2])
     from test_descriptors import leaf_plan
-    from vpclab.dataplane import Backend
+    from vpclab.kernel import Backend
     prefix = sys.argv[1]
     backend = Backend.linux(prefix)  # takes its low descriptors while few are open
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]

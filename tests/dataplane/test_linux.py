@@ -13,11 +13,11 @@ import time
 from dataclasses import replace
 
 import pytest
-
 from dp_lab import EchoServer, ping, tcp_ask, two_vpcs
-from vpclab.dataplane import Backend, Plan, naming, netns
-from vpclab.dataplane.topology import Interface, Namespace, ProxyNeighbour, Route, Rule, VethPair
-from vpclab.dataplane.kernel import (
+
+from vpclab.kernel import Backend, Plan, naming, netns
+from vpclab.kernel.nft import NftChain, NftSet, NftTable
+from vpclab.kernel.seam import (
     AddProxyNeighbour,
     AddRoute,
     AddRule,
@@ -29,7 +29,7 @@ from vpclab.dataplane.kernel import (
     DeleteRoute,
     DeleteRule,
 )
-from vpclab.dataplane.nft import NftChain, NftSet, NftTable
+from vpclab.kernel.topology import Interface, Namespace, ProxyNeighbour, Route, Rule, VethPair
 
 pytestmark = pytest.mark.netns
 
@@ -84,7 +84,7 @@ def test_apply_twice_changes_nothing(backend: Backend) -> None:
 
 
 def test_destroy_removes_everything_with_the_prefix_and_nothing_else(backend: Backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from vpclab.dataplane import naming
+    from vpclab.kernel import naming
 
     other = naming.prefix_for_state_dir(tmp_path / "other-state")
     foreign = f"{other}-vpc-foreign"

@@ -1,4 +1,4 @@
-from vpclab.dataplane import naming
+from vpclab.kernel import naming
 
 
 def test_prefix_is_stable_and_per_directory(tmp_path):

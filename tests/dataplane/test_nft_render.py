@@ -2,7 +2,7 @@
 
 import pytest
 
-from vpclab.dataplane.nft import NftChain, NftSet, NftTable, render_replace, render_update, with_elements
+from vpclab.kernel.nft import NftChain, NftSet, NftTable, render_replace, render_update, with_elements
 
 
 def table(backends: dict[str, str]) -> NftTable:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from dataplane_worlds import LB_ARN, add_endpoint, add_service, plan_of, provider_world
-from vpclab.dataplane import FakeBackend, netns
-from vpclab.dataplane.kernel import ApplyTable
-from vpclab.dataplane.nft import Listing, NftSet, canonical_elements, with_elements
+
+from vpclab.kernel import FakeBackend, netns
+from vpclab.kernel.nft import Listing, NftSet, canonical_elements, with_elements
+from vpclab.kernel.seam import ApplyTable
 from vpclab.model.ec2 import SecurityGroup
 
 

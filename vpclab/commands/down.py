@@ -51,7 +51,7 @@ def kill_namespace_processes(prefix: str, timeout: float = 5.0) -> int:
     when an instance's namespace was deleted by hand) and any other inside a namespace
     carrying `prefix` (all were started by vpclab). Removes the cgroups; the number of
     processes ended."""
-    from ..dataplane import cgroups, netns
+    from ..kernel import cgroups, netns
 
     groups = cgroups.instance_cgroups(prefix)
 
@@ -89,14 +89,14 @@ def kill_namespace_processes(prefix: str, timeout: float = 5.0) -> int:
 
 def tear_down(state_dir: Path) -> dict:
     """Stop the server, end instance processes, remove namespaces, links and tables."""
-    from ..dataplane import Backend, naming
     from ..dataplane.runtime import namespaces_unavailable
+    from ..kernel import Backend, naming
 
     result = {"server_pid": stop_server(state_dir), "processes": 0, "namespaces": 0}
     if namespaces_unavailable() is not None:
         return result
     prefix = naming.prefix_for_state_dir(state_dir)
-    from ..dataplane import netns
+    from ..kernel import netns
 
     result["namespaces"] = len(netns.list_namespaces(prefix))
     result["processes"] = kill_namespace_processes(prefix)
@@ -125,7 +125,7 @@ def _owner_hint(state_dir: Path) -> str:
 def _check_namespaces_gone(state_dir: Path) -> None:
     """`tear_down` removes namespaces only where the data plane can run (root): say so
     when some are left rather than report success."""
-    from ..dataplane import naming, netns
+    from ..kernel import naming, netns
 
     try:
         left = netns.list_namespaces(naming.prefix_for_state_dir(state_dir))

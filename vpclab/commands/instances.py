@@ -3,7 +3,7 @@
 Both read the store read-only (the server may be running or not), find the instance by
 id or Name tag, and replace themselves with the command inside the instance (the
 namespaces of its init: network, mounts, host name, IPC, PIDs), confined like every
-process of an instance (`vpclab.dataplane.confinement`), and in its cgroup, so that
+process of an instance (`vpclab.kernel.confinement`), and in its cgroup, so that
 what the command leaves running ends when the instance stops. stdin/stdout/stderr, the
 terminal and the exit code pass straight through (`nsenter` waits for the command).
 There is no sshd: `ssh` is a login shell as `ec2-user` in name (it runs as root, as
@@ -71,9 +71,9 @@ def find_instance(state_dir: Path, ref: str, account: Optional[str]):
 
 def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *,
            home: str, user: str, extra_env: dict[str, str] | None = None) -> None:
-    from ..dataplane import naming, netns
-    from ..dataplane.cgroups import CgroupUnavailable
-    from ..dataplane.instance_runtime import NoInit, cgroup_of, enter_command, instance_env, namespace_of
+    from ..dataplane.agents.instances import NoInit, cgroup_of, enter_command, instance_env, namespace_of
+    from ..kernel import naming, netns
+    from ..kernel.cgroups import CgroupUnavailable
 
     if os.geteuid() != 0:
         fail("entering an instance needs root (network namespaces)")

@@ -32,7 +32,7 @@ def privatelink(
     endpoint, then cleaned up. Everything it makes carries the tags vpclab:lab=privatelink
     and vpclab:lab-run=<run>; cleanup removes only what carries them.
     """
-    from ..dataplane import dependencies
+    from ..kernel import dependencies
     from ..lab.embedded import LabServerError, attach, ensure_server, forget_lab_server, started_by_lab
     from ..lab.privatelink import RECORD_FILE, PrivateLinkLab
     from ..lab.steps import LabFailed, Recorder
@@ -153,7 +153,7 @@ def _after_failure(lab, sd: Path, url: str, server, lab_server: bool, earlier: b
 
 
 def _check_kernel_clean(state_dir: Path) -> None:
-    from ..dataplane import naming, netns
+    from ..kernel import naming, netns
 
     left = netns.list_namespaces(naming.prefix_for_state_dir(state_dir))
     if left:

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
         Each is an SNS-style JSON message, as the topic would have received it.
         """
-        from ..control.connection_notifications import read_notifications
+        from ..control.privatelink.connection_notifications import read_notifications
 
         messages = [m for m in read_notifications(resolve_state_dir(state_dir))
                     if topic is None or m.get("TopicArn") == topic]

@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
     def status(state_dir: Optional[Path] = state_dir_option(),
                as_json: bool = typer.Option(False, "--json")) -> None:
         """What runs for a state directory: server, data plane, namespaces, resources."""
-        from ..dataplane import naming, netns
+        from ..kernel import naming, netns
         from ..server import read_server_info
 
         sd = resolve_state_dir(state_dir)

@@ -1,23 +1,38 @@
-"""Control plane: one module per AWS API area, pure functions over the store.
+"""Control plane: AWS semantics, one folder per AWS API area (see README.md).
 
-Importing this package registers every operation handler with the protocol layer.
+Importing this package registers every operation handler with the protocol layer: each
+area module below registers its handlers (`@operation`) when it is imported, and this
+list is the one place that says which areas are served.
 """
-from importlib import import_module
-
 from .. import model  # noqa: F401  (registers resource kinds)
+from .common import tags
+from .ec2 import (
+    images,
+    instance_attributes,
+    instance_launch,
+    instances,
+    key_pairs,
+    network_interfaces,
+    regions,
+    security_group_rules,
+    security_groups,
+    subnets,
+    vpcs,
+)
+from .elbv2 import listeners, load_balancers, target_groups
+from .elbv2 import tags as elbv2_tags
+from .privatelink import connection_notifications, endpoint_connections, endpoint_services, endpoints
+from .sts import caller_identity
 
-#: API areas, each a module whose handlers register themselves on import.
+#: API areas whose handlers are served, in the order they register.
 AREAS = [
     # EC2: account, networking, compute
-    "regions", "tags", "vpcs", "subnets", "security_groups", "security_group_rules",
-    "instances", "instance_launch", "instance_attributes", "images", "key_pairs", "network_interfaces",
+    regions, tags, vpcs, subnets, security_groups, security_group_rules,
+    instances, instance_launch, instance_attributes, images, key_pairs, network_interfaces,
     # EC2: PrivateLink
-    "endpoint_services", "endpoints", "endpoint_connections", "connection_notifications",
+    endpoint_services, endpoints, endpoint_connections, connection_notifications,
     # ELBv2
-    "load_balancers", "target_groups", "listeners", "elbv2_tags",
+    load_balancers, target_groups, listeners, elbv2_tags,
     # STS
-    "sts",
+    caller_identity,
 ]
-
-for _area in AREAS:
-    import_module(f"{__name__}.{_area}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .nft import NftTable
-from .topology import Bridge, Namespace, Plan, ProxyNeighbour, Route, Rule, VethPair
+from ..kernel.nft import NftTable
+from ..kernel.topology import Bridge, Namespace, Plan, ProxyNeighbour, Route, Rule, VethPair
 from .world import World
 
 

@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import Protocol
 
+from ..kernel import confinement, dependencies, naming, netns
+from ..kernel.backend import Backend
 from ..store import Store
-from . import confinement, dependencies, naming, netns
-from .backend import Backend
+from .agents import dns, health, instances
+from .areas import endpoints, load_balancers, network, security_groups
 from .planner import Contributor, build_plan
 from .world import World
 
@@ -32,19 +33,10 @@ log = logging.getLogger("vpclab.dataplane")
 
 #: Areas, in order: each module may define `contribute(world, builder)` (its part of
 #: the plan) and `observe(world, dp, now)` (facts to write back after a good apply).
-AREAS = [
-    "desired_network",
-    "desired_security_groups",
-    "desired_load_balancers",
-    "desired_endpoints",
-]
+AREAS = [network, security_groups, load_balancers, endpoints]
 
 #: Agents: long-lived helpers synced after every apply (modules defining `make_agent(dp)`).
-AGENT_MODULES = [
-    "instance_runtime",
-    "dns",
-    "health",
-]
+AGENT_MODULES = [instances, dns, health]
 
 PERIOD = 1.0  # seconds between passes when nothing changed
 FULL_PERIOD = 15.0  # seconds between full passes (read every namespace: repairs hand-made damage)
@@ -80,8 +72,8 @@ class _Area:
 
 def _load_areas() -> list[_Area]:
     areas = []
-    for name in AREAS:
-        module = import_module(f"{__package__}.{name}")
+    for module in AREAS:
+        name = module.__name__.rsplit(".", 1)[-1]
         areas.append(_Area(name, getattr(module, "contribute", None), getattr(module, "observe", None)))
     return areas
 
@@ -124,7 +116,7 @@ def namespaces_unavailable() -> str | None:
 
 def _nftables_works(namespace: str) -> None:
     """Add and delete a table inside the probe namespace (kernel nf_tables support)."""
-    from .nft import NftContext
+    from ..kernel.nft import NftContext
 
     ctx = NftContext(namespace)
     ctx.run("add table inet vlprobe")
@@ -150,8 +142,8 @@ class DataPlane:
 
     # Life cycle ---------------------------------------------------------------------
     def start(self) -> None:
-        for name in AGENT_MODULES:
-            self.agents.append(import_module(f"{__package__}.{name}").make_agent(self))
+        for module in AGENT_MODULES:
+            self.agents.append(module.make_agent(self))
         self.store.subscribe(lambda _changed: self._dirty.set())
         self._dirty.set()
         self._thread = threading.Thread(target=self._loop, name="vpclab-dataplane", daemon=True)

@@ -1,0 +1,1 @@
+"""What every control-plane area shares: ids, lookups, filters, tags, lifecycle steps."""

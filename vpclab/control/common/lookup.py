@@ -1,0 +1,84 @@
+"""Finding a caller's own resource by id, with AWS's `.Malformed` / `.NotFound` errors.
+
+Another account's resource is reported exactly as a missing one: accounts never learn
+of each other's resources except where AWS lets them (an endpoint service's principals).
+"""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from ...protocol.dispatch import RequestContext
+from ...protocol.errors import AwsError
+from ...store import Resource, Transaction
+from .ids import is_well_formed
+
+T = TypeVar("T", bound=Resource)
+
+
+class IdKind:
+    """How AWS names one kind of id in its errors."""
+
+    def __init__(self, prefix: str, stem: str, label: str, check_format: bool = True):
+        self.prefix = prefix
+        self.stem = stem  # e.g. InvalidVpcID
+        self.label = label  # e.g. "vpc ID"
+        self.check_format = check_format
+
+    def malformed(self, value: str) -> AwsError:
+        return AwsError(f'Invalid id: "{value}"', code=f"{self.stem}.Malformed")
+
+    def not_found(self, values: list[str] | str) -> AwsError:
+        if isinstance(values, str):
+            values = [values]
+        shown = ", ".join(f"'{v}'" for v in values)
+        noun = self.label if len(values) == 1 else self.label + "s"
+        verb = "does" if len(values) == 1 else "do"
+        return AwsError(f"The {noun} {shown} {verb} not exist", code=f"{self.stem}.NotFound")
+
+    def check(self, value: str) -> None:
+        if self.check_format and not is_well_formed(value, self.prefix):
+            raise self.malformed(value)
+
+
+VPC = IdKind("vpc", "InvalidVpcID", "vpc ID")
+SUBNET = IdKind("subnet", "InvalidSubnetID", "subnet ID")
+GROUP = IdKind("sg", "InvalidGroup", "security group", check_format=False)
+INSTANCE = IdKind("i", "InvalidInstanceID", "instance ID")
+ENI = IdKind("eni", "InvalidNetworkInterfaceID", "network interface")
+KEY_PAIR = IdKind("key", "InvalidKeyPair", "key pair")
+ENDPOINT = IdKind("vpce", "InvalidVpcEndpointId", "VpcEndpoint Id")
+SERVICE = IdKind("vpce-svc", "InvalidVpcEndpointServiceId", "VpcEndpointService Id")
+IMAGE = IdKind("ami", "InvalidAMIID", "image id")
+
+
+def find_owned(tx: Transaction, ctx: RequestContext, cls: type[T], rid: str) -> T | None:
+    """The caller's resource `rid`, or None: another account's (or region's) is as missing."""
+    obj = tx.get(cls, rid)
+    if obj is None or obj.account != ctx.account or obj.region != ctx.region:
+        return None
+    return obj
+
+
+def get_owned(tx: Transaction, ctx: RequestContext, cls: type[T], rid: str, kind: IdKind) -> T:
+    """The caller's resource `rid`, or AWS's error for a bad or unknown id."""
+    kind.check(rid)
+    obj = find_owned(tx, ctx, cls, rid)
+    if obj is None:
+        raise kind.not_found(rid)
+    return obj
+
+
+def get_all_owned(tx: Transaction, ctx: RequestContext, cls: type[T], ids: list[str], kind: IdKind) -> list[T]:
+    """Each named resource; an error naming every missing id, as AWS lists them."""
+    for rid in ids:
+        kind.check(rid)
+    found, missing = [], []
+    for rid in ids:
+        obj = find_owned(tx, ctx, cls, rid)
+        if obj is None:
+            missing.append(rid)
+        else:
+            found.append(obj)
+    if missing:
+        raise kind.not_found(missing)
+    return found

@@ -1,0 +1,185 @@
+"""VPCs: CreateVpc, DescribeVpcs, DeleteVpc, Modify/DescribeVpcAttribute."""
+from __future__ import annotations
+
+import ipaddress
+
+from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc
+from ...protocol.dispatch import RequestContext, operation
+from ...protocol.errors import (
+    AwsError,
+    DependencyViolation,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    MissingParameter,
+)
+from ..common.filters import by_ids, filter_and_page
+from ..common.ids import new_id
+from ..common.lookup import VPC, get_owned
+from ..common.tags import tag_list, tags_from_specs
+from .default_vpc import ensure_default_vpc
+from .security_groups import make_default_group
+
+
+def parse_cidr(value: str, param: str = "cidrBlock") -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
+        ) from None
+    if "/" not in value:
+        raise InvalidParameterValue(
+            f"Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
+        )
+    return net
+
+
+def render(vpc: Vpc) -> dict:
+    return {
+        "VpcId": vpc.id,
+        "OwnerId": vpc.account,
+        "State": vpc.state,
+        "CidrBlock": vpc.cidr_block,
+        "DhcpOptionsId": vpc.dhcp_options_id,
+        "InstanceTenancy": vpc.instance_tenancy,
+        "IsDefault": vpc.is_default,
+        "CidrBlockAssociationSet": [{
+            "AssociationId": vpc.cidr_association_id,
+            "CidrBlock": vpc.cidr_block,
+            "CidrBlockState": {"State": "associated"},
+        }],
+        "Tags": tag_list(vpc.tags),
+    }
+
+
+@operation("ec2", "CreateVpc")
+def create_vpc(ctx: RequestContext, req: dict) -> dict:
+    cidr = req.get("CidrBlock")
+    if cidr is None:
+        raise MissingParameter("Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.")
+    net = parse_cidr(cidr)
+    if not 16 <= net.prefixlen <= 28:
+        raise AwsError(f"The CIDR '{cidr}' is invalid.", code="InvalidVpc.Range")
+    tenancy = req.get("InstanceTenancy", "default")
+    if tenancy not in ("default", "dedicated", "host"):
+        raise InvalidParameterValue(f"Value ({tenancy}) for parameter instanceTenancy is invalid.")
+    ensure_default_vpc(ctx)
+    now = ctx.now.timestamp()
+    vpc = Vpc(
+        id=new_id("vpc"),
+        account=ctx.account,
+        region=ctx.region,
+        created=now,
+        tags=tags_from_specs(req.get("TagSpecifications"), "vpc"),
+        cidr_block=str(net),
+        cidr_association_id=new_id("vpc-cidr-assoc"),
+        instance_tenancy=tenancy,
+        dhcp_options_id=new_id("dopt"),
+        enable_dns_support=True,
+        enable_dns_hostnames=False,
+    )
+    with ctx.write() as tx:
+        tx.put(vpc)
+        tx.put(make_default_group(ctx.account, ctx.region, vpc.id, now))
+    # AWS answers `pending`; the VPC is usable (and Describe shows `available`) at once.
+    return {"Vpc": {**render(vpc), "State": "pending"}}
+
+
+FILTERS = {
+    "vpc-id": lambda v: v.id,
+    "cidr": lambda v: v.cidr_block,
+    "cidr-block-association.cidr-block": lambda v: v.cidr_block,
+    "cidr-block-association.association-id": lambda v: v.cidr_association_id,
+    "cidr-block-association.state": lambda v: "associated",
+    "dhcp-options-id": lambda v: v.dhcp_options_id,
+    "is-default": lambda v: v.is_default,
+    "owner-id": lambda v: v.account,
+    "state": lambda v: v.state,
+    "instance-tenancy": lambda v: v.instance_tenancy,
+}
+
+
+@operation("ec2", "DescribeVpcs")
+def describe_vpcs(ctx: RequestContext, req: dict) -> dict:
+    ensure_default_vpc(ctx)
+    with ctx.read() as tx:
+        vpcs = tx.list(Vpc, ctx.account, ctx.region)
+    for vid in req.get("VpcIds") or ():
+        VPC.check(vid)
+    vpcs = by_ids(vpcs, req.get("VpcIds"), lambda v: v.id, VPC.not_found)
+    page, token = filter_and_page(vpcs, req.get("Filters"), FILTERS, tags=lambda v: v.tags,
+                                  max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
+    return {"Vpcs": [render(v) for v in page], "NextToken": token}
+
+
+@operation("ec2", "DeleteVpc")
+def delete_vpc(ctx: RequestContext, req: dict) -> dict:
+    with ctx.write() as tx:
+        vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
+        groups = tx.list(SecurityGroup, vpc_id=vpc.id)
+        in_use = (
+            tx.list(Subnet, vpc_id=vpc.id)
+            or tx.list(NetworkInterface, vpc_id=vpc.id)
+            or [g for g in groups if g.group_name != "default"]
+            or dependents(tx, vpc.id)
+        )
+        if in_use:
+            raise DependencyViolation(f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
+        for group in groups:
+            tx.delete(group)
+        tx.delete(vpc)
+    return {}
+
+
+def dependents(tx, vpc_id: str) -> list:
+    """Other resources (endpoints, load balancers) that live in a VPC.
+
+    Areas that add resources to a VPC register a finder here, so that DeleteVpc learns
+    of them without importing every area.
+    """
+    found: list = []
+    for finder in VPC_DEPENDENTS:
+        found.extend(finder(tx, vpc_id))
+    return found
+
+
+VPC_DEPENDENTS: list = []
+
+_ATTRIBUTES = {
+    "enableDnsSupport": "enable_dns_support",
+    "enableDnsHostnames": "enable_dns_hostnames",
+    "enableNetworkAddressUsageMetrics": "enable_network_address_usage_metrics",
+}
+
+
+@operation("ec2", "DescribeVpcAttribute")
+def describe_vpc_attribute(ctx: RequestContext, req: dict) -> dict:
+    name = req["Attribute"]
+    if name not in _ATTRIBUTES:
+        raise InvalidParameterValue(f"Value ({name}) for parameter attribute is invalid. Unknown attribute.")
+    with ctx.read() as tx:
+        vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
+    key = name[0].upper() + name[1:]
+    return {"VpcId": vpc.id, key: {"Value": getattr(vpc, _ATTRIBUTES[name])}}
+
+
+@operation("ec2", "ModifyVpcAttribute")
+def modify_vpc_attribute(ctx: RequestContext, req: dict) -> dict:
+    given = [(k, req[k[0].upper() + k[1:]]) for k in _ATTRIBUTES if k[0].upper() + k[1:] in req]
+    if len(given) != 1:
+        raise InvalidParameterCombination(
+            "Fields for multiple attribute types specified: " + ", ".join(k for k, _ in given)
+            if given else "No attribute specified."
+        )
+    name, value = given[0]
+    if "Value" not in value:
+        raise MissingParameter("The request must contain the parameter Value")
+    with ctx.write() as tx:
+        vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
+        setattr(vpc, _ATTRIBUTES[name], bool(value["Value"]))
+        if not vpc.enable_dns_support and vpc.enable_dns_hostnames:
+            raise InvalidParameterValue(
+                "Cannot enable DNS hostnames without DNS support; enable DNS support first."
+            )
+        tx.put(vpc)
+    return {}

@@ -1,0 +1,129 @@
+"""Target health: what the data plane observed, and what DescribeTargetHealth reports.
+
+Observation interface (for the data plane)
+------------------------------------------
+The data plane runs the health checks and is the only writer of observations::
+
+    with store.write() as tx:
+        record_health(tx, tg_arn, target_id, port, "healthy", None, None, now)
+
+`record_health(tx, tg_arn, target_id, port, state, reason, description, now)` stores one
+`TargetHealth` record (id `<tg-arn>|<target id>|<port>`) in the target group's account and
+region and returns it. `state` is one of `initial | healthy | unhealthy | unavailable`
+(`unused` and `draining` are the control plane's own, from registration state); `reason`
+and `description` are AWS's (`Elb.InitialHealthChecking`, `Target.Timeout`,
+`Target.FailedHealthChecks`, …; None for healthy). A call for a target that is not
+registered (any more) is ignored and returns None, so a late check result cannot bring a
+deregistered target back. `forget_health` drops records; the control plane calls it when a
+target is deregistered, re-registered or its target group stops being used.
+
+What DescribeTargetHealth reports, in order (`describe`):
+1. draining (`Target.DeregistrationInProgress`) while a deregistered target drains;
+2. an instance target whose instance is not running: `unused` / `Target.InvalidState`
+   (1 and 2 by `model.targets.exclusion`, the rule the forwarding set and the health
+   checks use too: what is reported draining or unused gets no flows);
+3. a target group no listener forwards to: `unused` / `Target.NotInUse`; a target in a
+   zone the load balancer does not enable: `unused` / `Target.NotInUse`;
+4. the load balancer still provisioning: `initial` / `Elb.RegistrationInProgress`;
+5. the data plane's observation made since the target was registered;
+6. otherwise `initial` / `Elb.RegistrationInProgress` — never `healthy` for a target
+   nothing checked. Without a data plane targets therefore stay `initial`, and the
+   `target_in_service` waiter only succeeds when a data plane runs.
+"""
+from __future__ import annotations
+
+from ...model import targets
+from ...model.ec2 import Instance
+from ...model.elbv2 import LoadBalancer, TargetGroup, TargetHealth
+from ...store import Transaction
+from .common import listeners_of_tg
+
+OBSERVED_STATES = ("initial", "healthy", "unhealthy", "unavailable")
+ALL_STATES = OBSERVED_STATES + ("unused", "draining")
+
+REGISTRATION_IN_PROGRESS = ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
+NOT_IN_USE = ("unused", "Target.NotInUse", "Target group is not configured to receive traffic from the load balancer")
+ZONE_NOT_ENABLED = ("unused", "Target.NotInUse",
+                    "Target is in an Availability Zone that is not enabled for the load balancer")
+NOT_REGISTERED = ("unused", "Target.NotRegistered", "Target is not registered to the target group")
+DRAINING = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
+
+
+def health_id(tg_arn: str, target_id: str, port: int) -> str:
+    return f"{tg_arn}|{target_id}|{port}"
+
+
+def record_health(tx: Transaction, tg_arn: str, target_id: str, port: int, state: str,
+                  reason: str | None, description: str | None, now: float) -> TargetHealth | None:
+    """Store what a health check of one registered target observed (see module doc)."""
+    if state not in ALL_STATES:
+        raise ValueError(f"unknown target health state {state!r}")
+    tg = tx.get(TargetGroup, tg_arn)
+    if tg is None or not any(t["id"] == target_id and t["port"] == port for t in tg.targets):
+        return None
+    rec = TargetHealth(
+        id=health_id(tg_arn, target_id, port), account=tg.account, region=tg.region,
+        target_group_arn=tg_arn, target_id=target_id, port=port, state=state,
+        reason=reason, description=description, observed=now,
+    )
+    tx.put(rec)
+    return rec
+
+
+def forget_health(tx: Transaction, tg_arn: str, target_id: str | None = None, port: int | None = None) -> None:
+    for rec in tx.list(TargetHealth, target_group_arn=tg_arn):
+        if (target_id is None or rec.target_id == target_id) and (port is None or rec.port == port):
+            tx.delete(rec)
+
+
+def target_state(tx: Transaction, tg: TargetGroup, target: dict) -> tuple[str, str | None, str | None]:
+    """(State, Reason, Description) of one registered target, as AWS reports it."""
+    why = targets.exclusion(tg, target, lambda instance_id: tx.get(Instance, instance_id))
+    if why == targets.DRAINING:
+        return DRAINING
+    if why == targets.NOT_RUNNING:
+        inst = tx.get(Instance, target["id"])
+        word = inst.state if inst is not None else "terminated"
+        return ("unused", "Target.InvalidState", f"Target is in the {word} state")
+    listeners = listeners_of_tg(tx, tg)
+    if not listeners:
+        return NOT_IN_USE
+    lbs = [lb for lb in (tx.get(LoadBalancer, l.load_balancer_arn) for l in listeners) if lb is not None]
+    if not lbs:
+        return NOT_IN_USE
+    zone = target.get("availability_zone")
+    if zone and zone != "all" and not any(zone in {m["zone"] for m in lb.mappings} for lb in lbs):
+        return ZONE_NOT_ENABLED
+    if all(lb.state == "provisioning" for lb in lbs):
+        return REGISTRATION_IN_PROGRESS
+    rec = tx.get(TargetHealth, health_id(tg.id, target["id"], target["port"]))
+    if rec is not None and rec.observed >= target.get("registered", 0):
+        if rec.state == "healthy":
+            return ("healthy", None, None)
+        return (rec.state, rec.reason, rec.description)
+    return REGISTRATION_IN_PROGRESS
+
+
+def health_check_port(tg: TargetGroup, port: int | None) -> str | None:
+    hc_port = tg.health_check.get("HealthCheckPort", "traffic-port")
+    if hc_port == "traffic-port":
+        return str(port) if port is not None else None
+    return hc_port
+
+
+def description(tg: TargetGroup, target: dict, state: tuple[str, str | None, str | None]) -> dict:
+    shown = {"Id": target["id"], "Port": target.get("port")}
+    if target.get("availability_zone"):
+        shown["AvailabilityZone"] = target["availability_zone"]
+    code, reason, text = state
+    health = {"State": code}
+    if reason:
+        health["Reason"] = reason
+    if text:
+        health["Description"] = text
+    return {"Target": shown, "HealthCheckPort": health_check_port(tg, target.get("port")), "TargetHealth": health}
+
+
+def describe(tx: Transaction, tg: TargetGroup) -> list[dict]:
+    """TargetHealthDescriptions of every registered target."""
+    return [description(tg, t, target_state(tx, tg, t)) for t in tg.targets]

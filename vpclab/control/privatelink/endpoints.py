@@ -1,0 +1,491 @@
+"""VPC endpoints (the consumer's side of PrivateLink): Create/Describe/Modify/DeleteVpcEndpoint[s].
+
+An interface endpoint gets one requester-managed ENI per subnet (one subnet per zone,
+zones the service has, matched by zone id), DNS names under the service's
+`<service-id>.<region>.vpce.amazonaws.com`, and a state:
+
+    acceptance required:  pendingAcceptance --accept--> pending --> available
+    otherwise:            pending --> available
+    provider rejects:     pendingAcceptance | pending | available --> rejected (ENIs stay, pass nothing)
+    consumer deletes:     any --> deleting --> deleted (ENIs removed)
+
+`pending -> available` and `deleting -> deleted` are the data plane's to make once the
+ENIs forward (or are gone): it calls `mark_endpoint_available` / `mark_endpoint_deleted`.
+In a server without a data plane the lifecycle step below makes those two transitions
+after `lifecycle.SETTLE_DELAY`, through the same two functions.
+
+A deleted endpoint stays in DescribeVpcEndpoints as `deleted` for DELETED_VISIBLE_FOR
+seconds (clients and Terraform treat `deleted` as gone), and in the provider's
+DescribeVpcEndpointConnections until PURGE_AFTER or until the service is deleted.
+
+Only Interface endpoints to vpclab endpoint services exist: vpclab has no AWS services
+(S3, DynamoDB) behind Gateway endpoints.
+"""
+from __future__ import annotations
+
+import string
+
+from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc
+from ...model.elbv2 import LoadBalancer
+from ...model.privatelink import Endpoint, EndpointService
+from ...protocol.dispatch import RequestContext, operation
+from ...protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
+from ...store import Transaction
+from ..common import lifecycle
+from ..common.filters import by_ids, filter_and_page
+from ..common.ids import new_id
+from ..common.lookup import ENDPOINT, SUBNET, VPC, get_owned
+from ..common.tags import tag_list, tags_from_specs
+from ..ec2.addresses import create_network_interface
+from ..ec2.default_vpc import ensure_default_vpc
+from ..ec2.security_groups import default_group, find_groups
+from ..ec2.vpcs import VPC_DEPENDENTS
+from . import connection_notifications
+from .common import (
+    ENDPOINT_REQUESTER_ID,
+    hosted_zone_id,
+    random_lower_alnum,
+    service_zone_ids,
+    subnet_zone_id,
+    visible_service,
+)
+
+ENDPOINT_TYPES = ("Interface", "Gateway", "GatewayLoadBalancer", "Resource", "ServiceNetwork")
+IP_ADDRESS_TYPES = ("ipv4", "dualstack", "ipv6")
+
+#: Seconds a deleted endpoint is still listed (as `deleted`) to its owner.
+DELETED_VISIBLE_FOR = 60.0
+#: Seconds after which a deleted endpoint is forgotten altogether (the provider's list too).
+PURGE_AFTER = 3600.0
+
+
+class DuplicateSubnetsInSameZone(AwsError):
+    code = "DuplicateSubnetsInSameZone"
+
+
+class InvalidState(AwsError):
+    code = "InvalidState"
+
+
+# Rendering -----------------------------------------------------------------------------
+
+def render(tx: Transaction, ep: Endpoint) -> dict:
+    groups = []
+    for gid in ep.security_group_ids:
+        group = tx.get(SecurityGroup, gid)
+        groups.append({"GroupId": gid, "GroupName": group.group_name if group else None})
+    return {
+        "VpcEndpointId": ep.id,
+        "VpcEndpointType": ep.endpoint_type,
+        "VpcId": ep.vpc_id,
+        "ServiceName": ep.service_name,
+        "State": ep.state,
+        "PolicyDocument": ep.policy_document,
+        "RouteTableIds": ep.route_table_ids,
+        "SubnetIds": ep.subnet_ids,
+        "Groups": groups,
+        "IpAddressType": ep.ip_address_type,
+        "DnsOptions": ep.dns_options,
+        "PrivateDnsEnabled": ep.private_dns_enabled,
+        "RequesterManaged": ep.requester_managed,
+        "NetworkInterfaceIds": ep.network_interface_ids,
+        "DnsEntries": ep.dns_entries,
+        "CreationTimestamp": ep.created,
+        "Tags": tag_list(ep.tags),
+        "OwnerId": ep.account,
+        "LastError": ep.last_error,
+        "ServiceRegion": ep.region,
+    }
+
+
+def dns_entries(ep: Endpoint, service: EndpointService | None, zones: list[str]) -> list[dict]:
+    """Regional name first, then one zonal name per zone (by zone name), then the private name."""
+    zone_id = hosted_zone_id(ep.region)
+    stem = f"{ep.id}-{ep.dns_suffix}"
+    tail = f"{ep.service_id}.{ep.region}.vpce.amazonaws.com"
+    entries = [{"DnsName": f"{stem}.{tail}", "HostedZoneId": zone_id}]
+    for az in sorted(zones):
+        entries.append({"DnsName": f"{stem}-{az}.{tail}", "HostedZoneId": zone_id})
+    if ep.private_dns_enabled and ep.private_dns_name:
+        # The private name lives in a private hosted zone vpclab keeps per endpoint.
+        entries.append({"DnsName": ep.private_dns_name, "HostedZoneId": private_zone_id(ep.id)})
+    return entries
+
+
+def private_zone_id(endpoint_id: str) -> str:
+    """A stable, plausible Route 53 private hosted zone id for an endpoint's private name."""
+    alphabet = string.ascii_uppercase + string.digits
+    digest = int(endpoint_id.split("-")[-1], 16)
+    chars = []
+    for _ in range(20):
+        digest, rem = divmod(digest, len(alphabet))
+        chars.append(alphabet[rem])
+    return "Z" + "".join(chars)
+
+
+def refresh_dns(tx: Transaction, ep: Endpoint) -> None:
+    service = tx.get(EndpointService, ep.service_id)
+    zones = [s.availability_zone for s in (tx.get(Subnet, sid) for sid in ep.subnet_ids) if s]
+    ep.dns_entries = dns_entries(ep, service, zones)
+
+
+# Validation ----------------------------------------------------------------------------
+
+def check_subnets(tx: Transaction, ctx: RequestContext, ep: Endpoint, service: EndpointService,
+                  subnet_ids: list[str]) -> list[Subnet]:
+    """The new subnets of `ep`: the caller's, in its VPC, one per zone, zones the service has."""
+    for sid in subnet_ids:
+        SUBNET.check(sid)
+    subnets = [get_owned(tx, ctx, Subnet, sid, SUBNET) for sid in dict.fromkeys(subnet_ids)]
+    offered = set(service_zone_ids(tx, service))
+    taken = {subnet_zone_id(s): s.id for s in (tx.get(Subnet, sid) for sid in ep.subnet_ids) if s}
+    for subnet in subnets:
+        if subnet.vpc_id != ep.vpc_id:
+            raise InvalidParameter(f"The subnet ID '{subnet.id}' does not belong to the VPC '{ep.vpc_id}'.")
+        zid = subnet_zone_id(subnet)
+        if zid in taken:
+            raise DuplicateSubnetsInSameZone(
+                f"Found another VPC endpoint subnet in the availability zone of {subnet.id}. "
+                "VPC endpoint subnets should be in different availability zones supported by the "
+                "VPC endpoint service."
+            )
+        if zid not in offered:
+            raise InvalidParameter(
+                f"The VPC endpoint service {service.service_name} does not support the "
+                f"availability zone of the subnet: {subnet.id}."
+            )
+        taken[zid] = subnet.id
+    return subnets
+
+
+def check_private_dns(vpc: Vpc, service: EndpointService, enabled: bool | None) -> bool:
+    """Whether private DNS is on: as asked, or (not asked) when the service has a verified name."""
+    state = (service.private_dns_name_configuration or {}).get("State")
+    if enabled is None:
+        return bool(service.private_dns_name) and state == "verified" \
+            and vpc.enable_dns_support and vpc.enable_dns_hostnames
+    if not enabled:
+        return False
+    if not service.private_dns_name:
+        raise InvalidParameter(
+            "Private DNS can only be enabled if the service has a private DNS name. "
+            f"The service {service.service_name} does not provide one."
+        )
+    if state != "verified":
+        raise InvalidParameter(
+            f"Private DNS can only be enabled if the private DNS name of the service "
+            f"{service.service_name} is verified."
+        )
+    if not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
+        raise InvalidParameter(
+            "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames "
+            f"VPC attributes set to true for {vpc.id}"
+        )
+    return True
+
+
+def check_ip_address_type(service: EndpointService, ip_type: str | None, subnets: list[Subnet]) -> str:
+    supported = service.supported_ip_address_types
+    if ip_type is None:
+        return "ipv4" if "ipv4" in supported else "ipv6"
+    if ip_type not in IP_ADDRESS_TYPES:
+        raise InvalidParameterValue(f"Value ({ip_type}) for parameter IpAddressType is invalid.")
+    needs = {"ipv4": ["ipv4"], "ipv6": ["ipv6"], "dualstack": ["ipv4", "ipv6"]}[ip_type]
+    if any(t not in supported for t in needs):
+        raise InvalidParameter(
+            f"The VPC endpoint service {service.service_name} does not support the IP address type {ip_type}."
+        )
+    if "ipv6" in needs and subnets:
+        # vpclab subnets have no IPv6 CIDR blocks yet.
+        raise InvalidParameter(f"The subnet {subnets[0].id} does not have an IPv6 CIDR block.")
+    return ip_type
+
+
+def check_dns_options(options: dict | None, ip_type: str) -> dict:
+    record = (options or {}).get("DnsRecordIpType") or {"ipv4": "ipv4", "ipv6": "ipv6", "dualstack": "dualstack"}[ip_type]
+    allowed = {"ipv4": ("ipv4",), "ipv6": ("ipv6",), "dualstack": ("ipv4", "ipv6", "dualstack")}[ip_type]
+    if record == "service-defined":
+        record = allowed[0]
+    if record not in allowed:
+        raise InvalidParameter(f"DnsRecordIpType {record} is not valid for the IpAddressType {ip_type}.")
+    out = {"DnsRecordIpType": record}
+    if options and options.get("PrivateDnsOnlyForInboundResolverEndpoint") is not None:
+        out["PrivateDnsOnlyForInboundResolverEndpoint"] = bool(options["PrivateDnsOnlyForInboundResolverEndpoint"])
+    return out
+
+
+def node_addresses(tx: Transaction, service_id: str) -> set[str]:
+    """The private IPs of the NLB nodes behind a service.
+
+    An endpoint ENI's address must differ from them: in the node, where the ENI's link
+    ends, the node's own address is local, so it could not also stand for the ENI."""
+    service = tx.get(EndpointService, service_id)
+    out: set[str] = set()
+    for arn in (service.network_load_balancer_arns if service else ()):
+        lb = tx.get(LoadBalancer, arn)
+        out.update(m["private_ip"] for m in (lb.mappings if lb else ()) if m.get("private_ip"))
+    return out
+
+
+def add_interfaces(tx: Transaction, ctx: RequestContext, ep: Endpoint, subnets: list[Subnet]) -> None:
+    avoid = node_addresses(tx, ep.service_id)
+    for subnet in subnets:
+        eni = create_network_interface(
+            tx, ctx, subnet,
+            description=f"VPC Endpoint Interface {ep.id}",
+            interface_type="vpc_endpoint",
+            security_group_ids=ep.security_group_ids,
+            requester_managed=True,
+            requester_id=ENDPOINT_REQUESTER_ID,
+            owner_kind="vpc-endpoint",
+            owner_id=ep.id,
+            account=ep.account,
+            avoid=avoid,
+        )
+        ep.subnet_ids.append(subnet.id)
+        ep.network_interface_ids.append(eni.id)
+
+
+def interfaces_of(tx: Transaction, ep: Endpoint) -> list[NetworkInterface]:
+    return tx.list(NetworkInterface, owner_kind="vpc-endpoint", owner_id=ep.id)
+
+
+# Create --------------------------------------------------------------------------------
+
+@operation("ec2", "CreateVpcEndpoint")
+def create_endpoint(ctx: RequestContext, req: dict) -> dict:
+    etype = req.get("VpcEndpointType") or "Gateway"
+    if etype not in ENDPOINT_TYPES:
+        raise InvalidParameterValue(f"Value ({etype}) for parameter VpcEndpointType is invalid.")
+    subnet_ids = req.get("SubnetIds") or [c["SubnetId"] for c in req.get("SubnetConfigurations") or () if c.get("SubnetId")]
+    if subnet_ids and etype == "Gateway":
+        raise InvalidParameter("Subnet IDs are only supported for Interface and GatewayLoadBalancer type VPC Endpoints.")
+    if not req.get("VpcId"):
+        raise MissingParameter("The request must contain the parameter VpcId")
+    if not req.get("ServiceName"):
+        raise MissingParameter("The request must contain the parameter ServiceName")
+    ensure_default_vpc(ctx)
+    token = req.get("ClientToken")
+    messages: list[dict] = []
+    with ctx.write() as tx:
+        if token:
+            for old in tx.list(Endpoint, ctx.account, ctx.region, client_token=token):
+                return {"VpcEndpoint": render(tx, old), "ClientToken": token}
+        vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
+        service = visible_service(tx, ctx, req["ServiceName"])
+        if etype != service.service_type:
+            raise InvalidParameter(
+                f"Endpoint type ({etype}) does not match available service types ([{service.service_type}])."
+            )
+        if req.get("RouteTableIds"):
+            raise InvalidParameter("Route table IDs are only supported for Gateway type VPC Endpoint.")
+        now = ctx.now.timestamp()
+        ep = Endpoint(
+            id=new_id("vpce"),
+            account=ctx.account,
+            region=ctx.region,
+            created=now,
+            tags=tags_from_specs(req.get("TagSpecifications"), "vpc-endpoint"),
+            endpoint_type=etype,
+            vpc_id=vpc.id,
+            service_name=service.service_name,
+            service_id=service.id,
+            service_account=service.account,
+            state="pendingAcceptance" if service.acceptance_required else "pending",
+            dns_suffix=random_lower_alnum(8),
+            policy_document=req.get("PolicyDocument"),
+            state_changed=now,
+            connection_id=new_id("vpce-con"),
+            client_token=token or "",
+            private_dns_name=service.private_dns_name,
+        )
+        subnets = check_subnets(tx, ctx, ep, service, subnet_ids)
+        group_ids = req.get("SecurityGroupIds")
+        if group_ids:
+            ep.security_group_ids = [g.id for g in find_groups(tx, ctx, group_ids, vpc_id=vpc.id)]
+        else:
+            group = default_group(tx, vpc.account, vpc.region, vpc.id)
+            ep.security_group_ids = [group.id] if group else []
+        ep.ip_address_type = check_ip_address_type(service, req.get("IpAddressType"), subnets)
+        ep.dns_options = check_dns_options(req.get("DnsOptions"), ep.ip_address_type)
+        ep.dns_record_ip_type = ep.dns_options["DnsRecordIpType"]
+        ep.private_dns_enabled = check_private_dns(vpc, service, req.get("PrivateDnsEnabled"))
+        add_interfaces(tx, ctx, ep, subnets)
+        refresh_dns(tx, ep)
+        tx.put(ep)
+        messages = connection_notifications.collect(tx, ep, "Connect", now)
+        out = render(tx, ep)
+    connection_notifications.deliver(ctx, messages)
+    return {"VpcEndpoint": out, "ClientToken": token}
+
+
+# Describe ------------------------------------------------------------------------------
+
+FILTERS = {
+    "service-name": lambda e: e.service_name,
+    "vpc-id": lambda e: e.vpc_id,
+    "vpc-endpoint-id": lambda e: e.id,
+    "vpc-endpoint-state": lambda e: e.state,
+    "vpc-endpoint-type": lambda e: e.endpoint_type,
+    "ip-address-type": lambda e: e.ip_address_type,
+}
+
+
+def listed(ep: Endpoint, now: float) -> bool:
+    return ep.state != "deleted" or now - ep.state_changed < DELETED_VISIBLE_FOR
+
+
+@operation("ec2", "DescribeVpcEndpoints")
+def describe_endpoints(ctx: RequestContext, req: dict) -> dict:
+    ids = req.get("VpcEndpointIds")
+    for eid in ids or ():
+        ENDPOINT.check(eid)
+    now = ctx.now.timestamp()
+    with ctx.read() as tx:
+        endpoints = [e for e in tx.list(Endpoint, ctx.account, ctx.region) if listed(e, now)]
+        endpoints = by_ids(endpoints, ids, lambda e: e.id, ENDPOINT.not_found)
+        page, token = filter_and_page(endpoints, req.get("Filters"), FILTERS, tags=lambda e: e.tags,
+                                      max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
+        out = [render(tx, e) for e in page]
+    return {"VpcEndpoints": out, "NextToken": token}
+
+
+# Modify --------------------------------------------------------------------------------
+
+@operation("ec2", "ModifyVpcEndpoint")
+def modify_endpoint(ctx: RequestContext, req: dict) -> dict:
+    """Subnets, security groups, private DNS and the policy of an endpoint.
+
+    vpclab stores a policy document but does not evaluate it (its services report
+    VpcEndpointPolicySupported false; AWS's handling of a policy given anyway is unconfirmed).
+    """
+    with ctx.write() as tx:
+        ep = get_owned(tx, ctx, Endpoint, req["VpcEndpointId"], ENDPOINT)
+        if ep.state in ("deleting", "deleted"):
+            raise InvalidState(f"VPC endpoint {ep.id} is in state '{ep.state}' and cannot be modified.")
+        if req.get("AddRouteTableIds") or req.get("RemoveRouteTableIds"):
+            raise InvalidParameter("Route table IDs are only supported for Gateway type VPC Endpoint.")
+        vpc = get_owned(tx, ctx, Vpc, ep.vpc_id, VPC)
+        service = tx.get(EndpointService, ep.service_id)
+        if service is None:
+            raise InvalidState(f"The endpoint service of {ep.id} no longer exists.")
+        for sid in req.get("RemoveSubnetIds") or ():
+            if sid not in ep.subnet_ids:
+                raise InvalidParameter(f"The subnet {sid} is not associated with the VPC endpoint {ep.id}.")
+            for eni in interfaces_of(tx, ep):
+                if eni.subnet_id == sid:
+                    tx.delete(eni)
+                    ep.network_interface_ids.remove(eni.id)
+            ep.subnet_ids.remove(sid)
+        add = [s for s in req.get("AddSubnetIds") or () if s not in ep.subnet_ids]
+        add_interfaces(tx, ctx, ep, check_subnets(tx, ctx, ep, service, add))
+        groups = list(ep.security_group_ids)
+        if req.get("AddSecurityGroupIds"):
+            groups += [g.id for g in find_groups(tx, ctx, req["AddSecurityGroupIds"], vpc_id=vpc.id) if g.id not in groups]
+        groups = [g for g in groups if g not in (req.get("RemoveSecurityGroupIds") or ())]
+        if not groups:
+            raise InvalidParameter("A VPC endpoint must have at least one security group.")
+        if groups != ep.security_group_ids:
+            ep.security_group_ids = groups
+            for eni in interfaces_of(tx, ep):
+                eni.security_group_ids = list(groups)
+                tx.put(eni)
+        if "PrivateDnsEnabled" in req:
+            ep.private_dns_enabled = check_private_dns(vpc, service, bool(req["PrivateDnsEnabled"]))
+            ep.private_dns_name = service.private_dns_name
+        if req.get("ResetPolicy"):
+            ep.policy_document = None
+        elif req.get("PolicyDocument") is not None:
+            ep.policy_document = req["PolicyDocument"]
+        if req.get("IpAddressType") or req.get("DnsOptions"):
+            subnets = [s for s in (tx.get(Subnet, sid) for sid in ep.subnet_ids) if s]
+            ep.ip_address_type = check_ip_address_type(service, req.get("IpAddressType") or ep.ip_address_type, subnets)
+            ep.dns_options = check_dns_options(req.get("DnsOptions"), ep.ip_address_type)
+            ep.dns_record_ip_type = ep.dns_options["DnsRecordIpType"]
+        refresh_dns(tx, ep)
+        tx.put(ep)
+    return {"Return": True}
+
+
+# Delete --------------------------------------------------------------------------------
+
+@operation("ec2", "DeleteVpcEndpoints")
+def delete_endpoints(ctx: RequestContext, req: dict) -> dict:
+    """Moves each endpoint to `deleting` (then `deleted`, its ENIs removed); unknown ids are Unsuccessful."""
+    unsuccessful = []
+    messages: list[dict] = []
+    now = ctx.now.timestamp()
+    with ctx.write() as tx:
+        for eid in req["VpcEndpointIds"]:
+            ep = tx.get(Endpoint, eid)
+            if ep is None or ep.account != ctx.account or ep.region != ctx.region or not listed(ep, now):
+                unsuccessful.append({"ResourceId": eid, "Error": {
+                    "Code": "InvalidVpcEndpoint.NotFound",
+                    "Message": f"The VpcEndpoint Id '{eid}' does not exist"}})
+                continue
+            if ep.state in ("deleting", "deleted"):
+                continue  # already on its way: AWS answers success again
+            ep.state = "deleting"
+            ep.state_changed = now
+            tx.put(ep)
+            messages += connection_notifications.collect(tx, ep, "Delete", now)
+    connection_notifications.deliver(ctx, messages)
+    return {"Unsuccessful": unsuccessful}
+
+
+# The data plane's hooks ----------------------------------------------------------------
+
+def mark_endpoint_available(tx: Transaction, endpoint_id: str, now: float) -> bool:
+    """`pending` -> `available`: the endpoint's ENIs forward. True if it changed.
+
+    Called by the data plane once the endpoint is realised (or, without one, by the
+    lifecycle step). Does nothing in any other state (a rejection or deletion won).
+    """
+    ep = tx.get(Endpoint, endpoint_id)
+    if ep is None or ep.state != "pending":
+        return False
+    ep.state = "available"
+    ep.state_changed = now
+    tx.put(ep)
+    return True
+
+
+def mark_endpoint_deleted(tx: Transaction, endpoint_id: str, now: float) -> bool:
+    """`deleting` -> `deleted`: removes the endpoint's ENIs. True if it changed.
+
+    Called by the data plane once the endpoint's forwarding is torn down (or, without one,
+    by the lifecycle step).
+    """
+    ep = tx.get(Endpoint, endpoint_id)
+    if ep is None or ep.state != "deleting":
+        return False
+    for eni in interfaces_of(tx, ep):
+        tx.delete(eni)
+    ep.network_interface_ids = []
+    ep.state = "deleted"
+    ep.state_changed = now
+    tx.put(ep)
+    return True
+
+
+@lifecycle.step
+def settle_endpoints(tx: Transaction, now: float, dataplane: bool) -> None:
+    """Without a data plane: pending -> available and deleting -> deleted after SETTLE_DELAY;
+    and forget deleted endpoints after PURGE_AFTER."""
+    for ep in tx.list(Endpoint, where=lambda e: e.state in ("pending", "deleting", "deleted")):
+        due = not dataplane and now >= ep.state_changed + lifecycle.SETTLE_DELAY
+        if ep.state == "pending" and due:
+            mark_endpoint_available(tx, ep.id, now)
+        elif ep.state == "deleting" and due:
+            mark_endpoint_deleted(tx, ep.id, now)
+        elif ep.state == "deleted" and now >= ep.state_changed + PURGE_AFTER:
+            connection_notifications.delete_attached(tx, endpoint_id=ep.id)
+            tx.delete(ep)
+
+
+def endpoints_in_vpc(tx: Transaction, vpc_id: str) -> list[Endpoint]:
+    """DeleteVpc's dependents: the VPC's endpoints that are not deleted yet."""
+    return tx.list(Endpoint, vpc_id=vpc_id, where=lambda e: e.state != "deleted")
+
+
+VPC_DEPENDENTS.append(endpoints_in_vpc)

@@ -1,0 +1,1 @@
+"""Agents: long-lived helpers that follow the store beside the kernel (see README.md)."""

@@ -1,0 +1,648 @@
+"""Instances as processes: boot (user data), stop and terminate, and how to enter one.
+
+An instance is the namespace `desired_network` makes (`<prefix>-<instance id>`, `eth0`
+with the private IP), an init process (`instance_init.py`, PID 1 of a PID namespace of
+its own, confined as `confinement.py` describes), a cgroup (`cgroups.py`) holding every
+process of the instance, and a directory `<state_dir>/instances/<id>/` that holds what
+a real instance keeps on its own disk and this one cannot share with the host:
+
+- `run/`, `tmp/`, `var/log/` and `home/` bound over the real paths (two Debian nginx with
+  their default config run side by side: pid file in /run, logs in /var/log/nginx;
+  /var/lib/nginx holds only temp files with unique names and stays shared),
+- `etc/resolv.conf` (nameserver = the VPC resolver, base+2; search
+  `<region>.compute.internal`), `etc/hostname` (`ip-a-b-c-d`) and `etc/hosts`, each
+  bound over its /etc file (rewritten in place, so the binds see new content),
+- `console.log`, which GetConsoleOutput returns (`run/` is emptied at each boot, like a tmpfs),
+- `first-boot-done`, the marker that makes user data run once per instance, ever.
+
+The directory is removed once the instance is terminated (GetConsoleOutput then returns
+no output).
+
+The init is started at boot with the bind mounts and host name; everything else that
+runs "in" the instance (user data, `vpclab exec`, `vpclab ssh`) joins the init's
+namespaces through `enter_command`. The instance's init is found from the host as the
+process of its cgroup that is PID 1 of a child PID namespace, confined, and inside the
+instance's current network namespace (`find_init`), so no pid file is trusted.
+
+The agent moves states on when they really happen:
+
+- `pending` -> `running`: the namespace exists (the plan was applied before `sync`), the
+  init is up and, at first boot, the user data script has been started (not waited for:
+  it may start a server in the foreground). Output of the script goes to console.log.
+- `running`: if the init is gone or sits in another network namespace than the
+  instance's (someone deleted the namespace by hand and the plan made a new one), every
+  process left in the cgroup is killed and a new init starts, as after a reboot.
+- `stopping` -> `stopped`, `shutting-down` -> `terminated`: every process of the
+  instance (its cgroup, and anything else inside its network namespace) gets SIGTERM,
+  then SIGKILL after `STOP_GRACE` seconds; once none is left the cgroup is removed, the
+  state is written and the next plan drops the namespace. Terminated also removes the
+  primary ENI (`vpclab.control.ec2.instances.set_state`) and the instance's directory.
+
+There is no systemd: a small `systemctl` stand-in (`SYSTEMCTL_SHIM`, first on PATH and
+bound over /usr/bin/systemctl) runs a unit's ExecStartPre/ExecStart/ExecStop lines, so
+user data like `systemctl start nginx` works; the init reaps what it leaves behind.
+
+Differences from EC2: on start nothing brings an instance's services back (the init
+does not start *enabled* units yet; `systemctl start` alone does not survive a
+stop/start on EC2 either); user data does not run again (as on EC2). Processes run as
+root (with a reduced capability set) on the host's file system apart from the private
+directories, with the host's CPU and memory: `apt-get install` in user data installs on
+the host.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...aws_names import private_dns_domain, private_host_name
+from ...kernel import confinement, naming, netns
+from ...kernel.cgroups import Cgroup
+from ...model.ec2 import Instance
+from ..world import World, resolver_of
+
+log = logging.getLogger("vpclab.dataplane.instances")
+
+#: Seconds between SIGTERM and SIGKILL when an instance stops.
+STOP_GRACE = 3.0
+
+#: Seconds a pass waits for a new init to be up before leaving it to the next pass.
+INIT_WAIT = 5.0
+
+#: Seconds before an init that failed to start is tried again.
+INIT_RETRY = 10.0
+
+#: Where the user data script is written, as seen inside the instance (its private /run).
+USER_DATA_PATH = "/run/cloud-init/user-data"
+
+#: The PATH user data and `vpclab exec` see.
+PATH = "/run/vpclab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+FIRST_BOOT_MARKER = "first-boot-done"
+
+#: Where the systemctl stand-in lives inside an instance (first on PATH; also bound over
+#: the host's /usr/bin/systemctl when there is one).
+SHIM_DIR = "/run/vpclab/bin"
+
+SYSTEMCTL_SHIM = r'''#!/bin/sh
+# vpclab's stand-in for systemctl inside an instance, which has no systemd: it runs a
+# unit's ExecStartPre/ExecStart/ExecReload/ExecStop lines itself. Enough for user data
+# such as `systemctl start nginx`; units do not come back after a stop/start.
+action=""; units=""; now=0
+for a in "$@"; do
+  case "$a" in
+    --now) now=1 ;;
+    -*) ;;
+    *) if [ -z "$action" ]; then action=$a; else units="$units $a"; fi ;;
+  esac
+done
+state=/run/vpclab/units
+mkdir -p "$state"
+
+unit_name() { case "$1" in *.*) echo "$1" ;; *) echo "$1.service" ;; esac; }
+unit_file() {
+  for d in /etc/systemd/system /run/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
+    if [ -f "$d/$1" ]; then echo "$d/$1"; return 0; fi
+  done
+  return 1
+}
+values() { sed -n "s/^$2=//p" "$1"; }
+main_pid() {
+  pidfile=$(values "$1" PIDFile | tail -n 1)
+  [ -n "$pidfile" ] || pidfile="$state/$2.pid"
+  [ -f "$pidfile" ] && cat "$pidfile" 2>/dev/null
+}
+active() {
+  pid=$(main_pid "$1" "$2")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+run_lines() {
+  values "$1" "$2" | while IFS= read -r line; do
+    ignore=0
+    while :; do
+      case "$line" in
+        -*) ignore=1; line=${line#?} ;;
+        [@+!:]*) line=${line#?} ;;
+        *) break ;;
+      esac
+    done
+    [ -n "$line" ] || continue
+    MAINPID=$3 sh -c "$line" || [ "$ignore" = 1 ] || exit 1
+  done
+}
+start() {
+  if active "$1" "$2"; then return 0; fi
+  run_lines "$1" ExecStartPre || { echo "Job for $2 failed (ExecStartPre)." >&2; return 1; }
+  type=$(values "$1" Type | tail -n 1)
+  case "$type" in
+    forking|oneshot)
+      run_lines "$1" ExecStart || { echo "Job for $2 failed." >&2; return 1; } ;;
+    *)
+      line=$(values "$1" ExecStart | tail -n 1 | sed 's/^[-@+!:]*//')
+      setsid sh -c "exec $line" </dev/null >>"/var/log/$2.log" 2>&1 &
+      echo $! >"$state/$2.pid" ;;
+  esac
+  run_lines "$1" ExecStartPost
+}
+stop() {
+  pid=$(main_pid "$1" "$2")
+  if [ -n "$(values "$1" ExecStop)" ]; then run_lines "$1" ExecStop "$pid"; fi
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  fi
+  rm -f "$state/$2.pid"
+}
+
+case "$action" in
+  daemon-reload|"") exit 0 ;;
+esac
+status=0
+for u in $units; do
+  name=$(unit_name "$u")
+  file=$(unit_file "$name") || { echo "Unit $name could not be found." >&2; status=5; continue; }
+  case "$action" in
+    start) start "$file" "$name" || status=1 ;;
+    stop) stop "$file" "$name" ;;
+    restart|try-restart) stop "$file" "$name"; start "$file" "$name" || status=1 ;;
+    reload|reload-or-restart)
+      if active "$file" "$name" && [ -n "$(values "$file" ExecReload)" ]; then
+        run_lines "$file" ExecReload "$(main_pid "$file" "$name")" || status=1
+      else
+        stop "$file" "$name"; start "$file" "$name" || status=1
+      fi ;;
+    enable) [ "$now" = 1 ] && { start "$file" "$name" || status=1; } ;;
+    disable) [ "$now" = 1 ] && stop "$file" "$name" ;;
+    is-enabled) echo enabled ;;
+    is-active) if active "$file" "$name"; then echo active; else echo inactive; status=3; fi ;;
+    status)
+      if active "$file" "$name"; then
+        echo "* $name - active (running) since vpclab started it; main pid $(main_pid "$file" "$name")"
+      else
+        echo "* $name - inactive (dead)"; status=3
+      fi ;;
+    *) echo "vpclab systemctl: '$action' is not supported inside a vpclab instance" >&2; status=1 ;;
+  esac
+done
+exit $status
+'''
+
+
+# --- Layout, shared with `vpclab exec` / `vpclab ssh` ---------------------------------------
+
+def instance_dir(state_dir: str | os.PathLike[str], instance_id: str) -> Path:
+    """`<state_dir>/instances/<id>/` (GetConsoleOutput reads `console.log` there)."""
+    return Path(state_dir) / "instances" / instance_id
+
+
+def host_name(inst: Instance) -> str:
+    return private_host_name(inst.private_ip)
+
+
+def namespace_of(prefix: str, instance_id: str) -> str:
+    return naming.namespace_name(prefix, instance_id)
+
+
+def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, Path]:
+    """Create the instance's private directories and /etc files; return the bind mounts.
+
+    Idempotent; /etc files are rewritten only when their content changes.
+    """
+    binds: dict[str, Path] = dict(netns.private_mounts(directory))
+    home = directory / "home"
+    (home / "ec2-user").mkdir(parents=True, exist_ok=True)
+    binds["/home"] = home
+    etc = directory / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    name = host_name(inst)
+    fqdn = f"{name}.{private_dns_domain(inst.region)}"
+    files = {
+        "hostname": f"{name}\n",
+        "hosts": f"127.0.0.1 localhost\n{inst.private_ip} {fqdn} {name}\n"
+                 "::1 localhost ip6-localhost ip6-loopback\n",
+    }
+    # Always written (empty while the VPC is unknown): the init binds it once, at boot.
+    files["resolv.conf"] = (f"nameserver {resolver_of(vpc_cidr)}\n"
+                            f"search {private_dns_domain(inst.region)}\n"
+                            "options timeout:2 attempts:5\n") if vpc_cidr else ""
+    for fname, text in files.items():
+        _write_if_changed(etc / fname, text, 0o644)
+    shim = directory / "run" / SHIM_DIR.removeprefix("/run/") / "systemctl"
+    _write_if_changed(shim, SYSTEMCTL_SHIM, 0o755)
+    _write_if_changed(directory / confinement.INIT_PATH.lstrip("/"), confinement.INIT_SOURCE, 0o644)
+    if os.path.exists("/usr/bin/systemctl"):
+        binds["/usr/bin/systemctl"] = shim
+    for fname in ("hostname", "hosts", "resolv.conf"):
+        target = f"/etc/{fname}"
+        if os.path.exists(target):  # a bind needs an existing target
+            binds[target] = etc / fname
+    return binds
+
+
+def _write_if_changed(path: Path, text: str, mode: int) -> None:
+    """Write `text` to `path` if it differs, in place (a running init's bind mount of
+    the file keeps showing this inode), or created whole if missing."""
+    try:
+        same = path.read_text() == text
+    except OSError:
+        same = False
+    if same:
+        return
+    if path.is_file():
+        with open(path, "r+") as f:
+            f.write(text)
+            f.truncate()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    os.replace(tmp, path)
+
+
+def cgroup_of(prefix: str, instance_id: str) -> Cgroup:
+    return Cgroup.of_instance(prefix, instance_id)
+
+
+def find_init(prefix: str, instance_id: str) -> int | None:
+    """Host pid of the instance's init: in its cgroup, PID 1 of a PID namespace,
+    confined, and inside the instance's network namespace as it is now; else None."""
+    inode = netns.inode_of(namespace_of(prefix, instance_id))
+    if inode is None:
+        return None
+    for pid in cgroup_of(prefix, instance_id).pids():
+        if (confinement.is_namespace_init(pid) and confinement.is_confined(pid)
+                and confinement.net_inode(pid) == inode):
+            return pid
+    return None
+
+
+class NoInit(RuntimeError):
+    """The instance has no init running in its namespace (not booted, or being restarted)."""
+
+
+def enter_command(prefix: str, instance_id: str, argv: list[str]) -> list[str]:
+    """The argv that runs `argv` inside the instance, confined: the namespaces of its
+    init (network, mounts, host name, IPC, PIDs). The caller puts the process in the
+    instance's cgroup first (`Cgroup.join` or `join_argv`). Raises NoInit."""
+    init = find_init(prefix, instance_id)
+    if init is None:
+        raise NoInit(f"instance {instance_id} has no init running")
+    return confinement.enter_argv(init, argv)
+
+
+def instance_env(home: str = "/root", user: str = "root") -> dict[str, str]:
+    env = {"PATH": PATH, "HOME": home, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
+           "SHELL": "/bin/bash"}
+    if os.environ.get("TERM"):
+        env["TERM"] = os.environ["TERM"]
+    return env
+
+
+# --- The console --------------------------------------------------------------------------
+
+def console(directory: Path, inst: Instance, text: str) -> None:
+    """Append kernel-style lines (`[  uptime] text`) to the instance's console.log."""
+    uptime = max(0.0, time.time() - inst.launch_time) if inst.launch_time else 0.0
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "console.log", "a") as f:
+        for line in text.splitlines():
+            f.write(f"[{uptime:12.6f}] {line}\n")
+
+
+def _stamp() -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+
+
+def _empty(directory: Path) -> None:
+    if not directory.is_dir() or directory.is_symlink():
+        return
+    for child in directory.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def decode_user_data(value: str) -> bytes:
+    if not value:
+        return b""
+    try:
+        return base64.b64decode(value)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+# --- The agent ----------------------------------------------------------------------------
+
+@dataclass
+class _Stopping:
+    term_sent: float
+    pids: set[int] = field(default_factory=set)
+    killed: bool = False
+
+
+class InstanceAgent:
+    def __init__(self, dp) -> None:  # dp: runtime.DataPlane
+        self.dp = dp
+        self.state_dir = Path(dp.state_dir)
+        self.prefix = dp.prefix
+        self._user_data: dict[str, subprocess.Popen] = {}
+        # The unshare of each init this server started, and the namespace it was for.
+        self._inits: dict[str, tuple[subprocess.Popen, int | None]] = {}
+        self._init_failed: dict[str, float] = {}  # instance id -> monotonic time
+        self._stopping: dict[str, _Stopping] = {}
+        self._swept = False
+        self._tasks: dict[int, set[int]] | None = None  # one /proc scan per pass
+
+    # Agent protocol ----------------------------------------------------------------------
+    def sync(self, world: World) -> None:
+        self._reap()
+        self._tasks = None
+        # Inits of booting instances start side by side; `_boot` then waits for each.
+        for inst in list(world.instances.values()):
+            if (inst.state == "pending" and inst.desired_state == "running"
+                    and netns.exists(namespace_of(self.prefix, inst.id))
+                    and find_init(self.prefix, inst.id) is None):
+                try:
+                    self._start_init(world, inst, wait=False)
+                except Exception:
+                    log.exception("instance %s", inst.id)
+            # Likewise every instance stopping gets its SIGTERM before any is waited for.
+            elif inst.state in ("stopping", "shutting-down") and inst.id not in self._stopping:
+                try:
+                    self._shut_down(inst, wait=False)
+                except Exception:
+                    log.exception("instance %s", inst.id)
+        for inst in list(world.instances.values()):
+            try:
+                if inst.state == "pending" and inst.desired_state == "running":
+                    self._boot(world, inst)
+                elif inst.state == "running":
+                    self._keep(world, inst)
+                elif inst.state in ("stopping", "shutting-down"):
+                    self._shut_down(inst)
+            except Exception:
+                log.exception("instance %s", inst.id)
+        for iid in list(self._stopping):
+            if iid not in world.instances or world.instances[iid].state not in ("stopping", "shutting-down"):
+                self._stopping.pop(iid, None)
+        if not self._swept:
+            self._swept = True
+            self._sweep(world)
+
+    def close(self) -> None:
+        """Leave instance processes running (a restarted server picks them up)."""
+        self._reap()
+
+    # Boot --------------------------------------------------------------------------------
+    def _vpc_cidr(self, world: World, inst: Instance) -> str | None:
+        vpc = world.vpcs.get(inst.vpc_id)
+        return vpc.cidr_block if vpc is not None else None
+
+    def _keep(self, world: World, inst: Instance) -> None:
+        if not netns.exists(namespace_of(self.prefix, inst.id)):
+            return
+        if find_init(self.prefix, inst.id) is None:
+            self._start_init(world, inst, reason="its init is gone or its network namespace was replaced")
+        else:
+            prepare(instance_dir(self.state_dir, inst.id), inst, self._vpc_cidr(world, inst))
+
+    def _boot(self, world: World, inst: Instance) -> None:
+        ns = namespace_of(self.prefix, inst.id)
+        if not netns.exists(ns):
+            return  # not in the plan yet (e.g. its subnet is unknown): stays pending
+        directory = instance_dir(self.state_dir, inst.id)
+        if find_init(self.prefix, inst.id) is None and self._start_init(world, inst) is None:
+            return  # stays pending; the next pass looks again
+        marker = directory / FIRST_BOOT_MARKER
+        if marker.exists():
+            console(directory, inst, "Cloud-init v. vpclab: not first boot: user data already ran, "
+                                     "not running it again")
+        else:
+            # Recorded before the script starts: user data runs at most once, even if the
+            # server dies right after starting it.
+            marker.write_text(f"{time.time()}\n")
+            self._run_user_data(directory, inst)
+        self._write_state(inst.id, "pending", "running")
+
+    def _start_init(self, world: World, inst: Instance, reason: str | None = None,
+                    wait: bool = True) -> int | None:
+        """Start the instance's init (ending what is left of an earlier one) and, if
+        `wait`, wait up to INIT_WAIT for it; its host pid, or None if it is not up yet."""
+        ns = namespace_of(self.prefix, inst.id)
+        inode = netns.inode_of(ns)
+        starting, started_for = self._inits.get(inst.id, (None, None))
+        if starting is not None and starting.poll() is None and started_for == inode:
+            return self._wait_init(inst, starting, INIT_WAIT if wait else 0)  # started earlier
+        failed = self._init_failed.get(inst.id)
+        if failed is not None and time.monotonic() - failed < INIT_RETRY:
+            return None
+        directory = instance_dir(self.state_dir, inst.id)
+        group = cgroup_of(self.prefix, inst.id)
+        # What is left of an earlier life (its cgroup, or anything else in the namespace,
+        # such as processes of a vpclab that had no cgroups) would keep ports busy.
+        left = self._processes(group, inode)
+        if left:
+            console(directory, inst, f"vpclab: {inst.id}: {reason or 'processes of an earlier boot are left'}: "
+                                     f"ending {len(left)} process(es) and booting again")
+            group.kill()
+            self._signal(left, signal.SIGKILL)
+            if starting is not None:
+                starting.poll()
+            if self._wait_gone(group, inode, 2.0):
+                return None
+        _empty(directory / "run")  # /run is a tmpfs on a real instance: empty at boot
+        binds = prepare(directory, inst, self._vpc_cidr(world, inst))
+        console(directory, inst, f"vpclab: booting {inst.id} ({inst.image_id}, {inst.instance_type}) "
+                                 f"in namespace {ns}\n"
+                                 f"vpclab: eth0 {inst.private_ip} hostname {host_name(inst)}")
+        argv = group.join_argv(netns.command(ns, confinement.init_argv(host_name(inst), binds), binds))
+        with open(directory / "console.log", "ab") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd="/", env=instance_env(), start_new_session=True)
+        self._inits[inst.id] = (proc, inode)
+        return self._wait_init(inst, proc, INIT_WAIT) if wait else None
+
+    def _wait_init(self, inst: Instance, proc: subprocess.Popen, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            pid = find_init(self.prefix, inst.id)
+            if pid is not None:
+                self._init_failed.pop(inst.id, None)
+                return pid
+            if proc.poll() is not None:
+                console(instance_dir(self.state_dir, inst.id), inst,
+                        f"vpclab: the init of {inst.id} failed (exit code {proc.returncode}); "
+                        f"trying again in {INIT_RETRY:.0f} s")
+                log.warning("instance %s: init failed (exit code %s)", inst.id, proc.returncode)
+                self._inits.pop(inst.id, None)
+                self._init_failed[inst.id] = time.monotonic()
+                return None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _run_user_data(self, directory: Path, inst: Instance) -> None:
+        data = decode_user_data(inst.user_data)
+        console(directory, inst, f"Cloud-init v. vpclab running 'modules:final' at {_stamp()}.")
+        if not data:
+            console(directory, inst, "Cloud-init v. vpclab: no user data")
+            return
+        if not data.startswith(b"#!"):
+            first = data.split(b"\n", 1)[0][:40].decode(errors="replace")
+            console(directory, inst, f"Cloud-init v. vpclab: user data is not a script ({first!r}): "
+                                     "skipped (vpclab runs only #! scripts)")
+            return
+        script = directory / "run" / USER_DATA_PATH.removeprefix("/run/")
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_bytes(data)
+        script.chmod(0o700)
+        console(directory, inst, f"Cloud-init v. vpclab: running user data script {USER_DATA_PATH}")
+        try:
+            argv = cgroup_of(self.prefix, inst.id).join_argv(enter_command(self.prefix, inst.id, [USER_DATA_PATH]))
+        except NoInit:
+            console(directory, inst, "Cloud-init v. vpclab: the init is gone: user data not run")
+            return
+        with open(directory / "console.log", "ab") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd="/", env=instance_env(), start_new_session=True)
+        self._user_data[inst.id] = proc
+
+    def _reap(self) -> None:
+        for iid, (proc, _) in list(self._inits.items()):
+            if proc.poll() is not None:
+                del self._inits[iid]
+        for iid, proc in list(self._user_data.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del self._user_data[iid]
+            directory = instance_dir(self.state_dir, iid)
+            with self.dp.store.read() as tx:
+                inst = tx.get(Instance, iid)
+            if inst is not None and inst.state != "terminated":
+                what = "finished" if code == 0 else f"failed (exit code {code})"
+                console(directory, inst, f"Cloud-init v. vpclab: user data script {what} at {_stamp()}")
+
+    # Stop / terminate ----------------------------------------------------------------------
+    def _shut_down(self, inst: Instance, wait: bool = True) -> None:
+        """SIGTERM the instance's processes, SIGKILL them after STOP_GRACE, and move the
+        state on once none is left (`wait=False`: only send the first SIGTERM)."""
+        final = "stopped" if inst.state == "stopping" else "terminated"
+        directory = instance_dir(self.state_dir, inst.id)
+        group = cgroup_of(self.prefix, inst.id)
+        inode = netns.inode_of(namespace_of(self.prefix, inst.id))
+        pids = self._processes(group, inode)
+        now = time.monotonic()
+        progress = self._stopping.get(inst.id)
+        if pids and progress is None:
+            console(directory, inst, f"vpclab: {inst.state} {inst.id}: sending SIGTERM to "
+                                     f"{len(pids)} process(es)")
+            progress = self._stopping[inst.id] = _Stopping(now, set(pids))
+            self._signal(pids, signal.SIGTERM)
+            if not wait:
+                return
+        if pids and progress is not None and wait:
+            # A moment for them to exit (every stopping instance got its SIGTERM together).
+            pids = self._wait_gone(group, inode, max(0.0, 0.5 - (now - progress.term_sent)))
+        if pids and progress is not None:
+            new = [p for p in pids if p not in progress.pids]
+            if new:  # started after the SIGTERM (e.g. by a dying parent)
+                progress.pids.update(new)
+                self._signal(new, signal.SIGTERM)
+            if now - progress.term_sent >= STOP_GRACE:
+                if not progress.killed:
+                    console(directory, inst, f"vpclab: sending SIGKILL to {len(pids)} process(es)")
+                progress.killed = True
+                group.kill()
+                self._signal(pids, signal.SIGKILL)
+                pids = self._wait_gone(group, inode, 0.5)
+        if pids:
+            return  # next pass (the loop runs at least once a second)
+        if not group.remove():
+            return
+        self._stopping.pop(inst.id, None)
+        user_data = self._user_data.pop(inst.id, None)
+        init = self._inits.pop(inst.id, None)
+        for proc in (user_data, init[0] if init else None):
+            if proc is not None:
+                proc.poll()
+        console(directory, inst, f"vpclab: {inst.id} {final}")
+        if self._write_state(inst.id, inst.state, final) and final == "terminated":
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def _sweep(self, world: World) -> None:
+        """Remove directories of instances that are terminated or unknown (left by a
+        server that stopped before it could), and their empty cgroups."""
+        try:
+            names = os.listdir(self.state_dir / "instances")
+        except FileNotFoundError:
+            return
+        for iid in names:
+            inst = world.instances.get(iid)
+            if inst is not None and inst.state != "terminated":
+                continue
+            try:
+                group = cgroup_of(self.prefix, iid)
+            except ValueError:
+                continue
+            if group.pids() or not group.remove(timeout=0):
+                continue
+            shutil.rmtree(instance_dir(self.state_dir, iid), ignore_errors=True)
+
+    def _processes(self, group: Cgroup, inode: int | None) -> list[int]:
+        """Pids of the instance: its cgroup, and whatever else has a task in its network
+        namespace, except this server itself (whose namespace threads sit there to
+        program it). The namespace's tasks come from one scan of /proc per pass (those
+        still alive): the cgroup holds everything vpclab started, the scan only catches
+        what was entered by other means (`ip netns exec` by hand)."""
+        pids = set(group.pids())
+        if inode is not None:
+            if self._tasks is None:
+                self._tasks = netns.tasks_by_inode()
+            pids.update(p for p in self._tasks.get(inode, ()) if os.path.exists(f"/proc/{p}"))
+        pids.discard(os.getpid())
+        return sorted(pids)
+
+    def _wait_gone(self, group: Cgroup, inode: int | None, timeout: float) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self._reap()
+            pids = self._processes(group, inode)
+            if not pids or time.monotonic() >= deadline:
+                return pids
+            time.sleep(0.02)
+
+    @staticmethod
+    def _signal(pids: list[int], sig: int) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    # Store ---------------------------------------------------------------------------------
+    def _write_state(self, instance_id: str, expected: str, state: str) -> bool:
+        """Move the instance from `expected` to `state`; False if the API moved it meanwhile."""
+        from ...control.ec2.instances import set_state
+
+        with self.dp.store.write() as tx:
+            inst = tx.get(Instance, instance_id)
+            if inst is None or inst.state != expected:
+                return False  # the next pass sees the new state
+            set_state(tx, inst, state, time.time())
+        return True
+
+
+def make_agent(dp) -> InstanceAgent:
+    return InstanceAgent(dp)

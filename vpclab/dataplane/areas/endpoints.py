@@ -1,0 +1,356 @@
+"""Interface endpoints: each ENI a veth from its subnet straight into the NLB node's router.
+
+Per endpoint ENI (one per subnet of the endpoint), while the endpoint is
+`pendingAcceptance`, `pending` (accepted, being made ready) or `available`, and the
+service's NLB has a node *in the same zone id* (PrivateLink matches zones by id):
+
+- one veth pair, numbered by a persisted index (`transit.py`): the consumer end is a port
+  of the ENI's subnet bridge, the other end sits in the router namespace of the provider
+  VPC, where the NLB node is an address (`desired_load_balancers`). Nothing routes or
+  translates in the consumer VPC: a consumer's packets to the ENI address cross one
+  bridge and one veth and are in the provider's router, where the one NAT of the path
+  happens (the listener's DNAT to a target and SNAT to the node's address), and leave on
+  the target's subnet bridge. The consumer's router and its conntrack are not on the path
+  (benchmarks/dataplane.py) of a client in the ENI's subnet; a client in another subnet
+  of the consumer VPC reaches the ENI through its router as it reaches any address of
+  that subnet (routed, never translated: still one NAT), and the link end sends the
+  replies back via that subnet's gateway (`link_sysctls`, `bridge_sysctls`).
+- the provider's router answers ARP for the ENI address on that link only (a proxy
+  neighbour entry; ``arp_ignore=1`` keeps it from answering for its own addresses there),
+  and its end has the link-local `LINK_ADDRESS`, the source of its own ARP requests into
+  the consumer subnet (never a provider address, which may be a consumer's too). The
+  kernel answers for a proxy entry only if it has a route to the address, which a
+  consumer's address need not have in the provider VPC: ARP from links gets the mark
+  `transit.ARP_MARK` (table ``arp <p>-links``), and marked lookups find a default route
+  in `transit.ARP_TABLE` (rule `transit.ARP_RULE`). No IP packet carries that mark, so
+  nothing is ever routed by that table.
+- consumer and provider addresses may overlap (two default VPCs), and many links from
+  VPCs that overlap each other meet in one router. So a link's flows get, on their first
+  packet, the link's conntrack zone in the original direction (two consumers with equal
+  addresses make two flows) and the link's ct mark; replies get that mark as their packet
+  mark, and an ip rule per link sends marked replies to the link's routing table (the
+  consumer subnet on the link, the rest via the subnet's gateway), whatever their
+  destination address means in the provider VPC. Unmarked packets skip those rules.
+  All in table ``ip <p>-links`` (maps ifname -> zone, ifname -> mark: an endpoint more or
+  less is an element update).
+- forwarding: the NLB area's listener rules take PrivateLink traffic only for the pairs
+  ``link . ENI ip`` in its verdict map ``eni_forwarding`` (-> the node's chain); this area
+  adds a pair while the endpoint is `pending` or `available` (`pending` gets it in the
+  same pass that marks it available), so `pendingAcceptance` (link made, ARP answered,
+  nothing DNATed), `rejected` and `deleting` endpoints time out, as on AWS. The link is
+  made while the endpoint still waits for acceptance, so accepting is one element update
+  on a link that has long been up. The link's SNAT source (the node's address) is an
+  element of the NLB table's ``link_snat``.
+- the ENI's security groups are checked in the provider's router
+  (`desired_security_groups`), against the consumer's own addresses, as they arrive.
+
+The provider's targets see an NLB node address as the source (the SNAT); a proxy protocol
+v2 relay learns the endpoint from the link mark of the connection.
+
+The service's NLBs are searched in order for a node in the ENI's zone id; an ENI whose
+zone has no node (the NLB's subnets changed after the endpoint was made) gets no link:
+nothing answers for its address (vpclab's choice; AWS does not let such an endpoint be
+created). The endpoint still becomes `available`.
+
+`observe` (after a good pass): allocates indexes for ENIs that want a link and have none
+(the link appears in the next pass), frees the indexes of links the pass removed, moves
+`pending` -> `available` once every link of the endpoint was applied (its forwarding
+pairs are applied in that same pass: a `pending` endpoint whose links exist already
+forwards, so that `available` is never reported before traffic flows), and `deleting` ->
+`deleted` (its links and pairs are not in the plan any more).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ...control.privatelink.endpoints import mark_endpoint_available, mark_endpoint_deleted
+from ...kernel import naming
+from ...kernel.nft import NftChain, NftSet, NftTable, with_elements
+from ...kernel.topology import Interface, ProxyNeighbour, Route, Rule, VethPair
+from ...model.dataplane import TransitLink
+from ...model.ec2 import NetworkInterface
+from ...model.elbv2 import LoadBalancer
+from ...model.privatelink import Endpoint
+from ..planner import PlanBuilder
+from ..world import World, gateway_of
+from . import transit
+from .load_balancers import (
+    ENI_FORWARDING,
+    LINK_SNAT,
+    node_chain,
+    node_namespace,
+    nodes,
+    realized,
+    transit_pattern,
+)
+from .network import GSO_MAX_SIZE, vpc_namespace
+
+log = logging.getLogger("vpclab.dataplane.endpoints")
+
+#: Endpoint states in which an ENI has a link (made before acceptance, so that accepting
+#: is one element update on a link that is already up).
+LINK_STATES = ("pendingAcceptance", "pending", "available")
+#: Endpoint states in which an ENI forwards (its pair is in the NLB table's `eni_forwarding`).
+FORWARD_STATES = ("pending", "available")
+#: ARP retransmit time on the provider end of a link (the kernel's default is 1 s).
+ARP_RETRANS_MS = "100"
+#: The provider end's own address (link-local: the source of its ARP requests into the
+#: consumer subnet; the same on every link, an address may sit on many links).
+LINK_ADDRESS = "169.254.0.1"
+
+
+def link_mac(eni_ip: str) -> str:
+    """The MAC the ENI address answers ARP with: the provider end of its link, named by
+    the address (``02:ee:`` + its four bytes), as an ENI keeps its MAC on AWS. Consumers
+    cache it: an endpoint made again with an address an earlier one had (a new link)
+    must answer with the MAC they still hold, or their packets go to a MAC that is gone
+    until their neighbour entry times out (seconds; benchmarks/dataplane.py saw a first
+    request wait over 10 s). Unique in the consumer subnet, as the address is; two links
+    in one router may share it (each is its own segment)."""
+    return naming.address_mac(0xEE, eni_ip)
+
+
+def link_sysctls(link: str) -> dict[str, str]:
+    """Per link end in the provider's router (a namespace has no neigh/default of its own): ARP retried
+    after 100 ms, not 1 s; proxy answers sent at once, not after up to 0.8 s; no IPv6 (no
+    router solicitations into the consumer subnet).
+
+    And ``accept_local``: what arrives on a link comes from the consumer VPC, whose
+    addresses may be this router's own. Above all the consumer's gateway: a client in
+    another subnet reaches the ENI through its VPC router, which asks for the ENI address
+    from its gateway address on the ENI's subnet (``172.31.0.1`` in a default VPC), and
+    the provider's router has that very address on its own subnet bridge when the two
+    VPCs overlap. Without the switch the kernel drops such an ARP request (and IP packet)
+    as a martian (a local source on a foreign interface), and nothing outside the ENI's
+    own subnet could reach the ENI. (A consumer *instance* whose own address is one of
+    this router's still gets no answer: its replies meet the local table, rule 0, before
+    the link's rule.)"""
+    return {
+        f"net.ipv4.neigh.{link}.retrans_time_ms": ARP_RETRANS_MS,
+        f"net.ipv4.neigh.{link}.proxy_delay": "0",
+        f"net.ipv4.conf.{link}.accept_local": "1",
+        f"net.ipv6.conf.{link}.disable_ipv6": "1",
+    }
+
+
+def bridge_sysctls(bridge: str) -> dict[str, str]:
+    """Per subnet bridge carrying a consumer link end, in a router where links also end
+    (the provider's own endpoint, or a consumer VPC that provides a service too):
+    ``accept_local``, because the link ends there ask for the consumer's gateway from
+    `LINK_ADDRESS`, which that router has on its own link ends. The return path of a
+    client in another subnet goes via that gateway, and once the neighbour entry learned
+    from the gateway's own request expires the link end must ask again."""
+    return {f"net.ipv4.conf.{bridge}.accept_local": "1"}
+
+
+@dataclass(frozen=True)
+class EndpointEni:
+    endpoint: Endpoint
+    eni: NetworkInterface
+    lb: LoadBalancer | None  # the provider NLB serving the ENI's zone, if any
+    mapping: dict | None  # its node in that zone
+    link: TransitLink | None  # the persisted index, if allocated
+
+    @property
+    def wants_link(self) -> bool:
+        return self.endpoint.state in LINK_STATES and self.mapping is not None
+
+    @property
+    def linked(self) -> bool:
+        """True when the plan carries this ENI's link."""
+        return self.wants_link and self.link is not None
+
+    @property
+    def forwarding(self) -> bool:
+        """True when the plan carries this ENI's forwarding pair (and its link)."""
+        return self.linked and self.endpoint.state in FORWARD_STATES
+
+
+def serving_node(world: World, ep: Endpoint, eni: NetworkInterface) -> tuple[LoadBalancer, dict] | None:
+    """The provider NLB node in the zone id of `eni` (first NLB of the service that has one)."""
+    service = world.services.get(ep.service_id)
+    subnet = world.subnets.get(eni.subnet_id)
+    if service is None or subnet is None:
+        return None
+    for arn in service.network_load_balancer_arns:
+        lb = world.load_balancers.get(arn)
+        if lb is None or not realized(lb):
+            continue
+        for m in nodes(world, lb):
+            if m.get("zone_id") == subnet.availability_zone_id:
+                return lb, m
+    return None
+
+
+def endpoint_enis(world: World) -> Iterator[EndpointEni]:
+    """Every ENI of every interface endpoint that is not `deleted`, in a stable order."""
+    for ep in sorted(world.endpoints.values(), key=lambda e: e.id):
+        if ep.endpoint_type != "Interface" or ep.state == "deleted" or ep.vpc_id not in world.vpcs:
+            continue
+        for eni_id in ep.network_interface_ids:
+            eni = world.enis.get(eni_id)
+            if eni is None or not eni.private_ip:
+                continue
+            node = serving_node(world, ep, eni)
+            lb, mapping = node if node is not None else (None, None)
+            yield EndpointEni(ep, eni, lb, mapping, world.transit_links.get(eni.id))
+
+
+def consumer_link_name(prefix: str, index: int) -> str:
+    """``<prefix>t<6 hex index>c``: named by the link's index, not a hash of the ENI id, so
+    that thousands of links meeting in one router can never collide (a 7-hex hash did, at
+    1,000 endpoints). Still matches the transit wildcard ``<prefix>t*``."""
+    return f"{naming.check_prefix(prefix)}{naming.TAG_TRANSIT}{index:06x}c"
+
+
+def node_link_name(prefix: str, index: int) -> str:
+    return f"{naming.check_prefix(prefix)}{naming.TAG_TRANSIT}{index:06x}n"
+
+
+def link_endpoints(world: World) -> dict[int, str]:
+    """{link index: endpoint id} of the links that forward (for the proxy v2 relay)."""
+    return {e.link.index: e.endpoint.id for e in endpoint_enis(world) if e.forwarding}
+
+
+@dataclass
+class _RouterLinks:
+    """What the links ending in one provider router add to its nft tables."""
+
+    zones: dict[str, str] = field(default_factory=dict)
+    marks: dict[str, str] = field(default_factory=dict)
+    forwarding: dict[str, str] = field(default_factory=dict)
+    snat: dict[str, str] = field(default_factory=dict)
+
+
+def links_table(prefix: str, links: _RouterLinks) -> NftTable:
+    pattern = transit_pattern(prefix)
+    return NftTable(
+        "ip", naming.table_name(prefix, "links"),
+        sets=(
+            NftSet.map("link_zone", "typeof iifname", "ct zone", links.zones),
+            NftSet.map("link_mark", "ifname", "mark", links.marks),
+        ),
+        chains=(
+            # Before conntrack: the flow is looked up and made in the link's zone.
+            NftChain("raw", (f'iifname "{pattern}" ct original zone set iifname map @link_zone',),
+                     "filter", "prerouting", "raw", "accept"),
+            # After conntrack, before NAT and routing: a new flow keeps its link's mark;
+            # a reply carries it, for the link's ip rule.
+            NftChain("mangle", (f'iifname "{pattern}" ct state new ct mark set iifname map @link_mark',
+                                "ct direction reply meta mark set ct mark"),
+                     "filter", "prerouting", "mangle", "accept"),
+        ),
+    )
+
+
+def link_arp_table(prefix: str) -> NftTable:
+    """ARP from links carries `transit.ARP_MARK` into the kernel's route check (module doc)."""
+    return NftTable("arp", naming.table_name(prefix, "linkarp"), (), (
+        NftChain("input", (f'iifname "{transit_pattern(prefix)}" meta mark set {hex(transit.ARP_MARK)}',),
+                 "filter", "input", "filter", "accept"),
+    ))
+
+
+def _add_link(builder: PlanBuilder, world: World, e: EndpointEni, router_ns: str) -> str | None:
+    """The link of `e` in the plan (both ends, the router's routing for it); its provider-end name."""
+    prefix = builder.prefix
+    subnet = world.subnets.get(e.eni.subnet_id)
+    vpc_ns = vpc_namespace(prefix, e.endpoint.vpc_id)
+    if subnet is None or not builder.has(vpc_ns):
+        return None
+    index = e.link.index
+    if index >= transit.CAPACITY:
+        log.warning("endpoint link %d of %s is beyond the %d vpclab can route; not made",
+                    index, e.eni.id, transit.CAPACITY)
+        return None
+    name, peer = consumer_link_name(prefix, index), node_link_name(prefix, index)
+    builder.namespace(vpc_ns).veths[name] = VethPair(
+        local=Interface(name, master=naming.bridge_name(prefix, subnet.id), gso_max_size=GSO_MAX_SIZE),
+        peer_namespace=router_ns,
+        peer=Interface(peer, addresses=(f"{LINK_ADDRESS}/32",), gso_max_size=GSO_MAX_SIZE,
+                       mac=link_mac(e.eni.private_ip)),
+    )
+    router = builder.namespace(router_ns)
+    router.sysctls.update(link_sysctls(peer))
+    router.proxy_neighbours[(e.eni.private_ip, peer)] = ProxyNeighbour(e.eni.private_ip, peer)
+    table_id = transit.table(index)
+    # The subnet first: the gateway must be reachable in the table when the default is added.
+    router.routes.append(Route(subnet.cidr_block, dev=peer, table=table_id))
+    router.routes.append(Route("default", via=gateway_of(subnet.cidr_block), dev=peer, table=table_id))
+    router.rules[transit.rule_priority(index)] = Rule(transit.rule_priority(index), fwmark=transit.mark(index),
+                                                       table=table_id)
+    return peer
+
+
+def _add_router_routing(builder: PlanBuilder, router_ns: str) -> None:
+    """What every router with links has once: the ARP lookup table and the rule skipping
+    the per-link rules for unmarked packets."""
+    router = builder.namespace(router_ns)
+    router.routes.append(Route("default", dev="lo", table=transit.ARP_TABLE))
+    router.rules[transit.ARP_RULE] = Rule(transit.ARP_RULE, fwmark=transit.ARP_MARK, mask=transit.ARP_MARK,
+                                          table=transit.ARP_TABLE)
+    router.rules[transit.SKIP_RULE] = Rule(transit.SKIP_RULE, fwmark=transit.MARK_BIT, mask=transit.MARK_BIT,
+                                           invert=True, goto=transit.MAIN_RULE)
+
+
+def contribute(world: World, builder: PlanBuilder) -> None:
+    prefix = builder.prefix
+    per_router: dict[str, _RouterLinks] = {}
+    consumer_bridges: set[tuple[str, str]] = set()  # (VPC router, subnet bridge) with a consumer end
+    for e in endpoint_enis(world):
+        if not e.linked:
+            continue
+        router_ns = node_namespace(world, prefix, e.mapping)
+        if not builder.has(router_ns):
+            continue
+        peer = _add_link(builder, world, e, router_ns)
+        if peer is None:
+            continue
+        consumer_bridges.add((vpc_namespace(prefix, e.endpoint.vpc_id),
+                              naming.bridge_name(prefix, e.eni.subnet_id)))
+        links = per_router.setdefault(router_ns, _RouterLinks())
+        links.zones[f'"{peer}"'] = str(transit.zone(e.link.index))
+        links.marks[f'"{peer}"'] = hex(transit.mark(e.link.index))
+        links.snat[f'"{peer}"'] = e.mapping["private_ip"]
+        if e.forwarding:  # pendingAcceptance: the link exists, nothing is forwarded from it
+            links.forwarding[f'"{peer}" . {e.eni.private_ip}'] = f"jump {node_chain(e.mapping)}"
+    for vpc_ns, bridge in consumer_bridges:
+        if vpc_ns in per_router:
+            builder.namespace(vpc_ns).sysctls.update(bridge_sysctls(bridge))
+    for router_ns, links in per_router.items():
+        _add_router_routing(builder, router_ns)
+        draft = builder.namespace(router_ns)
+        for table in (links_table(prefix, links), link_arp_table(prefix)):
+            draft.nft[table.name] = table
+        nlb = draft.nft.get(naming.table_name(prefix, "nlb"))
+        if nlb is not None:
+            nlb = with_elements(nlb, ENI_FORWARDING, links.forwarding)
+            draft.nft[nlb.name] = with_elements(nlb, LINK_SNAT, links.snat)
+
+
+def observe(world: World, dp, now: float) -> None:
+    wanted: dict[str, Endpoint] = {}
+    blocked: set[str] = set()  # pending endpoints with a link not applied yet
+    for e in endpoint_enis(world):
+        if e.wants_link:
+            wanted[e.eni.id] = e.endpoint
+            if e.link is None:
+                blocked.add(e.endpoint.id)
+    allocate = [(eni_id, ep) for eni_id, ep in wanted.items() if eni_id not in world.transit_links]
+    free = [eni_id for eni_id in world.transit_links if eni_id not in wanted]
+    available = [ep.id for ep in world.endpoints.values() if ep.state == "pending" and ep.id not in blocked]
+    deleted = [ep.id for ep in world.endpoints.values() if ep.state == "deleting"]
+    if not (allocate or free or available or deleted):
+        return
+    with dp.store.write() as tx:
+        pool = transit.Allocator(tx)
+        for eni_id in free:
+            pool.free(eni_id)
+        for eni_id, ep in allocate:
+            pool.allocate(eni_id, ep.id, ep.account, ep.region, now)
+        for endpoint_id in available:
+            mark_endpoint_available(tx, endpoint_id, now)
+        for endpoint_id in deleted:
+            mark_endpoint_deleted(tx, endpoint_id, now)

@@ -1,0 +1,304 @@
+"""Network Load Balancers as addresses of the VPC's router namespace that DNAT by flow hash.
+
+Each mapping (one per enabled zone) of an NLB is a *node*: its private IP is a /32 on its
+subnet's bridge in the router namespace of the NLB's VPC (`node_namespace`), so a packet
+to or through a node crosses no veth of its own: client -> bridge -> router (one NAT) ->
+bridge -> target (a node namespace of its own is one veth pair more each way: see
+benchmarks/README.md). All nodes in one VPC share one nft table `<p>-nlb` of its router:
+
+- per node, a regular chain ``node_<eni hex>`` with, per listener and protocol (TCP ->
+  tcp, UDP -> udp, TCP_UDP -> both), one rule ``<proto> dport <port>``: ``meta mark set
+  jhash(saddr . sport . daddr . dport) mod B`` and DNAT through the map
+  ``be_<eni hex>_<proto>_<port>`` (bucket -> target ip . port). B is fixed (256, or the
+  next power of two above the number of targets), so registering, deregistering or a
+  health change rewrites map *elements* only, never the table: bucket i goes to target
+  ``i mod n`` of the sorted forwarding set. The mark is only a carrier from the hash to
+  the map lookup (nft cannot key a named map on a jhash result directly); buckets stay
+  far below the endpoint area's link marks, so the policy routing of link replies never
+  sees them.
+- the prerouting nat chain sends a new flow to a node's chain: PrivateLink traffic (from
+  an endpoint's link, to that endpoint ENI's address) through the verdict map
+  ``eni_forwarding`` (``link . ENI ip`` -> ``jump node_<hex>``, filled by the endpoint
+  area only while the endpoint forwards); traffic from the VPC by its destination, the
+  node's address (verdict map ``nodes``). What no listener takes is dropped: a new flow
+  from a link, or to a node's address on another port (an NLB answers nothing but its
+  listeners).
+- DNATed flows are SNATed to the node's private IP: targets see the node as the source,
+  for direct and PrivateLink traffic alike (as on AWS for PrivateLink; vpclab does not
+  preserve client IPs). A PrivateLink flow's node is its link's (map ``link_snat``,
+  link -> node IP, filled by the endpoint area); a VPC flow's is the address it was sent
+  to.
+- no new flow leaves on an endpoint link: a consumer reaches the listeners and nothing
+  else of the provider VPC, and the provider nothing of the consumer's (rules in the nat
+  chains, which run for a flow's first packet only; no filter chain on the per-packet
+  path).
+
+Forwarding set of a node for a target group (the plan's policy, shared with the proxy
+relay's choice): the registered targets that receive flows by the one rule the health
+checks and DescribeTargetHealth use too (`model.targets.flow_address`: not draining —
+draining targets keep their flows through conntrack, but get no new ones —, instance
+targets only while `running`, -> its private IP; ip targets as given); with cross-zone off (target group
+attribute, else the NLB's), only those in the node's zone or in zone `all` — and all of
+them when none is (vpclab's choice, so a one-zone lab still works); of those the healthy
+ones (a `TargetHealth` record `healthy` observed since registration), or all of them when
+none is healthy (fail-open, as AWS).
+
+A listener whose target group has proxy protocol v2 on is DNATed to the node's own
+relay (`proxy_v2.relay_port`, listening on the node's address) instead of the targets;
+the relay picks the target. PrivateLink flows to a relay carry their link's mark
+(``meta mark set ct mark``), which the accepted socket inherits (`tcp_fwmark_accept`):
+it routes the relay's replies back over the link and tells the relay which endpoint the
+connection came through.
+
+TLS listeners are not realized (vpclab terminates no TLS).
+
+`observe`: once a pass applied the nodes of a `provisioning` NLB, it becomes `active`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from ...kernel import naming
+from ...kernel.nft import NftChain, NftSet, NftTable
+from ...model.elbv2 import Listener, LoadBalancer, TargetGroup
+from ...model.targets import flow_address
+from ..planner import PlanBuilder
+from ..world import World
+from .network import vpc_namespace
+
+log = logging.getLogger("vpclab.dataplane.nlb")
+
+BUCKETS = 256
+HASH_SEED = "0x7670636c"  # fixed, so a re-applied table hashes flows the same way
+#: In a router that holds nodes: answer ARP only for addresses of the interface asked
+#: (a node's address is on its subnet's bridge, never on an endpoint link), and let relay
+#: sockets inherit their SYN's mark (`proxy_v2`). The router forwards and has no reverse
+#: path filter already (`desired_network.ROUTER_SYSCTLS`).
+NODE_SYSCTLS = {
+    "net.ipv4.conf.all.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+    "net.ipv4.tcp_fwmark_accept": "1",
+}
+PROTOCOLS = {"TCP": ("tcp",), "UDP": ("udp",), "TCP_UDP": ("tcp", "udp")}
+#: Verdict map ``link ifname . ENI ip`` -> ``jump`` the chain of the link's node: the
+#: PrivateLink traffic the listeners take (filled by the endpoint area while the endpoint
+#: forwards).
+ENI_FORWARDING = "eni_forwarding"
+#: Map link ifname -> its node's address, the SNAT source of the link's flows (filled by
+#: the endpoint area with every link it plans).
+LINK_SNAT = "link_snat"
+
+
+# Small pure queries (used by the endpoint and security group areas too) -------------------
+
+def transit_pattern(prefix: str) -> str:
+    """nft interface wildcard matching every endpoint link end (both sides) of `prefix`."""
+    return f"{prefix}{naming.TAG_TRANSIT}*"
+
+
+def node_namespace(world: World, prefix: str, mapping: dict) -> str | None:
+    """The namespace a node lives in: its VPC's router (None while its subnet is unknown;
+    never for a mapping of `nodes`). The areas, the health checks and the relays all ask
+    here."""
+    subnet = world.subnets.get(mapping.get("subnet_id", ""))
+    return vpc_namespace(prefix, subnet.vpc_id) if subnet is not None else None
+
+
+def node_chain(mapping: dict) -> str:
+    """The nlb table's chain of one node (named by its ENI: unique in the VPC)."""
+    return "node_" + mapping["network_interface_id"].removeprefix("eni-")
+
+
+def nodes(world: World, lb: LoadBalancer) -> list[dict]:
+    """The mappings of `lb` that can be realized (their subnet and VPC are known)."""
+    out = []
+    for m in lb.mappings:
+        subnet = world.subnets.get(m.get("subnet_id", ""))
+        if subnet is None or subnet.vpc_id not in world.vpcs:
+            continue
+        if not m.get("network_interface_id") or not m.get("private_ip"):
+            continue
+        out.append(m)
+    return out
+
+
+def realized(lb: LoadBalancer) -> bool:
+    """NLBs that have nodes: network type, not failed."""
+    return lb.type == "network" and lb.state in ("provisioning", "active")
+
+
+def listeners_of(world: World, lb_arn: str) -> list[Listener]:
+    return sorted((l for l in world.listeners.values() if l.load_balancer_arn == lb_arn),
+                  key=lambda l: (l.port, l.protocol))
+
+
+def listener_ports(world: World, lb_arn: str) -> list[tuple[str, int]]:
+    """(nft protocol, port) of every realized listener of the NLB, sorted."""
+    out = {(proto, l.port) for l in listeners_of(world, lb_arn) for proto in PROTOCOLS.get(l.protocol, ())}
+    return sorted(out)
+
+
+def forwarded_target_groups(listener: Listener) -> list[str]:
+    arns: list[str] = []
+    for action in listener.default_actions or ():
+        if action.get("TargetGroupArn"):
+            arns.append(action["TargetGroupArn"])
+        for item in (action.get("ForwardConfig") or {}).get("TargetGroups") or ():
+            if item.get("TargetGroupArn"):
+                arns.append(item["TargetGroupArn"])
+    return list(dict.fromkeys(arns))
+
+
+def cross_zone(lb: LoadBalancer, tg: TargetGroup) -> bool:
+    value = tg.attributes.get("load_balancing.cross_zone.enabled", "use_load_balancer_configuration")
+    if value == "use_load_balancer_configuration":
+        value = lb.attributes.get("load_balancing.cross_zone.enabled", "false")
+    return str(value).lower() == "true"
+
+
+def _healthy(world: World, tg: TargetGroup, target: dict) -> bool:
+    rec = world.target_health.get(f"{tg.id}|{target['id']}|{target['port']}")
+    return rec is not None and rec.state == "healthy" and rec.observed >= target.get("registered", 0)
+
+
+def forwarding_set(world: World, lb: LoadBalancer, mapping: dict, tg: TargetGroup) -> list[tuple[str, int]]:
+    """Sorted (ip, port) that node `mapping` of `lb` sends new flows of `tg` to (module doc)."""
+    pool = []
+    for t in tg.targets:
+        if t.get("port") is None:
+            continue
+        ip = flow_address(tg, t, world.instances.get)
+        if ip is not None:
+            pool.append((t, ip))
+    if not cross_zone(lb, tg):
+        local = [(t, ip) for t, ip in pool if t.get("availability_zone") in (None, "all", mapping.get("zone"))]
+        pool = local or pool
+    healthy = [(t, ip) for t, ip in pool if _healthy(world, tg, t)]
+    chosen = healthy or pool
+    return sorted({(ip, int(t["port"])) for t, ip in chosen})
+
+
+def bucket_count(n: int) -> int:
+    size = BUCKETS
+    while size < n:
+        size *= 2
+    return size
+
+
+def buckets(targets: list[tuple[str, int]], size: int) -> dict[str, str]:
+    """Map elements bucket -> ``ip . port``; empty when there is no target."""
+    if not targets:
+        return {}
+    return {str(i): f"{targets[i % len(targets)][0]} . {targets[i % len(targets)][1]}" for i in range(size)}
+
+
+def _relay_port(world: World, lb: LoadBalancer, tg_arn: str) -> int | None:
+    from ..agents import proxy_v2  # proxy_v2 imports this module
+
+    return proxy_v2.relay_port(world, lb.id, tg_arn)
+
+
+# The table of a router's nodes --------------------------------------------------------------
+
+def node_rules(world: World, lb: LoadBalancer, mapping: dict) -> tuple[NftChain, list[NftSet]]:
+    """The chain of one node (one rule per listener and protocol) and the maps it uses."""
+    sets: list[NftSet] = []
+    rules: list[str] = []
+    node_ip = mapping["private_ip"]
+    tag = mapping["network_interface_id"].removeprefix("eni-")
+    for listener in listeners_of(world, lb.id):
+        protos = PROTOCOLS.get(listener.protocol, ())
+        arns = [a for a in forwarded_target_groups(listener) if a in world.target_groups]
+        if not protos or not arns:
+            continue
+        relay = _relay_port(world, lb, arns[0]) if len(arns) == 1 else None
+        targets: set[tuple[str, int]] = set()
+        for arn in arns:  # a weighted forward: the union (weights are not emulated)
+            targets.update(forwarding_set(world, lb, mapping, world.target_groups[arn]))
+        for proto in protos:
+            match = f"{proto} dport {listener.port}"
+            if relay is not None and proto == "tcp":
+                rules.append(f"{match} meta mark set ct mark dnat ip to {node_ip}:{relay}")
+                continue
+            ordered = sorted(targets)
+            size = bucket_count(len(ordered))
+            name = f"be_{tag}_{proto}_{listener.port}"
+            sets.append(NftSet.map(name, "mark", "ipv4_addr . inet_service", buckets(ordered, size)))
+            rules.append(f"{match} meta mark set jhash ip saddr . {proto} sport . ip daddr . {proto} dport "
+                         f"mod {size} seed {HASH_SEED} dnat ip to meta mark map @{name}")
+    return NftChain(node_chain(mapping), tuple(rules)), sets
+
+
+def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, dict]]) -> NftTable:
+    """The nlb table of one router, for the nodes `members` it holds (module doc)."""
+    transit = transit_pattern(prefix)
+    sets: list[NftSet] = [NftSet.map(ENI_FORWARDING, "ifname . ipv4_addr", "verdict", {}),
+                          NftSet.map(LINK_SNAT, "ifname", "ipv4_addr", {})]
+    chains: list[NftChain] = []
+    by_address: dict[str, str] = {}
+    snat: list[str] = []
+    for lb, m in sorted(members, key=lambda x: x[1]["network_interface_id"]):
+        chain, maps = node_rules(world, lb, m)
+        chains.append(chain)
+        sets.extend(maps)
+        by_address[m["private_ip"]] = f"jump {chain.name}"
+        snat.append(f"ct status dnat ct original ip daddr {m['private_ip']} snat ip to {m['private_ip']}")
+    sets.append(NftSet.map("nodes", "ipv4_addr", "verdict", by_address))
+    pre = (f"iifname . ip daddr vmap @{ENI_FORWARDING}",
+           f'iifname "{transit}" drop',
+           "ip daddr vmap @nodes",
+           "ip daddr @nodes drop")
+    post = (f'iifname "{transit}" ct status dnat snat ip to iifname map @{LINK_SNAT}',
+            *snat,
+            f'oifname "{transit}" drop')
+    chains.append(NftChain("prerouting", pre, "nat", "prerouting", "dstnat", "accept"))
+    chains.append(NftChain("postrouting", post, "nat", "postrouting", "srcnat", "accept"))
+    return NftTable("ip", naming.table_name(prefix, "nlb"), tuple(sets), tuple(chains))
+
+
+def node_address(builder: PlanBuilder, world: World, prefix: str, mapping: dict) -> None:
+    """The node's private IP as a /32 on its subnet's bridge in the router (no prefix
+    route of its own: the gateway's address keeps the subnet's)."""
+    router = builder.namespace(node_namespace(world, prefix, mapping))
+    name = naming.bridge_name(prefix, mapping["subnet_id"])
+    bridge = router.bridges.get(name)
+    if bridge is None:
+        return
+    address = f"{mapping['private_ip']}/32"
+    if address not in bridge.addresses:
+        router.bridges[name] = dataclasses.replace(bridge, addresses=(*bridge.addresses, address))
+
+
+def contribute(world: World, builder: PlanBuilder) -> None:
+    prefix = builder.prefix
+    per_router: dict[str, list[tuple[LoadBalancer, dict]]] = {}
+    for lb in world.load_balancers.values():
+        if not realized(lb):
+            continue
+        for m in nodes(world, lb):
+            ns = node_namespace(world, prefix, m)
+            if not builder.has(ns):
+                continue
+            node_address(builder, world, prefix, m)
+            per_router.setdefault(ns, []).append((lb, m))
+    for ns, members in per_router.items():
+        draft = builder.namespace(ns)
+        draft.sysctls.update(NODE_SYSCTLS)
+        table = nodes_table(world, prefix, members)
+        draft.nft[table.name] = table
+
+
+def observe(world: World, dp, now: float) -> None:
+    """`provisioning` -> `active` for NLBs whose nodes the pass just applied."""
+    ready = [lb.id for lb in world.load_balancers.values()
+             if lb.state == "provisioning" and realized(lb) and lb.mappings
+             and len(nodes(world, lb)) == len(lb.mappings)]
+    if not ready:
+        return
+    with dp.store.write() as tx:
+        for arn in ready:
+            lb = tx.get(LoadBalancer, arn)
+            if lb is not None and lb.state == "provisioning":
+                lb.state = "active"
+                tx.put(lb)
