@@ -23,6 +23,7 @@ from aiohttp import http_exceptions, web
 
 from . import (
     control,  # noqa: F401  (registers every operation handler)
+    model,
     state_lock,
 )
 from .control.common import lifecycle
@@ -167,7 +168,7 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
 
 async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bool) -> None:
     try:
-        store = open_store(config.state_dir)
+        store = open_store(config.state_dir, model.KINDS)
     except (OSError, sqlite3.Error) as exc:
         sock.close()
         raise CannotServe(f"cannot open the store in {config.state_dir}: {exc}") from None
