@@ -18,6 +18,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import http_exceptions, web
 
@@ -33,6 +34,9 @@ from .protocol.request_guard import HttpRequest, RequestGuard
 from .store import Store, open_store
 from .store.credentials import Credentials
 
+if TYPE_CHECKING:
+    from .dataplane.runtime import DataPlane
+
 log = logging.getLogger("vpclab.server")
 
 
@@ -44,7 +48,7 @@ class _OneLineLogger(logging.LoggerAdapter):
     """aiohttp's protocol errors (a malformed request line, a broken body) as one line
     each: a client's bad request is not a server fault and gets no traceback."""
 
-    def exception(self, msg, *args, exc_info=True, **kwargs):  # noqa: ANN001 - logging's signature
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
         error = exc_info if isinstance(exc_info, BaseException) else None
         detail = f": {type(error).__name__}: {_one_line(error)}" if error is not None else ""
         self.warning(str(msg) + detail, *args)
@@ -277,7 +281,7 @@ def read_server_info(state_dir: Path, ready_only: bool = True) -> dict | None:
     return info
 
 
-def _start_dataplane(store: Store, config: ServerConfig):
+def _start_dataplane(store: Store, config: ServerConfig) -> tuple[DataPlane | None, str | None]:
     """The data plane and None, or None and why not (said once, in one line, when it
     cannot run here)."""
     if not config.dataplane:

@@ -167,13 +167,11 @@ class Transaction:
         base = self._store._rows(cls)
         out: list[T] = []
         seen: set[str] = set()
-        for rid, obj in base.items():
+        for rid, stored in base.items():
             seen.add(rid)
-            key = (cls.kind, rid)
-            if key in self._overlay:
-                obj = self._overlay[key]
-                if obj is None:
-                    continue
+            obj = self._overlay.get((cls.kind, rid), stored)  # None: deleted in this transaction
+            if obj is None:
+                continue
             if _matches(obj, account, region, where, equal):
                 out.append(self.get(cls, rid) if self._writable else obj)  # type: ignore[arg-type]
         for (kind, rid), obj in self._overlay.items():
@@ -216,7 +214,8 @@ class Transaction:
         return {(o.kind, o.id) for o in puts} | set(deletes)
 
 
-def _matches(obj, account, region, where, equal) -> bool:
+def _matches(obj: Resource, account: str | None, region: str | None,
+             where: Callable[[Any], bool] | None, equal: dict[str, Any]) -> bool:
     if account is not None and obj.account != account:
         return False
     if region is not None and obj.region != region:
