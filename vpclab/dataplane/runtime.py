@@ -23,6 +23,7 @@ from typing import Protocol
 
 from ..kernel import confinement, dependencies, naming, netns
 from ..kernel.backend import Backend
+from ..kernel.nft import NftContext
 from ..store import Store
 from .agents import dns, health, instances
 from .areas import endpoints, load_balancers, network, security_groups
@@ -116,8 +117,6 @@ def namespaces_unavailable() -> str | None:
 
 def _nftables_works(namespace: str) -> None:
     """Add and delete a table inside the probe namespace (kernel nf_tables support)."""
-    from ..kernel.nft import NftContext
-
     ctx = NftContext(namespace)
     ctx.run("add table inet vlprobe")
     ctx.run("delete table inet vlprobe")

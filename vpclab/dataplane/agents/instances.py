@@ -1,6 +1,6 @@
 """Instances as processes: boot (user data), stop and terminate, and how to enter one.
 
-An instance is the namespace `desired_network` makes (`<prefix>-<instance id>`, `eth0`
+An instance is the namespace `areas.network` makes (`<prefix>-<instance id>`, `eth0`
 with the private IP), an init process (`instance_init.py`, PID 1 of a PID namespace of
 its own, confined as `confinement.py` describes), a cgroup (`cgroups.py`) holding every
 process of the instance, and a directory `<state_dir>/instances/<id>/` that holds what
@@ -36,7 +36,7 @@ The agent moves states on when they really happen:
   instance (its cgroup, and anything else inside its network namespace) gets SIGTERM,
   then SIGKILL after `STOP_GRACE` seconds; once none is left the cgroup is removed, the
   state is written and the next plan drops the namespace. Terminated also removes the
-  primary ENI (`vpclab.control.ec2.instances.set_state`) and the instance's directory.
+  primary ENI (`model.observed.set_instance_state`) and the instance's directory.
 
 There is no systemd: a small `systemctl` stand-in (`SYSTEMCTL_SHIM`, first on PATH and
 bound over /usr/bin/systemctl) runs a unit's ExecStartPre/ExecStart/ExecStop lines, so
@@ -66,6 +66,7 @@ from ...aws_names import private_dns_domain, private_host_name
 from ...kernel import confinement, naming, netns
 from ...kernel.cgroups import Cgroup
 from ...model.ec2 import Instance
+from ...model.observed import set_instance_state
 from ..world import World, resolver_of
 
 log = logging.getLogger("vpclab.dataplane.instances")
@@ -634,13 +635,11 @@ class InstanceAgent:
     # Store ---------------------------------------------------------------------------------
     def _write_state(self, instance_id: str, expected: str, state: str) -> bool:
         """Move the instance from `expected` to `state`; False if the API moved it meanwhile."""
-        from ...control.ec2.instances import set_state
-
         with self.dp.store.write() as tx:
             inst = tx.get(Instance, instance_id)
             if inst is None or inst.state != expected:
                 return False  # the next pass sees the new state
-            set_state(tx, inst, state, time.time())
+            set_instance_state(tx, inst, state, time.time())
         return True
 
 

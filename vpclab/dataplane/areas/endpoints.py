@@ -6,7 +6,7 @@ service's NLB has a node *in the same zone id* (PrivateLink matches zones by id)
 
 - one veth pair, numbered by a persisted index (`transit.py`): the consumer end is a port
   of the ENI's subnet bridge, the other end sits in the router namespace of the provider
-  VPC, where the NLB node is an address (`desired_load_balancers`). Nothing routes or
+  VPC, where the NLB node is an address (`load_balancers`). Nothing routes or
   translates in the consumer VPC: a consumer's packets to the ENI address cross one
   bridge and one veth and are in the provider's router, where the one NAT of the path
   happens (the listener's DNAT to a target and SNAT to the node's address), and leave on
@@ -42,7 +42,7 @@ service's NLB has a node *in the same zone id* (PrivateLink matches zones by id)
   on a link that has long been up. The link's SNAT source (the node's address) is an
   element of the NLB table's ``link_snat``.
 - the ENI's security groups are checked in the provider's router
-  (`desired_security_groups`), against the consumer's own addresses, as they arrive.
+  (`security_groups`), against the consumer's own addresses, as they arrive.
 
 The provider's targets see an NLB node address as the source (the SNAT); a proxy protocol
 v2 relay learns the endpoint from the link mark of the connection.
@@ -65,18 +65,19 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ...control.privatelink.endpoints import mark_endpoint_available, mark_endpoint_deleted
 from ...kernel import naming
 from ...kernel.nft import NftChain, NftSet, NftTable, with_elements
 from ...kernel.topology import Interface, ProxyNeighbour, Route, Rule, VethPair
 from ...model.dataplane import TransitLink
 from ...model.ec2 import NetworkInterface
 from ...model.elbv2 import LoadBalancer
+from ...model.observed import mark_endpoint_available, mark_endpoint_deleted
 from ...model.privatelink import Endpoint
 from ..planner import PlanBuilder
 from ..world import World, gateway_of
 from . import transit
-from .load_balancers import (
+from .network import GSO_MAX_SIZE, vpc_namespace
+from .nodes import (
     ENI_FORWARDING,
     LINK_SNAT,
     node_chain,
@@ -85,7 +86,6 @@ from .load_balancers import (
     realized,
     transit_pattern,
 )
-from .network import GSO_MAX_SIZE, vpc_namespace
 
 log = logging.getLogger("vpclab.dataplane.endpoints")
 
