@@ -3,7 +3,7 @@ source: every import (top level and inside functions) parsed with `ast`.
 
 - the kernel layer imports nothing of AWS: of vpclab, only vpclab.kernel;
 - the data plane imports no control-plane module: of vpclab, only itself, the kernel,
-  the model, the store and aws_names;
+  the model, the store and aws_names; its areas import no agent;
 - the model (which both planes import) imports only itself and the store;
 - no import cycle among vpclab modules.
 """
@@ -92,6 +92,12 @@ def test_dataplane_imports_no_control_plane_module():
                    for m, targets in IMPORTS.items() if _within(m, ("vpclab.dataplane",)) for t in targets)
     allowed = ("vpclab.dataplane", "vpclab.kernel", "vpclab.model", "vpclab.store", "vpclab.aws_names")
     assert _violations("vpclab.dataplane", allowed) == {}
+
+
+def test_areas_import_no_agent():
+    assert _violations("vpclab.dataplane.areas", ("vpclab.dataplane.areas", "vpclab.dataplane.world",
+                                                  "vpclab.dataplane.planner", "vpclab.kernel", "vpclab.model",
+                                                  "vpclab.store", "vpclab.aws_names")) == {}
 
 
 def test_model_imports_only_the_store():

@@ -1,22 +1,14 @@
-"""Instances as processes: boot (user data), stop and terminate, and how to enter one.
+"""Instances as processes: boot (user data), stop and terminate, and how to enter one
+(docs/DATAPLANE.md, "VPCs and instances").
 
-An instance is the namespace `areas.network` makes (`<prefix>-<instance id>`, `eth0`
-with the private IP), an init process (`instance_init.py`, PID 1 of a PID namespace of
-its own, confined as `confinement.py` describes), a cgroup (`cgroups.py`) holding every
-process of the instance, and a directory `<state_dir>/instances/<id>/` that holds what
-a real instance keeps on its own disk and this one cannot share with the host:
-
-- `run/`, `tmp/`, `var/log/` and `home/` bound over the real paths (two Debian nginx with
-  their default config run side by side: pid file in /run, logs in /var/log/nginx;
-  /var/lib/nginx holds only temp files with unique names and stays shared),
-- `etc/resolv.conf` (nameserver = the VPC resolver, base+2; search
-  `<region>.compute.internal`), `etc/hostname` (`ip-a-b-c-d`) and `etc/hosts`, each
-  bound over its /etc file (rewritten in place, so the binds see new content),
-- `console.log`, which GetConsoleOutput returns (`run/` is emptied at each boot, like a tmpfs),
-- `first-boot-done`, the marker that makes user data run once per instance, ever.
-
-The directory is removed once the instance is terminated (GetConsoleOutput then returns
-no output).
+An instance is the namespace `areas.network` makes (`<prefix>-<instance id>`), an init
+(`kernel/instance_init.py`, confined as `kernel/confinement.py` says), a cgroup
+(`kernel/cgroups.py`) and a directory `<state_dir>/instances/<id>/` (`prepare`): private
+`run/`, `tmp/`, `var/log/`, `home/` bound over the real paths; `etc/resolv.conf`,
+`etc/hostname`, `etc/hosts` bound over theirs (rewritten in place, so the binds see new
+content); `console.log` (GetConsoleOutput; `run/` is emptied at each boot, like a tmpfs);
+`first-boot-done`, the marker that makes user data run once per instance, ever. The
+directory is removed once the instance is terminated.
 
 The init is started at boot with the bind mounts and host name; everything else that
 runs "in" the instance (user data, `vpclab exec`, `vpclab ssh`) joins the init's

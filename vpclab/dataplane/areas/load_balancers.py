@@ -1,10 +1,10 @@
-"""Network Load Balancers: each node an address of the VPC's router that DNATs by flow hash.
+"""Network Load Balancers: each node an address of the VPC's router that DNATs by flow hash
+(docs/DATAPLANE.md, "NLB").
 
-Each mapping (one per enabled zone) of an NLB is a *node*: its private IP is a /32 on its
-subnet's bridge in the router namespace of the NLB's VPC (`node_namespace`), so a packet
-to or through a node crosses no veth of its own: client -> bridge -> router (one NAT) ->
-bridge -> target (a node namespace of its own is one veth pair more each way: see
-benchmarks/README.md). All nodes in one VPC share one nft table `<p>-nlb` of its router:
+A node's private IP is a /32 on its subnet's bridge in its VPC's router
+(`node_address`), so a packet to or through a node crosses no veth of its own (a node
+namespace of its own is one veth pair more each way: see benchmarks/README.md). All nodes
+in one VPC share one nft table `<p>-nlb` of its router (`nodes_table`):
 
 - per node, a regular chain ``node_<eni hex>`` with, per listener and protocol (TCP ->
   tcp, UDP -> udp, TCP_UDP -> both), one rule ``<proto> dport <port>``: ``meta mark set

@@ -13,7 +13,14 @@ import hashlib
 
 from ...kernel import naming
 from ...model import targets
-from ...model.elbv2 import Listener, LoadBalancer, TargetGroup, cross_zone, forwarded_target_groups, proxy_protocol_v2
+from ...model.elbv2 import (
+    Listener,
+    LoadBalancer,
+    TargetGroup,
+    cross_zone,
+    forwarded_target_groups,
+    proxy_protocol_v2,
+)
 from ..world import World
 from .network import vpc_namespace
 
