@@ -10,6 +10,7 @@ from vpclab.dataplane.areas import load_balancers, network, nodes
 from vpclab.dataplane.planner import build_plan
 from vpclab.dataplane.world import World
 from vpclab.kernel import naming
+from vpclab.model import KINDS
 from vpclab.model.ec2 import Instance, Subnet, Vpc
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth, health_id
 from vpclab.store import open_store
@@ -67,7 +68,7 @@ def chosen_by_relay(w: World) -> set[str]:
 
 
 def reported(tmp_path, w: World) -> dict[str, tuple[str, str | None, str | None]]:
-    store = open_store(tmp_path / "state")
+    store = open_store(tmp_path / "state", KINDS)
     try:
         with store.write() as tx:
             for table in (w.vpcs, w.subnets, w.instances, w.load_balancers, w.target_groups, w.listeners,
