@@ -253,7 +253,7 @@ class _FakeDataPlane:
 
 def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
     written = []
-    monkeypatch.setattr("vpclab.control.elbv2.target_health.record_health",
+    monkeypatch.setattr("vpclab.model.observed.record_health",
                         lambda tx, tg, tid, port, state, reason, desc, now: written.append((tid, state, reason)))
     w = World()
     lb = LoadBalancer(id="arn:lb/net/h/1", account=ACCT, region=REGION, name="h", mappings=[

@@ -8,6 +8,7 @@ from conftest import wait_for as _wait_for
 from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
 
 from vpclab.dataplane.areas import load_balancers as nlb
+from vpclab.dataplane.areas import nodes
 from vpclab.dataplane.areas.network import router_mac
 from vpclab.dataplane.world import gateway_of
 from vpclab.kernel import naming, netns
@@ -16,7 +17,7 @@ from vpclab.kernel.nft import render_update
 
 def node_set(w, zone: int = 0):
     lb = w.load_balancers[LB_ARN]
-    return nlb.forwarding_set(w, lb, lb.mappings[zone], w.target_groups[TG_ARN])
+    return nodes.forwarding_set(w, lb, lb.mappings[zone], w.target_groups[TG_ARN])
 
 
 ROUTER = naming.namespace_name(PREFIX, "vpc-p")

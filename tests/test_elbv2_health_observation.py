@@ -1,4 +1,4 @@
-"""The observation interface the data plane uses: `target_health.record_health`.
+"""The observation interface the data plane uses: `model.observed.record_health`.
 
 In-process: handlers are called with a RequestContext over a real SQLite store, and the
 "data plane" is this test writing observations through the store, as the real one will.
@@ -11,10 +11,10 @@ import vpclab.control  # noqa: F401  (registers handlers and lifecycle steps)
 from vpclab.control.common import lifecycle
 from vpclab.control.ec2.default_vpc import ensure_default_vpc
 from vpclab.control.elbv2 import listeners, load_balancers, target_groups
-from vpclab.control.elbv2.target_health import record_health
 from vpclab.model import KINDS
 from vpclab.model.ec2 import Subnet
 from vpclab.model.elbv2 import LoadBalancer
+from vpclab.model.observed import record_health
 from vpclab.protocol.dispatch import RequestContext
 from vpclab.store import open_store
 

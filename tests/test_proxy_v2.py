@@ -14,6 +14,7 @@ import pytest
 from vpclab.dataplane.agents import proxy_v2
 from vpclab.dataplane.agents.proxy_v2 import HeaderError, build_header, build_local_header, parse_header
 from vpclab.dataplane.areas import endpoints as desired_endpoints
+from vpclab.dataplane.areas import nodes
 from vpclab.dataplane.areas import transit
 from vpclab.dataplane.world import World
 from vpclab.kernel import naming, netns
@@ -96,14 +97,14 @@ def _world(pp2: dict[str, bool]) -> World:
 
 def test_relay_ports_are_stable_distinct_and_only_for_proxy_protocol_groups():
     w = _world({"one": True, "two": True, "plain": False})
-    ports = proxy_v2.relay_ports(w, "arn:lb/net/a/1")
+    ports = nodes.relay_ports(w, "arn:lb/net/a/1")
     assert set(ports) == {"arn:targetgroup/one/0", "arn:targetgroup/two/1"}
     assert len(set(ports.values())) == 2
     assert all(61000 <= p < 65000 for p in ports.values())
-    assert proxy_v2.relay_port(w, "arn:lb/net/a/1", "arn:targetgroup/plain/2") is None
+    assert nodes.relay_port(w, "arn:lb/net/a/1", "arn:targetgroup/plain/2") is None
     # adding another group does not move the others
     w2 = _world({"one": True, "two": True, "plain": False, "three": True})
-    assert {k: v for k, v in proxy_v2.relay_ports(w2, "arn:lb/net/a/1").items() if k in ports} == ports
+    assert {k: v for k, v in nodes.relay_ports(w2, "arn:lb/net/a/1").items() if k in ports} == ports
 
 
 def test_desired_relays_one_per_node_and_group():
@@ -113,7 +114,7 @@ def test_desired_relays_one_per_node_and_group():
     key = ("vl00000-vpc-a", "172.31.0.50", "arn:targetgroup/one/0")
     assert list(relays) == [key]
     spec = relays[key]
-    assert spec.node_ip == "172.31.0.50" and spec.port == proxy_v2.relay_port(w, spec.lb_arn, spec.tg_arn)
+    assert spec.node_ip == "172.31.0.50" and spec.port == nodes.relay_port(w, spec.lb_arn, spec.tg_arn)
 
 
 def test_pick_target_prefers_healthy_and_fails_open():
@@ -179,7 +180,7 @@ def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeyp
     tg = w.target_groups["arn:targetgroup/one/0"]
     tg.target_type = "ip"
     tg.targets = [{"id": target_ip, "port": 8080, "availability_zone": "ap-south-1a", "registered": 1.0}]
-    port = proxy_v2.relay_port(w, lb.id, tg.id)
+    port = nodes.relay_port(w, lb.id, tg.id)
     node_ns = naming.namespace_name(prefix, "eni-node")
     # The NLB area's part of the contract: DNAT the listener to the node's own IP at the
     # relay port; PrivateLink flows carry their link's mark (here: link 5, as if the client

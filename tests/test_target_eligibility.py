@@ -9,7 +9,7 @@ from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, se
 
 from vpclab.control.elbv2.target_health import describe
 from vpclab.dataplane.agents import health
-from vpclab.dataplane.areas import load_balancers as nlb
+from vpclab.dataplane.areas import nodes
 from vpclab.kernel import naming
 from vpclab.model import KINDS, targets
 from vpclab.store import open_store
@@ -56,7 +56,7 @@ def test_only_running_instances_receive_flows_and_checks(tmp_path, state):
     w.load_balancers[LB_ARN].state = "active"
     lb, tg = w.load_balancers[LB_ARN], w.target_groups[TG_ARN]
     b_ip = "172.31.0.20"
-    flows = any(b_ip in {ip for ip, _ in nlb.forwarding_set(w, lb, m, tg)} for m in lb.mappings)
+    flows = any(b_ip in {ip for ip, _ in nodes.forwarding_set(w, lb, m, tg)} for m in lb.mappings)
     mapped = b_ip in mapped_addresses(w)
     checked = any(key[1] == "i-b" for key in health.desired_checks(w, PREFIX))
     shown, reason = reported(tmp_path, w)["i-b"]

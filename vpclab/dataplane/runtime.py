@@ -1,14 +1,9 @@
-"""The data plane inside the server: a level-triggered reconcile loop.
+"""The data plane inside the server: the reconcile loop of docs/DATAPLANE.md ("The loop").
 
-Store commits only mark the data plane dirty; one thread then takes a `World` snapshot,
-composes the whole desired `Plan` from every area, has the backend converge the kernel to
-it, lets the agents (instance processes, DNS, health checks) catch up, and writes the
-facts it observed back to the store. A timer wakes it too, so a namespace removed by hand
-comes back and time-based transitions happen. After a restart or a crash the first pass
-converges the machine to the store.
-
-Stopping the server leaves the data plane as it is (namespaces and instance processes
-keep running), so that a restart picks it up; `vpclab down` removes it all.
+`AREAS` and `AGENT_MODULES` are the loop's parts, in the order they run. Stopping the
+server leaves the kernel as it is (namespaces and instance processes keep running), so a
+restart picks it up; `vpclab down` removes it all. `unavailable_reason` is the start-up
+check that decides whether a server runs a data plane at all.
 """
 from __future__ import annotations
 
@@ -23,6 +18,7 @@ from typing import Protocol
 
 from ..kernel import confinement, dependencies, naming, netns
 from ..kernel.backend import Backend
+from ..kernel.nft import NftContext
 from ..store import Store
 from .agents import dns, health, instances
 from .areas import endpoints, load_balancers, network, security_groups
@@ -116,8 +112,6 @@ def namespaces_unavailable() -> str | None:
 
 def _nftables_works(namespace: str) -> None:
     """Add and delete a table inside the probe namespace (kernel nf_tables support)."""
-    from ..kernel.nft import NftContext
-
     ctx = NftContext(namespace)
     ctx.run("add table inet vlprobe")
     ctx.run("delete table inet vlprobe")

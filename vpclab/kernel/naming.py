@@ -20,9 +20,9 @@ PREFIX_RE = re.compile(r"^vl[0-9a-f]{5}$")
 IFNAMSIZ = 15  # usable characters in a Linux interface name (IFNAMSIZ - 1)
 
 # One-letter link tags. Kept few and documented so `ip link` output stays readable.
-TAG_BRIDGE = "b"  # a subnet's bridge inside a VPC namespace
-TAG_VETH = "v"  # the VPC-side end of an instance/node veth
-TAG_TRANSIT = "t"  # an endpoint ENI's link (consumer subnet bridge <-> NLB node)
+TAG_BRIDGE = "b"  # a bridge (the data plane: a subnet's, in its VPC's namespace)
+TAG_VETH = "v"  # the bridge-side end of a veth (the data plane: an instance's)
+TAG_TRANSIT = "t"  # a link between two namespaces' bridges (the data plane: an endpoint ENI's)
 TAG_OTHER = "x"
 
 _NS_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")
@@ -65,13 +65,13 @@ def link_name(prefix: str, tag: str, owner_id: str) -> str:
     return name
 
 
-def bridge_name(prefix: str, subnet_id: str) -> str:
-    """The bridge of subnet `subnet_id` (lives in its VPC's namespace)."""
-    return link_name(prefix, TAG_BRIDGE, subnet_id)
+def bridge_name(prefix: str, owner_id: str) -> str:
+    """The bridge owned by `owner_id`."""
+    return link_name(prefix, TAG_BRIDGE, owner_id)
 
 
 def veth_name(prefix: str, owner_id: str) -> str:
-    """The router-side end of the veth of an instance, NLB node or endpoint ENI."""
+    """The bridge-side end of the veth owned by `owner_id`."""
     return link_name(prefix, TAG_VETH, owner_id)
 
 
@@ -84,8 +84,8 @@ def address_mac(kind: int, address: str) -> str:
 def namespace_name(prefix: str, object_id: str) -> str:
     """Readable namespace name: ``<prefix>-<object id>``, e.g. ``vl1a2b3-vpc-0abc``.
 
-    AWS ids already say what they are (``vpc-``, ``i-``, ``vpce-``), so the id itself is
-    the tag; namespace names may be long, so no hashing is needed.
+    The callers' ids say what they are, so the id itself is the tag; namespace names may
+    be long, so no hashing is needed.
     """
     check_prefix(prefix)
     name = f"{prefix}-{object_id}"

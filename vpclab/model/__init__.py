@@ -1,8 +1,10 @@
 """Resource dataclasses: the desired (and observed) state the store keeps.
 
 The control plane writes them; the data plane reads them and writes back observed facts
-only (instance reached running, target health, endpoint ENI ready). Fields are JSON-native
-(str, int, float, bool, None, list, dict) so that the store can persist them as they are.
+only, through `observed.py` (instance state reached, NLB active, target health, endpoint
+available / deleted). `targets.py` and the functions in `elbv2.py` are AWS rules both
+planes apply. Fields are JSON-native (str, int, float, bool, None, list, dict) so that
+the store can persist them as they are.
 Times are epoch seconds (float).
 """
 from ..store import Resource

@@ -63,6 +63,17 @@ class SecurityGroup(Tagged):
     rules: list[dict] = field(default_factory=list)  # see _RuleFields
 
 
+#: Instance states and the codes the API shows for them (`Instance.state`).
+INSTANCE_STATE_CODES = {
+    "pending": 0,
+    "running": 16,
+    "shutting-down": 32,
+    "terminated": 48,
+    "stopping": 64,
+    "stopped": 80,
+}
+
+
 @resource("instance")
 @dataclass
 class Instance(Tagged):
@@ -81,8 +92,7 @@ class Instance(Tagged):
     client_token: str = ""
     # Desired state is what the API asked for: "running", "stopped" or "terminated".
     desired_state: str = "running"
-    # Observed state, written by the data plane (or at once where there is none):
-    # pending | running | stopping | stopped | shutting-down | terminated.
+    # Observed state (`INSTANCE_STATE_CODES`), written by `observed.set_instance_state`.
     state: str = "pending"
     state_transition_reason: str = ""
     state_reason: dict | None = None

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 
 from ..store import Resource, resource
 
+#: Attribute keys both planes read: the API validates and shows them, the data plane obeys them.
+CROSS_ZONE = "load_balancing.cross_zone.enabled"
+PROXY_PROTOCOL_V2 = "proxy_protocol_v2.enabled"
+#: A target group's cross-zone value that defers to its load balancer's.
+USE_LOAD_BALANCER = "use_load_balancer_configuration"
+
 
 @resource("load-balancer")
 @dataclass
@@ -24,8 +30,7 @@ class LoadBalancer(Resource):
     mappings: list[dict] = field(default_factory=list)
     security_group_ids: list[str] = field(default_factory=list)
     enforce_sg_inbound_on_privatelink: bool = True
-    # provisioning | active | failed; the data plane (or a timer where there is none)
-    # moves it to active.
+    # provisioning | active | failed; `observed.mark_load_balancer_active` moves it on.
     state: str = "provisioning"
     attributes: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -68,7 +73,7 @@ class Listener(Resource):
 @resource("target-health")
 @dataclass
 class TargetHealth(Resource):
-    """What the data plane observed of one target; id is `<tg-arn>|<target id>|<port>`.
+    """What the data plane observed of one target; id is `health_id(tg_arn, target_id, port)`.
 
     Written only by whoever checked the target. With no observation, DescribeTargetHealth
     reports `initial` — never `healthy` for a target nothing checked.
@@ -81,3 +86,39 @@ class TargetHealth(Resource):
     reason: str | None = None
     description: str | None = None
     observed: float = 0.0
+
+
+#: What a `TargetHealth` record may say (`observed.record_health` refuses anything else).
+TARGET_HEALTH_STATES = ("initial", "healthy", "unhealthy", "unavailable", "unused", "draining")
+
+
+def health_id(tg_arn: str, target_id: str, port: int) -> str:
+    """The id of the `TargetHealth` record of one registered target (`target id`, `port`)."""
+    return f"{tg_arn}|{target_id}|{port}"
+
+
+def forwarded_target_groups(actions: list[dict]) -> list[str]:
+    """Target group ARNs a listener's (normalized or raw) actions forward to, in order, once each."""
+    arns: list[str] = []
+    for action in actions or ():
+        if action.get("TargetGroupArn"):
+            arns.append(action["TargetGroupArn"])
+        for item in (action.get("ForwardConfig") or {}).get("TargetGroups") or ():
+            if item.get("TargetGroupArn"):
+                arns.append(item["TargetGroupArn"])
+    return list(dict.fromkeys(arns))
+
+
+def cross_zone(lb: LoadBalancer, tg: TargetGroup) -> bool:
+    """Whether `lb`'s nodes send `tg`'s flows to targets in every zone: the target group's
+    attribute, or the load balancer's when it says `use_load_balancer_configuration`
+    (an NLB's default is off)."""
+    value = tg.attributes.get(CROSS_ZONE, USE_LOAD_BALANCER)
+    if value == USE_LOAD_BALANCER:
+        value = lb.attributes.get(CROSS_ZONE, "false")
+    return str(value).lower() == "true"
+
+
+def proxy_protocol_v2(tg: TargetGroup) -> bool:
+    """Whether `tg` wants the proxy protocol v2 header on its connections."""
+    return str(tg.attributes.get(PROXY_PROTOCOL_V2, "false")).lower() == "true"

@@ -1,10 +1,9 @@
-"""Which registered targets of a target group receive new flows: the one rule.
+"""Which registered targets of a target group receive new flows, and which are healthy.
 
-Three places ask it and must agree: the NLB's forwarding set (`dataplane.desired_load_balancers`),
-the health checks (`dataplane.health`: only a target that could receive flows is checked)
-and DescribeTargetHealth (`control.target_health`: a target that cannot is reported
-`draining` or `unused`, never `healthy`). It lives beside the resources, so that both
-planes import it and neither imports the other's modules.
+Three places ask and must agree: the NLB's forwarding set (`dataplane.areas.nodes`), the
+health checks (`dataplane.agents.health`: only a target that could receive flows is
+checked) and DescribeTargetHealth (`control.elbv2.target_health`: a target that cannot is
+reported `draining` or `unused`, never `healthy`).
 
 A registered target receives new flows when it is not draining (deregistered, waiting out
 its deregistration delay) and has an address: an `ip` target its id; an `instance` target
@@ -17,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .ec2 import Instance
-from .elbv2 import TargetGroup
+from .elbv2 import TargetGroup, TargetHealth, health_id
 
 #: Why a registered target receives no new flows (`exclusion`).
 DRAINING = "draining"
@@ -54,3 +53,19 @@ def exclusion(tg: TargetGroup, target: dict, instance: Callable[[str], Instance 
 def flow_address(tg: TargetGroup, target: dict, instance: Callable[[str], Instance | None]) -> str | None:
     """The address new flows and health checks of `target` go to; None when it gets none."""
     return _judge(tg, target, instance)[1]
+
+
+def observation(record: Callable[[str], TargetHealth | None], tg_arn: str, target: dict) -> TargetHealth | None:
+    """The health record of registered `target` of `tg_arn` made since it was registered
+    (a record from before belongs to an earlier registration), or None. `record` looks a
+    record up by id (the world's dict or a store transaction)."""
+    rec = record(health_id(tg_arn, target["id"], target["port"]))
+    if rec is None or rec.observed < target.get("registered", 0):
+        return None
+    return rec
+
+
+def healthy(record: Callable[[str], TargetHealth | None], tg_arn: str, target: dict) -> bool:
+    """True when a check passed since `target` was registered (`observation` is `healthy`)."""
+    rec = observation(record, tg_arn, target)
+    return rec is not None and rec.state == "healthy"

@@ -5,8 +5,8 @@ console `instance_attributes.py`, the type catalogue `instance_types.py`.
 An instance is an `Instance` row and its primary ENI (eth0, device index 0). The API
 records what was asked (`desired_state`) and shows the observed `state`. With a data plane
 the data plane runs each instance as a network namespace with real processes and moves
-`state` on (through `set_state`); without one, launches show `running` at once and the
-other transitions settle by the lifecycle timer (`settle_instances`).
+`state` on; without one, the transitions settle by the lifecycle timer
+(`settle_instances`). Both write it through `model.observed.set_instance_state`.
 
 vpclab has no public IP addresses: instances never get a PublicIpAddress or a public DNS
 name, whatever the subnet's MapPublicIpOnLaunch or AssociatePublicIpAddress say.
@@ -20,7 +20,8 @@ import hashlib
 import time
 
 from ...aws_names import private_dns_name
-from ...model.ec2 import Instance, NetworkInterface
+from ...model.ec2 import INSTANCE_STATE_CODES, Instance, NetworkInterface
+from ...model.observed import set_instance_state
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterCombination
 from ...store import Transaction
@@ -34,14 +35,7 @@ from .instance_types import INSTANCE_TYPES
 from .network_interfaces import group_identifiers, group_names, render_for_instance
 from .regions import zone_by_name
 
-STATE_CODES = {
-    "pending": 0,
-    "running": 16,
-    "shutting-down": 32,
-    "terminated": 48,
-    "stopping": 64,
-    "stopped": 80,
-}
+STATE_CODES = INSTANCE_STATE_CODES
 
 #: How long a terminated instance stays listed.
 TERMINATED_VISIBLE_FOR = 3600.0
@@ -59,42 +53,6 @@ def state_view(name: str) -> dict:
 
 def _gmt(now: float) -> str:
     return dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S GMT")
-
-
-def set_state(tx: Transaction, inst: Instance, state: str, now: float) -> None:
-    """Record an observed state change of `inst` (a copy from `tx`) and store it.
-
-    The data plane calls this when an instance has really started, stopped or gone; the
-    lifecycle timer calls it when there is no data plane. Reaching `terminated` deletes
-    the instance's primary ENI (or detaches one that was not to be deleted).
-    """
-    if state not in STATE_CODES:
-        raise ValueError(f"unknown instance state {state!r}")
-    if inst.state == state:
-        return
-    inst.state = state
-    inst.state_since = now
-    if state == "running":
-        inst.state_transition_reason = ""
-        inst.state_reason = None
-    elif state == "stopped":
-        inst.state_reason = {"Code": "Client.UserInitiatedShutdown",
-                             "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}
-    elif state == "terminated":
-        inst.terminated_at = now
-        inst.state_reason = {"Code": "Client.UserInitiatedShutdown",
-                             "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}
-        eni = tx.get(NetworkInterface, inst.network_interface_id) if inst.network_interface_id else None
-        if eni is not None:
-            if (eni.attachment or {}).get("delete_on_termination", True):
-                tx.delete(eni)
-            else:
-                eni.attachment = None
-                eni.status = "available"
-                eni.owner_kind = ""
-                eni.owner_id = ""
-                tx.put(eni)
-    tx.put(inst)
 
 
 def _expired(inst: Instance, now: float) -> bool:
@@ -115,7 +73,7 @@ def settle_instances(tx: Transaction, now: float, dataplane: bool) -> None:
         if _expired(inst, now):
             tx.delete(inst)
         else:
-            set_state(tx, inst, _SETTLES[inst.state], now)
+            set_instance_state(tx, inst, _SETTLES[inst.state], now)
 
 
 def visible_instances(tx: Transaction, ctx: RequestContext) -> list[Instance]:
@@ -423,7 +381,6 @@ __all__ = [
     "STATE_CODES",
     "get_instances",
     "render",
-    "set_state",
     "settle_instances",
     "visible_instances",
 ]

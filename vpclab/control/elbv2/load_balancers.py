@@ -6,7 +6,7 @@ subnet (description `ELB net/<name>/<hex>`, InterfaceType `network_load_balancer
 requester-managed, owned by the load balancer so that deleting the NLB removes it). The
 data plane makes a node of each mapping and moves the NLB from `provisioning` to
 `active`; without a data plane, a lifecycle step does so `lifecycle.SETTLE_DELAY`
-seconds after creation.
+seconds after creation (both through `model.observed.mark_load_balancer_active`).
 
 Hooks for other areas
 ---------------------
@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
 from ...model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
+from ...model.observed import mark_load_balancer_active
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
@@ -93,10 +94,6 @@ _ROUTING_POLICIES = ("availability_zone_affinity", "partial_availability_zone_af
 
 def attributes(lb: LoadBalancer) -> dict[str, str]:
     return {**default_attributes(lb), **lb.attributes}
-
-
-def cross_zone(lb: LoadBalancer) -> bool:
-    return attributes(lb)["load_balancing.cross_zone.enabled"] == "true"
 
 
 # Rendering -----------------------------------------------------------------------------------
@@ -284,8 +281,7 @@ def _settle_load_balancers(tx: Transaction, now: float, dataplane: bool) -> None
         return
     for lb in tx.list(LoadBalancer, where=lambda l: l.state == "provisioning"
                       and l.created + lifecycle.SETTLE_DELAY <= now):
-        lb.state = "active"
-        tx.put(lb)
+        mark_load_balancer_active(tx, lb.id)
 
 
 @operation("elbv2", "DescribeLoadBalancers")

@@ -1,21 +1,9 @@
-"""Target health: what the data plane observed, and what DescribeTargetHealth reports.
+"""Target health: what DescribeTargetHealth reports.
 
-Observation interface (for the data plane)
-------------------------------------------
-The data plane runs the health checks and is the only writer of observations::
-
-    with store.write() as tx:
-        record_health(tx, tg_arn, target_id, port, "healthy", None, None, now)
-
-`record_health(tx, tg_arn, target_id, port, state, reason, description, now)` stores one
-`TargetHealth` record (id `<tg-arn>|<target id>|<port>`) in the target group's account and
-region and returns it. `state` is one of `initial | healthy | unhealthy | unavailable`
-(`unused` and `draining` are the control plane's own, from registration state); `reason`
-and `description` are AWS's (`Elb.InitialHealthChecking`, `Target.Timeout`,
-`Target.FailedHealthChecks`, …; None for healthy). A call for a target that is not
-registered (any more) is ignored and returns None, so a late check result cannot bring a
-deregistered target back. `forget_health` drops records; the control plane calls it when a
-target is deregistered, re-registered or its target group stops being used.
+The data plane runs the health checks and is the only writer of observations
+(`model.observed.record_health`, one `TargetHealth` record per registered target, id
+`model.elbv2.health_id`). `forget_health` drops records; the control plane calls it when
+a target is deregistered, re-registered or its target group stops being used.
 
 What DescribeTargetHealth reports, in order (`describe`):
 1. draining (`Target.DeregistrationInProgress`) while a deregistered target drains;
@@ -38,36 +26,12 @@ from ...model.elbv2 import LoadBalancer, TargetGroup, TargetHealth
 from ...store import Transaction
 from .common import listeners_of_tg
 
-OBSERVED_STATES = ("initial", "healthy", "unhealthy", "unavailable")
-ALL_STATES = OBSERVED_STATES + ("unused", "draining")
-
 REGISTRATION_IN_PROGRESS = ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
 NOT_IN_USE = ("unused", "Target.NotInUse", "Target group is not configured to receive traffic from the load balancer")
 ZONE_NOT_ENABLED = ("unused", "Target.NotInUse",
                     "Target is in an Availability Zone that is not enabled for the load balancer")
 NOT_REGISTERED = ("unused", "Target.NotRegistered", "Target is not registered to the target group")
 DRAINING = ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress")
-
-
-def health_id(tg_arn: str, target_id: str, port: int) -> str:
-    return f"{tg_arn}|{target_id}|{port}"
-
-
-def record_health(tx: Transaction, tg_arn: str, target_id: str, port: int, state: str,
-                  reason: str | None, description: str | None, now: float) -> TargetHealth | None:
-    """Store what a health check of one registered target observed (see module doc)."""
-    if state not in ALL_STATES:
-        raise ValueError(f"unknown target health state {state!r}")
-    tg = tx.get(TargetGroup, tg_arn)
-    if tg is None or not any(t["id"] == target_id and t["port"] == port for t in tg.targets):
-        return None
-    rec = TargetHealth(
-        id=health_id(tg_arn, target_id, port), account=tg.account, region=tg.region,
-        target_group_arn=tg_arn, target_id=target_id, port=port, state=state,
-        reason=reason, description=description, observed=now,
-    )
-    tx.put(rec)
-    return rec
 
 
 def forget_health(tx: Transaction, tg_arn: str, target_id: str | None = None, port: int | None = None) -> None:
@@ -96,8 +60,8 @@ def target_state(tx: Transaction, tg: TargetGroup, target: dict) -> tuple[str, s
         return ZONE_NOT_ENABLED
     if all(lb.state == "provisioning" for lb in lbs):
         return REGISTRATION_IN_PROGRESS
-    rec = tx.get(TargetHealth, health_id(tg.id, target["id"], target["port"]))
-    if rec is not None and rec.observed >= target.get("registered", 0):
+    rec = targets.observation(lambda record_id: tx.get(TargetHealth, record_id), tg.id, target)
+    if rec is not None:
         if rec.state == "healthy":
             return ("healthy", None, None)
         return (rec.state, rec.reason, rec.description)

@@ -10,9 +10,9 @@ zones the service has, matched by zone id), DNS names under the service's
     consumer deletes:     any --> deleting --> deleted (ENIs removed)
 
 `pending -> available` and `deleting -> deleted` are the data plane's to make once the
-ENIs forward (or are gone): it calls `mark_endpoint_available` / `mark_endpoint_deleted`.
-In a server without a data plane the lifecycle step below makes those two transitions
-after `lifecycle.SETTLE_DELAY`, through the same two functions.
+ENIs forward (or are gone). In a server without a data plane the lifecycle step below
+makes those two transitions after `lifecycle.SETTLE_DELAY`. Both write them through
+`model.observed.mark_endpoint_available` / `mark_endpoint_deleted`.
 
 A deleted endpoint stays in DescribeVpcEndpoints as `deleted` for DELETED_VISIBLE_FOR
 seconds (clients and Terraform treat `deleted` as gone), and in the provider's
@@ -27,6 +27,7 @@ import string
 
 from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc
 from ...model.elbv2 import LoadBalancer
+from ...model.observed import mark_endpoint_available, mark_endpoint_deleted
 from ...model.privatelink import Endpoint, EndpointService
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
@@ -431,41 +432,6 @@ def delete_endpoints(ctx: RequestContext, req: dict) -> dict:
             messages += connection_notifications.collect(tx, ep, "Delete", now)
     connection_notifications.deliver(ctx, messages)
     return {"Unsuccessful": unsuccessful}
-
-
-# The data plane's hooks ----------------------------------------------------------------
-
-def mark_endpoint_available(tx: Transaction, endpoint_id: str, now: float) -> bool:
-    """`pending` -> `available`: the endpoint's ENIs forward. True if it changed.
-
-    Called by the data plane once the endpoint is realised (or, without one, by the
-    lifecycle step). Does nothing in any other state (a rejection or deletion won).
-    """
-    ep = tx.get(Endpoint, endpoint_id)
-    if ep is None or ep.state != "pending":
-        return False
-    ep.state = "available"
-    ep.state_changed = now
-    tx.put(ep)
-    return True
-
-
-def mark_endpoint_deleted(tx: Transaction, endpoint_id: str, now: float) -> bool:
-    """`deleting` -> `deleted`: removes the endpoint's ENIs. True if it changed.
-
-    Called by the data plane once the endpoint's forwarding is torn down (or, without one,
-    by the lifecycle step).
-    """
-    ep = tx.get(Endpoint, endpoint_id)
-    if ep is None or ep.state != "deleting":
-        return False
-    for eni in interfaces_of(tx, ep):
-        tx.delete(eni)
-    ep.network_interface_ids = []
-    ep.state = "deleted"
-    ep.state_changed = now
-    tx.put(ep)
-    return True
 
 
 @lifecycle.step

@@ -37,8 +37,8 @@ State machine (AWS's semantics)
   `unavailable` / ``Target.HealthCheckDisabled``.
 
 Only changes are written (each write is one store transaction through
-`vpclab.control.elbv2.target_health.record_health`), followed by `dp.poke()` so that the NLB
-area re-renders its DNAT maps at once.
+`model.observed.record_health`), followed by `dp.poke()` so that the NLB area re-renders
+its DNAT maps at once.
 
 Time scale
 ----------
@@ -66,8 +66,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ...model.targets import flow_address
-from ..areas.load_balancers import node_namespace
+from ...model import observed, targets
+from ...model.elbv2 import forwarded_target_groups, health_id, proxy_protocol_v2
+from ..areas.nodes import lb_target_groups, node_namespace
 from ..world import World
 from . import proxy_v2
 
@@ -93,7 +94,7 @@ def time_scale(environ: dict[str, str] | None = None) -> float:
     return value if value > 0 else 1.0
 
 
-# Targets, zones, nodes (shared with proxy_v2's target choice) -----------------------------
+# Targets, zones, nodes -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Target:
@@ -111,7 +112,7 @@ def live_targets(world: World, tg) -> list[Target]:
     forwarding set and DescribeTargetHealth use too): only those are checked."""
     out = []
     for t in tg.targets:
-        address = flow_address(tg, t, world.instances.get)
+        address = targets.flow_address(tg, t, world.instances.get)
         if address is None:
             continue
         zone = t.get("availability_zone")
@@ -119,11 +120,6 @@ def live_targets(world: World, tg) -> list[Target]:
             zone = zone or world.instances[t["id"]].availability_zone
         out.append(Target(t["id"], address, int(t["port"]), zone, float(t.get("registered", 0.0))))
     return out
-
-
-def is_healthy(world: World, tg_arn: str, target: Target) -> bool:
-    rec = world.target_health.get(f"{tg_arn}|{target.target_id}|{target.port}")
-    return rec is not None and rec.state == "healthy" and rec.observed >= target.registered
 
 
 def node_for(lb, zone: str | None) -> dict | None:
@@ -165,7 +161,7 @@ class CheckSpec:
 
 def _listener_port(world: World, lb_arn: str, tg_arn: str) -> int | None:
     for listener in sorted(world.listeners.values(), key=lambda l: l.port):
-        if listener.load_balancer_arn == lb_arn and tg_arn in proxy_v2.listener_target_groups(listener):
+        if listener.load_balancer_arn == lb_arn and tg_arn in forwarded_target_groups(listener.default_actions):
             return listener.port
     return None
 
@@ -176,7 +172,7 @@ def desired_checks(world: World, prefix: str) -> dict[tuple[str, str, int], Chec
     for lb in sorted(world.load_balancers.values(), key=lambda lb: lb.id):
         if lb.type != "network":
             continue
-        for tg_arn in proxy_v2.forwarded_target_groups(world, lb.id):
+        for tg_arn in lb_target_groups(world, lb.id):
             tg = world.target_groups.get(tg_arn)
             if tg is None:
                 continue
@@ -206,7 +202,7 @@ def desired_checks(world: World, prefix: str) -> dict[tuple[str, str, int], Chec
                     healthy_threshold=int(hc.get("HealthyThresholdCount", 5)),
                     unhealthy_threshold=int(hc.get("UnhealthyThresholdCount", 2)),
                     enabled=bool(hc.get("HealthCheckEnabled", True)),
-                    proxy_protocol=proxy_v2.enabled(tg),
+                    proxy_protocol=proxy_protocol_v2(tg),
                 )
     return out
 
@@ -395,7 +391,7 @@ class HealthAgent:
     # Called by the data plane loop after each apply.
     def sync(self, world: World) -> None:
         desired = desired_checks(world, self.prefix)
-        recorded = {key: world.target_health.get(f"{key[0]}|{key[1]}|{key[2]}") for key in desired}
+        recorded = {key: world.target_health.get(health_id(*key)) for key in desired}
         asyncio.run_coroutine_threadsafe(self._sync(desired, recorded), self.loop).result(timeout=30)
         self.relay.sync(world)
 
@@ -478,11 +474,9 @@ class HealthAgent:
             watch.last_write = self.loop.time()
 
     def _write(self, spec: CheckSpec, change: tuple[str, str | None, str | None]) -> None:
-        from ...control.elbv2.target_health import record_health  # noqa: PLC0415 - control plane API
-
         state, reason, description = change
         with self.dp.store.write() as tx:
-            record_health(tx, spec.tg_arn, spec.target_id, spec.port, state, reason, description, time.time())
+            observed.record_health(tx, spec.tg_arn, spec.target_id, spec.port, state, reason, description, time.time())
         self.writes += 1
         log.info("target %s:%d of %s is %s%s", spec.target_id, spec.port, spec.tg_arn, state,
                  f" ({reason})" if reason else "")

@@ -1,22 +1,14 @@
-"""Instances as processes: boot (user data), stop and terminate, and how to enter one.
+"""Instances as processes: boot (user data), stop and terminate, and how to enter one
+(docs/DATAPLANE.md, "VPCs and instances").
 
-An instance is the namespace `desired_network` makes (`<prefix>-<instance id>`, `eth0`
-with the private IP), an init process (`instance_init.py`, PID 1 of a PID namespace of
-its own, confined as `confinement.py` describes), a cgroup (`cgroups.py`) holding every
-process of the instance, and a directory `<state_dir>/instances/<id>/` that holds what
-a real instance keeps on its own disk and this one cannot share with the host:
-
-- `run/`, `tmp/`, `var/log/` and `home/` bound over the real paths (two Debian nginx with
-  their default config run side by side: pid file in /run, logs in /var/log/nginx;
-  /var/lib/nginx holds only temp files with unique names and stays shared),
-- `etc/resolv.conf` (nameserver = the VPC resolver, base+2; search
-  `<region>.compute.internal`), `etc/hostname` (`ip-a-b-c-d`) and `etc/hosts`, each
-  bound over its /etc file (rewritten in place, so the binds see new content),
-- `console.log`, which GetConsoleOutput returns (`run/` is emptied at each boot, like a tmpfs),
-- `first-boot-done`, the marker that makes user data run once per instance, ever.
-
-The directory is removed once the instance is terminated (GetConsoleOutput then returns
-no output).
+An instance is the namespace `areas.network` makes (`<prefix>-<instance id>`), an init
+(`kernel/instance_init.py`, confined as `kernel/confinement.py` says), a cgroup
+(`kernel/cgroups.py`) and a directory `<state_dir>/instances/<id>/` (`prepare`): private
+`run/`, `tmp/`, `var/log/`, `home/` bound over the real paths; `etc/resolv.conf`,
+`etc/hostname`, `etc/hosts` bound over theirs (rewritten in place, so the binds see new
+content); `console.log` (GetConsoleOutput; `run/` is emptied at each boot, like a tmpfs);
+`first-boot-done`, the marker that makes user data run once per instance, ever. The
+directory is removed once the instance is terminated.
 
 The init is started at boot with the bind mounts and host name; everything else that
 runs "in" the instance (user data, `vpclab exec`, `vpclab ssh`) joins the init's
@@ -36,7 +28,7 @@ The agent moves states on when they really happen:
   instance (its cgroup, and anything else inside its network namespace) gets SIGTERM,
   then SIGKILL after `STOP_GRACE` seconds; once none is left the cgroup is removed, the
   state is written and the next plan drops the namespace. Terminated also removes the
-  primary ENI (`vpclab.control.ec2.instances.set_state`) and the instance's directory.
+  primary ENI (`model.observed.set_instance_state`) and the instance's directory.
 
 There is no systemd: a small `systemctl` stand-in (`SYSTEMCTL_SHIM`, first on PATH and
 bound over /usr/bin/systemctl) runs a unit's ExecStartPre/ExecStart/ExecStop lines, so
@@ -66,6 +58,7 @@ from ...aws_names import private_dns_domain, private_host_name
 from ...kernel import confinement, naming, netns
 from ...kernel.cgroups import Cgroup
 from ...model.ec2 import Instance
+from ...model.observed import set_instance_state
 from ..world import World, resolver_of
 
 log = logging.getLogger("vpclab.dataplane.instances")
@@ -634,13 +627,11 @@ class InstanceAgent:
     # Store ---------------------------------------------------------------------------------
     def _write_state(self, instance_id: str, expected: str, state: str) -> bool:
         """Move the instance from `expected` to `state`; False if the API moved it meanwhile."""
-        from ...control.ec2.instances import set_state
-
         with self.dp.store.write() as tx:
             inst = tx.get(Instance, instance_id)
             if inst is None or inst.state != expected:
                 return False  # the next pass sees the new state
-            set_state(tx, inst, state, time.time())
+            set_instance_state(tx, inst, state, time.time())
         return True
 
 

@@ -19,17 +19,16 @@ header on health check connections, with no client information: that is a LOCAL 
 
 Relay
 -----
-For a target group with `proxy_protocol_v2.enabled` = "true", each node of each NLB whose
-listeners forward to it runs a TCP listener on ``<node address>:<relay_port(world, lb_arn,
-tg_arn)>`` inside the router namespace the node is an address of. The NLB area DNATs the
-listener's traffic there (to the node's own address, instead of to a target); the relay
-reads the address the client meant (SO_ORIGINAL_DST, i.e. before that DNAT) and the
-client's address, picks a target (the same policy as the kernel path: healthy targets of the
-node's zone unless cross-zone, fail-open; flow hash), connects to it from the node's
-private IP, sends the header, and splices both ways.
+For a target group with proxy protocol v2 on, each node of each NLB whose listeners
+forward to it runs a TCP listener on ``<node address>:<nodes.relay_port(...)>`` inside
+the router namespace the node is an address of; the NLB area DNATs the listener's
+traffic there. The relay reads the address the client meant (SO_ORIGINAL_DST, i.e.
+before that DNAT) and the client's address, picks a target from the node's forwarding
+set (`nodes.forwarding_set`, as the kernel path does) by flow hash, connects to it from
+the node's private IP, sends the header, and splices both ways. It names the endpoint a
+PrivateLink connection came through from the link mark its socket inherited.
 
-The relay runs on the health agent's event loop (`health.py` owns it: the runtime loads
-that agent; this module has no agent of its own).
+The relays run on the health agent's event loop (`health.py` owns them).
 """
 from __future__ import annotations
 
@@ -42,7 +41,8 @@ import struct
 from dataclasses import dataclass, field
 
 from ...kernel import netns
-from ..areas.load_balancers import forwarding_set, node_namespace
+from ..areas import endpoints, transit
+from ..areas.nodes import forwarding_set, node_namespace, relay_ports
 from ..world import World
 
 log = logging.getLogger("vpclab.dataplane.proxy_v2")
@@ -60,8 +60,6 @@ IPV4_ADDRESS_BLOCK = 12
 
 PP2_TYPE_AWS = 0xEA
 PP2_SUBTYPE_AWS_VPCE_ID = 0x01
-
-ATTRIBUTE = "proxy_protocol_v2.enabled"
 
 Address = tuple[str, int]
 
@@ -158,64 +156,6 @@ def parse_header(data: bytes) -> ProxyHeader:
     return ProxyHeader(command, fam, source, destination, tuple(tlvs), size)
 
 
-# Which target groups need a relay, and where it listens -----------------------------------
-
-RELAY_PORT_BASE = 61000  # above Linux's default ephemeral range (32768-60999)
-RELAY_PORT_SPAN = 4000
-
-
-def enabled(tg) -> bool:
-    """True if target group `tg` has proxy protocol v2 on."""
-    return str(tg.attributes.get(ATTRIBUTE, "false")).lower() == "true"
-
-
-def listener_target_groups(listener) -> list[str]:
-    """ARNs of the target groups a listener's default actions forward to."""
-    out: list[str] = []
-    for action in listener.default_actions:
-        if action.get("TargetGroupArn"):
-            out.append(action["TargetGroupArn"])
-        for item in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
-            if item.get("TargetGroupArn"):
-                out.append(item["TargetGroupArn"])
-    return out
-
-
-def forwarded_target_groups(world: World, lb_arn: str) -> list[str]:
-    """ARNs of the target groups the listeners of NLB `lb_arn` forward to, sorted."""
-    return sorted({arn for listener in world.listeners.values() if listener.load_balancer_arn == lb_arn
-                   for arn in listener_target_groups(listener)})
-
-
-def relay_ports(world: World, lb_arn: str) -> dict[str, int]:
-    """{target group ARN: relay port} for the proxy-protocol target groups of one NLB.
-
-    A port is a hash of the ARN in 61000-64999 (stable: it does not move when other
-    target groups come and go), probed upwards on the rare collision within the NLB
-    (groups taken in ARN order, so every caller computes the same ports).
-    """
-    taken: dict[int, str] = {}
-    out: dict[str, int] = {}
-    for arn in forwarded_target_groups(world, lb_arn):
-        tg = world.target_groups.get(arn)
-        if tg is None or not enabled(tg) or tg.protocol not in ("TCP", "TLS", "TCP_UDP"):
-            continue
-        slot = int(hashlib.sha256(arn.encode()).hexdigest()[:8], 16) % RELAY_PORT_SPAN
-        while RELAY_PORT_BASE + slot in taken:
-            slot = (slot + 1) % RELAY_PORT_SPAN
-        taken[RELAY_PORT_BASE + slot] = arn
-        out[arn] = RELAY_PORT_BASE + slot
-    return out
-
-
-def relay_port(world: World, lb_arn: str, tg_arn: str) -> int | None:
-    """Where the relay for (NLB, target group) listens at each node of the NLB:
-    ``<node address>:<port>``, in the router namespace the node is an address of. None
-    when the target group has proxy protocol v2 off — then the NLB area DNATs to the
-    targets as usual."""
-    return relay_ports(world, lb_arn).get(tg_arn)
-
-
 # Which endpoint a connection came through ----------------------------------------------------
 
 def endpoint_for_mark(world: World, mark: int) -> str | None:
@@ -224,17 +164,14 @@ def endpoint_for_mark(world: World, mark: int) -> str | None:
 
     A PrivateLink flow DNATed to a relay carries its link's mark (`transit.mark`), and the
     accepted socket inherits it (``tcp_fwmark_accept``); the endpoint area knows which
-    endpoint each link index serves (`desired_endpoints.link_endpoints`).
+    endpoint each link index serves (`endpoints.link_endpoints`).
     """
-    from ..areas import endpoints as desired_endpoints  # noqa: PLC0415 - late: a cycle through desired_load_balancers
-    from ..areas import transit
-
     index = transit.index_of_mark(mark)
     if index is None:
         return None
     cached = _links_cache.get("last")
     if cached is None or cached[0] is not world:
-        cached = (world, desired_endpoints.link_endpoints(world))
+        cached = (world, endpoints.link_endpoints(world))
         _links_cache["last"] = cached  # one world at a time: computed once per pass
     return cached[1].get(index)
 
@@ -259,8 +196,8 @@ def flow_hash(src: Address, dst: Address) -> int:
 def pick_target(world: World, lb, mapping: dict, tg, src: Address, dst: Address) -> Upstream | None:
     """The target a new flow from `src` to `dst` arriving at node `mapping` goes to.
 
-    The forwarding set is the NLB area's own (`desired_load_balancers.forwarding_set`), so
-    the relay and the kernel path follow one policy.
+    The forwarding set is the nodes' own (`nodes.forwarding_set`), so the relay and the
+    kernel path follow one policy.
     """
     candidates = [Upstream(ip, ip, port) for ip, port in forwarding_set(world, lb, mapping, tg)]
     if not candidates:

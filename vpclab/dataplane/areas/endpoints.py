@@ -1,63 +1,24 @@
-"""Interface endpoints: each ENI a veth from its subnet straight into the NLB node's router.
+"""Interface endpoints: each ENI a veth from its subnet's bridge into the router of the
+provider NLB's node in the same zone id (docs/DATAPLANE.md, "Interface endpoints").
 
-Per endpoint ENI (one per subnet of the endpoint), while the endpoint is
-`pendingAcceptance`, `pending` (accepted, being made ready) or `available`, and the
-service's NLB has a node *in the same zone id* (PrivateLink matches zones by id):
+What this area adds per link (numbered by `transit`): both ends (`consumer_link_name`,
+`node_link_name`), the provider end's link-local `LINK_ADDRESS` and ARP answer for the
+ENI address (a proxy neighbour with the MAC `link_mac`), its sysctls (`link_sysctls`,
+and `bridge_sysctls` where a router holds both ends of links), its routing table and ip
+rule; per provider router, once, the ARP lookup table and the rule that skips the link
+rules for unmarked packets (`_add_router_routing`), table ``ip <p>-links`` (zone and ct
+mark per link: `links_table`) and ``arp <p>-linkarp`` (`link_arp_table`); and elements
+of the NLB area's nlb table: ``eni_forwarding`` (``link . ENI ip`` -> the node's chain,
+only while the endpoint forwards: `FORWARD_STATES`) and ``link_snat`` (every link).
 
-- one veth pair, numbered by a persisted index (`transit.py`): the consumer end is a port
-  of the ENI's subnet bridge, the other end sits in the router namespace of the provider
-  VPC, where the NLB node is an address (`desired_load_balancers`). Nothing routes or
-  translates in the consumer VPC: a consumer's packets to the ENI address cross one
-  bridge and one veth and are in the provider's router, where the one NAT of the path
-  happens (the listener's DNAT to a target and SNAT to the node's address), and leave on
-  the target's subnet bridge. The consumer's router and its conntrack are not on the path
-  (benchmarks/dataplane.py) of a client in the ENI's subnet; a client in another subnet
-  of the consumer VPC reaches the ENI through its router as it reaches any address of
-  that subnet (routed, never translated: still one NAT), and the link end sends the
-  replies back via that subnet's gateway (`link_sysctls`, `bridge_sysctls`).
-- the provider's router answers ARP for the ENI address on that link only (a proxy
-  neighbour entry; ``arp_ignore=1`` keeps it from answering for its own addresses there),
-  and its end has the link-local `LINK_ADDRESS`, the source of its own ARP requests into
-  the consumer subnet (never a provider address, which may be a consumer's too). The
-  kernel answers for a proxy entry only if it has a route to the address, which a
-  consumer's address need not have in the provider VPC: ARP from links gets the mark
-  `transit.ARP_MARK` (table ``arp <p>-links``), and marked lookups find a default route
-  in `transit.ARP_TABLE` (rule `transit.ARP_RULE`). No IP packet carries that mark, so
-  nothing is ever routed by that table.
-- consumer and provider addresses may overlap (two default VPCs), and many links from
-  VPCs that overlap each other meet in one router. So a link's flows get, on their first
-  packet, the link's conntrack zone in the original direction (two consumers with equal
-  addresses make two flows) and the link's ct mark; replies get that mark as their packet
-  mark, and an ip rule per link sends marked replies to the link's routing table (the
-  consumer subnet on the link, the rest via the subnet's gateway), whatever their
-  destination address means in the provider VPC. Unmarked packets skip those rules.
-  All in table ``ip <p>-links`` (maps ifname -> zone, ifname -> mark: an endpoint more or
-  less is an element update).
-- forwarding: the NLB area's listener rules take PrivateLink traffic only for the pairs
-  ``link . ENI ip`` in its verdict map ``eni_forwarding`` (-> the node's chain); this area
-  adds a pair while the endpoint is `pending` or `available` (`pending` gets it in the
-  same pass that marks it available), so `pendingAcceptance` (link made, ARP answered,
-  nothing DNATed), `rejected` and `deleting` endpoints time out, as on AWS. The link is
-  made while the endpoint still waits for acceptance, so accepting is one element update
-  on a link that has long been up. The link's SNAT source (the node's address) is an
-  element of the NLB table's ``link_snat``.
-- the ENI's security groups are checked in the provider's router
-  (`desired_security_groups`), against the consumer's own addresses, as they arrive.
-
-The provider's targets see an NLB node address as the source (the SNAT); a proxy protocol
-v2 relay learns the endpoint from the link mark of the connection.
-
-The service's NLBs are searched in order for a node in the ENI's zone id; an ENI whose
-zone has no node (the NLB's subnets changed after the endpoint was made) gets no link:
-nothing answers for its address (vpclab's choice; AWS does not let such an endpoint be
-created). The endpoint still becomes `available`.
+Links exist in `LINK_STATES` (from `pendingAcceptance` on, so accepting is one element
+update). The service's NLBs are searched in order for a node in the ENI's zone id
+(`serving_node`); an ENI whose zone has no node gets no link.
 
 `observe` (after a good pass): allocates indexes for ENIs that want a link and have none
 (the link appears in the next pass), frees the indexes of links the pass removed, moves
-`pending` -> `available` once every link of the endpoint was applied (its forwarding
-pairs are applied in that same pass: a `pending` endpoint whose links exist already
-forwards, so that `available` is never reported before traffic flows), and `deleting` ->
-`deleted` (its links and pairs are not in the plan any more).
+`pending` -> `available` once every link of the endpoint was applied, and `deleting` ->
+`deleted` (`model.observed`).
 """
 from __future__ import annotations
 
@@ -65,18 +26,19 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ...control.privatelink.endpoints import mark_endpoint_available, mark_endpoint_deleted
 from ...kernel import naming
 from ...kernel.nft import NftChain, NftSet, NftTable, with_elements
 from ...kernel.topology import Interface, ProxyNeighbour, Route, Rule, VethPair
 from ...model.dataplane import TransitLink
 from ...model.ec2 import NetworkInterface
 from ...model.elbv2 import LoadBalancer
+from ...model.observed import mark_endpoint_available, mark_endpoint_deleted
 from ...model.privatelink import Endpoint
 from ..planner import PlanBuilder
 from ..world import World, gateway_of
 from . import transit
-from .load_balancers import (
+from .network import GSO_MAX_SIZE, vpc_namespace
+from .nodes import (
     ENI_FORWARDING,
     LINK_SNAT,
     node_chain,
@@ -85,7 +47,6 @@ from .load_balancers import (
     realized,
     transit_pattern,
 )
-from .network import GSO_MAX_SIZE, vpc_namespace
 
 log = logging.getLogger("vpclab.dataplane.endpoints")
 

@@ -1,10 +1,10 @@
-"""Network Load Balancers as addresses of the VPC's router namespace that DNAT by flow hash.
+"""Network Load Balancers: each node an address of the VPC's router that DNATs by flow hash
+(docs/DATAPLANE.md, "NLB").
 
-Each mapping (one per enabled zone) of an NLB is a *node*: its private IP is a /32 on its
-subnet's bridge in the router namespace of the NLB's VPC (`node_namespace`), so a packet
-to or through a node crosses no veth of its own: client -> bridge -> router (one NAT) ->
-bridge -> target (a node namespace of its own is one veth pair more each way: see
-benchmarks/README.md). All nodes in one VPC share one nft table `<p>-nlb` of its router:
+A node's private IP is a /32 on its subnet's bridge in its VPC's router
+(`node_address`), so a packet to or through a node crosses no veth of its own (a node
+namespace of its own is one veth pair more each way: see benchmarks/README.md). All nodes
+in one VPC share one nft table `<p>-nlb` of its router (`nodes_table`):
 
 - per node, a regular chain ``node_<eni hex>`` with, per listener and protocol (TCP ->
   tcp, UDP -> udp, TCP_UDP -> both), one rule ``<proto> dport <port>``: ``meta mark set
@@ -33,18 +33,11 @@ benchmarks/README.md). All nodes in one VPC share one nft table `<p>-nlb` of its
   chains, which run for a flow's first packet only; no filter chain on the per-packet
   path).
 
-Forwarding set of a node for a target group (the plan's policy, shared with the proxy
-relay's choice): the registered targets that receive flows by the one rule the health
-checks and DescribeTargetHealth use too (`model.targets.flow_address`: not draining —
-draining targets keep their flows through conntrack, but get no new ones —, instance
-targets only while `running`, -> its private IP; ip targets as given); with cross-zone off (target group
-attribute, else the NLB's), only those in the node's zone or in zone `all` — and all of
-them when none is (vpclab's choice, so a one-zone lab still works); of those the healthy
-ones (a `TargetHealth` record `healthy` observed since registration), or all of them when
-none is healthy (fail-open, as AWS).
+Which targets a node sends new flows of a target group to is `nodes.forwarding_set`
+(the relays pick from it too).
 
 A listener whose target group has proxy protocol v2 on is DNATed to the node's own
-relay (`proxy_v2.relay_port`, listening on the node's address) instead of the targets;
+relay (`nodes.relay_port`, listening on the node's address) instead of the targets;
 the relay picks the target. PrivateLink flows to a relay carry their link's mark
 (``meta mark set ct mark``), which the accepted socket inherits (`tcp_fwmark_accept`):
 it routes the relay's replies back over the link and tells the relay which endpoint the
@@ -61,11 +54,22 @@ import logging
 
 from ...kernel import naming
 from ...kernel.nft import NftChain, NftSet, NftTable
-from ...model.elbv2 import Listener, LoadBalancer, TargetGroup
-from ...model.targets import flow_address
+from ...model.elbv2 import LoadBalancer, forwarded_target_groups
+from ...model.observed import mark_load_balancer_active
 from ..planner import PlanBuilder
 from ..world import World
-from .network import vpc_namespace
+from .nodes import (
+    ENI_FORWARDING,
+    LINK_SNAT,
+    forwarding_set,
+    listeners_of,
+    node_chain,
+    node_namespace,
+    nodes,
+    realized,
+    relay_port,
+    transit_pattern,
+)
 
 log = logging.getLogger("vpclab.dataplane.nlb")
 
@@ -74,109 +78,13 @@ HASH_SEED = "0x7670636c"  # fixed, so a re-applied table hashes flows the same w
 #: In a router that holds nodes: answer ARP only for addresses of the interface asked
 #: (a node's address is on its subnet's bridge, never on an endpoint link), and let relay
 #: sockets inherit their SYN's mark (`proxy_v2`). The router forwards and has no reverse
-#: path filter already (`desired_network.ROUTER_SYSCTLS`).
+#: path filter already (`network.ROUTER_SYSCTLS`).
 NODE_SYSCTLS = {
     "net.ipv4.conf.all.arp_ignore": "1",
     "net.ipv4.conf.all.arp_announce": "2",
     "net.ipv4.tcp_fwmark_accept": "1",
 }
 PROTOCOLS = {"TCP": ("tcp",), "UDP": ("udp",), "TCP_UDP": ("tcp", "udp")}
-#: Verdict map ``link ifname . ENI ip`` -> ``jump`` the chain of the link's node: the
-#: PrivateLink traffic the listeners take (filled by the endpoint area while the endpoint
-#: forwards).
-ENI_FORWARDING = "eni_forwarding"
-#: Map link ifname -> its node's address, the SNAT source of the link's flows (filled by
-#: the endpoint area with every link it plans).
-LINK_SNAT = "link_snat"
-
-
-# Small pure queries (used by the endpoint and security group areas too) -------------------
-
-def transit_pattern(prefix: str) -> str:
-    """nft interface wildcard matching every endpoint link end (both sides) of `prefix`."""
-    return f"{prefix}{naming.TAG_TRANSIT}*"
-
-
-def node_namespace(world: World, prefix: str, mapping: dict) -> str | None:
-    """The namespace a node lives in: its VPC's router (None while its subnet is unknown;
-    never for a mapping of `nodes`). The areas, the health checks and the relays all ask
-    here."""
-    subnet = world.subnets.get(mapping.get("subnet_id", ""))
-    return vpc_namespace(prefix, subnet.vpc_id) if subnet is not None else None
-
-
-def node_chain(mapping: dict) -> str:
-    """The nlb table's chain of one node (named by its ENI: unique in the VPC)."""
-    return "node_" + mapping["network_interface_id"].removeprefix("eni-")
-
-
-def nodes(world: World, lb: LoadBalancer) -> list[dict]:
-    """The mappings of `lb` that can be realized (their subnet and VPC are known)."""
-    out = []
-    for m in lb.mappings:
-        subnet = world.subnets.get(m.get("subnet_id", ""))
-        if subnet is None or subnet.vpc_id not in world.vpcs:
-            continue
-        if not m.get("network_interface_id") or not m.get("private_ip"):
-            continue
-        out.append(m)
-    return out
-
-
-def realized(lb: LoadBalancer) -> bool:
-    """NLBs that have nodes: network type, not failed."""
-    return lb.type == "network" and lb.state in ("provisioning", "active")
-
-
-def listeners_of(world: World, lb_arn: str) -> list[Listener]:
-    return sorted((l for l in world.listeners.values() if l.load_balancer_arn == lb_arn),
-                  key=lambda l: (l.port, l.protocol))
-
-
-def listener_ports(world: World, lb_arn: str) -> list[tuple[str, int]]:
-    """(nft protocol, port) of every realized listener of the NLB, sorted."""
-    out = {(proto, l.port) for l in listeners_of(world, lb_arn) for proto in PROTOCOLS.get(l.protocol, ())}
-    return sorted(out)
-
-
-def forwarded_target_groups(listener: Listener) -> list[str]:
-    arns: list[str] = []
-    for action in listener.default_actions or ():
-        if action.get("TargetGroupArn"):
-            arns.append(action["TargetGroupArn"])
-        for item in (action.get("ForwardConfig") or {}).get("TargetGroups") or ():
-            if item.get("TargetGroupArn"):
-                arns.append(item["TargetGroupArn"])
-    return list(dict.fromkeys(arns))
-
-
-def cross_zone(lb: LoadBalancer, tg: TargetGroup) -> bool:
-    value = tg.attributes.get("load_balancing.cross_zone.enabled", "use_load_balancer_configuration")
-    if value == "use_load_balancer_configuration":
-        value = lb.attributes.get("load_balancing.cross_zone.enabled", "false")
-    return str(value).lower() == "true"
-
-
-def _healthy(world: World, tg: TargetGroup, target: dict) -> bool:
-    rec = world.target_health.get(f"{tg.id}|{target['id']}|{target['port']}")
-    return rec is not None and rec.state == "healthy" and rec.observed >= target.get("registered", 0)
-
-
-def forwarding_set(world: World, lb: LoadBalancer, mapping: dict, tg: TargetGroup) -> list[tuple[str, int]]:
-    """Sorted (ip, port) that node `mapping` of `lb` sends new flows of `tg` to (module doc)."""
-    pool = []
-    for t in tg.targets:
-        if t.get("port") is None:
-            continue
-        ip = flow_address(tg, t, world.instances.get)
-        if ip is not None:
-            pool.append((t, ip))
-    if not cross_zone(lb, tg):
-        local = [(t, ip) for t, ip in pool if t.get("availability_zone") in (None, "all", mapping.get("zone"))]
-        pool = local or pool
-    healthy = [(t, ip) for t, ip in pool if _healthy(world, tg, t)]
-    chosen = healthy or pool
-    return sorted({(ip, int(t["port"])) for t, ip in chosen})
 
 
 def bucket_count(n: int) -> int:
@@ -193,12 +101,6 @@ def buckets(targets: list[tuple[str, int]], size: int) -> dict[str, str]:
     return {str(i): f"{targets[i % len(targets)][0]} . {targets[i % len(targets)][1]}" for i in range(size)}
 
 
-def _relay_port(world: World, lb: LoadBalancer, tg_arn: str) -> int | None:
-    from ..agents import proxy_v2  # proxy_v2 imports this module
-
-    return proxy_v2.relay_port(world, lb.id, tg_arn)
-
-
 # The table of a router's nodes --------------------------------------------------------------
 
 def node_rules(world: World, lb: LoadBalancer, mapping: dict) -> tuple[NftChain, list[NftSet]]:
@@ -209,10 +111,10 @@ def node_rules(world: World, lb: LoadBalancer, mapping: dict) -> tuple[NftChain,
     tag = mapping["network_interface_id"].removeprefix("eni-")
     for listener in listeners_of(world, lb.id):
         protos = PROTOCOLS.get(listener.protocol, ())
-        arns = [a for a in forwarded_target_groups(listener) if a in world.target_groups]
+        arns = [a for a in forwarded_target_groups(listener.default_actions) if a in world.target_groups]
         if not protos or not arns:
             continue
-        relay = _relay_port(world, lb, arns[0]) if len(arns) == 1 else None
+        relay = relay_port(world, lb.id, arns[0]) if len(arns) == 1 else None
         targets: set[tuple[str, int]] = set()
         for arn in arns:  # a weighted forward: the union (weights are not emulated)
             targets.update(forwarding_set(world, lb, mapping, world.target_groups[arn]))
@@ -298,7 +200,4 @@ def observe(world: World, dp, now: float) -> None:
         return
     with dp.store.write() as tx:
         for arn in ready:
-            lb = tx.get(LoadBalancer, arn)
-            if lb is not None and lb.state == "provisioning":
-                lb.state = "active"
-                tx.put(lb)
+            mark_load_balancer_active(tx, arn)

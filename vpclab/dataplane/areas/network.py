@@ -3,7 +3,7 @@
 - A VPC is a router namespace: one bridge per subnet holding the subnet's base+1 (the
   gateway), forwarding between its subnets. Another bridge with no ports, the *service
   bridge*, holds the VPC's own local addresses: the resolver (base+2 and 169.254.169.253).
-  The router also holds the VPC's NLB nodes, as addresses (`desired_load_balancers`).
+  The router also holds the VPC's NLB nodes, as addresses (`load_balancers`).
   Two VPCs share no link, so they cannot reach each other except through what
   PrivateLink adds (an endpoint's link, from a subnet bridge into the router of the
   NLB's VPC).

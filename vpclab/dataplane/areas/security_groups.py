@@ -7,7 +7,7 @@ dropped silently (a default deny: a client times out, as on AWS).
 - Instance: table `inet <p>-sg` in the instance namespace; chain `input` (policy drop)
   for the ingress rules, chain `output` (policy drop) for the egress rules.
 - Endpoint ENIs: table `inet <p>-sgep` in the provider router where the ENI's link ends
-  (`desired_endpoints`); a chain of type nat (run for a flow's first packet only) at
+  (`endpoints`); a chain of type nat (run for a flow's first packet only) at
   prerouting priority ``dstnat - 10`` (before the listener DNAT rewrites the address)
   sends each new flow from a link through the verdict map ``eni_groups`` (link ifname ->
   ``goto`` the chain of that ENI's set of groups; one chain per distinct set, ending in
@@ -45,8 +45,8 @@ from ...model.elbv2 import LoadBalancer
 from ..planner import PlanBuilder
 from ..world import World
 from .endpoints import endpoint_enis, node_link_name
-from .load_balancers import node_namespace, nodes, realized, transit_pattern
 from .network import instance_namespace
+from .nodes import node_namespace, nodes, realized, transit_pattern
 
 #: Before the endpoint / listener DNAT (dstnat = -100), after conntrack (-200).
 PRE_DNAT = "dstnat - 10"

@@ -2,10 +2,10 @@
 
 Every endpoint ENI that forwards, or waits for acceptance, gets one veth pair between its
 subnet's bridge in the consumer VPC and the provider NLB node in the same zone id
-(`desired_endpoints.py`). Many links from VPCs with overlapping addresses meet in one
+(`endpoints.py`). Many links from VPCs with overlapping addresses meet in one
 node, so each is told apart by its *index*, which numbers everything of the link:
 
-- its two ends' names (`desired_endpoints.consumer_link_name` / `node_link_name`);
+- its two ends' names (`endpoints.consumer_link_name` / `node_link_name`);
 - its connection-tracking zone (`zone`): flows from two consumer VPCs with the same
   addresses are two flows, not a clash;
 - its packet mark (`mark`): set on the link's flows, so their replies (addressed to the
@@ -14,7 +14,7 @@ node, so each is told apart by its *index*, which numbers everything of the link
 
 Indexes are persisted (`model.dataplane.TransitLink`, keyed by ENI id) so that a restart
 plans exactly the links that exist; they are made and freed only by
-`desired_endpoints.observe`, i.e. after a pass:
+`endpoints.observe`, i.e. after a pass:
 
 - allocate: an ENI that wants a link and has no record gets the lowest free index; its
   link appears in the next pass's plan;
@@ -41,7 +41,7 @@ MAIN_RULE = RULE_PRIORITY_MAIN
 TABLE_BASE = 0x10000
 #: ARP requests arriving on links carry ARP_MARK (never set on an IP packet), and rule
 #: ARP_RULE sends their route check to ARP_TABLE, whose default route lets the kernel
-#: answer a proxy entry for any address (`desired_endpoints`).
+#: answer a proxy entry for any address (`endpoints`).
 ARP_MARK = 0x20000000
 ARP_RULE = RULE_BASE - 2
 ARP_TABLE = TABLE_BASE - 1
