@@ -2,7 +2,7 @@
 DescribeSecurityGroupRules, ModifySecurityGroupRules, UpdateSecurityGroupRuleDescriptions*.
 
 Requests name rules as IpPermissions (or the older top-level CidrIp/IpProtocol/ports
-parameters); they are read here into stored rule dicts (`security_groups.make_rule`), one
+parameters); they are read here into stored rule dicts (`stored_rules.make_rule`), one
 per peer, so that a rule is matched, deduplicated and revoked by what it allows, whatever
 its description. The groups themselves, and how rules show inside a group, are
 `security_groups.py`.
@@ -26,10 +26,10 @@ from .security_groups import (
     VALID_TEXT,
     check_group_id,
     ip_permissions,
-    make_rule,
     name_not_found,
     target_group,
 )
+from .stored_rules import make_rule
 
 # --- comparing and naming rules ------------------------------------------------------
 

@@ -30,53 +30,8 @@ from ..common.filters import by_ids, filter_and_page
 from ..common.ids import is_well_formed, new_id
 from ..common.lookup import GROUP, VPC, get_all_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
-
-# --- rules as stored -------------------------------------------------------------------
-
-
-def all_traffic_rule(egress: bool, *, cidr_ipv4: str | None = None, group_id: str | None = None,
-                     group_owner: str | None = None) -> dict:
-    return make_rule(egress, "-1", -1, -1, cidr_ipv4=cidr_ipv4, group_id=group_id, group_owner=group_owner)
-
-
-def make_rule(egress: bool, protocol: str, from_port: int, to_port: int, *, cidr_ipv4: str | None = None,
-              cidr_ipv6: str | None = None, prefix_list_id: str | None = None, group_id: str | None = None,
-              group_owner: str | None = None, description: str | None = None,
-              tags: dict[str, str] | None = None) -> dict:
-    """One stored rule (see `model.ec2._RuleFields`); exactly one peer is set."""
-    return {
-        "id": new_id("sgr"),
-        "egress": egress,
-        "protocol": protocol,
-        "from_port": from_port,
-        "to_port": to_port,
-        "cidr_ipv4": cidr_ipv4,
-        "cidr_ipv6": cidr_ipv6,
-        "prefix_list_id": prefix_list_id,
-        "group_id": group_id,
-        "group_owner": group_owner,
-        "description": description,
-        "tags": dict(tags or {}),
-    }
-
-
-def make_default_group(account: str, region: str, vpc_id: str, now: float) -> SecurityGroup:
-    """The `default` group every VPC gets: all traffic from itself in, everything out."""
-    group_id = new_id("sg")
-    return SecurityGroup(
-        id=group_id,
-        account=account,
-        region=region,
-        created=now,
-        vpc_id=vpc_id,
-        group_name="default",
-        description="default VPC security group",
-        rules=[
-            all_traffic_rule(False, group_id=group_id, group_owner=account),
-            all_traffic_rule(True, cidr_ipv4="0.0.0.0/0"),
-        ],
-    )
-
+from .default_vpc import ensure_default_vpc
+from .stored_rules import all_out_rule
 
 # --- ids and lookups other areas use -------------------------------------------------
 
@@ -142,13 +97,6 @@ def name_not_found(tx: Transaction, name: str, vpc_id: str | None) -> AwsError:
     where = f" in default VPC '{vpc_id}'" if vpc is not None and vpc.is_default else (
         f" in VPC '{vpc_id}'" if vpc_id else "")
     return AwsError(f"The security group '{name}' does not exist{where}", code="InvalidGroup.NotFound")
-
-
-def ensure_default_vpc(ctx: RequestContext) -> str | None:
-    # default_vpc imports this module (for make_default_group): import it when first used.
-    from .default_vpc import ensure_default_vpc as ensure
-
-    return ensure(ctx)
 
 
 def target_group(tx: Transaction, ctx: RequestContext, req: dict, default_vpc_id: str | None = None) -> SecurityGroup:
@@ -285,7 +233,7 @@ def create_security_group(ctx: RequestContext, req: dict) -> dict:
             vpc_id=vpc_id,
             group_name=name,
             description=description,
-            rules=[all_traffic_rule(True, cidr_ipv4="0.0.0.0/0")],
+            rules=[all_out_rule()],
         )
         tx.put(group)
     return {"GroupId": group.id, "Tags": tag_list(group.tags), "SecurityGroupArn": group_arn(group)}

@@ -17,7 +17,7 @@ from ..common.ids import new_id
 from ..common.lookup import VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
-from .security_groups import make_default_group
+from .stored_rules import make_default_group
 
 
 def parse_cidr(value: str, param: str = "cidrBlock") -> ipaddress.IPv4Network:
