@@ -8,15 +8,13 @@ every peer of that (protocol, ports). Changing rules through the API is
 `security_group_rules.py`.
 
 Helpers for other areas (instances, load balancers, endpoints):
-`find_groups`, `find_groups_by_name`, `default_group`, and `GROUP_DEPENDENTS` to
-register what else keeps a group from being deleted.
+`find_groups`, `find_groups_by_name`, `default_group`.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from ...model.ec2 import Instance, NetworkInterface, SecurityGroup, Vpc
+from ...model.ec2 import SecurityGroup, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
     AwsError,
@@ -26,6 +24,7 @@ from ...protocol.errors import (
     MissingParameter,
 )
 from ...store import Transaction
+from ..common.dependents import group_dependents
 from ..common.filters import by_ids, filter_and_page
 from ..common.ids import is_well_formed, new_id
 from ..common.lookup import GROUP, VPC, get_all_owned, get_owned
@@ -114,23 +113,6 @@ def target_group(tx: Transaction, ctx: RequestContext, req: dict, default_vpc_id
     if not found:
         raise name_not_found(tx, name, vpc_id)
     return found[0]
-
-
-#: Finders `fn(tx, group_id) -> list` of other resources (load balancers, endpoints) that
-#: use a group, so that DeleteSecurityGroup refuses while they do. Areas register here.
-GROUP_DEPENDENTS: list[Callable[[Transaction, str], list]] = []
-
-
-def dependents(tx: Transaction, group: SecurityGroup) -> list:
-    found: list = [e for e in tx.list(NetworkInterface, region=group.region)
-                   if group.id in e.security_group_ids]
-    found += [i for i in tx.list(Instance, region=group.region)
-              if group.id in i.security_group_ids and i.state != "terminated"]
-    found += [g for g in tx.list(SecurityGroup, region=group.region)
-              if g.id != group.id and any(r["group_id"] == group.id for r in g.rules)]
-    for finder in GROUP_DEPENDENTS:
-        found.extend(finder(tx, group.id))
-    return found
 
 
 # --- rendering -----------------------------------------------------------------------
@@ -298,7 +280,7 @@ def delete_security_group(ctx: RequestContext, req: dict) -> dict:
                 f'the specified group: "{group.id}" name: "default" cannot be deleted by a user',
                 code="CannotDelete",
             )
-        if dependents(tx, group):
+        if group_dependents(tx, group):
             raise DependencyViolation(f"resource {group.id} has a dependent object")
         tx.delete(group)
     return {"Return": True, "GroupId": group.id}

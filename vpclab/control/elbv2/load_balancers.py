@@ -8,22 +8,12 @@ data plane makes a node of each mapping and moves the NLB from `provisioning` to
 `active`; without a data plane, a lifecycle step does so `lifecycle.SETTLE_DELAY`
 seconds after creation.
 
-Hooks for other areas
----------------------
-`LOAD_BALANCER_USERS: list[Callable[[Transaction, str], bool]]` — each callable gets the
-write transaction of a DeleteLoadBalancer and the NLB's ARN, and returns True when its
-area still uses that NLB (PrivateLink: an endpoint service naming it). Any True makes
-DeleteLoadBalancer fail with `ResourceInUse` "Load balancer '<arn>' cannot be deleted
-because it is currently associated with another service". Register with
-`LOAD_BALANCER_USERS.append(fn)` at import time of your area.
-
 Only `network` load balancers exist in vpclab; `application` and `gateway` are refused
 with a ValidationError that says so.
 """
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 
 from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
 from ...model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
@@ -31,11 +21,11 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
 from ..common import lifecycle
+from ..common.dependents import load_balancer_users
 from ..common.lookup import find_owned
 from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
 from ..ec2.regions import zone_by_name
-from ..ec2.vpcs import VPC_DEPENDENTS
 from .common import (
     action_target_groups,
     check_lb_name,
@@ -50,9 +40,6 @@ from .common import (
     parse_bool,
     tag_dict,
 )
-
-#: fn(tx, lb_arn) -> True when another area (PrivateLink) still uses the NLB.
-LOAD_BALANCER_USERS: list[Callable[[Transaction, str], bool]] = []
 
 #: Route 53 hosted zone of NLB DNS names, per region (AWS's published values).
 NLB_HOSTED_ZONES = {
@@ -335,7 +322,7 @@ def delete_load_balancer(ctx: RequestContext, req: dict) -> dict:
         if attributes(lb)["deletion_protection.enabled"] == "true":
             raise err("OperationNotPermitted",
                       f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled")
-        if any(user(tx, arn) for user in LOAD_BALANCER_USERS):
+        if load_balancer_users(tx, arn):
             raise err("ResourceInUse",
                       f"Load balancer '{arn}' cannot be deleted because it is currently associated with another service")
         tg_arns: list[str] = []
@@ -454,12 +441,3 @@ def set_ip_address_type(ctx: RequestContext, req: dict) -> dict:
     if req["IpAddressType"] != "ipv4":
         raise ValidationError(f"IP address type '{req['IpAddressType']}' is not supported by vpclab; use 'ipv4'")
     return {"IpAddressType": lb.ip_address_type}
-
-
-# DeleteVpc sees NLBs (their ENIs already block it) ------------------------------------------------
-
-def _vpc_load_balancers(tx: Transaction, vpc_id: str) -> list:
-    return tx.list(LoadBalancer, vpc_id=vpc_id)
-
-
-VPC_DEPENDENTS.append(_vpc_load_balancers)

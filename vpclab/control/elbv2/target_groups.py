@@ -19,7 +19,6 @@ from ...protocol.errors import ValidationError
 from ...store import Transaction
 from ..common import lifecycle
 from ..ec2.default_vpc import ensure_default_vpc
-from ..ec2.vpcs import VPC_DEPENDENTS
 from .common import (
     check_arn,
     check_tg_name,
@@ -531,12 +530,3 @@ def describe_target_health(ctx: RequestContext, req: dict) -> dict:
         if invalid:
             raise _invalid_target("The following targets are not valid", invalid)
         return {"TargetHealthDescriptions": out}
-
-
-# DeleteVpc sees target groups ----------------------------------------------------------------------
-
-def _vpc_target_groups(tx: Transaction, vpc_id: str) -> list:
-    return tx.list(TargetGroup, vpc_id=vpc_id)
-
-
-VPC_DEPENDENTS.append(_vpc_target_groups)

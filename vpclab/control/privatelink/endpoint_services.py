@@ -20,7 +20,6 @@ from ..common.filters import by_ids, filter_and_page
 from ..common.ids import new_id
 from ..common.lookup import SERVICE, get_owned
 from ..common.tags import tag_list, tags_from_specs
-from ..elbv2 import load_balancers
 from . import connection_notifications
 from .common import (
     ACTIVE_STATES,
@@ -382,13 +381,3 @@ def describe_endpoint_services(ctx: RequestContext, req: dict) -> dict:
                                   tags=lambda d: tags[d["ServiceId"]],
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {"ServiceNames": [d["ServiceName"] for d in page], "ServiceDetails": page, "NextToken": token}
-
-
-# Other areas' rules --------------------------------------------------------------------
-
-def load_balancer_in_use(tx: Transaction, lb_arn: str) -> bool:
-    """Is the NLB fronting an endpoint service? (DeleteLoadBalancer then answers ResourceInUse.)"""
-    return any(lb_arn in s.network_load_balancer_arns for s in tx.list(EndpointService))
-
-
-load_balancers.LOAD_BALANCER_USERS.append(load_balancer_in_use)

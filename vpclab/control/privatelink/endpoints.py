@@ -39,7 +39,6 @@ from ..common.tags import tag_list, tags_from_specs
 from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
 from ..ec2.security_groups import default_group, find_groups
-from ..ec2.vpcs import VPC_DEPENDENTS
 from . import connection_notifications
 from .common import (
     ENDPOINT_REQUESTER_ID,
@@ -481,11 +480,3 @@ def settle_endpoints(tx: Transaction, now: float, dataplane: bool) -> None:
         elif ep.state == "deleted" and now >= ep.state_changed + PURGE_AFTER:
             connection_notifications.delete_attached(tx, endpoint_id=ep.id)
             tx.delete(ep)
-
-
-def endpoints_in_vpc(tx: Transaction, vpc_id: str) -> list[Endpoint]:
-    """DeleteVpc's dependents: the VPC's endpoints that are not deleted yet."""
-    return tx.list(Endpoint, vpc_id=vpc_id, where=lambda e: e.state != "deleted")
-
-
-VPC_DEPENDENTS.append(endpoints_in_vpc)
