@@ -12,6 +12,7 @@ from ...protocol.serializer import forbidden_in_xml
 from ...store import Transaction
 from ...store.base import kind_class
 from .filters import filter_and_page
+from .lookup import find_owned
 
 #: id prefix -> (store kind, DescribeTags resource-type, error code stem)
 PREFIXES: dict[str, tuple[str, str, str]] = {
@@ -93,8 +94,8 @@ def find_taggable(tx: Transaction, ctx: RequestContext, resource_id: str) -> Tag
         raise AwsError(f"Invalid id: \"{resource_id}\"", code="InvalidID")
     kind, _rtype, stem = entry
     cls = kind_class(kind)
-    obj = tx.get(cls, resource_id) if cls else None
-    if obj is None or obj.account != ctx.account or obj.region != ctx.region or not isinstance(obj, Tagged):
+    obj = find_owned(tx, ctx, cls, resource_id) if cls else None
+    if obj is None or not isinstance(obj, Tagged):
         raise AwsError(f"The ID '{resource_id}' does not exist", code=f"{stem}.NotFound")
     return obj
 

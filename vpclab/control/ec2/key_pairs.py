@@ -26,7 +26,7 @@ from ...protocol.errors import AwsError, InvalidParameterValue, MissingParameter
 from ...store import Transaction
 from ..common.filters import by_ids, filter_and_page
 from ..common.ids import new_id
-from ..common.lookup import KEY_PAIR
+from ..common.lookup import KEY_PAIR, find_owned
 from ..common.tags import tag_list, tags_from_specs
 
 _RSA_OID = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
@@ -299,8 +299,8 @@ def delete_key_pair(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         if kid:
             KEY_PAIR.check(kid)
-            key = tx.get(KeyPair, kid)
-            if key is None or key.account != ctx.account or key.region != ctx.region:
+            key = find_owned(tx, ctx, KeyPair, kid)
+            if key is None:
                 # Unconfirmed: AWS answers success for a missing name; a missing id is taken
                 # as the same idempotent delete rather than an error.
                 return {"Return": True, "KeyPairId": kid}

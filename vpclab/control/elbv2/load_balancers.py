@@ -140,8 +140,8 @@ def _subnets(tx: Transaction, ctx: RequestContext, mappings: list[dict], scheme:
         if sid in seen_ids:
             raise ValidationError(f"Subnet '{sid}' was specified more than once")
         seen_ids.add(sid)
-        subnet = tx.get(Subnet, sid)
-        if subnet is None or subnet.account != ctx.account or subnet.region != ctx.region:
+        subnet = find_owned(tx, ctx, Subnet, sid)
+        if subnet is None:
             raise err("SubnetNotFound", f"The subnet ID '{sid}' does not exist")
         if m.get("AllocationId"):
             # vpclab has no Elastic IPs.

@@ -18,7 +18,7 @@ from ...protocol.errors import InvalidParameter, InvalidParameterCombination
 from ...store import Transaction
 from ..common.filters import by_ids, filter_and_page
 from ..common.ids import new_id
-from ..common.lookup import SERVICE, get_owned
+from ..common.lookup import SERVICE, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from . import connection_notifications
 from .common import (
@@ -94,8 +94,8 @@ def check_load_balancers(tx: Transaction, ctx: RequestContext, arns: list[str],
     """The caller's Network Load Balancers named by `arns`, not used by another service."""
     found = []
     for arn in arns:
-        lb = tx.get(LoadBalancer, arn)
-        if lb is None or lb.account != ctx.account or lb.region != ctx.region:
+        lb = find_owned(tx, ctx, LoadBalancer, arn)
+        if lb is None:
             # AWS's exact text is unconfirmed; the code is InvalidParameter.
             raise InvalidParameter(f"Network load balancer '{arn}' does not exist.")
         if lb.type != "network":
@@ -253,8 +253,8 @@ def delete_services(ctx: RequestContext, req: dict) -> dict:
     unsuccessful = []
     with ctx.write() as tx:
         for sid in req["ServiceIds"]:
-            svc = tx.get(EndpointService, sid)
-            if svc is None or svc.account != ctx.account or svc.region != ctx.region:
+            svc = find_owned(tx, ctx, EndpointService, sid)
+            if svc is None:
                 unsuccessful.append(_unsuccessful(
                     sid, "InvalidVpcEndpointService.NotFound",
                     f"The VpcEndpointService Id '{sid}' does not exist"))

@@ -34,7 +34,7 @@ from ...store import Transaction
 from ..common import lifecycle
 from ..common.filters import by_ids, filter_and_page
 from ..common.ids import new_id
-from ..common.lookup import ENDPOINT, SUBNET, VPC, get_owned
+from ..common.lookup import ENDPOINT, SUBNET, VPC, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
@@ -416,8 +416,8 @@ def delete_endpoints(ctx: RequestContext, req: dict) -> dict:
     now = ctx.now.timestamp()
     with ctx.write() as tx:
         for eid in req["VpcEndpointIds"]:
-            ep = tx.get(Endpoint, eid)
-            if ep is None or ep.account != ctx.account or ep.region != ctx.region or not listed(ep, now):
+            ep = find_owned(tx, ctx, Endpoint, eid)
+            if ep is None or not listed(ep, now):
                 unsuccessful.append({"ResourceId": eid, "Error": {
                     "Code": "InvalidVpcEndpoint.NotFound",
                     "Message": f"The VpcEndpoint Id '{eid}' does not exist"}})
