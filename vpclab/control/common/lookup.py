@@ -5,11 +5,13 @@ of each other's resources except where AWS lets them (an endpoint service's prin
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypeVar
 
 from ...protocol.dispatch import RequestContext
 from ...protocol.errors import AwsError
 from ...store import Resource, Transaction
+from .filters import by_ids
 from .ids import is_well_formed
 
 T = TypeVar("T", bound=Resource)
@@ -38,6 +40,14 @@ class IdKind:
     def check(self, value: str) -> None:
         if self.check_format and not is_well_formed(value, self.prefix):
             raise self.malformed(value)
+
+    def select(self, items: Iterable[T], ids: list[str] | None) -> list[T]:
+        """The `items` a Describe call's ids name (all of them when it names none):
+        `.Malformed` for an id not of this kind's form, then `.NotFound` naming every id
+        that is not among `items`."""
+        for rid in ids or ():
+            self.check(rid)
+        return by_ids(items, ids, lambda o: o.id, self.not_found)
 
 
 VPC = IdKind("vpc", "InvalidVpcID", "vpc ID")

@@ -279,9 +279,7 @@ FILTERS = {
 def describe_key_pairs(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         keys = tx.list(KeyPair, ctx.account, ctx.region)
-    for kid in req.get("KeyPairIds") or ():
-        KEY_PAIR.check(kid)
-    keys = by_ids(keys, req.get("KeyPairIds"), lambda k: k.id, KEY_PAIR.not_found)
+    keys = KEY_PAIR.select(keys, req.get("KeyPairIds"))
     keys = by_ids(keys, req.get("KeyNames"), lambda k: k.key_name, _name_not_found)
     page, _ = filter_and_page(keys, req.get("Filters"), FILTERS, tags=lambda k: k.tags)
     return {"KeyPairs": [render(k, bool(req.get("IncludePublicKey"))) for k in page]}

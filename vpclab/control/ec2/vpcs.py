@@ -13,7 +13,7 @@ from ...protocol.errors import (
     MissingParameter,
 )
 from ..common.dependents import vpc_dependents
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
 from ..common.lookup import VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
@@ -105,9 +105,7 @@ def describe_vpcs(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
     with ctx.read() as tx:
         vpcs = tx.list(Vpc, ctx.account, ctx.region)
-    for vid in req.get("VpcIds") or ():
-        VPC.check(vid)
-    vpcs = by_ids(vpcs, req.get("VpcIds"), lambda v: v.id, VPC.not_found)
+    vpcs = VPC.select(vpcs, req.get("VpcIds"))
     page, token = filter_and_page(vpcs, req.get("Filters"), FILTERS, tags=lambda v: v.tags,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {"Vpcs": [render(v) for v in page], "NextToken": token}

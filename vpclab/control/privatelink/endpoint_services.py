@@ -16,7 +16,7 @@ from ...model.privatelink import EndpointService
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import InvalidParameter, InvalidParameterCombination
 from ...store import Transaction
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
 from ..common.lookup import SERVICE, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
@@ -189,11 +189,8 @@ CONFIG_FILTERS = {
 
 @operation("ec2", "DescribeVpcEndpointServiceConfigurations")
 def describe_services(ctx: RequestContext, req: dict) -> dict:
-    for sid in req.get("ServiceIds") or ():
-        SERVICE.check(sid)
     with ctx.read() as tx:
-        services = tx.list(EndpointService, ctx.account, ctx.region)
-        services = by_ids(services, req.get("ServiceIds"), lambda s: s.id, SERVICE.not_found)
+        services = SERVICE.select(tx.list(EndpointService, ctx.account, ctx.region), req.get("ServiceIds"))
         page, token = filter_and_page(services, req.get("Filters"), CONFIG_FILTERS, tags=lambda s: s.tags,
                                       max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
         out = [render_configuration(tx, s) for s in page]

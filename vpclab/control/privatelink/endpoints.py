@@ -32,7 +32,7 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
 from ...store import Transaction
 from ..common import lifecycle
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
 from ..common.lookup import ENDPOINT, SUBNET, VPC, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
@@ -337,12 +337,10 @@ def listed(ep: Endpoint, now: float) -> bool:
 @operation("ec2", "DescribeVpcEndpoints")
 def describe_endpoints(ctx: RequestContext, req: dict) -> dict:
     ids = req.get("VpcEndpointIds")
-    for eid in ids or ():
-        ENDPOINT.check(eid)
     now = ctx.now.timestamp()
     with ctx.read() as tx:
         endpoints = [e for e in tx.list(Endpoint, ctx.account, ctx.region) if listed(e, now)]
-        endpoints = by_ids(endpoints, ids, lambda e: e.id, ENDPOINT.not_found)
+        endpoints = ENDPOINT.select(endpoints, ids)
         page, token = filter_and_page(endpoints, req.get("Filters"), FILTERS, tags=lambda e: e.tags,
                                       max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
         out = [render(tx, e) for e in page]
