@@ -281,8 +281,14 @@ def tag_dict(tags: list[dict] | None) -> dict[str, str]:
     return out
 
 
+def key_values(values: dict[str, str]) -> list[dict]:
+    """A map in ELBv2's wire form, as Tags and Attributes are: a list of Key/Value pairs
+    (empty, never left out)."""
+    return [{"Key": k, "Value": v} for k, v in values.items()]
+
+
 def tag_list(tags: dict[str, str]) -> list[dict]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
+    return key_values(tags)
 
 
 # Values ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .common import (
     get_listener,
     get_tg,
     invalid_config,
+    key_values,
     lbs_of_tg,
     listener_not_found,
     new_listener_arn,
@@ -234,7 +235,7 @@ def delete_listener(ctx: RequestContext, req: dict) -> dict:
 def describe_listener_attributes(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         listener = get_listener(tx, ctx, req["ListenerArn"])
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(listener).items()]}
+    return {"Attributes": key_values(attributes(listener))}
 
 
 @operation("elbv2", "ModifyListenerAttributes")
@@ -252,5 +253,5 @@ def modify_listener_attributes(ctx: RequestContext, req: dict) -> dict:
             changes[key] = value
         listener.attributes = {**listener.attributes, **changes}
         tx.put(listener)
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(listener).items()]}
+    return {"Attributes": key_values(attributes(listener))}
 

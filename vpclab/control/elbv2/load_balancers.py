@@ -33,6 +33,7 @@ from .common import (
     find_lb,
     get_lb,
     invalid_config,
+    key_values,
     lb_not_found,
     lb_suffix,
     new_lb_arn,
@@ -340,7 +341,7 @@ def delete_load_balancer(ctx: RequestContext, req: dict) -> dict:
 def describe_load_balancer_attributes(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         lb = get_lb(tx, ctx, req["LoadBalancerArn"])
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(lb).items()]}
+    return {"Attributes": key_values(attributes(lb))}
 
 
 def _check_attribute(lb: LoadBalancer, key: str, value: str) -> None:
@@ -371,7 +372,7 @@ def modify_load_balancer_attributes(ctx: RequestContext, req: dict) -> dict:
             raise invalid_config("The value of 'access_logs.s3.bucket' cannot be empty when access logs are enabled")
         lb.attributes = {**lb.attributes, **changes}
         tx.put(lb)
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(lb).items()]}
+    return {"Attributes": key_values(attributes(lb))}
 
 
 @operation("elbv2", "SetSecurityGroups")

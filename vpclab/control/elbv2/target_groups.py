@@ -28,6 +28,7 @@ from .common import (
     get_lb,
     get_tg,
     invalid_config,
+    key_values,
     lbs_of_tg,
     listeners_of_tg,
     new_tg_arn,
@@ -325,7 +326,7 @@ def delete_target_group(ctx: RequestContext, req: dict) -> dict:
 def describe_target_group_attributes(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         tg = get_tg(tx, ctx, req["TargetGroupArn"])
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(tg).items()]}
+    return {"Attributes": key_values(attributes(tg))}
 
 
 @operation("elbv2", "ModifyTargetGroupAttributes")
@@ -339,7 +340,7 @@ def modify_target_group_attributes(ctx: RequestContext, req: dict) -> dict:
             changes[key] = value
         tg.attributes = {**tg.attributes, **changes}
         tx.put(tg)
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(tg).items()]}
+    return {"Attributes": key_values(attributes(tg))}
 
 
 # Targets ----------------------------------------------------------------------------------------------
