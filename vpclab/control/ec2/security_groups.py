@@ -25,8 +25,8 @@ from ...protocol.errors import (
 )
 from ...store import Transaction
 from ..common.dependents import group_dependents
-from ..common.filters import by_ids, filter_and_page
-from ..common.ids import is_well_formed, new_id
+from ..common.filters import filter_and_page
+from ..common.ids import new_id
 from ..common.lookup import GROUP, VPC, get_all_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
@@ -36,12 +36,6 @@ from .stored_rules import all_out_rule
 
 def group_arn(group: SecurityGroup) -> str:
     return f"arn:aws:ec2:{group.region}:{group.account}:security-group/{group.id}"
-
-
-def check_group_id(value: str) -> None:
-    """InvalidGroupId.Malformed unless `value` looks like `sg-` + 8 or 17 hex digits."""
-    if not is_well_formed(value, "sg"):
-        raise AwsError(f'Invalid id: "{value}" (expecting "sg-...")', code="InvalidGroupId.Malformed")
 
 
 def find_groups(tx: Transaction, ctx: RequestContext, group_ids: list[str], *, vpc_id: str | None = None,
@@ -57,8 +51,6 @@ def find_groups(tx: Transaction, ctx: RequestContext, group_ids: list[str], *, v
     wording). Objects come from `tx`: mutate them only in a write transaction.
     """
     wanted = list(dict.fromkeys(group_ids))
-    for gid in wanted:
-        check_group_id(gid)
     found = get_all_owned(tx, ctx, SecurityGroup, wanted, GROUP)
     if vpc_id is not None:
         for group in found:
@@ -102,7 +94,6 @@ def target_group(tx: Transaction, ctx: RequestContext, req: dict, default_vpc_id
     """The group a call names by GroupId, or by GroupName in the default VPC
     (`default_vpc_id`, from `ensure_default_vpc` called before the transaction)."""
     if req.get("GroupId"):
-        check_group_id(req["GroupId"])
         return get_owned(tx, ctx, SecurityGroup, req["GroupId"], GROUP)
     name = req.get("GroupName")
     if not name:
@@ -242,12 +233,10 @@ def _permission_fields(prefix: str, egress: bool, names: dict[str, str]) -> dict
 def describe_security_groups(ctx: RequestContext, req: dict) -> dict:
     default_vpc_id = ensure_default_vpc(ctx)
     ids, names = req.get("GroupIds") or [], req.get("GroupNames") or []
-    for gid in ids:
-        check_group_id(gid)
     with ctx.read() as tx:
         groups = tx.list(SecurityGroup, ctx.account, ctx.region)
         if ids or names:
-            chosen = {g.id for g in by_ids(groups, ids, lambda g: g.id, GROUP.not_found)} if ids else set()
+            chosen = {g.id for g in GROUP.select(groups, ids)} if ids else set()
             # GroupNames name groups of the default VPC only, as on AWS.
             in_default = {g.group_name: g for g in groups if g.vpc_id == default_vpc_id}
             for name in names:
