@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up vpclab on a fresh Debian machine (as root) and run the lab or the tests.
 #   ./run.sh lab    install everything, put `vpclab` on PATH, then run the PrivateLink lab
-#   ./run.sh test   install everything, then run the test suite
+#   ./run.sh test   install everything, then type-check vpclab/ (mypy) and run the test suite
 # Extra arguments go to `vpclab lab privatelink` or to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -52,6 +52,8 @@ case "$what" in
     test)
         install_debian_packages node:nodejs npm:npm
         install_python_packages test,bench
+        # The type checker first (its config is in pyproject.toml); a type error fails the run.
+        .venv/bin/python -m mypy
         exec .venv/bin/python -m pytest -q "$@"
         ;;
     *)

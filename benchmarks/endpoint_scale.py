@@ -67,6 +67,7 @@ from vpclab.dataplane.planner import build_plan  # noqa: E402
 from vpclab.dataplane.world import World  # noqa: E402
 from vpclab.kernel import naming, netns
 from vpclab.kernel.backend import Backend  # noqa: E402
+from vpclab.model import KINDS
 from vpclab.model.dataplane import TransitLink  # noqa: E402
 from vpclab.model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc  # noqa: E402
 from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup  # noqa: E402
@@ -176,7 +177,7 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="vpclab-bench-") as tmp:
         prefix = naming.prefix_for_state_dir(Path(tmp) / "state")
-        store = open_store(Path(tmp) / "state")
+        store = open_store(Path(tmp) / "state", KINDS)
         backend = Backend.linux(prefix)
         loop = Loop(store, backend)
         try:

@@ -14,11 +14,11 @@ import xml.etree.ElementTree as ET
 import botocore.exceptions
 import pytest
 import requests
+from conftest import ACCOUNT_1, REGION, ServerProcess, code_of, free_port, message_of
 
+from vpclab.model import KINDS
 from vpclab.model.ec2 import KeyPair, SecurityGroup, Vpc
 from vpclab.store import open_store
-
-from conftest import ACCOUNT_1, REGION, ServerProcess, code_of, free_port, message_of
 
 
 def test_tag_value_with_control_character_is_refused(ec2):
@@ -105,7 +105,7 @@ def test_bad_state_stored_before_validation_still_reads_after_restart(tmp_path):
     finally:
         srv.stop()
 
-    store = open_store(state)
+    store = open_store(state, KINDS)
     try:
         with store.write() as tx:
             vpc = tx.get(Vpc, vpc_id)

@@ -15,6 +15,7 @@ from vpclab.dataplane.areas import transit
 from vpclab.dataplane.world import World
 from vpclab.kernel import naming, netns
 from vpclab.kernel.topology import ProxyNeighbour, Route, Rule
+from vpclab.model import KINDS
 from vpclab.model.dataplane import TransitLink
 from vpclab.store import open_store
 
@@ -182,7 +183,7 @@ def test_link_endpoints_for_the_proxy_relay():
 # observe: allocation, state transitions (a real store, no kernel) ------------------------
 
 def store_of(tmp_path, w: World):
-    store = open_store(tmp_path / "state")
+    store = open_store(tmp_path / "state", KINDS)
     with store.write() as tx:
         for table in (w.vpcs, w.subnets, w.instances, w.enis, w.security_groups, w.load_balancers,
                       w.target_groups, w.listeners, w.services, w.endpoints, w.transit_links):
@@ -243,7 +244,7 @@ def test_observe_deleting_becomes_deleted(tmp_path):
 
 
 def test_allocator_lowest_free(tmp_path):
-    store = open_store(tmp_path / "state")
+    store = open_store(tmp_path / "state", KINDS)
     with store.write() as tx:
         for i in (0, 1, 3):
             tx.put(TransitLink(id=f"eni-{i}", account="1", region="r", index=i))

@@ -59,7 +59,12 @@ class Tables:
         family = next(f for f, n in owned_tables(ns, self.prefix) if n == naming.table_name(self.prefix, purpose))
         name = naming.table_name(self.prefix, purpose)
         before = listing(ns, family, name)
-        netns.run(ns, ["nft", "flush", "table", family, name], check=True)
+        # A full pass may repair the table between the flush and the listing (the period is
+        # short here): flush again then, a few times at most.
+        for _ in range(3):
+            netns.run(ns, ["nft", "flush", "table", family, name], check=True)
+            if listing(ns, family, name) != before:
+                break
         assert listing(ns, family, name) != before
         return ns, family, name, before
 

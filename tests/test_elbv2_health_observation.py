@@ -12,6 +12,7 @@ from vpclab.control.common import lifecycle
 from vpclab.control.ec2.default_vpc import ensure_default_vpc
 from vpclab.control.elbv2 import listeners, load_balancers, target_groups
 from vpclab.control.elbv2.target_health import record_health
+from vpclab.model import KINDS
 from vpclab.model.ec2 import Subnet
 from vpclab.model.elbv2 import LoadBalancer
 from vpclab.protocol.dispatch import RequestContext
@@ -23,7 +24,7 @@ REGION = "ap-south-1"
 
 @pytest.fixture
 def store(tmp_path):
-    s = open_store(tmp_path / "state")
+    s = open_store(tmp_path / "state", KINDS)
     yield s
     s.close()
 

@@ -197,8 +197,10 @@ def nobody_python() -> list[str]:
     site = next(p for p in sys.path if p.endswith("site-packages"))
     env = ["env", f"PYTHONPATH={site}:{REPO}", "HOME=/tmp"]
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    # -S: the venv's packages only (PYTHONPATH), not the system Python's dist-packages,
+    # whose older modules (python3-openssl) would print warnings of their own.
     for python in (sys.executable, f"/usr/bin/python{minor}", f"/usr/local/bin/python{minor}"):
-        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *env, python]
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *env, python, "-S"]
         try:
             ok = subprocess.run([*argv, "-c", "import vpclab.cli, typer, rich"], capture_output=True,
                                 timeout=30).returncode == 0

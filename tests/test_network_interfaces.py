@@ -153,6 +153,7 @@ def test_cross_account(ec2, ec2_2):
 def test_requester_managed_kinds_render(server):
     """ENIs of endpoints and NLBs (made by their areas) render with AWS's fields."""
     from vpclab.control.ec2.addresses import create_network_interface
+    from vpclab.model import KINDS
     from vpclab.model.ec2 import Subnet
     from vpclab.protocol.dispatch import RequestContext
     from vpclab.store import open_store
@@ -160,7 +161,7 @@ def test_requester_managed_kinds_render(server):
     ec2 = server.client("ec2")
     subnet_id = default_subnet(ec2)["SubnetId"]
     server.stop()
-    store = open_store(server.state_dir)
+    store = open_store(server.state_dir, KINDS)
     try:
         ctx = RequestContext(ACCOUNT_1, "ap-south-1", store)
         with store.write() as tx:
@@ -201,10 +202,11 @@ def test_allocation_avoids_addresses_it_is_told_to(tmp_path):
     """Endpoint ENIs avoid their service's NLB node addresses (the node's own address
     cannot also stand for an ENI there); with one other free address, that one is taken."""
     from vpclab.control.ec2.addresses import allocate_ip, usable_range
+    from vpclab.model import KINDS
     from vpclab.model.ec2 import Subnet
     from vpclab.store import open_store
 
-    store = open_store(tmp_path / "state")
+    store = open_store(tmp_path / "state", KINDS)
     subnet = Subnet(id="subnet-1", account=ACCOUNT_1, region="ap-south-1", vpc_id="vpc-1", cidr_block="10.9.0.0/28")
     first, last = usable_range(subnet.cidr_block)
     usable = [str(ipaddress.IPv4Address(v)) for v in range(first, last + 1)]

@@ -11,7 +11,7 @@ from vpclab.control.elbv2.target_health import describe
 from vpclab.dataplane.agents import health
 from vpclab.dataplane.areas import load_balancers as nlb
 from vpclab.kernel import naming
-from vpclab.model import targets
+from vpclab.model import KINDS, targets
 from vpclab.store import open_store
 
 ROUTER = naming.namespace_name(PREFIX, "vpc-p")
@@ -35,7 +35,7 @@ def mapped_addresses(w) -> set[str]:
 
 def reported(tmp_path, w) -> dict[str, tuple[str, str | None]]:
     """DescribeTargetHealth's (State, Reason) per target id, from a store holding `w`."""
-    store = open_store(tmp_path / "state")
+    store = open_store(tmp_path / "state", KINDS)
     try:
         with store.write() as tx:
             for table in (w.vpcs, w.subnets, w.instances, w.enis, w.load_balancers, w.target_groups,

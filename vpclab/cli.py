@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import sys
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import typer
 
 #: Command modules; each defines `register(app)`.
 COMMANDS = ["server", "status", "accounts", "down", "instances", "lab", "notifications"]
 
 
-def build_app():
+def build_app() -> typer.Typer:
     import typer
 
     app = typer.Typer(
@@ -88,7 +92,7 @@ def _main() -> None:
     build_app()()
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> typer.Typer:
     if name == "app":  # `vpclab.cli:app` for tools that want the Typer object
         return build_app()
     raise AttributeError(name)

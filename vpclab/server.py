@@ -18,11 +18,13 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import http_exceptions, web
 
 from . import (
     control,  # noqa: F401  (registers every operation handler)
+    model,
     state_lock,
 )
 from .control.common import lifecycle
@@ -31,6 +33,9 @@ from .protocol.gateway import Gateway
 from .protocol.request_guard import HttpRequest, RequestGuard
 from .store import Store, open_store
 from .store.credentials import Credentials
+
+if TYPE_CHECKING:
+    from .dataplane.runtime import DataPlane
 
 log = logging.getLogger("vpclab.server")
 
@@ -43,7 +48,7 @@ class _OneLineLogger(logging.LoggerAdapter):
     """aiohttp's protocol errors (a malformed request line, a broken body) as one line
     each: a client's bad request is not a server fault and gets no traceback."""
 
-    def exception(self, msg, *args, exc_info=True, **kwargs):  # noqa: ANN001 - logging's signature
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
         error = exc_info if isinstance(exc_info, BaseException) else None
         detail = f": {type(error).__name__}: {_one_line(error)}" if error is not None else ""
         self.warning(str(msg) + detail, *args)
@@ -167,7 +172,7 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
 
 async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bool) -> None:
     try:
-        store = open_store(config.state_dir)
+        store = open_store(config.state_dir, model.KINDS)
     except (OSError, sqlite3.Error) as exc:
         sock.close()
         raise CannotServe(f"cannot open the store in {config.state_dir}: {exc}") from None
@@ -276,7 +281,7 @@ def read_server_info(state_dir: Path, ready_only: bool = True) -> dict | None:
     return info
 
 
-def _start_dataplane(store: Store, config: ServerConfig):
+def _start_dataplane(store: Store, config: ServerConfig) -> tuple[DataPlane | None, str | None]:
     """The data plane and None, or None and why not (said once, in one line, when it
     cannot run here)."""
     if not config.dataplane:

@@ -15,14 +15,19 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 # No Typer at import time: `vpclab exec` takes a fast path (see cli.main) that must start
 # quickly, since scripts and the lab call it in loops.
 from .options import fail, resolve_state_dir
 
+if TYPE_CHECKING:
+    import typer
 
-def _load(state_dir: Path) -> tuple[list, dict[str, str]]:
+    from ..model.ec2 import Instance
+
+
+def _load(state_dir: Path) -> tuple[list[Instance], dict[str, str]]:
     """(instances, vpc id -> CIDR) from `state_dir/state.db`, opened read-only."""
     from ..model.ec2 import Instance, Vpc
 
@@ -38,7 +43,8 @@ def _load(state_dir: Path) -> tuple[list, dict[str, str]]:
             db.close()
     except sqlite3.Error as exc:
         fail(f"cannot read {db_path}: {exc}")
-    instances, cidrs = [], {}
+    instances: list[Instance] = []
+    cidrs: dict[str, str] = {}
     for kind, body in rows:
         if kind == Instance.kind:
             instances.append(Instance.from_json(body))
@@ -48,7 +54,7 @@ def _load(state_dir: Path) -> tuple[list, dict[str, str]]:
     return instances, cidrs
 
 
-def find_instance(state_dir: Path, ref: str, account: Optional[str]):
+def find_instance(state_dir: Path, ref: str, account: Optional[str]) -> tuple[Instance, str | None]:
     """The instance `ref` (an id or a Name tag) and its VPC's CIDR; one-line errors."""
     instances, cidrs = _load(state_dir)
     if account:
@@ -142,7 +148,7 @@ def exec_fast(args: list[str]) -> None:
     _enter(resolve_state_dir(state_dir), ref, account, rest, home="/root", user="root")
 
 
-def register(app) -> None:
+def register(app: typer.Typer) -> None:
     import typer
 
     from .options import state_dir_option

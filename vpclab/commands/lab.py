@@ -4,13 +4,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 
 from .options import fail, resolve_state_dir, state_dir_option
+
+if TYPE_CHECKING:
+    from ..lab.embedded import Server
+    from ..lab.privatelink import PrivateLinkLab
 
 lab_app = typer.Typer(help="Guided labs run through the AWS APIs against vpclab.", no_args_is_help=True)
 
@@ -98,7 +102,7 @@ def privatelink(
     total = round(time.monotonic() - started, 2)
     server_running = outcome != "ok" or not lab_server
     after = _after_failure(lab, sd, url, server, lab_server, earlier, cleanup) if failed else []
-    if as_json:
+    if console is None:  # --json
         print(json.dumps({
             "lab": "privatelink", "outcome": outcome, "seconds": total, "endpoint_url": url,
             "state_dir": str(sd), "run_id": lab.s.run_id, "steps": [r.as_json() for r in rec.records],
@@ -125,7 +129,7 @@ def privatelink(
         raise typer.Exit(1)
 
 
-def _keeps_running(sd: Path, url: str, server, earlier: bool) -> str:
+def _keeps_running(sd: Path, url: str, server: Server, earlier: bool) -> str:
     if earlier:
         return (f"The server at {url} (pid {server.pid}) keeps running: an earlier lab run started it and "
                 f"left what it made; `vpclab lab privatelink --cleanup --state-dir {sd}` removes that and "
@@ -133,8 +137,8 @@ def _keeps_running(sd: Path, url: str, server, earlier: bool) -> str:
     return f"The server at {url} (pid {server.pid}) keeps running; the lab did not start it."
 
 
-def _after_failure(lab, sd: Path, url: str, server, lab_server: bool, earlier: bool,
-                   cleanup: bool) -> list[str]:
+def _after_failure(lab: PrivateLinkLab, sd: Path, url: str, server: Server, lab_server: bool,
+                   earlier: bool, cleanup: bool) -> list[str]:
     """What a failed run left and the commands that remove it, one a line."""
     lines = []
     if cleanup:
@@ -160,7 +164,7 @@ def _check_kernel_clean(state_dir: Path) -> None:
         raise RuntimeError(f"namespaces left: {left}")
 
 
-def _explore(console: Console, lab, sd: Path, url: str) -> None:
+def _explore(console: Console, lab: PrivateLinkLab, sd: Path, url: str) -> None:
     """Commands to explore a kept lab, one a line and unwrapped, so they can be copied."""
     s = lab.s
     env2 = "AWS_ACCESS_KEY_ID=222222222222 AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=ap-south-1"

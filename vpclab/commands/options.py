@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 STATE_DIR_HELP = "State directory (default: $VPCLAB_STATE_DIR or ./.vpclab)."
 
 
-def state_dir_option():
+def state_dir_option() -> Any:
+    """The --state-dir option's default (Typer's declarations are typed Any)."""
     import typer
 
     return typer.Option(None, "--state-dir", envvar="VPCLAB_STATE_DIR", help=STATE_DIR_HELP)

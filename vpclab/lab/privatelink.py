@@ -15,10 +15,10 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
@@ -26,6 +26,13 @@ from botocore.exceptions import ClientError
 
 from . import tagged
 from .steps import Recorder
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.literals import ResourceTypeType
+    from mypy_boto3_ec2.type_defs import TagSpecificationTypeDef, UnsuccessfulItemTypeDef
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_elbv2.type_defs import TagTypeDef
 
 REGION = "ap-south-1"
 PROVIDER = "111111111111"
@@ -73,13 +80,18 @@ class LabState:
     endpoint_id: str = ""
     endpoint_dns: str = ""
     curl_output: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def save(self, state_dir: Path) -> None:
         (state_dir / RECORD_FILE).write_text(json.dumps(self.__dict__, indent=2))
 
 
-def client(service: str, account: str, endpoint_url: str):
+@overload
+def client(service: Literal["ec2"], account: str, endpoint_url: str) -> EC2Client: ...
+@overload
+def client(service: Literal["elbv2"], account: str, endpoint_url: str) -> ElasticLoadBalancingv2Client: ...
+def client(service: Literal["ec2", "elbv2"], account: str,
+           endpoint_url: str) -> EC2Client | ElasticLoadBalancingv2Client:
     return boto3.client(service, endpoint_url=endpoint_url, region_name=REGION,
                         aws_access_key_id=account, aws_secret_access_key="vpclab",
                         config=Config(retries={"max_attempts": 2}))
@@ -96,7 +108,8 @@ def poll(fn: Callable[[], Any], timeout: float, interval: float = 0.1, what: str
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def exec_in(state_dir: Path, instance: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
+def exec_in(state_dir: Path, instance: str, argv: list[str],
+            timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vpclab.cli", "exec", "--state-dir", str(state_dir),
                            instance, "--", *argv], capture_output=True, text=True, timeout=timeout)
 
@@ -119,18 +132,18 @@ class PrivateLinkLab:
         return any((s.provider_sg, s.provider_instance, s.target_group, s.load_balancer, s.service_id,
                     s.consumer_sg, s.consumer_instance, s.endpoint_id))
 
-    def _tags(self) -> list[dict[str, str]]:
+    def _tags(self) -> list[TagTypeDef]:
         return tagged.tags(LAB, self.s.run_id)
 
-    def _spec(self, resource_type: str, name: str | None = None) -> dict:
+    def _spec(self, resource_type: ResourceTypeType, name: str | None = None) -> TagSpecificationTypeDef:
         return tagged.tag_specification(resource_type, LAB, self.s.run_id, name)
 
     @staticmethod
-    def _default_vpc(ec2) -> str:
+    def _default_vpc(ec2: EC2Client) -> str:
         return ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
 
     @staticmethod
-    def _group_names(ec2, vpc_id: str) -> set[str]:
+    def _group_names(ec2: EC2Client, vpc_id: str) -> set[str]:
         return {g["GroupName"] for page in ec2.get_paginator("describe_security_groups").paginate(
             Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]) for g in page["SecurityGroups"]}
 
@@ -309,7 +322,7 @@ class PrivateLinkLab:
             r.ids = {"state": "available", "dns": s.endpoint_dns}
         with rec.step("Step 2.15", "curl the endpoint's DNS name from account2-ec2",
                       f"vpclab exec account2-ec2 -- curl {s.endpoint_dns}") as r:
-            def fetch():
+            def fetch() -> str | None:
                 out = exec_in(self.state_dir, s.consumer_instance,
                               ["curl", "-s", "--max-time", "3", f"http://{s.endpoint_dns}/"])
                 return out.stdout if "Welcome to nginx!" in out.stdout else None
@@ -334,7 +347,7 @@ class PrivateLinkLab:
                 for ec2, _, m in everything:
                     if m.endpoints:
                         out = ec2.delete_vpc_endpoints(VpcEndpointIds=m.endpoints)
-                        _unsuccessful(out, ok_codes=("InvalidVpcEndpoint.NotFound",))
+                        _unsuccessful(out.get("Unsuccessful", []), ok_codes=("InvalidVpcEndpoint.NotFound",))
                 for ec2, _, m in everything:
                     for eid in m.endpoints:
                         rec.wait("endpoint deleting → deleted", lambda: poll(
@@ -346,8 +359,9 @@ class PrivateLinkLab:
                           "DeleteVpcEndpointServiceConfigurations") as r:
                 for ec2, _, m in everything:
                     if m.services:
-                        out = ec2.delete_vpc_endpoint_service_configurations(ServiceIds=m.services)
-                        _unsuccessful(out, ok_codes=("InvalidVpcEndpointService.NotFound",))
+                        out_services = ec2.delete_vpc_endpoint_service_configurations(ServiceIds=m.services)
+                        _unsuccessful(out_services.get("Unsuccessful", []),
+                                      ok_codes=("InvalidVpcEndpointService.NotFound",))
                 r.ids = {"services": ",".join(x for _, _, m in everything for x in m.services)}
         if any(m.load_balancers for _, _, m in everything):
             with rec.step("Step 3.3", "Delete the NLB", "DeleteLoadBalancer") as r:
@@ -406,27 +420,27 @@ class PrivateLinkLab:
 
     # Helpers ----------------------------------------------------------------------------
     @staticmethod
-    def _image(ec2) -> str:
+    def _image(ec2: EC2Client) -> str:
         images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-*x86_64"]}])
         found = images["Images"] or ec2.describe_images()["Images"]
         return found[0]["ImageId"]
 
     @staticmethod
-    def _instance_state(ec2, iid: str) -> str | None:
+    def _instance_state(ec2: EC2Client, iid: str) -> str | None:
         try:
             res = ec2.describe_instances(InstanceIds=[iid])["Reservations"]
         except ClientError:
             return None
         return res[0]["Instances"][0]["State"]["Name"] if res else None
 
-    def _running(self, ec2, iid: str) -> bool:
+    def _running(self, ec2: EC2Client, iid: str) -> bool:
         return poll(lambda: self._instance_state(ec2, iid) == "running", 60, 0.05, f"{iid} to run")
 
     def _endpoint_state(self) -> str | None:
         return _endpoint_state(self.ec2_2, self.s.endpoint_id)
 
 
-def _endpoint_state(ec2, endpoint_id: str) -> str | None:
+def _endpoint_state(ec2: EC2Client, endpoint_id: str) -> str | None:
     try:
         eps = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
     except ClientError as err:
@@ -436,8 +450,8 @@ def _endpoint_state(ec2, endpoint_id: str) -> str | None:
     return eps[0]["State"] if eps else None
 
 
-def _unsuccessful(result: dict, ok_codes: tuple[str, ...]) -> None:
-    bad = [u for u in result.get("Unsuccessful", []) if u.get("Error", {}).get("Code") not in ok_codes]
+def _unsuccessful(unsuccessful: Sequence[UnsuccessfulItemTypeDef], ok_codes: tuple[str, ...]) -> None:
+    bad = [u for u in unsuccessful if u.get("Error", {}).get("Code") not in ok_codes]
     if bad:
         err = bad[0]["Error"]
         raise RuntimeError(f"{err.get('Code')}: {err.get('Message')}")

@@ -27,7 +27,7 @@ class StepRecord:
     outcome: str = "ok"  # ok | expected-error | failed
     detail: str = ""
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -58,7 +58,9 @@ class Recorder:
             raise LabFailed(record) from err
         except WaiterError as err:
             record.outcome = "failed"
-            record.detail = f"waiter {err.name}: {err.last_response.get('Error', {}).get('Code', '') or err.reason}"
+            # botocore keeps a waiter's name and reason in `kwargs`, not as attributes
+            code = err.last_response.get("Error", {}).get("Code", "")
+            record.detail = f"waiter {err.kwargs['name']}: {code or err.kwargs['reason']}"
             raise LabFailed(record) from err
         except LabFailed:
             raise

@@ -10,32 +10,46 @@ resource that owns them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.literals import ResourceTypeType
+    from mypy_boto3_ec2.type_defs import FilterTypeDef, TagSpecificationTypeDef
+    from mypy_boto3_ec2.type_defs import TagTypeDef as Ec2Tag
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_elbv2.type_defs import TagDescriptionTypeDef
+    from mypy_boto3_elbv2.type_defs import TagTypeDef as Elbv2Tag
 
 LAB_TAG = "vpclab:lab"
 RUN_TAG = "vpclab:lab-run"
 
 
-def tags(lab: str, run_id: str) -> list[dict[str, str]]:
+def tags(lab: str, run_id: str) -> list[Elbv2Tag]:
     """The tags of everything one lab run makes (ELBv2's `Tags` shape)."""
     return [{"Key": LAB_TAG, "Value": lab}, {"Key": RUN_TAG, "Value": run_id}]
 
 
-def tag_specification(resource_type: str, lab: str, run_id: str, name: str | None = None) -> dict:
+def tag_specification(resource_type: ResourceTypeType, lab: str, run_id: str,
+                      name: str | None = None) -> TagSpecificationTypeDef:
     """EC2's `TagSpecifications` entry for one resource type, with a Name tag if given."""
-    extra = [{"Key": "Name", "Value": name}] if name else []
-    return {"ResourceType": resource_type, "Tags": extra + tags(lab, run_id)}
+    extra: list[Ec2Tag] = [{"Key": "Name", "Value": name}] if name else []
+    # EC2's tag shape makes Key optional, ELBv2's requires it: the same pairs, re-typed.
+    ec2_tags: list[Ec2Tag] = [{"Key": t["Key"], "Value": t["Value"]} for t in tags(lab, run_id)]
+    return {"ResourceType": resource_type, "Tags": extra + ec2_tags}
 
 
-def _filters(lab: str, run_id: str | None) -> list[dict]:
-    filters = [{"Name": f"tag:{LAB_TAG}", "Values": [lab]}]
+def _filters(lab: str, run_id: str | None) -> list[FilterTypeDef]:
+    filters: list[FilterTypeDef] = [{"Name": f"tag:{LAB_TAG}", "Values": [lab]}]
     if run_id is not None:
         filters.append({"Name": f"tag:{RUN_TAG}", "Values": [run_id]})
     return filters
 
 
-def _carries(tag_list: list[dict], lab: str, run_id: str | None) -> bool:
-    found = {t["Key"]: t["Value"] for t in tag_list}
+def _carries(tag_list: Sequence[Elbv2Tag], lab: str, run_id: str | None) -> bool:
+    found = {t["Key"]: t.get("Value") for t in tag_list}
     return found.get(LAB_TAG) == lab and (run_id is None or found.get(RUN_TAG) == run_id)
 
 
@@ -59,14 +73,17 @@ class Made:
         return {kind: ids for kind, ids in out.items() if ids}
 
 
-def find(ec2, elb, account: str, lab: str, run_id: str | None = None) -> Made:
+def find(ec2: EC2Client, elb: ElasticLoadBalancingv2Client, account: str, lab: str, run_id: str | None = None) -> Made:
     """What carries the lab's tags in `account` (through its EC2 and ELBv2 clients):
     endpoints not yet deleted (`deleting` ones too: their ENIs still hold a security
     group), instances not terminated, and the rest that exist."""
     filters = _filters(lab, run_id)
     made = Made(account)
+    # EC2 answers endpoint states in lower camel case; botocore's model enum, which the
+    # stubs copy, spells them capitalised ("Deleted").
     made.endpoints = [e["VpcEndpointId"] for page in ec2.get_paginator("describe_vpc_endpoints").paginate(
-        Filters=filters) for e in page["VpcEndpoints"] if e["State"] != "deleted"]
+        Filters=filters) for e in page["VpcEndpoints"]
+        if e["State"] != "deleted"]  # type: ignore[comparison-overlap]
     made.services = [c["ServiceId"] for c in ec2.describe_vpc_endpoint_service_configurations(
         Filters=filters)["ServiceConfigurations"]]
     made.instances = [i["InstanceId"] for page in ec2.get_paginator("describe_instances").paginate(
@@ -84,17 +101,20 @@ def find(ec2, elb, account: str, lab: str, run_id: str | None = None) -> Made:
     return made
 
 
-def _tagged_arns(elb, arns: list[str], lab: str, run_id: str | None) -> list[str]:
+def _tagged_arns(elb: ElasticLoadBalancingv2Client, arns: list[str], lab: str,
+                 run_id: str | None) -> list[str]:
     """The ELBv2 resources among `arns` that carry the lab's tags (DescribeTags takes 20)."""
     out = []
+    descriptions: list[TagDescriptionTypeDef]
     for i in range(0, len(arns), 20):
-        for desc in elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
+        descriptions = elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]
+        for desc in descriptions:
             if _carries(desc.get("Tags", []), lab, run_id):
                 out.append(desc["ResourceArn"])
     return out
 
 
-def network_interfaces_of(ec2, made: Made) -> list[str]:
+def network_interfaces_of(ec2: EC2Client, made: Made) -> list[str]:
     """ENIs that belong to `made`'s resources: attached to its instances, or made by AWS
     for its endpoints ("VPC Endpoint Interface vpce-…") and NLBs ("ELB net/name/id")."""
     owners = {f"VPC Endpoint Interface {e}" for e in made.endpoints}

@@ -5,4 +5,16 @@ only (instance reached running, target health, endpoint ENI ready). Fields are J
 (str, int, float, bool, None, list, dict) so that the store can persist them as they are.
 Times are epoch seconds (float).
 """
-from . import dataplane, ec2, elbv2, privatelink  # noqa: F401  (registers the kinds)
+from ..store import Resource
+from .dataplane import TransitLink
+from .ec2 import AccountRegion, Instance, KeyPair, NetworkInterface, SecurityGroup, Subnet, Vpc
+from .elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
+from .privatelink import ConnectionNotification, Endpoint, EndpointService
+
+#: Every kind the store serves: `open_store(state_dir, KINDS)`.
+KINDS: tuple[type[Resource], ...] = (
+    AccountRegion, Vpc, Subnet, SecurityGroup, NetworkInterface, Instance, KeyPair,
+    LoadBalancer, TargetGroup, Listener, TargetHealth,
+    EndpointService, Endpoint, ConnectionNotification,
+    TransitLink,
+)

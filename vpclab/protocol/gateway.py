@@ -95,9 +95,9 @@ class Gateway:
                     code="AuthFailure" if service.name == "ec2" else "SignatureDoesNotMatch",
                     status=401 if service.name == "ec2" else 403,
                 )
-            request = parser_for(service.protocol).parse(params, operation.input_shape)
-            ctx.dry_run = bool(request.pop("DryRun", False)) if service.name == "ec2" else False
-            output = handler(ctx, request) or {}
+            arguments = parser_for(service.protocol).parse(params, operation.input_shape)
+            ctx.dry_run = bool(arguments.pop("DryRun", False)) if service.name == "ec2" else False
+            output = handler(ctx, arguments) or {}
             if ctx.dry_run:
                 raise DryRunOperation()
             return Response(200, serializer.serialize(operation, output, ctx.request_id), ctx.request_id)
@@ -105,8 +105,9 @@ class Gateway:
             return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
         except Exception:
             log.exception("unhandled error in %s:%s", service.name, action)
-            err = InternalError("An internal error has occurred")
-            return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
+            internal = InternalError("An internal error has occurred")
+            return Response(internal.status, serializer.serialize_error(internal, ctx.request_id),
+                            ctx.request_id)
 
     def refuse(self, raw_query: str, authorization: str, err: AwsError) -> Response:
         """`err` in the envelope of the service a request is for, when the request could

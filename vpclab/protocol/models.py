@@ -78,5 +78,5 @@ def service_for_action(action: str, version: str = "") -> Service | None:
         model = service(name).model
         if version and model.api_version == version and action in model.operation_names:
             return service(name)
-    name = _action_index().get(action)
-    return service(name) if name else None
+    found = _action_index().get(action)
+    return service(found) if found else None

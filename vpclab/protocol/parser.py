@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
@@ -20,6 +21,10 @@ from .errors import InvalidParameterValue, MissingParameter, ValidationError, Un
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Infinity|NaN")
+
+#: Flat form parameters. Off the wire every value is a string; a caller in-process may
+#: pass botocore's serialized body dict, whose scalars can be ints or bools.
+Params = Mapping[str, object]
 
 
 class QueryParser:
@@ -33,7 +38,7 @@ class QueryParser:
     #: Whether a parameter the input shape does not name is an error (EC2) or ignored.
     strict = False
 
-    def parse(self, params: Mapping[str, str], shape: StructureShape | None) -> dict:
+    def parse(self, params: Params, shape: StructureShape | None) -> dict[str, Any]:
         if self.strict:
             self._refuse_unknown(params, shape)
         if shape is None:
@@ -42,7 +47,7 @@ class QueryParser:
         parsed = self._structure(params, keys, shape, "")
         return parsed or {}
 
-    def _refuse_unknown(self, params: Mapping[str, str], shape: StructureShape | None) -> None:
+    def _refuse_unknown(self, params: Params, shape: StructureShape | None) -> None:
         known = set(self.ENVELOPE)
         if shape is not None:
             known.update(self.member_name(m, n) for n, m in shape.members.items())
@@ -64,20 +69,21 @@ class QueryParser:
         return f"{prefix}.{shape.member.serialization.get('name', 'member')}"
 
     # Walk ----------------------------------------------------------------------------
-    def _value(self, params: Mapping[str, str], keys: "_KeyIndex", shape: Shape, prefix: str):
-        kind = shape.type_name
-        if kind == "structure":
+    def _value(self, params: Params, keys: _KeyIndex, shape: Shape, prefix: str) -> object:
+        # botocore makes each "structure", "list" and "map" shape an instance of its class
+        if isinstance(shape, StructureShape):
             return self._structure(params, keys, shape, prefix)
-        if kind == "list":
+        if isinstance(shape, ListShape):
             return self._list(params, keys, shape, prefix)
-        if kind == "map":
+        if isinstance(shape, MapShape):
             return self._map(params, keys, shape, prefix)
         if prefix not in params:
             return None
         return self._scalar(params[prefix], shape, prefix)
 
-    def _structure(self, params, keys, shape: StructureShape, prefix: str) -> dict | None:
-        out: dict = {}
+    def _structure(self, params: Params, keys: _KeyIndex, shape: StructureShape,
+                   prefix: str) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
         for name, member in shape.members.items():
             key = self.member_name(member, name)
             full = f"{prefix}.{key}" if prefix else key
@@ -110,7 +116,7 @@ class QueryParser:
         key = self.member_name(shape.members[name], name)
         return f"{prefix}.{key}" if prefix else key
 
-    def _list(self, params, keys, shape: ListShape, prefix: str) -> list | None:
+    def _list(self, params: Params, keys: _KeyIndex, shape: ListShape, prefix: str) -> list[object] | None:
         if params.get(prefix) == "":
             return []
         list_prefix = self.list_prefix(shape, prefix)
@@ -124,11 +130,11 @@ class QueryParser:
                 out.append(value)
         return out
 
-    def _map(self, params, keys, shape: MapShape, prefix: str) -> dict | None:
+    def _map(self, params: Params, keys: _KeyIndex, shape: MapShape, prefix: str) -> dict[object, object] | None:
         full = prefix if shape.serialization.get("flattened") else f"{prefix}.entry"
         key_name = self.member_name(shape.key, "key")
         value_name = self.member_name(shape.value, "value")
-        out = {}
+        out: dict[object, object] = {}
         for index in keys.indices(full):
             key = self._value(params, keys, shape.key, f"{full}.{index}.{key_name}")
             value = self._value(params, keys, shape.value, f"{full}.{index}.{value_name}")
@@ -136,7 +142,7 @@ class QueryParser:
                 out[key] = value
         return out or None
 
-    def _scalar(self, raw: str, shape: Shape, name: str):
+    def _scalar(self, raw: object, shape: Shape, name: str) -> object:
         kind = shape.type_name
         if not isinstance(raw, str):  # a params dict built in-process (botocore's body dict)
             raw = str(raw)
@@ -191,7 +197,7 @@ class Ec2Parser(QueryParser):
             f"The request must contain the parameter {self._wire_name(shape, name, prefix)}"
         )
 
-    def _list(self, params, keys, shape: ListShape, prefix: str) -> list | None:
+    def _list(self, params: Params, keys: _KeyIndex, shape: ListShape, prefix: str) -> list[object] | None:
         indices = keys.indices(prefix)
         if not indices:
             return None
@@ -217,7 +223,7 @@ class _KeyIndex:
     walk over a large input shape does not rescan every key for every member.
     """
 
-    def __init__(self, params: Mapping[str, str]):
+    def __init__(self, params: Params):
         self._prefixes: set[str] = set()
         self._children: dict[str, set[int]] = {}
         for key in params:

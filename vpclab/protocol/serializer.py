@@ -15,7 +15,9 @@ import base64
 import datetime as dt
 import re
 
-from botocore.model import OperationModel, Shape
+from typing import Any
+
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 from .errors import AwsError
 
@@ -48,7 +50,7 @@ class QuerySerializer:
     def __init__(self, xml_namespace: str):
         self.xml_namespace = xml_namespace
 
-    def serialize(self, operation: OperationModel, output: dict, request_id: str) -> bytes:
+    def serialize(self, operation: OperationModel, output: dict[str, Any], request_id: str) -> bytes:
         name = operation.name
         parts = [XML_DECL, f'<{name}Response xmlns="{self.xml_namespace}">']
         shape = operation.output_shape
@@ -72,20 +74,20 @@ class QuerySerializer:
         ).encode()
 
     # Walk ----------------------------------------------------------------------------
-    def _members(self, parts: list[str], shape: Shape, value: dict) -> None:
+    def _members(self, parts: list[str], shape: StructureShape, value: dict[str, Any]) -> None:
         for name, member in shape.members.items():
             if name not in value or value[name] is None:
                 continue
             tag = member.serialization.get("name", name)
             self._node(parts, member, value[name], tag)
 
-    def _node(self, parts: list[str], shape: Shape, value, tag: str) -> None:
-        kind = shape.type_name
-        if kind == "structure":
+    def _node(self, parts: list[str], shape: Shape, value: Any, tag: str) -> None:
+        # botocore makes each "structure", "list" and "map" shape an instance of its class
+        if isinstance(shape, StructureShape):
             parts.append(f"<{tag}>")
             self._members(parts, shape, value)
             parts.append(f"</{tag}>")
-        elif kind == "list":
+        elif isinstance(shape, ListShape):
             item_tag = shape.member.serialization.get("name", "member")
             if shape.serialization.get("flattened"):
                 for item in value:
@@ -95,7 +97,7 @@ class QuerySerializer:
             for item in value:
                 self._node(parts, shape.member, item, item_tag)
             parts.append(f"</{tag}>")
-        elif kind == "map":
+        elif isinstance(shape, MapShape):
             key_tag = shape.key.serialization.get("name", "key")
             value_tag = shape.value.serialization.get("name", "value")
             flat = shape.serialization.get("flattened")
@@ -115,7 +117,7 @@ class QuerySerializer:
 class Ec2Serializer(QuerySerializer):
     """The `ec2` dialect: no result wrapper, `requestId` first, `<Response><Errors>` errors."""
 
-    def serialize(self, operation: OperationModel, output: dict, request_id: str) -> bytes:
+    def serialize(self, operation: OperationModel, output: dict[str, Any], request_id: str) -> bytes:
         name = operation.name
         parts = [
             XML_DECL,
@@ -143,7 +145,7 @@ def serializer_for(protocol: str, xml_namespace: str) -> QuerySerializer:
     return QuerySerializer(xml_namespace)
 
 
-def _scalar(shape: Shape, value) -> str:
+def _scalar(shape: Shape, value: Any) -> str:
     kind = shape.type_name
     if kind == "boolean":
         return "true" if value else "false"
@@ -159,7 +161,7 @@ def _scalar(shape: Shape, value) -> str:
     return xml_text(str(value))
 
 
-def format_timestamp(value) -> str:
+def format_timestamp(value: str | float | dt.datetime) -> str:
     """AWS's ISO 8601 form with milliseconds and `Z`, from a datetime, epoch or string."""
     if isinstance(value, str):
         return value

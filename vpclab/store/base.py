@@ -19,8 +19,6 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 T = TypeVar("T", bound="Resource")
 
-_KINDS: dict[str, type["Resource"]] = {}
-
 
 @dataclass
 class Resource:
@@ -44,20 +42,17 @@ class Resource:
 
 
 def resource(kind: str) -> Callable[[type[T]], type[T]]:
-    """Register a dataclass as a stored resource kind."""
+    """Name a dataclass's kind in the store. A store serves the kinds it is opened with."""
 
-    def register(cls: type[T]) -> type[T]:
-        if kind in _KINDS and _KINDS[kind] is not cls:
-            raise ValueError(f"resource kind {kind!r} registered twice")
+    def name(cls: type[T]) -> type[T]:
         cls.kind = kind
-        _KINDS[kind] = cls
         return cls
 
-    return register
+    return name
 
 
-def kind_class(kind: str) -> type[Resource] | None:
-    return _KINDS.get(kind)
+class UnknownKind(TypeError):
+    """A resource class the store was not opened with: a programming error, never a row to drop."""
 
 
 Key = tuple[str, str]  # (kind, id)
@@ -76,16 +71,37 @@ class Persistence(Protocol):
 class Store:
     """All resources in memory, written through to persistence one transaction at a time."""
 
-    def __init__(self, persistence: Persistence):
+    def __init__(self, persistence: Persistence, kinds: Iterable[type[Resource]]):
+        """`kinds` are every resource class this store serves (`vpclab.model.KINDS`).
+
+        They are given, not discovered by import side effects: a store opened before some
+        module was imported would otherwise load none of that module's rows. Reading or
+        writing a class not given raises `UnknownKind`."""
         self._persistence = persistence
         self._lock = threading.RLock()
-        self._data: dict[str, dict[str, Resource]] = {}
+        self._kinds: dict[str, type[Resource]] = {}
+        for cls in kinds:
+            if not cls.kind:
+                raise UnknownKind(f"{cls.__name__} has no kind: decorate it with @resource")
+            if self._kinds.setdefault(cls.kind, cls) is not cls:
+                raise ValueError(f"resource kind {cls.kind!r} given twice")
+        self._data: dict[str, dict[str, Resource]] = {kind: {} for kind in self._kinds}
         self._listeners: list[Callable[[set[Key]], None]] = []
         for kind, rid, body in persistence.load():
-            cls = kind_class(kind)
-            if cls is None:
-                continue  # a kind this version no longer knows: keep the row, ignore it
-            self._data.setdefault(kind, {})[rid] = cls.from_json(body)
+            known = self._kinds.get(kind)
+            if known is None:
+                continue  # a kind this version no longer has: keep the row, ignore it
+            self._data[kind][rid] = known.from_json(body)
+
+    def kind_class(self, kind: str) -> type[Resource] | None:
+        """The class of a kind this store serves, by its name."""
+        return self._kinds.get(kind)
+
+    def _rows(self, cls: type[Resource]) -> dict[str, Resource]:
+        rows = self._data.get(cls.kind)
+        if rows is None or self._kinds[cls.kind] is not cls:
+            raise UnknownKind(f"the store does not serve {cls.__name__} (kind {cls.kind!r})")
+        return rows
 
     def subscribe(self, listener: Callable[[set[Key]], None]) -> None:
         """Call `listener(changed_keys)` after each commit (the data plane marks itself dirty)."""
@@ -115,9 +131,9 @@ class Store:
     def _apply(self, puts: list[Resource], deletes: list[Key]) -> None:
         self._persistence.commit(puts, deletes)
         for obj in puts:
-            self._data.setdefault(obj.kind, {})[obj.id] = obj
+            self._data[obj.kind][obj.id] = obj
         for kind, rid in deletes:
-            self._data.get(kind, {}).pop(rid, None)
+            self._data[kind].pop(rid, None)
 
 
 class Transaction:
@@ -132,7 +148,7 @@ class Transaction:
         key = (cls.kind, rid)
         if key in self._overlay:
             return self._overlay[key]  # type: ignore[return-value]
-        obj = self._store._data.get(cls.kind, {}).get(rid)
+        obj = self._store._rows(cls).get(rid)
         if obj is None or not self._writable:
             return obj  # type: ignore[return-value]
         mine = copy.deepcopy(obj)
@@ -148,16 +164,14 @@ class Transaction:
         **equal: Any,
     ) -> list[T]:
         """Resources of a kind, optionally of one account/region, matching every filter."""
-        base = self._store._data.get(cls.kind, {})
+        base = self._store._rows(cls)
         out: list[T] = []
         seen: set[str] = set()
-        for rid, obj in base.items():
+        for rid, stored in base.items():
             seen.add(rid)
-            key = (cls.kind, rid)
-            if key in self._overlay:
-                obj = self._overlay[key]
-                if obj is None:
-                    continue
+            obj = self._overlay.get((cls.kind, rid), stored)  # None: deleted in this transaction
+            if obj is None:
+                continue
             if _matches(obj, account, region, where, equal):
                 out.append(self.get(cls, rid) if self._writable else obj)  # type: ignore[arg-type]
         for (kind, rid), obj in self._overlay.items():
@@ -168,13 +182,16 @@ class Transaction:
 
     def put(self, obj: Resource) -> None:
         self._check_writable()
-        if not obj.kind:
-            raise TypeError(f"{type(obj).__name__} is not a registered resource")
+        self._store._rows(type(obj))
         self._overlay[(obj.kind, obj.id)] = obj
 
     def delete(self, obj: Resource) -> None:
         self._check_writable()
+        self._store._rows(type(obj))
         self._overlay[(obj.kind, obj.id)] = None
+
+    def kind_class(self, kind: str) -> type[Resource] | None:
+        return self._store.kind_class(kind)
 
     def _check_writable(self) -> None:
         if not self._writable:
@@ -197,7 +214,8 @@ class Transaction:
         return {(o.kind, o.id) for o in puts} | set(deletes)
 
 
-def _matches(obj, account, region, where, equal) -> bool:
+def _matches(obj: Resource, account: str | None, region: str | None,
+             where: Callable[[Any], bool] | None, equal: dict[str, Any]) -> bool:
     if account is not None and obj.account != account:
         return False
     if region is not None and obj.region != region:

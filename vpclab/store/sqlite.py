@@ -55,6 +55,7 @@ class SqlitePersistence:
         self._db.close()
 
 
-def open_store(state_dir: Path) -> Store:
+def open_store(state_dir: Path, kinds: Iterable[type[Resource]]) -> Store:
+    """The store of `state_dir`, serving `kinds` (`vpclab.model.KINDS`)."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    return Store(SqlitePersistence(state_dir / "state.db"))
+    return Store(SqlitePersistence(state_dir / "state.db"), kinds)

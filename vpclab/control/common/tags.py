@@ -10,7 +10,6 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterValue, MissingParameter
 from ...protocol.serializer import forbidden_in_xml
 from ...store import Transaction
-from ...store.base import kind_class
 from .filters import filter_and_page
 from .lookup import (
     ENDPOINT,
@@ -106,7 +105,7 @@ def find_taggable(tx: Transaction, ctx: RequestContext, resource_id: str) -> Tag
     if entry is None or "-" not in resource_id:
         raise AwsError(f"Invalid id: \"{resource_id}\"", code="InvalidID")
     kind, id_kind = entry
-    cls = kind_class(kind)
+    cls = tx.kind_class(kind)
     obj = find_owned(tx, ctx, cls, resource_id) if cls else None
     if obj is None or not isinstance(obj, Tagged):
         raise AwsError(f"The ID '{resource_id}' does not exist", code=f"{id_kind.stem}.NotFound")
@@ -148,7 +147,7 @@ def describe_tags(ctx: RequestContext, req: dict) -> dict:
     rows = []
     with ctx.read() as tx:
         for kind, _id_kind in PREFIXES.values():
-            cls = kind_class(kind)
+            cls = tx.kind_class(kind)
             if cls is None:
                 continue
             for obj in tx.list(cls, ctx.account, ctx.region):
