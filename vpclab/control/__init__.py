@@ -7,6 +7,7 @@ list is the one place that says which areas are served.
 from .. import model  # noqa: F401  (registers resource kinds)
 from .common import tags
 from .ec2 import (
+    account_attributes,
     images,
     instance_attributes,
     instance_launch,
@@ -27,7 +28,7 @@ from .sts import caller_identity
 #: API areas whose handlers are served, in the order they register.
 AREAS = [
     # EC2: account, networking, compute
-    regions, tags, vpcs, subnets, security_groups, security_group_rules,
+    regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
     instances, instance_launch, instance_attributes, images, key_pairs, network_interfaces,
     # EC2: PrivateLink
     endpoint_services, endpoints, endpoint_connections, connection_notifications,

@@ -1,1 +1,1 @@
-"""What every control-plane area shares: ids, lookups, filters, tags, lifecycle steps."""
+"""What every control-plane area shares: ids, lookups, filters, tags, lifecycle steps, delete dependents."""

@@ -5,11 +5,13 @@ of each other's resources except where AWS lets them (an endpoint service's prin
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypeVar
 
 from ...protocol.dispatch import RequestContext
 from ...protocol.errors import AwsError
 from ...store import Resource, Transaction
+from .filters import by_ids
 from .ids import is_well_formed
 
 T = TypeVar("T", bound=Resource)
@@ -18,14 +20,19 @@ T = TypeVar("T", bound=Resource)
 class IdKind:
     """How AWS names one kind of id in its errors."""
 
-    def __init__(self, prefix: str, stem: str, label: str, check_format: bool = True):
+    def __init__(self, prefix: str, stem: str, label: str, malformed_stem: str | None = None,
+                 expecting: bool = False):
         self.prefix = prefix
         self.stem = stem  # e.g. InvalidVpcID
         self.label = label  # e.g. "vpc ID"
-        self.check_format = check_format
+        # Security groups and their rules: a code stem of its own for a bad form, and the
+        # message names the form expected.
+        self.malformed_stem = malformed_stem or stem
+        self.expecting = expecting
 
     def malformed(self, value: str) -> AwsError:
-        return AwsError(f'Invalid id: "{value}"', code=f"{self.stem}.Malformed")
+        hint = f' (expecting "{self.prefix}-...")' if self.expecting else ""
+        return AwsError(f'Invalid id: "{value}"{hint}', code=f"{self.malformed_stem}.Malformed")
 
     def not_found(self, values: list[str] | str) -> AwsError:
         if isinstance(values, str):
@@ -36,13 +43,22 @@ class IdKind:
         return AwsError(f"The {noun} {shown} {verb} not exist", code=f"{self.stem}.NotFound")
 
     def check(self, value: str) -> None:
-        if self.check_format and not is_well_formed(value, self.prefix):
+        if not is_well_formed(value, self.prefix):
             raise self.malformed(value)
+
+    def select(self, items: Iterable[T], ids: list[str] | None) -> list[T]:
+        """The `items` a Describe call's ids name (all of them when it names none):
+        `.Malformed` for an id not of this kind's form, then `.NotFound` naming every id
+        that is not among `items`."""
+        for rid in ids or ():
+            self.check(rid)
+        return by_ids(items, ids, lambda o: o.id, self.not_found)
 
 
 VPC = IdKind("vpc", "InvalidVpcID", "vpc ID")
 SUBNET = IdKind("subnet", "InvalidSubnetID", "subnet ID")
-GROUP = IdKind("sg", "InvalidGroup", "security group", check_format=False)
+GROUP = IdKind("sg", "InvalidGroup", "security group", malformed_stem="InvalidGroupId", expecting=True)
+GROUP_RULE = IdKind("sgr", "InvalidSecurityGroupRuleId", "security group rule ID", expecting=True)
 INSTANCE = IdKind("i", "InvalidInstanceID", "instance ID")
 ENI = IdKind("eni", "InvalidNetworkInterfaceID", "network interface")
 KEY_PAIR = IdKind("key", "InvalidKeyPair", "key pair")

@@ -11,18 +11,32 @@ from ...protocol.errors import AwsError, InvalidParameterValue, MissingParameter
 from ...protocol.serializer import forbidden_in_xml
 from ...store import Transaction
 from .filters import filter_and_page
+from .lookup import (
+    ENDPOINT,
+    ENI,
+    GROUP,
+    GROUP_RULE,
+    INSTANCE,
+    KEY_PAIR,
+    SERVICE,
+    SUBNET,
+    VPC,
+    IdKind,
+    find_owned,
+)
 
-#: id prefix -> (store kind, DescribeTags resource-type, error code stem)
-PREFIXES: dict[str, tuple[str, str, str]] = {
-    "vpc": ("vpc", "vpc", "InvalidVpcID"),
-    "subnet": ("subnet", "subnet", "InvalidSubnetID"),
-    "sg": ("security-group", "security-group", "InvalidGroup"),
-    "i": ("instance", "instance", "InvalidInstanceID"),
-    "eni": ("network-interface", "network-interface", "InvalidNetworkInterfaceID"),
-    "key": ("key-pair", "key-pair", "InvalidKeyPair"),
-    "vpce": ("vpc-endpoint", "vpc-endpoint", "InvalidVpcEndpointId"),
-    "vpce-svc": ("vpc-endpoint-service", "vpc-endpoint-service", "InvalidVpcEndpointServiceId"),
-    "sgr": ("security-group-rule", "security-group-rule", "InvalidSecurityGroupRuleId"),
+#: id prefix -> (store kind, which is also DescribeTags' resource-type; the id's kind,
+#: whose code stem a NotFound carries)
+PREFIXES: dict[str, tuple[str, IdKind]] = {
+    "vpc": ("vpc", VPC),
+    "subnet": ("subnet", SUBNET),
+    "sg": ("security-group", GROUP),
+    "i": ("instance", INSTANCE),
+    "eni": ("network-interface", ENI),
+    "key": ("key-pair", KEY_PAIR),
+    "vpce": ("vpc-endpoint", ENDPOINT),
+    "vpce-svc": ("vpc-endpoint-service", SERVICE),
+    "sgr": ("security-group-rule", GROUP_RULE),
 }
 
 MAX_TAGS = 50
@@ -90,11 +104,11 @@ def find_taggable(tx: Transaction, ctx: RequestContext, resource_id: str) -> Tag
     entry = PREFIXES.get(_prefix(resource_id))
     if entry is None or "-" not in resource_id:
         raise AwsError(f"Invalid id: \"{resource_id}\"", code="InvalidID")
-    kind, _rtype, stem = entry
+    kind, id_kind = entry
     cls = tx.kind_class(kind)
-    obj = tx.get(cls, resource_id) if cls else None
-    if obj is None or obj.account != ctx.account or obj.region != ctx.region or not isinstance(obj, Tagged):
-        raise AwsError(f"The ID '{resource_id}' does not exist", code=f"{stem}.NotFound")
+    obj = find_owned(tx, ctx, cls, resource_id) if cls else None
+    if obj is None or not isinstance(obj, Tagged):
+        raise AwsError(f"The ID '{resource_id}' does not exist", code=f"{id_kind.stem}.NotFound")
     return obj
 
 
@@ -132,13 +146,13 @@ def delete_tags(ctx: RequestContext, req: dict) -> dict:
 def describe_tags(ctx: RequestContext, req: dict) -> dict:
     rows = []
     with ctx.read() as tx:
-        for prefix, (kind, rtype, _stem) in PREFIXES.items():
+        for kind, _id_kind in PREFIXES.values():
             cls = tx.kind_class(kind)
             if cls is None:
                 continue
             for obj in tx.list(cls, ctx.account, ctx.region):
                 for key, value in getattr(obj, "tags", {}).items():
-                    rows.append({"Key": key, "Value": value, "ResourceId": obj.id, "ResourceType": rtype})
+                    rows.append({"Key": key, "Value": value, "ResourceId": obj.id, "ResourceType": kind})
     fields = {
         "key": lambda r: r["Key"],
         "value": lambda r: r["Value"],

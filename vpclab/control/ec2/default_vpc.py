@@ -11,7 +11,7 @@ from ...protocol.dispatch import RequestContext
 from ...store import Transaction
 from ..common.ids import new_id
 from .regions import zones
-from .security_groups import make_default_group
+from .stored_rules import make_default_group
 
 DEFAULT_VPC_CIDR = "172.31.0.0/16"
 

@@ -26,7 +26,7 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterCombination
 from ...store import Transaction
 from ..common import lifecycle
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.lookup import INSTANCE, get_all_owned
 from ..common.tags import tag_list
 from .default_vpc import ensure_default_vpc
@@ -238,11 +238,8 @@ def describe_instances(ctx: RequestContext, req: dict) -> dict:
     if ids and req.get("MaxResults") is not None:
         raise InvalidParameterCombination("The parameter instancesSet cannot be used with the parameter maxResults")
     ensure_default_vpc(ctx)
-    for iid in ids or ():
-        INSTANCE.check(iid)
     with ctx.read() as tx:
-        instances = visible_instances(tx, ctx)
-        instances = by_ids(instances, ids, lambda i: i.id, INSTANCE.not_found)
+        instances = INSTANCE.select(visible_instances(tx, ctx), ids)
         names = group_names(tx, sorted({g for i in instances for g in i.security_group_ids}))
         chosen, token = filter_and_page(instances, req.get("Filters"), _instance_filters(names, ctx),
                                         tags=lambda i: i.tags, max_results=req.get("MaxResults"),
@@ -289,11 +286,9 @@ def describe_instance_status(ctx: RequestContext, req: dict) -> dict:
     ids = req.get("InstanceIds")
     if ids and req.get("MaxResults") is not None:
         raise InvalidParameterCombination("The parameter instancesSet cannot be used with the parameter maxResults")
-    for iid in ids or ():
-        INSTANCE.check(iid)
     with ctx.read() as tx:
         instances = visible_instances(tx, ctx)
-    instances = by_ids(instances, ids, lambda i: i.id, INSTANCE.not_found)
+    instances = INSTANCE.select(instances, ids)
     if not req.get("IncludeAllInstances"):
         instances = [i for i in instances if i.state == "running"]
     rows = [_status(i) for i in instances]

@@ -26,7 +26,7 @@ from ...protocol.errors import AwsError, InvalidParameterValue, MissingParameter
 from ...store import Transaction
 from ..common.filters import by_ids, filter_and_page
 from ..common.ids import new_id
-from ..common.lookup import KEY_PAIR
+from ..common.lookup import KEY_PAIR, find_owned
 from ..common.tags import tag_list, tags_from_specs
 
 _RSA_OID = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
@@ -279,9 +279,7 @@ FILTERS = {
 def describe_key_pairs(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         keys = tx.list(KeyPair, ctx.account, ctx.region)
-    for kid in req.get("KeyPairIds") or ():
-        KEY_PAIR.check(kid)
-    keys = by_ids(keys, req.get("KeyPairIds"), lambda k: k.id, KEY_PAIR.not_found)
+    keys = KEY_PAIR.select(keys, req.get("KeyPairIds"))
     keys = by_ids(keys, req.get("KeyNames"), lambda k: k.key_name, _name_not_found)
     page, _ = filter_and_page(keys, req.get("Filters"), FILTERS, tags=lambda k: k.tags)
     return {"KeyPairs": [render(k, bool(req.get("IncludePublicKey"))) for k in page]}
@@ -299,8 +297,8 @@ def delete_key_pair(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         if kid:
             KEY_PAIR.check(kid)
-            key = tx.get(KeyPair, kid)
-            if key is None or key.account != ctx.account or key.region != ctx.region:
+            key = find_owned(tx, ctx, KeyPair, kid)
+            if key is None:
                 # Unconfirmed: AWS answers success for a missing name; a missing id is taken
                 # as the same idempotent delete rather than an error.
                 return {"Return": True, "KeyPairId": kid}

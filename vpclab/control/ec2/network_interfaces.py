@@ -13,7 +13,7 @@ from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
 from ...store import Transaction
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.lookup import ENI, SUBNET, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .addresses import create_network_interface
@@ -143,12 +143,10 @@ def _filters(names: dict[str, str]) -> dict:
 def describe_network_interfaces(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
     ids = req.get("NetworkInterfaceIds")
-    for eid in ids or ():
-        ENI.check(eid)
     with ctx.read() as tx:
         enis = tx.list(NetworkInterface, ctx.account, ctx.region)
         names = group_names(tx, sorted({g for e in enis for g in e.security_group_ids}))
-    enis = by_ids(enis, ids, lambda e: e.id, ENI.not_found)
+    enis = ENI.select(enis, ids)
     page, token = filter_and_page(enis, req.get("Filters"), _filters(names), tags=lambda e: e.tags,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     out = [render(e, [{"GroupId": g, "GroupName": names.get(g, "")} for g in e.security_group_ids])

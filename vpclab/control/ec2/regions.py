@@ -1,4 +1,4 @@
-"""Regions and Availability Zones (names and zone ids), and the account attributes.
+"""Regions and Availability Zones (names and zone ids): the data and the Describe calls.
 
 Zone ids are what PrivateLink matches zones by: `ap-south-1a` in one account is
 `aps1-az1` everywhere, as the seed lab shows. Each zone also fixes which /20 of
@@ -106,26 +106,3 @@ def describe_availability_zones(ctx: RequestContext, req: dict) -> dict:
     }
     page, _ = filter_and_page(items, req.get("Filters"), fields)
     return {"AvailabilityZones": page}
-
-
-@operation("ec2", "DescribeAccountAttributes")
-def describe_account_attributes(ctx: RequestContext, req: dict) -> dict:
-    from .default_vpc import ensure_default_vpc
-
-    vpc_id = ensure_default_vpc(ctx)
-    attrs = {
-        "supported-platforms": ["VPC"],
-        "default-vpc": [vpc_id or "none"],
-        "max-instances": ["20"],
-        "vpc-max-security-groups-per-interface": ["5"],
-        "max-elastic-ips": ["5"],
-        "vpc-max-elastic-ips": ["5"],
-    }
-    names = req.get("AttributeNames") or list(attrs)
-    return {
-        "AccountAttributes": [
-            {"AttributeName": n, "AttributeValues": [{"AttributeValue": v} for v in attrs[n]]}
-            for n in names
-            if n in attrs
-        ]
-    }

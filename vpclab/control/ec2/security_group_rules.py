@@ -2,7 +2,7 @@
 DescribeSecurityGroupRules, ModifySecurityGroupRules, UpdateSecurityGroupRuleDescriptions*.
 
 Requests name rules as IpPermissions (or the older top-level CidrIp/IpProtocol/ports
-parameters); they are read here into stored rule dicts (`security_groups.make_rule`), one
+parameters); they are read here into stored rule dicts (`stored_rules.make_rule`), one
 per peer, so that a rule is matched, deduplicated and revoked by what it allows, whatever
 its description. The groups themselves, and how rules show inside a group, are
 `security_groups.py`.
@@ -17,19 +17,17 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from ...store import Transaction
 from ..common.filters import filter_and_page
-from ..common.ids import is_well_formed
-from ..common.lookup import GROUP, get_owned
+from ..common.lookup import GROUP, GROUP_RULE, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
 from .security_groups import (
     VALID_SET,
     VALID_TEXT,
-    check_group_id,
     ip_permissions,
-    make_rule,
     name_not_found,
     target_group,
 )
+from .stored_rules import make_rule
 
 # --- comparing and naming rules ------------------------------------------------------
 
@@ -171,7 +169,6 @@ def _referenced_group(tx: Transaction, ctx: RequestContext, target: SecurityGrou
     """The group a UserIdGroupPair names. Without VPC peering it must be in the target's VPC."""
     if pair.get("GroupId"):
         gid = pair["GroupId"]
-        check_group_id(gid)
         ref = get_owned(tx, ctx, SecurityGroup, gid, GROUP)
         if pair.get("UserId") not in (None, ctx.account):
             raise GROUP.not_found(gid)
@@ -295,16 +292,6 @@ def authorize_security_group_egress(ctx: RequestContext, req: dict) -> dict:
     return _authorize(ctx, req, egress=True)
 
 
-def _rule_not_found(rule_id: str) -> AwsError:
-    return AwsError(f"The security group rule ID '{rule_id}' does not exist",
-                    code="InvalidSecurityGroupRuleId.NotFound")
-
-
-def _check_rule_id(rule_id: str) -> None:
-    if not is_well_formed(rule_id, "sgr"):
-        raise AwsError(f'Invalid id: "{rule_id}" (expecting "sgr-...")', code="InvalidSecurityGroupRuleId.Malformed")
-
-
 def _revoke(ctx: RequestContext, req: dict, egress: bool) -> dict:
     rule_ids = req.get("SecurityGroupRuleIds")
     if rule_ids and any(req.get(k) is not None for k in ("IpPermissions", *_LEGACY)):
@@ -319,10 +306,10 @@ def _revoke(ctx: RequestContext, req: dict, egress: bool) -> dict:
         mine = {r["id"]: r for r in group.rules if r["egress"] == egress}
         if rule_ids:
             for rid in rule_ids:
-                _check_rule_id(rid)
+                GROUP_RULE.check(rid)
             missing = [rid for rid in rule_ids if rid not in mine]
             if missing:
-                raise _rule_not_found(missing[0])
+                raise GROUP_RULE.not_found(missing[0])
             gone = [mine[rid] for rid in dict.fromkeys(rule_ids)]
         else:
             by_key = {_rule_key(r): r for r in mine.values()}
@@ -364,7 +351,7 @@ def describe_security_group_rules(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
     rule_ids = req.get("SecurityGroupRuleIds") or []
     for rid in rule_ids:
-        _check_rule_id(rid)
+        GROUP_RULE.check(rid)
     with ctx.read() as tx:
         pairs = [(g, r) for g in tx.list(SecurityGroup, ctx.account, ctx.region) for r in g.rules]
     # Ingress first, then egress, within each group, as AWS lists them.
@@ -373,7 +360,7 @@ def describe_security_group_rules(ctx: RequestContext, req: dict) -> dict:
         known = {r["id"] for _, r in pairs}
         missing = [rid for rid in rule_ids if rid not in known]
         if missing:
-            raise _rule_not_found(missing[0])
+            raise GROUP_RULE.not_found(missing[0])
         pairs = [p for p in pairs if p[1]["id"] in set(rule_ids)]
     fields = {
         "group-id": lambda p: p[0].id,
@@ -392,10 +379,10 @@ def modify_security_group_rules(ctx: RequestContext, req: dict) -> dict:
             rid = update.get("SecurityGroupRuleId")
             if not rid:
                 raise MissingParameter("The request must contain the parameter SecurityGroupRuleId")
-            _check_rule_id(rid)
+            GROUP_RULE.check(rid)
             index = next((i for i, r in enumerate(group.rules) if r["id"] == rid), None)
             if index is None:
-                raise _rule_not_found(rid)
+                raise GROUP_RULE.not_found(rid)
             old = group.rules[index]
             spec = update.get("SecurityGroupRule") or {}
             perm = {"IpProtocol": spec.get("IpProtocol"), "FromPort": spec.get("FromPort"),
@@ -432,9 +419,9 @@ def _update_descriptions(ctx: RequestContext, req: dict, egress: bool) -> dict:
             by_id = {r["id"]: r for r in mine}
             for item in req["SecurityGroupRuleDescriptions"]:
                 rid = item.get("SecurityGroupRuleId") or ""
-                _check_rule_id(rid)
+                GROUP_RULE.check(rid)
                 if rid not in by_id:
-                    raise _rule_not_found(rid)
+                    raise GROUP_RULE.not_found(rid)
                 by_id[rid]["description"] = _description(item.get("Description"))
         else:
             by_key = {_rule_key(r): r for r in mine}

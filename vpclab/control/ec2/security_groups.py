@@ -8,15 +8,13 @@ every peer of that (protocol, ports). Changing rules through the API is
 `security_group_rules.py`.
 
 Helpers for other areas (instances, load balancers, endpoints):
-`find_groups`, `find_groups_by_name`, `default_group`, and `GROUP_DEPENDENTS` to
-register what else keeps a group from being deleted.
+`find_groups`, `find_groups_by_name`, `default_group`.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from ...model.ec2 import Instance, NetworkInterface, SecurityGroup, Vpc
+from ...model.ec2 import SecurityGroup, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
     AwsError,
@@ -26,68 +24,18 @@ from ...protocol.errors import (
     MissingParameter,
 )
 from ...store import Transaction
-from ..common.filters import by_ids, filter_and_page
-from ..common.ids import is_well_formed, new_id
+from ..common.dependents import group_dependents
+from ..common.filters import filter_and_page
+from ..common.ids import new_id
 from ..common.lookup import GROUP, VPC, get_all_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
-
-# --- rules as stored -------------------------------------------------------------------
-
-
-def all_traffic_rule(egress: bool, *, cidr_ipv4: str | None = None, group_id: str | None = None,
-                     group_owner: str | None = None) -> dict:
-    return make_rule(egress, "-1", -1, -1, cidr_ipv4=cidr_ipv4, group_id=group_id, group_owner=group_owner)
-
-
-def make_rule(egress: bool, protocol: str, from_port: int, to_port: int, *, cidr_ipv4: str | None = None,
-              cidr_ipv6: str | None = None, prefix_list_id: str | None = None, group_id: str | None = None,
-              group_owner: str | None = None, description: str | None = None,
-              tags: dict[str, str] | None = None) -> dict:
-    """One stored rule (see `model.ec2._RuleFields`); exactly one peer is set."""
-    return {
-        "id": new_id("sgr"),
-        "egress": egress,
-        "protocol": protocol,
-        "from_port": from_port,
-        "to_port": to_port,
-        "cidr_ipv4": cidr_ipv4,
-        "cidr_ipv6": cidr_ipv6,
-        "prefix_list_id": prefix_list_id,
-        "group_id": group_id,
-        "group_owner": group_owner,
-        "description": description,
-        "tags": dict(tags or {}),
-    }
-
-
-def make_default_group(account: str, region: str, vpc_id: str, now: float) -> SecurityGroup:
-    """The `default` group every VPC gets: all traffic from itself in, everything out."""
-    group_id = new_id("sg")
-    return SecurityGroup(
-        id=group_id,
-        account=account,
-        region=region,
-        created=now,
-        vpc_id=vpc_id,
-        group_name="default",
-        description="default VPC security group",
-        rules=[
-            all_traffic_rule(False, group_id=group_id, group_owner=account),
-            all_traffic_rule(True, cidr_ipv4="0.0.0.0/0"),
-        ],
-    )
-
+from .default_vpc import ensure_default_vpc
+from .stored_rules import all_out_rule
 
 # --- ids and lookups other areas use -------------------------------------------------
 
 def group_arn(group: SecurityGroup) -> str:
     return f"arn:aws:ec2:{group.region}:{group.account}:security-group/{group.id}"
-
-
-def check_group_id(value: str) -> None:
-    """InvalidGroupId.Malformed unless `value` looks like `sg-` + 8 or 17 hex digits."""
-    if not is_well_formed(value, "sg"):
-        raise AwsError(f'Invalid id: "{value}" (expecting "sg-...")', code="InvalidGroupId.Malformed")
 
 
 def find_groups(tx: Transaction, ctx: RequestContext, group_ids: list[str], *, vpc_id: str | None = None,
@@ -103,8 +51,6 @@ def find_groups(tx: Transaction, ctx: RequestContext, group_ids: list[str], *, v
     wording). Objects come from `tx`: mutate them only in a write transaction.
     """
     wanted = list(dict.fromkeys(group_ids))
-    for gid in wanted:
-        check_group_id(gid)
     found = get_all_owned(tx, ctx, SecurityGroup, wanted, GROUP)
     if vpc_id is not None:
         for group in found:
@@ -144,18 +90,10 @@ def name_not_found(tx: Transaction, name: str, vpc_id: str | None) -> AwsError:
     return AwsError(f"The security group '{name}' does not exist{where}", code="InvalidGroup.NotFound")
 
 
-def ensure_default_vpc(ctx: RequestContext) -> str | None:
-    # default_vpc imports this module (for make_default_group): import it when first used.
-    from .default_vpc import ensure_default_vpc as ensure
-
-    return ensure(ctx)
-
-
 def target_group(tx: Transaction, ctx: RequestContext, req: dict, default_vpc_id: str | None = None) -> SecurityGroup:
     """The group a call names by GroupId, or by GroupName in the default VPC
     (`default_vpc_id`, from `ensure_default_vpc` called before the transaction)."""
     if req.get("GroupId"):
-        check_group_id(req["GroupId"])
         return get_owned(tx, ctx, SecurityGroup, req["GroupId"], GROUP)
     name = req.get("GroupName")
     if not name:
@@ -166,23 +104,6 @@ def target_group(tx: Transaction, ctx: RequestContext, req: dict, default_vpc_id
     if not found:
         raise name_not_found(tx, name, vpc_id)
     return found[0]
-
-
-#: Finders `fn(tx, group_id) -> list` of other resources (load balancers, endpoints) that
-#: use a group, so that DeleteSecurityGroup refuses while they do. Areas register here.
-GROUP_DEPENDENTS: list[Callable[[Transaction, str], list]] = []
-
-
-def dependents(tx: Transaction, group: SecurityGroup) -> list:
-    found: list = [e for e in tx.list(NetworkInterface, region=group.region)
-                   if group.id in e.security_group_ids]
-    found += [i for i in tx.list(Instance, region=group.region)
-              if group.id in i.security_group_ids and i.state != "terminated"]
-    found += [g for g in tx.list(SecurityGroup, region=group.region)
-              if g.id != group.id and any(r["group_id"] == group.id for r in g.rules)]
-    for finder in GROUP_DEPENDENTS:
-        found.extend(finder(tx, group.id))
-    return found
 
 
 # --- rendering -----------------------------------------------------------------------
@@ -285,7 +206,7 @@ def create_security_group(ctx: RequestContext, req: dict) -> dict:
             vpc_id=vpc_id,
             group_name=name,
             description=description,
-            rules=[all_traffic_rule(True, cidr_ipv4="0.0.0.0/0")],
+            rules=[all_out_rule()],
         )
         tx.put(group)
     return {"GroupId": group.id, "Tags": tag_list(group.tags), "SecurityGroupArn": group_arn(group)}
@@ -312,12 +233,10 @@ def _permission_fields(prefix: str, egress: bool, names: dict[str, str]) -> dict
 def describe_security_groups(ctx: RequestContext, req: dict) -> dict:
     default_vpc_id = ensure_default_vpc(ctx)
     ids, names = req.get("GroupIds") or [], req.get("GroupNames") or []
-    for gid in ids:
-        check_group_id(gid)
     with ctx.read() as tx:
         groups = tx.list(SecurityGroup, ctx.account, ctx.region)
         if ids or names:
-            chosen = {g.id for g in by_ids(groups, ids, lambda g: g.id, GROUP.not_found)} if ids else set()
+            chosen = {g.id for g in GROUP.select(groups, ids)} if ids else set()
             # GroupNames name groups of the default VPC only, as on AWS.
             in_default = {g.group_name: g for g in groups if g.vpc_id == default_vpc_id}
             for name in names:
@@ -350,7 +269,7 @@ def delete_security_group(ctx: RequestContext, req: dict) -> dict:
                 f'the specified group: "{group.id}" name: "default" cannot be deleted by a user',
                 code="CannotDelete",
             )
-        if dependents(tx, group):
+        if group_dependents(tx, group):
             raise DependencyViolation(f"resource {group.id} has a dependent object")
         tx.delete(group)
     return {"Return": True, "GroupId": group.id}

@@ -17,7 +17,7 @@ from ...protocol.errors import (
     MissingParameter,
 )
 from ...store import Transaction
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
 from ..common.lookup import SUBNET, VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
@@ -164,12 +164,10 @@ FILTERS = {
 @operation("ec2", "DescribeSubnets")
 def describe_subnets(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
-    for sid in req.get("SubnetIds") or ():
-        SUBNET.check(sid)
     with ctx.read() as tx:
         subnets = tx.list(Subnet, ctx.account, ctx.region)
         free = {s.id: available_count(tx, s) for s in subnets}
-    subnets = by_ids(subnets, req.get("SubnetIds"), lambda s: s.id, SUBNET.not_found)
+    subnets = SUBNET.select(subnets, req.get("SubnetIds"))
     fields = {**FILTERS, "available-ip-address-count": lambda s: free[s.id]}
     page, token = filter_and_page(subnets, req.get("Filters"), fields, tags=lambda s: s.tags,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))

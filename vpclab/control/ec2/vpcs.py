@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc
+from ...model.ec2 import SecurityGroup, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
     AwsError,
@@ -12,12 +12,13 @@ from ...protocol.errors import (
     InvalidParameterValue,
     MissingParameter,
 )
-from ..common.filters import by_ids, filter_and_page
+from ..common.dependents import vpc_dependents
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
 from ..common.lookup import VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
-from .security_groups import make_default_group
+from .stored_rules import make_default_group
 
 
 def parse_cidr(value: str, param: str = "cidrBlock") -> ipaddress.IPv4Network:
@@ -104,9 +105,7 @@ def describe_vpcs(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
     with ctx.read() as tx:
         vpcs = tx.list(Vpc, ctx.account, ctx.region)
-    for vid in req.get("VpcIds") or ():
-        VPC.check(vid)
-    vpcs = by_ids(vpcs, req.get("VpcIds"), lambda v: v.id, VPC.not_found)
+    vpcs = VPC.select(vpcs, req.get("VpcIds"))
     page, token = filter_and_page(vpcs, req.get("Filters"), FILTERS, tags=lambda v: v.tags,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {"Vpcs": [render(v) for v in page], "NextToken": token}
@@ -116,34 +115,13 @@ def describe_vpcs(ctx: RequestContext, req: dict) -> dict:
 def delete_vpc(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
-        groups = tx.list(SecurityGroup, vpc_id=vpc.id)
-        in_use = (
-            tx.list(Subnet, vpc_id=vpc.id)
-            or tx.list(NetworkInterface, vpc_id=vpc.id)
-            or [g for g in groups if g.group_name != "default"]
-            or dependents(tx, vpc.id)
-        )
-        if in_use:
+        if vpc_dependents(tx, vpc.id):
             raise DependencyViolation(f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
-        for group in groups:
+        for group in tx.list(SecurityGroup, vpc_id=vpc.id):
             tx.delete(group)
         tx.delete(vpc)
     return {}
 
-
-def dependents(tx, vpc_id: str) -> list:
-    """Other resources (endpoints, load balancers) that live in a VPC.
-
-    Areas that add resources to a VPC register a finder here, so that DeleteVpc learns
-    of them without importing every area.
-    """
-    found: list = []
-    for finder in VPC_DEPENDENTS:
-        found.extend(finder(tx, vpc_id))
-    return found
-
-
-VPC_DEPENDENTS: list = []
 
 _ATTRIBUTES = {
     "enableDnsSupport": "enable_dns_support",

@@ -9,30 +9,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ...model.elbv2 import Listener, LoadBalancer, TargetGroup
 from ...protocol.dispatch import RequestContext
 from ...protocol.errors import AwsError, ValidationError
-from ...store import Transaction
+from ...store import Resource, Transaction
 from ..common.filters import decode_token, encode_token
 from ..common.ids import new_hex
 from ..common.lookup import find_owned
 
+R = TypeVar("R", bound=Resource)
+
 
 def err(code: str, message: str) -> AwsError:
     return AwsError(message, code=code)
-
-
-def lb_not_found(message: str = "One or more load balancers not found") -> AwsError:
-    return err("LoadBalancerNotFound", message)
-
-
-def tg_not_found(message: str = "One or more target groups not found") -> AwsError:
-    return err("TargetGroupNotFound", message)
-
-
-def listener_not_found(message: str = "One or more listeners not found") -> AwsError:
-    return err("ListenerNotFound", message)
 
 
 def invalid_config(message: str) -> AwsError:
@@ -89,38 +81,76 @@ def arn_kind(arn: str) -> str | None:
     return None
 
 
-def check_arn(arn: str, kind: str, noun: str) -> None:
-    if arn_kind(arn) != kind:
-        raise ValidationError(f"'{arn}' is not a valid {noun} ARN")
+@dataclass(frozen=True)
+class ArnKind(Generic[R]):
+    """One ELBv2 resource kind: its name in `arn_kind`, its model class, and AWS's words
+    for an ARN not of its form (ValidationError) or naming none of the caller's."""
+
+    name: str
+    cls: type[R]
+    noun: str  # "Load balancer"
+    not_found_code: str
+
+    def check(self, arn: str) -> None:
+        if arn_kind(arn) != self.name:
+            raise ValidationError(f"'{arn}' is not a valid {self.noun.lower()} ARN")
+
+    def not_found(self, message: str | None = None) -> AwsError:
+        return err(self.not_found_code, message or f"One or more {self.noun.lower()}s not found")
+
+    def find(self, tx: Transaction, ctx: RequestContext, arn: str) -> R | None:
+        """The caller's resource `arn`, or None; ValidationError for an ARN of another form."""
+        self.check(arn)
+        return find_owned(tx, ctx, self.cls, arn)
+
+    def get(self, tx: Transaction, ctx: RequestContext, arn: str) -> R:
+        obj = self.find(tx, ctx, arn)
+        if obj is None:
+            raise self.not_found(f"{self.noun} '{arn}' not found")
+        return obj
+
+
+LOAD_BALANCER = ArnKind("load-balancer", LoadBalancer, "Load balancer", "LoadBalancerNotFound")
+TARGET_GROUP = ArnKind("target-group", TargetGroup, "Target group", "TargetGroupNotFound")
+LISTENER = ArnKind("listener", Listener, "Listener", "ListenerNotFound")
+#: By the name `arn_kind` reads off an ARN.
+ARN_KINDS: dict[str, ArnKind] = {k.name: k for k in (LOAD_BALANCER, TARGET_GROUP, LISTENER)}
+
+
+def lb_not_found(message: str | None = None) -> AwsError:
+    return LOAD_BALANCER.not_found(message)
+
+
+def tg_not_found(message: str | None = None) -> AwsError:
+    return TARGET_GROUP.not_found(message)
+
+
+def listener_not_found(message: str | None = None) -> AwsError:
+    return LISTENER.not_found(message)
 
 
 def get_lb(tx: Transaction, ctx: RequestContext, arn: str) -> LoadBalancer:
-    check_arn(arn, "load-balancer", "load balancer")
-    lb = find_owned(tx, ctx, LoadBalancer, arn)
-    if lb is None:
-        raise lb_not_found(f"Load balancer '{arn}' not found")
-    return lb
+    return LOAD_BALANCER.get(tx, ctx, arn)
 
 
 def find_lb(tx: Transaction, ctx: RequestContext, arn: str) -> LoadBalancer | None:
-    check_arn(arn, "load-balancer", "load balancer")
-    return find_owned(tx, ctx, LoadBalancer, arn)
+    return LOAD_BALANCER.find(tx, ctx, arn)
 
 
 def get_tg(tx: Transaction, ctx: RequestContext, arn: str) -> TargetGroup:
-    check_arn(arn, "target-group", "target group")
-    tg = find_owned(tx, ctx, TargetGroup, arn)
-    if tg is None:
-        raise tg_not_found(f"Target group '{arn}' not found")
-    return tg
+    return TARGET_GROUP.get(tx, ctx, arn)
+
+
+def find_tg(tx: Transaction, ctx: RequestContext, arn: str) -> TargetGroup | None:
+    return TARGET_GROUP.find(tx, ctx, arn)
 
 
 def get_listener(tx: Transaction, ctx: RequestContext, arn: str) -> Listener:
-    check_arn(arn, "listener", "listener")
-    listener = find_owned(tx, ctx, Listener, arn)
-    if listener is None:
-        raise listener_not_found(f"Listener '{arn}' not found")
-    return listener
+    return LISTENER.get(tx, ctx, arn)
+
+
+def find_listener(tx: Transaction, ctx: RequestContext, arn: str) -> Listener | None:
+    return LISTENER.find(tx, ctx, arn)
 
 
 # Relations ----------------------------------------------------------------------------------
@@ -251,8 +281,14 @@ def tag_dict(tags: list[dict] | None) -> dict[str, str]:
     return out
 
 
+def key_values(values: dict[str, str]) -> list[dict]:
+    """A map in ELBv2's wire form, as Tags and Attributes are: a list of Key/Value pairs
+    (empty, never left out)."""
+    return [{"Key": k, "Value": v} for k, v in values.items()]
+
+
 def tag_list(tags: dict[str, str]) -> list[dict]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
+    return key_values(tags)
 
 
 # Values ---------------------------------------------------------------------------------------------

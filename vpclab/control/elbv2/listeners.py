@@ -7,17 +7,19 @@ ACM: a TLS listener's certificate ARNs are kept as given, not checked.
 """
 from __future__ import annotations
 
-from ...model.elbv2 import Listener, LoadBalancer, TargetGroup
+from ...model.elbv2 import Listener, LoadBalancer
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
 from .common import (
     action_target_groups,
-    check_arn,
     err,
+    find_listener,
     get_lb,
     get_listener,
+    get_tg,
     invalid_config,
+    key_values,
     lbs_of_tg,
     listener_not_found,
     new_listener_arn,
@@ -82,10 +84,7 @@ def _forward_action(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, prot
     if len(arns) != 1:
         raise ValidationError("You can specify only one target group for a forward action of a Network Load Balancer")
     arn = arns[0]
-    check_arn(arn, "target-group", "target group")
-    tg = tx.get(TargetGroup, arn)
-    if tg is None or tg.account != ctx.account or tg.region != ctx.region:
-        raise err("TargetGroupNotFound", f"Target group '{arn}' not found")
+    tg = get_tg(tx, ctx, arn)
     if tg.protocol not in COMPATIBLE[protocol] or tg.target_type == "lambda" or (
             tg.target_type == "alb" and protocol != "TCP"):
         raise err("IncompatibleProtocols",
@@ -189,9 +188,8 @@ def describe_listeners(ctx: RequestContext, req: dict) -> dict:
         else:
             listeners = []
             for arn in arns:
-                check_arn(arn, "listener", "listener")
-                listener = tx.get(Listener, arn)
-                if listener is None or listener.account != ctx.account or listener.region != ctx.region:
+                listener = find_listener(tx, ctx, arn)
+                if listener is None:
                     raise listener_not_found()
                 if listener not in listeners:
                     listeners.append(listener)
@@ -237,7 +235,7 @@ def delete_listener(ctx: RequestContext, req: dict) -> dict:
 def describe_listener_attributes(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         listener = get_listener(tx, ctx, req["ListenerArn"])
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(listener).items()]}
+    return {"Attributes": key_values(attributes(listener))}
 
 
 @operation("elbv2", "ModifyListenerAttributes")
@@ -255,5 +253,5 @@ def modify_listener_attributes(ctx: RequestContext, req: dict) -> dict:
             changes[key] = value
         listener.attributes = {**listener.attributes, **changes}
         tx.put(listener)
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(listener).items()]}
+    return {"Attributes": key_values(attributes(listener))}
 

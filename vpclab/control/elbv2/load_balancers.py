@@ -8,22 +8,12 @@ data plane makes a node of each mapping and moves the NLB from `provisioning` to
 `active`; without a data plane, a lifecycle step does so `lifecycle.SETTLE_DELAY`
 seconds after creation (both through `model.observed.mark_load_balancer_active`).
 
-Hooks for other areas
----------------------
-`LOAD_BALANCER_USERS: list[Callable[[Transaction, str], bool]]` — each callable gets the
-write transaction of a DeleteLoadBalancer and the NLB's ARN, and returns True when its
-area still uses that NLB (PrivateLink: an endpoint service naming it). Any True makes
-DeleteLoadBalancer fail with `ResourceInUse` "Load balancer '<arn>' cannot be deleted
-because it is currently associated with another service". Register with
-`LOAD_BALANCER_USERS.append(fn)` at import time of your area.
-
 Only `network` load balancers exist in vpclab; `application` and `gateway` are refused
 with a ValidationError that says so.
 """
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 
 from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
 from ...model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
@@ -32,11 +22,11 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
 from ..common import lifecycle
+from ..common.dependents import load_balancer_users
 from ..common.lookup import find_owned
 from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
 from ..ec2.regions import zone_by_name
-from ..ec2.vpcs import VPC_DEPENDENTS
 from .common import (
     action_target_groups,
     check_lb_name,
@@ -44,6 +34,7 @@ from .common import (
     find_lb,
     get_lb,
     invalid_config,
+    key_values,
     lb_not_found,
     lb_suffix,
     new_lb_arn,
@@ -51,9 +42,6 @@ from .common import (
     parse_bool,
     tag_dict,
 )
-
-#: fn(tx, lb_arn) -> True when another area (PrivateLink) still uses the NLB.
-LOAD_BALANCER_USERS: list[Callable[[Transaction, str], bool]] = []
 
 #: Route 53 hosted zone of NLB DNS names, per region (AWS's published values).
 NLB_HOSTED_ZONES = {
@@ -150,8 +138,8 @@ def _subnets(tx: Transaction, ctx: RequestContext, mappings: list[dict], scheme:
         if sid in seen_ids:
             raise ValidationError(f"Subnet '{sid}' was specified more than once")
         seen_ids.add(sid)
-        subnet = tx.get(Subnet, sid)
-        if subnet is None or subnet.account != ctx.account or subnet.region != ctx.region:
+        subnet = find_owned(tx, ctx, Subnet, sid)
+        if subnet is None:
             raise err("SubnetNotFound", f"The subnet ID '{sid}' does not exist")
         if m.get("AllocationId"):
             # vpclab has no Elastic IPs.
@@ -331,7 +319,7 @@ def delete_load_balancer(ctx: RequestContext, req: dict) -> dict:
         if attributes(lb)["deletion_protection.enabled"] == "true":
             raise err("OperationNotPermitted",
                       f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled")
-        if any(user(tx, arn) for user in LOAD_BALANCER_USERS):
+        if load_balancer_users(tx, arn):
             raise err("ResourceInUse",
                       f"Load balancer '{arn}' cannot be deleted because it is currently associated with another service")
         tg_arns: list[str] = []
@@ -349,7 +337,7 @@ def delete_load_balancer(ctx: RequestContext, req: dict) -> dict:
 def describe_load_balancer_attributes(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         lb = get_lb(tx, ctx, req["LoadBalancerArn"])
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(lb).items()]}
+    return {"Attributes": key_values(attributes(lb))}
 
 
 def _check_attribute(lb: LoadBalancer, key: str, value: str) -> None:
@@ -380,7 +368,7 @@ def modify_load_balancer_attributes(ctx: RequestContext, req: dict) -> dict:
             raise invalid_config("The value of 'access_logs.s3.bucket' cannot be empty when access logs are enabled")
         lb.attributes = {**lb.attributes, **changes}
         tx.put(lb)
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(lb).items()]}
+    return {"Attributes": key_values(attributes(lb))}
 
 
 @operation("elbv2", "SetSecurityGroups")
@@ -450,12 +438,3 @@ def set_ip_address_type(ctx: RequestContext, req: dict) -> dict:
     if req["IpAddressType"] != "ipv4":
         raise ValidationError(f"IP address type '{req['IpAddressType']}' is not supported by vpclab; use 'ipv4'")
     return {"IpAddressType": lb.ip_address_type}
-
-
-# DeleteVpc sees NLBs (their ENIs already block it) ------------------------------------------------
-
-def _vpc_load_balancers(tx: Transaction, vpc_id: str) -> list:
-    return tx.list(LoadBalancer, vpc_id=vpc_id)
-
-
-VPC_DEPENDENTS.append(_vpc_load_balancers)

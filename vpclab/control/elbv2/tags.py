@@ -2,28 +2,17 @@
 listener ARNs (one request may mix them, as on AWS)."""
 from __future__ import annotations
 
-from ...model.elbv2 import Listener, LoadBalancer, TargetGroup
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
-from .common import MAX_TAGS, arn_kind, err, tag_dict, tag_list, too_many_tags
-
-_KINDS = {
-    "load-balancer": (LoadBalancer, "LoadBalancerNotFound", "Load balancer"),
-    "target-group": (TargetGroup, "TargetGroupNotFound", "Target group"),
-    "listener": (Listener, "ListenerNotFound", "Listener"),
-}
+from .common import ARN_KINDS, MAX_TAGS, arn_kind, tag_dict, tag_list, too_many_tags
 
 
 def _taggable(tx: Transaction, ctx: RequestContext, arn: str):
     kind = arn_kind(arn)
     if kind is None:
         raise ValidationError(f"'{arn}' is not a valid resource ARN")
-    cls, code, noun = _KINDS[kind]
-    obj = tx.get(cls, arn)
-    if obj is None or obj.account != ctx.account or obj.region != ctx.region:
-        raise err(code, f"{noun} '{arn}' not found")
-    return obj
+    return ARN_KINDS[kind].get(tx, ctx, arn)
 
 
 def _arns(req: dict, limit: int = 20) -> list[str]:

@@ -18,15 +18,17 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
 from ..common import lifecycle
+from ..common.lookup import find_owned
 from ..ec2.default_vpc import ensure_default_vpc
-from ..ec2.vpcs import VPC_DEPENDENTS
 from .common import (
-    check_arn,
+    TARGET_GROUP,
     check_tg_name,
     err,
+    find_tg,
     get_lb,
     get_tg,
     invalid_config,
+    key_values,
     lbs_of_tg,
     listeners_of_tg,
     new_tg_arn,
@@ -247,8 +249,8 @@ def create_target_group(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
     with ctx.write() as tx:
         if vpc_id:
-            vpc = tx.get(Vpc, vpc_id)
-            if vpc is None or vpc.account != ctx.account or vpc.region != ctx.region:
+            vpc = find_owned(tx, ctx, Vpc, vpc_id)
+            if vpc is None:
                 raise ValidationError(f"The VPC ID '{vpc_id}' is not found")
         existing = tx.list(TargetGroup, ctx.account, ctx.region, name=name)
         if existing:
@@ -279,7 +281,7 @@ def describe_target_groups(ctx: RequestContext, req: dict) -> dict:
         tgs = tx.list(TargetGroup, ctx.account, ctx.region)
         if arns:
             for arn in arns:
-                check_arn_tg(arn)
+                TARGET_GROUP.check(arn)
             known = {tg.id for tg in tgs}
             if any(a not in known for a in arns):
                 raise tg_not_found()
@@ -297,10 +299,6 @@ def describe_target_groups(ctx: RequestContext, req: dict) -> dict:
         return {"TargetGroups": [render(tx, tg) for tg in items], "NextMarker": marker}
 
 
-def check_arn_tg(arn: str) -> None:
-    check_arn(arn, "target-group", "target group")
-
-
 @operation("elbv2", "ModifyTargetGroup")
 def modify_target_group(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
@@ -313,10 +311,9 @@ def modify_target_group(ctx: RequestContext, req: dict) -> dict:
 @operation("elbv2", "DeleteTargetGroup")
 def delete_target_group(ctx: RequestContext, req: dict) -> dict:
     arn = req["TargetGroupArn"]
-    check_arn_tg(arn)
     with ctx.write() as tx:
-        tg = tx.get(TargetGroup, arn)
-        if tg is None or tg.account != ctx.account or tg.region != ctx.region:
+        tg = find_tg(tx, ctx, arn)
+        if tg is None:
             return {}  # AWS: deleting a missing target group succeeds
         if listeners_of_tg(tx, tg):
             raise err("ResourceInUse", f"Target group '{arn}' is currently in use by a listener or a rule")
@@ -329,7 +326,7 @@ def delete_target_group(ctx: RequestContext, req: dict) -> dict:
 def describe_target_group_attributes(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         tg = get_tg(tx, ctx, req["TargetGroupArn"])
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(tg).items()]}
+    return {"Attributes": key_values(attributes(tg))}
 
 
 @operation("elbv2", "ModifyTargetGroupAttributes")
@@ -343,7 +340,7 @@ def modify_target_group_attributes(ctx: RequestContext, req: dict) -> dict:
             changes[key] = value
         tg.attributes = {**tg.attributes, **changes}
         tx.put(tg)
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attributes(tg).items()]}
+    return {"Attributes": key_values(attributes(tg))}
 
 
 # Targets ----------------------------------------------------------------------------------------------
@@ -377,8 +374,8 @@ def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup, target
             if zone:
                 raise ValidationError(
                     "An Availability Zone cannot be specified for targets of target groups with target type 'instance'")
-            inst = tx.get(Instance, tid)
-            if inst is None or inst.account != ctx.account or inst.region != ctx.region:
+            inst = find_owned(tx, ctx, Instance, tid)
+            if inst is None:
                 unknown.append(tid)
                 continue
             if inst.vpc_id != tg.vpc_id:
@@ -469,8 +466,8 @@ def deregister_targets(ctx: RequestContext, req: dict) -> dict:
             tid, port = t["Id"], t.get("Port")
             matches = [r for r in tg.targets if r["id"] == tid and (port is None or r["port"] == port)]
             if not matches and tg.target_type == "instance":
-                inst = tx.get(Instance, tid)
-                if inst is None or inst.account != ctx.account or inst.region != ctx.region:
+                inst = find_owned(tx, ctx, Instance, tid)
+                if inst is None:
                     missing.append(tid)
             for r in matches:
                 if in_use and delay > 0:
@@ -517,8 +514,8 @@ def describe_target_health(ctx: RequestContext, req: dict) -> dict:
         for t in asked:
             tid, port = t["Id"], t.get("Port")
             if tg.target_type == "instance":
-                inst = tx.get(Instance, tid)
-                if inst is None or inst.account != ctx.account or inst.region != ctx.region:
+                inst = find_owned(tx, ctx, Instance, tid)
+                if inst is None:
                     invalid.append(tid)
                     continue
             matches = [r for r in tg.targets if r["id"] == tid and (port is None or r["port"] == port)]
@@ -531,12 +528,3 @@ def describe_target_health(ctx: RequestContext, req: dict) -> dict:
         if invalid:
             raise _invalid_target("The following targets are not valid", invalid)
         return {"TargetHealthDescriptions": out}
-
-
-# DeleteVpc sees target groups ----------------------------------------------------------------------
-
-def _vpc_target_groups(tx: Transaction, vpc_id: str) -> list:
-    return tx.list(TargetGroup, vpc_id=vpc_id)
-
-
-VPC_DEPENDENTS.append(_vpc_target_groups)

@@ -16,11 +16,10 @@ from ...model.privatelink import EndpointService
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import InvalidParameter, InvalidParameterCombination
 from ...store import Transaction
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
-from ..common.lookup import SERVICE, get_owned
+from ..common.lookup import SERVICE, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
-from ..elbv2 import load_balancers
 from . import connection_notifications
 from .common import (
     ACTIVE_STATES,
@@ -95,8 +94,8 @@ def check_load_balancers(tx: Transaction, ctx: RequestContext, arns: list[str],
     """The caller's Network Load Balancers named by `arns`, not used by another service."""
     found = []
     for arn in arns:
-        lb = tx.get(LoadBalancer, arn)
-        if lb is None or lb.account != ctx.account or lb.region != ctx.region:
+        lb = find_owned(tx, ctx, LoadBalancer, arn)
+        if lb is None:
             # AWS's exact text is unconfirmed; the code is InvalidParameter.
             raise InvalidParameter(f"Network load balancer '{arn}' does not exist.")
         if lb.type != "network":
@@ -190,11 +189,8 @@ CONFIG_FILTERS = {
 
 @operation("ec2", "DescribeVpcEndpointServiceConfigurations")
 def describe_services(ctx: RequestContext, req: dict) -> dict:
-    for sid in req.get("ServiceIds") or ():
-        SERVICE.check(sid)
     with ctx.read() as tx:
-        services = tx.list(EndpointService, ctx.account, ctx.region)
-        services = by_ids(services, req.get("ServiceIds"), lambda s: s.id, SERVICE.not_found)
+        services = SERVICE.select(tx.list(EndpointService, ctx.account, ctx.region), req.get("ServiceIds"))
         page, token = filter_and_page(services, req.get("Filters"), CONFIG_FILTERS, tags=lambda s: s.tags,
                                       max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
         out = [render_configuration(tx, s) for s in page]
@@ -254,8 +250,8 @@ def delete_services(ctx: RequestContext, req: dict) -> dict:
     unsuccessful = []
     with ctx.write() as tx:
         for sid in req["ServiceIds"]:
-            svc = tx.get(EndpointService, sid)
-            if svc is None or svc.account != ctx.account or svc.region != ctx.region:
+            svc = find_owned(tx, ctx, EndpointService, sid)
+            if svc is None:
                 unsuccessful.append(_unsuccessful(
                     sid, "InvalidVpcEndpointService.NotFound",
                     f"The VpcEndpointService Id '{sid}' does not exist"))
@@ -382,13 +378,3 @@ def describe_endpoint_services(ctx: RequestContext, req: dict) -> dict:
                                   tags=lambda d: tags[d["ServiceId"]],
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {"ServiceNames": [d["ServiceName"] for d in page], "ServiceDetails": page, "NextToken": token}
-
-
-# Other areas' rules --------------------------------------------------------------------
-
-def load_balancer_in_use(tx: Transaction, lb_arn: str) -> bool:
-    """Is the NLB fronting an endpoint service? (DeleteLoadBalancer then answers ResourceInUse.)"""
-    return any(lb_arn in s.network_load_balancer_arns for s in tx.list(EndpointService))
-
-
-load_balancers.LOAD_BALANCER_USERS.append(load_balancer_in_use)

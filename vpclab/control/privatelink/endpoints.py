@@ -33,14 +33,13 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
 from ...store import Transaction
 from ..common import lifecycle
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
-from ..common.lookup import ENDPOINT, SUBNET, VPC, get_owned
+from ..common.lookup import ENDPOINT, SUBNET, VPC, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
 from ..ec2.security_groups import default_group, find_groups
-from ..ec2.vpcs import VPC_DEPENDENTS
 from . import connection_notifications
 from .common import (
     ENDPOINT_REQUESTER_ID,
@@ -339,12 +338,10 @@ def listed(ep: Endpoint, now: float) -> bool:
 @operation("ec2", "DescribeVpcEndpoints")
 def describe_endpoints(ctx: RequestContext, req: dict) -> dict:
     ids = req.get("VpcEndpointIds")
-    for eid in ids or ():
-        ENDPOINT.check(eid)
     now = ctx.now.timestamp()
     with ctx.read() as tx:
         endpoints = [e for e in tx.list(Endpoint, ctx.account, ctx.region) if listed(e, now)]
-        endpoints = by_ids(endpoints, ids, lambda e: e.id, ENDPOINT.not_found)
+        endpoints = ENDPOINT.select(endpoints, ids)
         page, token = filter_and_page(endpoints, req.get("Filters"), FILTERS, tags=lambda e: e.tags,
                                       max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
         out = [render(tx, e) for e in page]
@@ -418,8 +415,8 @@ def delete_endpoints(ctx: RequestContext, req: dict) -> dict:
     now = ctx.now.timestamp()
     with ctx.write() as tx:
         for eid in req["VpcEndpointIds"]:
-            ep = tx.get(Endpoint, eid)
-            if ep is None or ep.account != ctx.account or ep.region != ctx.region or not listed(ep, now):
+            ep = find_owned(tx, ctx, Endpoint, eid)
+            if ep is None or not listed(ep, now):
                 unsuccessful.append({"ResourceId": eid, "Error": {
                     "Code": "InvalidVpcEndpoint.NotFound",
                     "Message": f"The VpcEndpoint Id '{eid}' does not exist"}})
@@ -447,11 +444,3 @@ def settle_endpoints(tx: Transaction, now: float, dataplane: bool) -> None:
         elif ep.state == "deleted" and now >= ep.state_changed + PURGE_AFTER:
             connection_notifications.delete_attached(tx, endpoint_id=ep.id)
             tx.delete(ep)
-
-
-def endpoints_in_vpc(tx: Transaction, vpc_id: str) -> list[Endpoint]:
-    """DeleteVpc's dependents: the VPC's endpoints that are not deleted yet."""
-    return tx.list(Endpoint, vpc_id=vpc_id, where=lambda e: e.state != "deleted")
-
-
-VPC_DEPENDENTS.append(endpoints_in_vpc)
