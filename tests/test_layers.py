@@ -12,17 +12,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "vpclab"
-
-#: Cycles another branch removes (the control plane's); the test fails once one is gone,
-#: so that it is taken off this list, and on any cycle not in it.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"vpclab.control.ec2.default_vpc", "vpclab.control.ec2.regions",
-               "vpclab.control.ec2.security_groups"}),
-}
-
 
 def _modules() -> dict[str, tuple[Path, bool]]:
     out = {}
@@ -154,8 +145,4 @@ def test_cycle_finder_finds_a_cycle():
 
 
 def test_no_import_cycles_among_vpclab_modules():
-    cycles = _cycles(IMPORTS)
-    assert cycles - KNOWN_CYCLES == set(), "new import cycles"
-    gone = KNOWN_CYCLES - cycles
-    if gone:
-        pytest.fail(f"cycles no longer there: take them off KNOWN_CYCLES: {sorted(map(sorted, gone))}")
+    assert _cycles(IMPORTS) == set()
