@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.server import ServerProcess, free_port
 from vpclab.dataplane import runtime
-
-from conftest import ACCOUNT_1, ServerProcess, free_port
 
 
 def test_unavailable_reason_names_the_missing_privilege(monkeypatch):

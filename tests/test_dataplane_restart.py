@@ -15,10 +15,10 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, free_port
-from conftest import wait_for as _wait_for
-from test_lab import processes_of, run_lab
 
+from tests.helpers.lab import processes_of, run_lab
+from tests.helpers.server import ServerProcess, free_port
+from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.kernel import naming, netns
 
 pytestmark = pytest.mark.netns

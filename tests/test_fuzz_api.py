@@ -12,7 +12,7 @@ from pathlib import Path
 
 import botocore.serialize
 
-from conftest import free_port
+from tests.helpers.server import free_port
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz_api.py"
 sys.path.insert(0, str(_PATH.parent))  # as for the script itself: benchmarks/_harness.py beside it

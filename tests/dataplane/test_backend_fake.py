@@ -3,8 +3,8 @@
 from dataclasses import replace
 
 import pytest
-from dp_lab import two_vpcs
 
+from tests.helpers.netns_lab import two_vpcs
 from vpclab.kernel import FakeBackend, Plan, PlanError
 from vpclab.kernel.nft import NftSet, NftTable, with_elements
 from vpclab.kernel.seam import (
