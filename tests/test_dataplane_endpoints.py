@@ -2,7 +2,6 @@
 real traffic from account 2 through an endpoint to an NLB target in account 1."""
 from __future__ import annotations
 
-import time
 from functools import partial
 from types import SimpleNamespace
 
@@ -280,7 +279,7 @@ def test_endpoint_forwards_only_while_available(dataplane_server):
 
     # pendingAcceptance: the ENI address exists, nothing answers.
     assert endpoint_state(c.ec2_2, endpoint_id) == "pendingAcceptance"
-    time.sleep(1.5)  # a few passes of the loop
+    dataplane_server.wait_for_passes()  # the plan for pendingAcceptance is applied
     assert curl(prefix, c.client, url, timeout=1) is None
 
     # Accepted -> available: the provider target answers, and sees the NLB node as source.

@@ -295,7 +295,7 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
         w.target_health[rec.id] = rec
         monkeypatch.setattr(health, "LOST_RECORD_AFTER", 0.0)
         agent.sync(w)
-        time.sleep(0.5)
+        time.sleep(0.5)  # more checks (every 0.3 s at this scale) with the record shown: still no writes
         assert len(written) == count
         # the control plane dropped the record (group unused and used again between passes):
         # the target starts over, and its first passed check records it healthy again
@@ -435,7 +435,7 @@ def test_proxy_protocol_v2_through_the_nlb(fast_server, tmp_path):
     record = tmp_path / "received.txt"
     server = _spawn(prefix, target, 8080, record)
     try:
-        time.sleep(0.3)
+        time.sleep(0.3)  # the server binds before the first checks
         elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": target}])
         _wait_health(elb, tg, {target: "healthy"})
         node = ec2.describe_network_interfaces(Filters=[

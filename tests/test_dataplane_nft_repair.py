@@ -9,7 +9,6 @@ command line inside its namespace; everything runs inside namespaces the server 
 from __future__ import annotations
 
 import json
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -131,9 +130,9 @@ def test_each_table_kind_flushed_by_hand_is_repaired_and_enforced_again(repairin
         assert wait_for(lambda: curl(prefix, c.client, works), timeout=10) == answer
 
     assert "edited by hand" in srv.log()
-    time.sleep(FULL_PERIOD + 1)  # a full pass with nothing to repair: nothing is replaced again
+    srv.wait_for_passes(full=True)  # the last repair's pass has ended
     repairs = srv.log().count("edited by hand")
-    time.sleep(FULL_PERIOD + 1)
+    srv.wait_for_passes(full=True)  # a whole full pass with nothing to repair: nothing is replaced again
     assert srv.log().count("edited by hand") == repairs
 
 

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -59,7 +58,7 @@ def test_kill9_restart_hand_damage_and_down(tmp_path):
         ec2 = srv.client("ec2", "222222222222")
         endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[lab["endpoint_id"]])["VpcEndpoints"][0]
         assert endpoint["State"] == "available"
-        time.sleep(1.5)  # at least one reconcile pass
+        srv.wait_for_passes()  # a whole reconcile pass of the new server
         assert sorted(netns.list_namespaces(prefix)) == before
         assert "Welcome to nginx!" in curl_through_endpoint(state_dir, lab)
 

@@ -187,7 +187,7 @@ def test_kill9_loses_no_acknowledged_write(tmp_path):
     try:
         for t in threads:
             t.start()
-        time.sleep(BURST_SECONDS)
+        time.sleep(BURST_SECONDS)  # the writers run this long before the kill
         with lock:
             acked_before_kill = len(acked_vpcs)
         srv.kill9()  # SIGKILL while the writers are still going

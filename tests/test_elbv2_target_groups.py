@@ -288,7 +288,7 @@ def test_health_states_through_a_listener(elb, ec2, vpc_id):
     state = _health(elb, arn)[0]["TargetHealth"]
     # Nothing checks targets without a data plane: initial, never healthy.
     assert (state["State"], state["Reason"]) == ("initial", "Elb.RegistrationInProgress")
-    time.sleep(0.5)
+    time.sleep(0.5)  # five ticks of the control plane's settle timer (0.1 s): it never makes it healthy
     assert _health(elb, arn)[0]["TargetHealth"]["State"] == "initial"
 
     # Deregistering drains for the deregistration delay, then the target is gone.
