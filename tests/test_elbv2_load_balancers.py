@@ -264,8 +264,10 @@ def test_other_account_sees_nothing(elb, elb_2, ec2):
 # Delete -------------------------------------------------------------------------------------------------------
 
 def test_delete_missing_succeeds(elb):
-    elb.delete_load_balancer(
-        LoadBalancerArn=f"arn:aws:elasticloadbalancing:{REGION}:111111111111:loadbalancer/net/gone/0123456789abcdef")
+    arn = f"arn:aws:elasticloadbalancing:{REGION}:111111111111:loadbalancer/net/gone/0123456789abcdef"
+    out = elb.delete_load_balancer(LoadBalancerArn=arn)
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert error_of(elb.describe_load_balancers, LoadBalancerArns=[arn])["Code"] == "LoadBalancerNotFound"
 
 
 def test_deletion_protection(elb, ec2):

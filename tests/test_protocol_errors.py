@@ -318,9 +318,11 @@ def test_parser_only_raises_aws_errors(op):
     @given(st.dictionaries(keys | st.text(max_size=6), text, max_size=8))
     def run(params):
         try:
-            parser_for(svc.protocol).parse(params, shape)
-        except AwsError:
-            pass
+            parsed = parser_for(svc.protocol).parse(params, shape)
+        except AwsError as err:
+            assert 400 <= err.status < 500, err
+        else:
+            assert isinstance(parsed, dict)
 
     run()
 
