@@ -308,7 +308,7 @@ async def _settle_forever(store: Store, dataplane: bool, period: float = 0.1) ->
     while True:
         await asyncio.sleep(period)
         try:
-            lifecycle.settle(store, time.time(), dataplane)
+            lifecycle.settle(store, time.time(), control.LIFECYCLE_STEPS, dataplane)
         except Exception:  # a bug in one step must not stop the server
             log.exception("lifecycle step failed")
 

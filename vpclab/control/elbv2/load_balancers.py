@@ -261,8 +261,7 @@ def create_load_balancer(ctx: RequestContext, req: dict) -> dict:
     return {"LoadBalancers": [render(lb)]}
 
 
-@lifecycle.step
-def _settle_load_balancers(tx: Transaction, now: float, dataplane: bool) -> None:
+def settle_load_balancers(tx: Transaction, now: float, dataplane: bool) -> None:
     """Without a data plane: provisioning -> active once the settle delay has passed (with
     one, the NLB area does it once the nodes exist)."""
     if dataplane:

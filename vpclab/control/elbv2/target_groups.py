@@ -17,7 +17,6 @@ from ...model.elbv2 import TargetGroup
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
-from ..common import lifecycle
 from ..common.lookup import find_owned
 from ..ec2.default_vpc import ensure_default_vpc
 from .common import (
@@ -482,8 +481,7 @@ def deregister_targets(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
-@lifecycle.step
-def _finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
+def finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
     """Drained targets leave their group; terminated instances are deregistered (as AWS does)."""
     for tg in tx.list(TargetGroup, where=lambda g: bool(g.targets)):
         delay = deregistration_delay(tg)
