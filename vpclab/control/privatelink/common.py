@@ -11,7 +11,7 @@ import secrets
 import string
 
 from ...model.elbv2 import LoadBalancer
-from ...model.privatelink import CONNECTED_STATES, Endpoint, EndpointService
+from ...model.privatelink import Endpoint, EndpointService
 from ...protocol.dispatch import RequestContext
 from ...protocol.errors import AwsError
 from ...store import Transaction
