@@ -23,7 +23,7 @@ from ..store import Store
 from .agents import dns, health, instances
 from .areas import endpoints, load_balancers, network, security_groups
 from .planner import Contributor, build_plan
-from .world import World
+from .world import AgentHost, World
 
 log = logging.getLogger("vpclab.dataplane")
 
@@ -32,7 +32,7 @@ log = logging.getLogger("vpclab.dataplane")
 AREAS = [network, security_groups, load_balancers, endpoints]
 
 #: Agents: long-lived helpers synced after every apply (modules defining `make_agent(dp)`).
-AGENT_MODULES = [instances, dns, health]
+AGENT_MODULES: list[AgentModule] = [instances, dns, health]
 
 PERIOD = 1.0  # seconds between passes when nothing changed
 FULL_PERIOD = 15.0  # seconds between full passes (read every namespace: repairs hand-made damage)
@@ -57,6 +57,12 @@ class Agent(Protocol):
 
     def close(self) -> None:
         """Stop threads; leave what runs in the namespaces running."""
+
+
+class AgentModule(Protocol):
+    """A module of `AGENT_MODULES` (the checker holds each one to it)."""
+
+    def make_agent(self, dp: AgentHost) -> Agent: ...
 
 
 @dataclass

@@ -3,11 +3,16 @@
 Reconcilers are pure functions of a `World`: it is taken in one read transaction, so a
 plan never mixes two versions of the store. Objects are the store's shared ones: never
 mutate them (write observed facts through a store transaction instead).
+
+`Reporter` and `AgentHost` say what the areas and agents get of the running data plane;
+they live here because those modules cannot import `runtime`, which imports them.
 """
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from ..model.dataplane import TransitLink
 from ..model.ec2 import Instance, NetworkInterface, SecurityGroup, Subnet, Vpc
@@ -65,6 +70,23 @@ class World:
         """
         return [i for i in self.instances.values()
                 if i.state in ("pending", "running", "stopping", "shutting-down")]
+
+
+class Reporter(Protocol):
+    """What an area's `observe` gets of the running data plane (`runtime.DataPlane`): the
+    store it writes observed facts to."""
+
+    store: Store
+
+
+class AgentHost(Reporter, Protocol):
+    """What an agent (`make_agent(dp)`) gets of the running data plane: the store, the
+    ownership prefix and state directory it works under, and `poke` to ask for a pass."""
+
+    prefix: str
+    state_dir: Path
+
+    def poke(self) -> None: ...
 
 
 def gateway_of(cidr: str) -> str:

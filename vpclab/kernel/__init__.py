@@ -9,6 +9,21 @@ pay for pyroute2 and libnftables at start-up.
 """
 
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # What the checker reads for the names below (at run time __getattr__ imports them).
+    from vpclab.kernel.backend import Backend as Backend, FakeBackend as FakeBackend
+    from vpclab.kernel.nft import NftChain as NftChain, NftSet as NftSet, NftTable as NftTable
+    from vpclab.kernel.topology import (
+        Bridge as Bridge,
+        Interface as Interface,
+        Namespace as Namespace,
+        Plan as Plan,
+        PlanError as PlanError,
+        Route as Route,
+        VethPair as VethPair,
+    )
 
 _EXPORTS = {
     "Backend": "backend",
@@ -28,7 +43,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

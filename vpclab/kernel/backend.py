@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from vpclab.kernel import naming
 from vpclab.kernel.fake import FakeKernel
 from vpclab.kernel.links import LinkState
+from vpclab.kernel.nft import NftTable
 from vpclab.kernel.seam import (
     Action,
     AddAddress,
@@ -228,8 +229,8 @@ class Backend:
 
         links = plan.links()
         self._scope = scope = self._plan_scope(plan, links, ids, full)
-        for name, sc in scope.items():
-            self._links[name] = dict(self.kernel.observe(name, (), sc.links, routes=False, tables=False).links)
+        for name, read in scope.items():
+            self._links[name] = dict(self.kernel.observe(name, (), read.links, routes=False, tables=False).links)
         self._remove_unwanted_links(plan, links, done)
         self._create_links(plan, links, done)
         for ns in plan:
@@ -295,20 +296,20 @@ class Backend:
             )
         # a veth end that is read needs its partner read too (pairing is judged from both)
         pulled: dict[str, set[str]] = {}
-        for (ns, name), (peer_ns, peer_name) in list(self._partners.items()) + list(self._applied_partners.items()):
-            sc = scope.get(ns)
+        for (ns_name, name), (peer_ns, peer_name) in list(self._partners.items()) + list(self._applied_partners.items()):
+            sc = scope.get(ns_name)
             if sc is None or not sc.has(name):
                 continue
             other = scope.get(peer_ns)
             if other is not None and other.has(peer_name):
                 continue
             pulled.setdefault(peer_ns, set()).add(peer_name)
-        for ns, names in pulled.items():
-            if ns not in ids:
+        for ns_name, names in pulled.items():
+            if ns_name not in ids:
                 continue
-            sc = scope.get(ns)
+            sc = scope.get(ns_name)
             if sc is None:
-                scope[ns] = _Scope(names, routes=False, sysctls=False, tables=False)
+                scope[ns_name] = _Scope(names, routes=False, sysctls=False, tables=False)
             elif sc.links is not None:
                 sc.links |= names
         return scope
@@ -442,7 +443,7 @@ class Backend:
                                                  for seen in present.get((r.dst, r.table), ())):
                 self._do(done, AddRoute(ns, r))
 
-    def _tables(self, ns: str, state: NamespaceState, tables: Iterable, done: list[Action]) -> None:  # type: ignore[type-arg]
+    def _tables(self, ns: str, state: NamespaceState, tables: Iterable[NftTable], done: list[Action]) -> None:
         tables = list(tables)
         wanted = {t.key for t in tables}
         for key in sorted(state.tables):

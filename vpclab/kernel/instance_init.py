@@ -39,8 +39,8 @@ def _others() -> bool:
 def main() -> int:
     # Signals stay blocked and are taken with sigwait. Handlers are installed too: the
     # kernel delivers a signal to a namespace's PID 1 only if it has a handler for it.
-    for sig in SIGNALS:
-        signal.signal(sig, lambda *_: None)
+    for signum in SIGNALS:
+        signal.signal(signum, lambda *_: None)
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     stopping = False
     while True:
@@ -50,10 +50,10 @@ def main() -> int:
             # for them too, polling (their exit sends no SIGCHLD here).
             if not children and not _others():
                 return 0
-            sig = signal.sigtimedwait(SIGNALS, 0.1)
-        else:
-            sig = signal.sigwait(SIGNALS)
-        if sig in (signal.SIGTERM, signal.SIGINT) and not stopping:
+            signal.sigtimedwait(SIGNALS, 0.1)  # a signal or 0.1 s, then reap and look again
+            continue
+        sig = signal.sigwait(SIGNALS)
+        if sig in (signal.SIGTERM, signal.SIGINT):
             stopping = True
             try:
                 os.kill(-1, signal.SIGTERM)  # every process of the namespace but this one

@@ -234,22 +234,22 @@ class Plan:
                 if not naming.owns_table(self.prefix, t.name):
                     raise PlanError(f"nft table {t.name!r} does not carry prefix {self.prefix}")
         links = self.links()
-        for ns, by_name in links.items():
+        for ns_name, by_name in links.items():
             for link in by_name.values():
                 m = link.config.master
                 if m is not None and (m not in by_name or by_name[m].kind != KIND_BRIDGE):
-                    raise PlanError(f"{link.config.name} in {ns}: master {m!r} is not a bridge there")
-            spec = self.namespace(ns)
+                    raise PlanError(f"{link.config.name} in {ns_name}: master {m!r} is not a bridge there")
+            spec = self.namespace(ns_name)
             for r in spec.routes:
                 if r.dev is not None and r.dev not in by_name and r.dev != "lo":
-                    raise PlanError(f"route {r} in {ns}: no interface {r.dev!r}")
+                    raise PlanError(f"route {r} in {ns_name}: no interface {r.dev!r}")
             for p in spec.proxy_neighbours:
                 if p.dev not in by_name and p.dev != "lo":
-                    raise PlanError(f"proxy neighbour {p} in {ns}: no interface {p.dev!r}")
+                    raise PlanError(f"proxy neighbour {p} in {ns_name}: no interface {p.dev!r}")
             priorities: set[int] = set()
             for rule in spec.rules:
                 if rule.priority in priorities:
-                    raise PlanError(f"two rules with priority {rule.priority} in {ns}")
+                    raise PlanError(f"two rules with priority {rule.priority} in {ns_name}")
                 priorities.add(rule.priority)
 
 

@@ -24,13 +24,14 @@ import struct
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from ...aws_names import private_dns_name
 from ...kernel import netns
 from ..areas.network import vpc_namespace
-from ..world import LINK_LOCAL_RESOLVER, World, resolver_of
+from ..world import LINK_LOCAL_RESOLVER, AgentHost, World, resolver_of
 
 log = logging.getLogger("vpclab.dns")
 
@@ -81,9 +82,9 @@ def zones_for(world: World) -> dict[str, Zone]:
         if (ep.private_dns_enabled and ep.private_dns_name and ep.vpc_id in zones
                 and ep.state not in ("deleted", "deleting", "rejected", "failed")):
             for eni_id in ep.network_interface_ids:
-                eni = world.enis.get(eni_id)
-                if eni is not None:
-                    zones[ep.vpc_id].add(ep.private_dns_name, eni.private_ip)
+                ep_eni = world.enis.get(eni_id)
+                if ep_eni is not None:
+                    zones[ep.vpc_id].add(ep.private_dns_name, ep_eni.private_ip)
     return zones
 
 
@@ -193,11 +194,12 @@ class Resolver:
                 if kind == "wake":
                     self._wake_r.recv(4096)
                     continue
+                sock = cast(socket.socket, key.fileobj)  # only sockets are registered
                 try:
                     if kind == "udp":
-                        self._serve_udp(key.fileobj, vpc_id)
+                        self._serve_udp(sock, vpc_id)
                     else:
-                        self._serve_tcp(key.fileobj, vpc_id)
+                        self._serve_tcp(sock, vpc_id)
                 except OSError:
                     continue
                 except Exception:
@@ -267,5 +269,5 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
     return data
 
 
-def make_agent(dp) -> Resolver:
+def make_agent(dp: AgentHost) -> Resolver:
     return Resolver(dp.prefix)

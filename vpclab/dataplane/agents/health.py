@@ -60,16 +60,18 @@ import asyncio
 import errno
 import logging
 import os
+import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ...model import observed, targets
-from ...model.elbv2 import forwarded_target_groups, health_id, proxy_protocol_v2
+from ...model.elbv2 import LoadBalancer, TargetGroup, TargetHealth, forwarded_target_groups, health_id, proxy_protocol_v2
 from ..areas.nodes import lb_target_groups, node_namespace
-from ..world import World
+from ..world import AgentHost, World
 from . import proxy_v2
 
 log = logging.getLogger("vpclab.dataplane.health")
@@ -107,7 +109,7 @@ class Target:
     registered: float
 
 
-def live_targets(world: World, tg) -> list[Target]:
+def live_targets(world: World, tg: TargetGroup) -> list[Target]:
     """The registered targets that receive flows (`model.targets.flow_address`, the rule the
     forwarding set and DescribeTargetHealth use too): only those are checked."""
     out = []
@@ -122,7 +124,7 @@ def live_targets(world: World, tg) -> list[Target]:
     return out
 
 
-def node_for(lb, zone: str | None) -> dict | None:
+def node_for(lb: LoadBalancer, zone: str | None) -> dict | None:
     """The node of `lb` that checks a target in `zone`: the zone's own, else the first."""
     nodes = [m for m in lb.mappings if m.get("network_interface_id") and m.get("private_ip")]
     for m in nodes:
@@ -184,7 +186,7 @@ def desired_checks(world: World, prefix: str) -> dict[tuple[str, str, int], Chec
                     continue  # already checked from another NLB's node
                 node = node_for(lb, target.zone)
                 namespace = node_namespace(world, prefix, node) if node is not None else None
-                if namespace is None:
+                if node is None or namespace is None:
                     continue
                 hc_port = str(hc.get("HealthCheckPort", "traffic-port"))
                 protocol = hc.get("HealthCheckProtocol", "TCP")
@@ -244,7 +246,8 @@ def _failed(description: str = "Health checks failed") -> Outcome:
 _TIMEOUT_ERRNOS = {errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
 
 
-async def probe(spec: CheckSpec, timeout: float, make_socket=None) -> Outcome | None:
+async def probe(spec: CheckSpec, timeout: float,
+                make_socket: Callable[[str, str], socket.socket] | None = None) -> Outcome | None:
     """Run one health check of `spec`; None if it could not run (its namespace is gone).
 
     `make_socket(namespace, source_ip)` returns a non-blocking socket of the namespace
@@ -277,7 +280,7 @@ async def probe(spec: CheckSpec, timeout: float, make_socket=None) -> Outcome | 
         sock.close()
 
 
-async def _http(spec: CheckSpec, sock, remaining: float) -> Outcome:
+async def _http(spec: CheckSpec, sock: socket.socket, remaining: float) -> Outcome:
     loop = asyncio.get_running_loop()
     if remaining <= 0:
         return _timeout()
@@ -347,7 +350,8 @@ class Tracker:
             return self._set("unhealthy", outcome.reason, outcome.description)
         return None
 
-    def _set(self, state: str, reason: str | None, description: str | None):
+    def _set(self, state: str, reason: str | None,
+             description: str | None) -> tuple[str, str | None, str | None] | None:
         if (state, reason, description) == (self.state, self.reason, self.description):
             return None
         self.state, self.reason, self.description = state, reason, description
@@ -362,7 +366,7 @@ class Tracker:
 class _Watch:
     spec: CheckSpec
     tracker: Tracker
-    task: asyncio.Task | None = None
+    task: asyncio.Task[None] | None = None
     last_write: float | None = None  # loop time of the last record written
 
 
@@ -375,7 +379,7 @@ LOST_RECORD_AFTER = 5.0
 class HealthAgent:
     """Runs the probes (and the proxy protocol relays) for one data plane."""
 
-    def __init__(self, dp, scale: float | None = None):
+    def __init__(self, dp: AgentHost, scale: float | None = None):
         self.dp = dp
         self.prefix = dp.prefix
         self.scale = time_scale() if scale is None else scale
@@ -407,7 +411,8 @@ class HealthAgent:
             self._writer.shutdown(wait=True)
 
     # On the loop.
-    async def _sync(self, desired: dict, recorded: dict) -> None:
+    async def _sync(self, desired: dict[tuple[str, str, int], CheckSpec],
+                    recorded: dict[tuple[str, str, int], TargetHealth | None]) -> None:
         for key in list(self._watches):
             watch = self._watches[key]
             spec = desired.get(key)
@@ -421,11 +426,11 @@ class HealthAgent:
                     watch.task = self.loop.create_task(self._run(key))
         now = self.loop.time()
         for key, spec in desired.items():
-            watch = self._watches.get(key)
-            if watch is not None and recorded.get(key) is None and watch.last_write is not None \
-                    and now - watch.last_write > LOST_RECORD_AFTER:
-                if watch.task is not None:
-                    watch.task.cancel()
+            current = self._watches.get(key)
+            if current is not None and recorded.get(key) is None and current.last_write is not None \
+                    and now - current.last_write > LOST_RECORD_AFTER:
+                if current.task is not None:
+                    current.task.cancel()
                 del self._watches[key]
             if key in self._watches:
                 continue
@@ -438,7 +443,7 @@ class HealthAgent:
             self._watches[key] = _Watch(spec, tracker)
             self._watches[key].task = self.loop.create_task(self._run(key, announce=fresh))
 
-    async def _run(self, key, announce: bool = False) -> None:
+    async def _run(self, key: tuple[str, str, int], announce: bool = False) -> None:
         watch = self._watches[key]
         spec = watch.spec
         try:
@@ -483,5 +488,5 @@ class HealthAgent:
         self.dp.poke()
 
 
-def make_agent(dp) -> HealthAgent:
+def make_agent(dp: AgentHost) -> HealthAgent:
     return HealthAgent(dp)

@@ -59,7 +59,7 @@ from ...kernel import confinement, naming, netns
 from ...kernel.cgroups import Cgroup
 from ...model.ec2 import Instance
 from ...model.observed import set_instance_state
-from ..world import World, resolver_of
+from ..world import AgentHost, World, resolver_of
 
 log = logging.getLogger("vpclab.dataplane.instances")
 
@@ -343,7 +343,7 @@ class _Stopping:
 
 
 class InstanceAgent:
-    def __init__(self, dp) -> None:  # dp: runtime.DataPlane
+    def __init__(self, dp: AgentHost) -> None:
         self.dp = dp
         self.state_dir = Path(dp.state_dir)
         self.prefix = dp.prefix
@@ -635,5 +635,5 @@ class InstanceAgent:
         return True
 
 
-def make_agent(dp) -> InstanceAgent:
+def make_agent(dp: AgentHost) -> InstanceAgent:
     return InstanceAgent(dp)

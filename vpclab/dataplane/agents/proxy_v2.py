@@ -41,6 +41,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ...kernel import netns
+from ...model.elbv2 import LoadBalancer, TargetGroup
 from ..areas import endpoints, transit
 from ..areas.nodes import forwarding_set, node_namespace, relay_ports
 from ..world import World
@@ -193,7 +194,8 @@ def flow_hash(src: Address, dst: Address) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
 
 
-def pick_target(world: World, lb, mapping: dict, tg, src: Address, dst: Address) -> Upstream | None:
+def pick_target(world: World, lb: LoadBalancer, mapping: dict, tg: TargetGroup,
+                src: Address, dst: Address) -> Upstream | None:
     """The target a new flow from `src` to `dst` arriving at node `mapping` goes to.
 
     The forwarding set is the nodes' own (`nodes.forwarding_set`), so the relay and the
@@ -339,7 +341,8 @@ class Relay:
             if spec != running.spec or inodes.get(running.spec.namespace) != running.inode:
                 self._stop(key)
         for key, spec in desired.items():
-            if key in self._running or inodes.get(spec.namespace) is None:
+            inode = inodes.get(spec.namespace)
+            if key in self._running or inode is None:
                 continue
             try:
                 sock = await self.loop.run_in_executor(None, netns.run_in, spec.namespace,
@@ -348,7 +351,7 @@ class Relay:
                 log.warning("relay %s:%d in %s: %s", spec.tg_arn, spec.port, spec.namespace, exc)
                 continue
             task = self.loop.create_task(self._accept_loop(key, spec, sock))
-            self._running[key] = _Running(spec, inodes[spec.namespace], sock, task)
+            self._running[key] = _Running(spec, inode, sock, task)
 
     def _stop(self, key: RelayKey) -> None:
         running = self._running.pop(key)

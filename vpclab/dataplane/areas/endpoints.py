@@ -35,7 +35,7 @@ from ...model.elbv2 import LoadBalancer
 from ...model.observed import mark_endpoint_available, mark_endpoint_deleted
 from ...model.privatelink import CONNECTED_STATES, Endpoint
 from ..planner import PlanBuilder
-from ..world import World, gateway_of
+from ..world import Reporter, World, gateway_of
 from . import transit
 from .network import GSO_MAX_SIZE, vpc_namespace
 from .nodes import (
@@ -172,7 +172,7 @@ def node_link_name(prefix: str, index: int) -> str:
 
 def link_endpoints(world: World) -> dict[int, str]:
     """{link index: endpoint id} of the links that forward (for the proxy v2 relay)."""
-    return {e.link.index: e.endpoint.id for e in endpoint_enis(world) if e.forwarding}
+    return {e.link.index: e.endpoint.id for e in endpoint_enis(world) if e.forwarding and e.link is not None}
 
 
 @dataclass
@@ -219,7 +219,7 @@ def _add_link(builder: PlanBuilder, world: World, e: EndpointEni, router_ns: str
     prefix = builder.prefix
     subnet = world.subnets.get(e.eni.subnet_id)
     vpc_ns = vpc_namespace(prefix, e.endpoint.vpc_id)
-    if subnet is None or not builder.has(vpc_ns):
+    if subnet is None or not builder.has(vpc_ns) or e.link is None:
         return None
     index = e.link.index
     if index >= transit.CAPACITY:
@@ -261,10 +261,10 @@ def contribute(world: World, builder: PlanBuilder) -> None:
     per_router: dict[str, _RouterLinks] = {}
     consumer_bridges: set[tuple[str, str]] = set()  # (VPC router, subnet bridge) with a consumer end
     for e in endpoint_enis(world):
-        if not e.linked:
+        if not e.linked or e.mapping is None or e.link is None:  # (`linked` means both are set)
             continue
         router_ns = node_namespace(world, prefix, e.mapping)
-        if not builder.has(router_ns):
+        if router_ns is None or not builder.has(router_ns):
             continue
         peer = _add_link(builder, world, e, router_ns)
         if peer is None:
@@ -291,7 +291,7 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             draft.nft[nlb.name] = with_elements(nlb, LINK_SNAT, links.snat)
 
 
-def observe(world: World, dp, now: float) -> None:
+def observe(world: World, dp: Reporter, now: float) -> None:
     wanted: dict[str, Endpoint] = {}
     blocked: set[str] = set()  # pending endpoints with a link not applied yet
     for e in endpoint_enis(world):

@@ -57,7 +57,7 @@ from ...kernel.nft import NftChain, NftSet, NftTable
 from ...model.elbv2 import LoadBalancer, forwarded_target_groups
 from ...model.observed import mark_load_balancer_active
 from ..planner import PlanBuilder
-from ..world import World
+from ..world import Reporter, World
 from .nodes import (
     ENI_FORWARDING,
     LINK_SNAT,
@@ -162,7 +162,10 @@ def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, dic
 def node_address(builder: PlanBuilder, world: World, prefix: str, mapping: dict) -> None:
     """The node's private IP as a /32 on its subnet's bridge in the router (no prefix
     route of its own: the gateway's address keeps the subnet's)."""
-    router = builder.namespace(node_namespace(world, prefix, mapping))
+    ns = node_namespace(world, prefix, mapping)
+    if ns is None:
+        return  # its subnet is unknown: no bridge to hold the address (`nodes` leaves such out)
+    router = builder.namespace(ns)
     name = naming.bridge_name(prefix, mapping["subnet_id"])
     bridge = router.bridges.get(name)
     if bridge is None:
@@ -180,7 +183,7 @@ def contribute(world: World, builder: PlanBuilder) -> None:
             continue
         for m in nodes(world, lb):
             ns = node_namespace(world, prefix, m)
-            if not builder.has(ns):
+            if ns is None or not builder.has(ns):
                 continue
             node_address(builder, world, prefix, m)
             per_router.setdefault(ns, []).append((lb, m))
@@ -191,7 +194,7 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         draft.nft[table.name] = table
 
 
-def observe(world: World, dp, now: float) -> None:
+def observe(world: World, dp: Reporter, now: float) -> None:
     """`provisioning` -> `active` for NLBs whose nodes the pass just applied."""
     ready = [lb.id for lb in world.load_balancers.values()
              if lb.state == "provisioning" and realized(lb) and lb.mappings

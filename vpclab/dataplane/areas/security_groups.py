@@ -235,21 +235,27 @@ def contribute(world: World, builder: PlanBuilder) -> None:
     by_router: dict[str, dict[str, list[str]]] = {}
     enforced: dict[str, dict[str, str]] = {}
     for e in endpoint_enis(world):
-        if e.linked:  # the endpoint area (after this one) plans the link: same condition
-            router_ns = node_namespace(world, prefix, e.mapping)
-            link = node_link_name(prefix, e.link.index)
-            by_router.setdefault(router_ns, {})[link] = list(e.eni.security_group_ids
-                                                              or e.endpoint.security_group_ids)
-            if e.lb.security_group_ids and e.lb.enforce_sg_inbound_on_privatelink:
-                enforced.setdefault(router_ns, {})[link] = e.lb.id
+        # The endpoint area (after this one) plans the link: same condition (`linked` means
+        # lb, mapping and link are set; the None tests say so to the checker).
+        if not e.linked or e.lb is None or e.mapping is None or e.link is None:
+            continue
+        router_ns = node_namespace(world, prefix, e.mapping)
+        if router_ns is None:
+            continue
+        link = node_link_name(prefix, e.link.index)
+        by_router.setdefault(router_ns, {})[link] = list(e.eni.security_group_ids
+                                                          or e.endpoint.security_group_ids)
+        if e.lb.security_group_ids and e.lb.enforce_sg_inbound_on_privatelink:
+            enforced.setdefault(router_ns, {})[link] = e.lb.id
     for router_ns, links in by_router.items():
         table = endpoint_table(world, prefix, links, member_ips)
         builder.namespace(router_ns).nft[table.name] = table
     guarded: dict[str, list[LoadBalancer]] = {}
     for lb in world.load_balancers.values():
         mappings = nodes(world, lb) if realized(lb) and lb.security_group_ids else []
-        if mappings:  # the NLB area (after this one) makes the nodes: same `nodes` filter
-            guarded.setdefault(node_namespace(world, prefix, mappings[0]), []).append(lb)
+        node_ns = node_namespace(world, prefix, mappings[0]) if mappings else None
+        if node_ns is not None:  # the NLB area (after this one) makes the nodes: same `nodes` filter
+            guarded.setdefault(node_ns, []).append(lb)
     for router_ns, lbs in guarded.items():
         table = nodes_table(world, prefix, lbs, enforced.get(router_ns, {}), member_ips)
         builder.namespace(router_ns).nft[table.name] = table
