@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 
 from ...model.ec2 import Instance, Subnet, Vpc
-from ...model.elbv2 import TargetGroup
+from ...model.elbv2 import RegisteredTarget, TargetGroup
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
@@ -362,9 +362,10 @@ def _target_port(tg: TargetGroup, target: dict) -> int | None:
     return port
 
 
-def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup, targets: list[dict]) -> list[dict]:
+def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup,
+                   targets: list[dict]) -> list[RegisteredTarget]:
     """Registrations (id, port, availability_zone) for RegisterTargets, or AWS's error."""
-    out: list[dict] = []
+    out: list[RegisteredTarget] = []
     unknown, other_vpc, not_running = [], [], []
     for t in targets:
         tid = t["Id"]
@@ -393,7 +394,7 @@ def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup, target
             # vpclab has no Application Load Balancers nor Lambda functions to register.
             unknown.append(tid)
             continue
-        out.append({"id": tid, "port": port, "availability_zone": zone})
+        out.append(RegisteredTarget(id=tid, port=port, availability_zone=zone))
     if unknown:
         raise _invalid_target("The following targets are not valid", unknown)
     if other_vpc:
@@ -439,14 +440,16 @@ def register_targets(ctx: RequestContext, req: dict) -> dict:
         tg = get_tg(tx, ctx, req["TargetGroupArn"])
         now = ctx.now.timestamp()
         for reg in _check_targets(tx, ctx, tg, req.get("Targets") or []):
-            current = next((t for t in tg.targets if t["id"] == reg["id"] and t["port"] == reg["port"]), None)
+            current = next((t for t in tg.targets if t.id == reg.id and t.port == reg.port), None)
             if current is None:
-                forget_health(tx, tg.id, reg["id"], reg["port"])
-                tg.targets.append({**reg, "registered": now, "deregistering_since": None})
-            elif current.get("deregistering_since") is not None:
+                forget_health(tx, tg.id, reg.id, reg.port)
+                reg.registered = now
+                tg.targets.append(reg)
+            elif current.deregistering_since is not None:
                 # Registered again while draining: a fresh registration.
-                forget_health(tx, tg.id, reg["id"], reg["port"])
-                current.update(registered=now, deregistering_since=None)
+                forget_health(tx, tg.id, reg.id, reg.port)
+                current.registered = now
+                current.deregistering_since = None
         tx.put(tg)
     return {}
 
@@ -464,18 +467,18 @@ def deregister_targets(ctx: RequestContext, req: dict) -> dict:
         missing = []
         for t in req.get("Targets") or ():
             tid, port = t["Id"], t.get("Port")
-            matches = [r for r in tg.targets if r["id"] == tid and (port is None or r["port"] == port)]
+            matches = [r for r in tg.targets if r.id == tid and (port is None or r.port == port)]
             if not matches and tg.target_type == "instance":
                 inst = find_owned(tx, ctx, Instance, tid)
                 if inst is None:
                     missing.append(tid)
             for r in matches:
                 if in_use and delay > 0:
-                    if r.get("deregistering_since") is None:
-                        r["deregistering_since"] = now
+                    if r.deregistering_since is None:
+                        r.deregistering_since = now
                 else:
                     tg.targets.remove(r)
-                    forget_health(tx, tg.id, r["id"], r["port"])
+                    forget_health(tx, tg.id, r.id, r.port)
         if missing:
             raise _invalid_target("The following targets are not valid", missing)
         tx.put(tg)
@@ -489,13 +492,13 @@ def _finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
         delay = deregistration_delay(tg)
         keep = []
         for t in tg.targets:
-            since = t.get("deregistering_since")
+            since = t.deregistering_since
             gone = since is not None and since + delay <= now
             if not gone and tg.target_type == "instance":
-                inst = tx.get(Instance, t["id"])
+                inst = tx.get(Instance, t.id)
                 gone = inst is None or inst.state == "terminated"
             if gone:
-                forget_health(tx, tg.id, t["id"], t["port"])
+                forget_health(tx, tg.id, t.id, t.port)
             else:
                 keep.append(t)
         if len(keep) != len(tg.targets):
@@ -518,13 +521,12 @@ def describe_target_health(ctx: RequestContext, req: dict) -> dict:
                 if inst is None:
                     invalid.append(tid)
                     continue
-            matches = [r for r in tg.targets if r["id"] == tid and (port is None or r["port"] == port)]
+            matches = [r for r in tg.targets if r.id == tid and (port is None or r.port == port)]
             if not matches:
-                shown = {"id": tid, "port": port if port is not None else tg.port,
-                         "availability_zone": t.get("AvailabilityZone")}
-                out.append(description(tg, shown, NOT_REGISTERED))
+                out.append(description(tg, tid, port if port is not None else tg.port,
+                                       t.get("AvailabilityZone"), NOT_REGISTERED))
             for r in matches:
-                out.append(description(tg, r, target_state(tx, tg, r)))
+                out.append(description(tg, r.id, r.port, r.availability_zone, target_state(tx, tg, r)))
         if invalid:
             raise _invalid_target("The following targets are not valid", invalid)
         return {"TargetHealthDescriptions": out}

@@ -129,9 +129,9 @@ def service_zone_ids(tx: Transaction, service: EndpointService) -> list[str]:
         if lb is None:
             continue
         for mapping in lb.mappings:
-            zid = mapping.get("zone_id")
-            if not zid and mapping.get("zone"):
-                zone = zone_by_name(service.region, mapping["zone"])
+            zid: str | None = mapping.zone_id
+            if not zid and mapping.zone:
+                zone = zone_by_name(service.region, mapping.zone)
                 zid = zone.zone_id if zone else None
             if zid:
                 ids.add(zid)
