@@ -65,7 +65,8 @@ class RegisteredTarget:
 @dataclass
 class TargetGroup(Resource):
     name: str = ""
-    protocol: str = "TCP"
+    # A lambda target group has no protocol, port or VPC.
+    protocol: str | None = "TCP"
     port: int | None = None
     vpc_id: str | None = None
     target_type: str = "instance"

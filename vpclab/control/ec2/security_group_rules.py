@@ -103,7 +103,7 @@ def _render_revoked(group: SecurityGroup, rule: SecurityGroupRule) -> dict:
 _PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
 
-def normalize_protocol(value) -> str:
+def normalize_protocol(value: object) -> str:
     """`tcp`, `udp`, `icmp`, `icmpv6`, `-1`, or another protocol number, as AWS stores it."""
     if value is None:
         raise MissingParameter("The request must contain the parameter ipProtocol")
@@ -155,9 +155,10 @@ def _description(value: str | None) -> str | None:
 
 
 def _cidr(value: str | None, version: int) -> str:
+    text = value or ""
     try:
-        net = ipaddress.ip_network(value or "", strict=False)
-        if net.version != version or "/" not in value:
+        net = ipaddress.ip_network(text, strict=False)
+        if net.version != version or "/" not in text:
             raise ValueError
     except ValueError:
         raise InvalidParameterValue(f"CIDR block {value} is malformed") from None
@@ -194,7 +195,7 @@ def rules_from_permissions(tx: Transaction, ctx: RequestContext, target: Securit
         protocol = normalize_protocol(perm.get("IpProtocol"))
         lo, hi = port_range(protocol, perm.get("FromPort"), perm.get("ToPort"))
 
-        def rule(**peer) -> SecurityGroupRule:
+        def rule(**peer: str | None) -> SecurityGroupRule:
             return make_rule(egress, protocol, lo, hi, tags=tags, **peer)
 
         peers = []
@@ -298,7 +299,7 @@ def _revoke(ctx: RequestContext, req: dict, egress: bool) -> dict:
         raise InvalidParameterCombination(
             "The parameter 'securityGroupRuleIds' may not be used in combination with 'ipPermissions'"
         )
-    perms = None if rule_ids else _permissions(req)
+    perms = [] if rule_ids else _permissions(req)
     unknown: list[dict] = []
     default_vpc_id = ensure_default_vpc(ctx)
     with ctx.write() as tx:

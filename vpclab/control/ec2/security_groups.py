@@ -224,7 +224,7 @@ def _permission_fields(prefix: str, egress: bool, names: dict[str, str]) -> dict
         f"{prefix}ip-permission.ipv6-cidr": lambda g: [r.cidr_ipv6 for r in rules(g)],
         f"{prefix}ip-permission.prefix-list-id": lambda g: [r.prefix_list_id for r in rules(g)],
         f"{prefix}ip-permission.group-id": lambda g: [r.group_id for r in rules(g)],
-        f"{prefix}ip-permission.group-name": lambda g: [names.get(r.group_id) for r in rules(g)],
+        f"{prefix}ip-permission.group-name": lambda g: [names.get(r.group_id) if r.group_id else None for r in rules(g)],
         f"{prefix}ip-permission.user-id": lambda g: [r.group_owner for r in rules(g)],
     }
 

@@ -89,7 +89,7 @@ def attributes(lb: LoadBalancer) -> dict[str, str]:
 def render(lb: LoadBalancer) -> dict:
     zones = []
     for m in lb.mappings:
-        addresses = []
+        addresses: list[dict[str, str | None]] = []
         if lb.scheme == "internal":
             addresses.append({"PrivateIPv4Address": m.private_ip})
         elif m.allocation_id:
@@ -278,8 +278,8 @@ def describe_load_balancers(ctx: RequestContext, req: dict) -> dict:
         raise ValidationError("Load balancer names and load balancer ARNs cannot be specified at the same time")
     with ctx.read() as tx:
         if arns:
-            found = [find_lb(tx, ctx, a) for a in arns]
-            if any(lb is None for lb in found):
+            found = [lb for lb in (find_lb(tx, ctx, a) for a in arns) if lb is not None]
+            if len(found) < len(arns):
                 raise lb_not_found()
             lbs = list({lb.id: lb for lb in found}.values())
         else:
@@ -397,7 +397,7 @@ def set_security_groups(ctx: RequestContext, req: dict) -> dict:
             eni.security_group_ids = list(lb.security_group_ids)
             tx.put(eni)
         tx.put(lb)
-    out = {"SecurityGroupIds": list(lb.security_group_ids)}
+    out: dict[str, list[str] | str] = {"SecurityGroupIds": list(lb.security_group_ids)}
     if lb.security_group_ids:
         out["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] = (
             "on" if lb.enforce_sg_inbound_on_privatelink else "off")

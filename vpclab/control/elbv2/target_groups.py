@@ -15,7 +15,7 @@ import ipaddress
 from ...model.ec2 import Instance, Subnet, Vpc
 from ...model.elbv2 import RegisteredTarget, TargetGroup
 from ...protocol.dispatch import RequestContext, operation
-from ...protocol.errors import ValidationError
+from ...protocol.errors import AwsError, ValidationError
 from ...store import Transaction
 from ..common import lifecycle
 from ..common.lookup import find_owned
@@ -349,7 +349,7 @@ def _quoted(ids: list[str]) -> str:
     return ", ".join(f"'{i}'" for i in ids)
 
 
-def _invalid_target(message: str, ids: list[str]):
+def _invalid_target(message: str, ids: list[str]) -> AwsError:
     return err("InvalidTarget", f"{message}: {_quoted(ids)}")
 
 
@@ -388,10 +388,14 @@ def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup,
             zone = inst.availability_zone
         elif tg.target_type == "ip":
             zone = _check_ip_target(tx, tg, tid, zone, other_vpc)
-            if zone is False:
+            if zone is None:
                 continue
         else:
             # vpclab has no Application Load Balancers nor Lambda functions to register.
+            unknown.append(tid)
+            continue
+        if port is None:
+            # Only a lambda target group has no port, and its targets end above as unknown.
             unknown.append(tid)
             continue
         out.append(RegisteredTarget(id=tid, port=port, availability_zone=zone))
@@ -408,12 +412,15 @@ def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup,
 _PRIVATE = [ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
 
 
-def _check_ip_target(tx: Transaction, tg: TargetGroup, tid: str, zone: str | None, other_vpc: list):
+def _check_ip_target(tx: Transaction, tg: TargetGroup, tid: str, zone: str | None,
+                     other_vpc: list[str]) -> str | None:
+    """The zone of IP target `tid`; None, with `tid` added to `other_vpc`, for an address
+    outside the target group's VPC that is not registered for zone `all`."""
     try:
         ip = ipaddress.IPv4Address(tid)
     except ValueError:
         raise ValidationError(f"The IP address '{tid}' is not a valid IPv4 address") from None
-    vpc = tx.get(Vpc, tg.vpc_id)
+    vpc = tx.get(Vpc, tg.vpc_id) if tg.vpc_id else None
     if vpc is not None and ip in ipaddress.IPv4Network(vpc.cidr_block):
         subnet = next((s for s in tx.list(Subnet, vpc_id=vpc.id)
                        if ip in ipaddress.IPv4Network(s.cidr_block)), None)
@@ -428,7 +435,7 @@ def _check_ip_target(tx: Transaction, tg: TargetGroup, tid: str, zone: str | Non
         return subnet.availability_zone
     if zone != "all":
         other_vpc.append(tid)
-        return False
+        return None
     if not any(ip in net for net in _PRIVATE):
         raise err("InvalidTarget", f"The IP address '{tid}' is not within a private address range")
     return "all"

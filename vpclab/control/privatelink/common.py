@@ -10,6 +10,7 @@ import re
 import secrets
 import string
 
+from ...model.ec2 import Subnet
 from ...model.elbv2 import LoadBalancer
 from ...model.privatelink import Endpoint, EndpointService
 from ...protocol.dispatch import RequestContext
@@ -144,7 +145,7 @@ def zone_name(region: str, zone_id: str) -> str:
     return zone.name if zone else zone_id
 
 
-def subnet_zone_id(subnet) -> str:
+def subnet_zone_id(subnet: Subnet) -> str:
     if subnet.availability_zone_id:
         return subnet.availability_zone_id
     zone = zone_by_name(subnet.region, subnet.availability_zone)

@@ -184,7 +184,7 @@ def desired_checks(world: World, prefix: str) -> dict[tuple[str, str, int], Chec
                     continue  # already checked from another NLB's node
                 node = node_for(lb, target.zone)
                 namespace = node_namespace(world, prefix, node) if node is not None else None
-                if namespace is None:
+                if node is None or namespace is None:
                     continue
                 hc_port = str(hc.get("HealthCheckPort", "traffic-port"))
                 protocol = hc.get("HealthCheckProtocol", "TCP")
