@@ -1,20 +1,22 @@
 """What every benchmark script shares: a free loopback port, and the start of a run as root.
 
 The benchmarks are scripts (`python benchmarks/<name>.py`), so this sits beside them and
-is imported by name; Python puts a script's own directory first on sys.path.
+is imported by name; Python puts a script's own directory first on sys.path. It puts the
+repository there too: ports (and a server, for fuzz_api.py) come from the tests' own
+helper, tests/helpers/server.py, the one starter of a vpclab server.
 """
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.server import free_port  # noqa: E402,F401  (re-exported to the scripts)
 
 
 def start_as_root(script: str, timeout: int | None = None) -> bool:

@@ -41,9 +41,7 @@ import json
 import random
 import re
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,7 +57,6 @@ import botocore.credentials
 import botocore.exceptions
 import botocore.parsers
 import botocore.serialize
-from _harness import free_port  # benchmarks/_harness.py
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.model import OperationModel, Shape
@@ -70,6 +67,8 @@ sys.path.insert(0, str(ROOT))
 import vpclab.control  # noqa: E402,F401  (registers every operation handler)
 from vpclab.protocol import models  # noqa: E402
 from vpclab.protocol.dispatch import implemented  # noqa: E402
+
+from tests.helpers.server import ServerProcess, free_port  # noqa: E402  (the tests' own starter)
 
 REGION = "ap-south-1"
 ACCOUNTS = ("111111111111", "222222222222")
@@ -929,58 +928,16 @@ def describe_everything(url: str) -> str:
     return "ok" if not failed else f"{len(failed)} failed: " + "; ".join(failed[:5])
 
 
-# The server ----------------------------------------------------------------------------
-@dataclass
-class Server:
-    state_dir: Path
-    port: int
-    dataplane: bool = False
-    proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.state_dir / "server.log"
-
-    def start(self, timeout: float = 60) -> "Server":
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "vpclab.cli", "server", "--port", str(self.port),
-                 "--state-dir", str(self.state_dir), "--dataplane" if self.dataplane else "--no-dataplane"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if b"vpclab ready" in self.log_path.read_bytes()[offset:]:
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"vpclab server did not start: {self.log_path.read_text(errors='replace')[-2000:]}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def tracebacks(self) -> tuple[int, int, str]:
-        """How many tracebacks and lines the log holds, and the first traceback."""
-        text = self.log_path.read_text(errors="replace")
-        at = text.find("Traceback")
-        excerpt = text[max(0, at - 300):at + 3000] if at >= 0 else ""
-        return text.count("Traceback"), len(text.splitlines()), excerpt
+# The server's log --------------------------------------------------------------------
+def tracebacks(server: ServerProcess) -> tuple[int, int, str]:
+    """How many tracebacks and lines the server's log holds, and the first traceback."""
+    text = server.log()
+    at = text.find("Traceback")
+    excerpt = text[max(0, at - 300):at + 3000] if at >= 0 else ""
+    return text.count("Traceback"), len(text.splitlines()), excerpt
 
 
-def run(server: Server, requests: int, seed: int, restart: bool = True, clients: int = 1) -> Report:
+def run(server: ServerProcess, requests: int, seed: int, restart: bool = True, clients: int = 1) -> Report:
     """Fuzz a started server (from `clients` connections at once, each with its own seed),
     then check the database, the server, its log and a restart."""
     report = Report()
@@ -1005,7 +962,7 @@ def run(server: Server, requests: int, seed: int, restart: bool = True, clients:
         server.stop()
         server.start()
         report.describe_after_restart = describe_everything(server.url)
-    report.tracebacks, report.log_lines, report.log_excerpt = server.tracebacks()
+    report.tracebacks, report.log_lines, report.log_excerpt = tracebacks(server)
     return report
 
 
@@ -1018,7 +975,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the state directory")
     args = parser.parse_args(argv)
     state = Path(tempfile.mkdtemp(prefix="vpclab-fuzz-"))
-    server = Server(state / "state", free_port(), dataplane=args.dataplane)
+    server = ServerProcess(state / "state", free_port(), dataplane=args.dataplane, cwd=ROOT, start_timeout=60)
     print(f"fuzzing {len(operations())} operations with {args.requests} requests (seed {args.seed}, "
           f"{args.clients} client{'s' if args.clients > 1 else ''}, "
           f"data plane {'on' if args.dataplane else 'off'}, state {server.state_dir})", flush=True)

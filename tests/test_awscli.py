@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ACCOUNT_1, ACCOUNT_2, REGION
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2, REGION
 
 
 def aws_command() -> list[str]:
@@ -94,8 +94,8 @@ def test_describe_availability_zones(shared_server):
 
 
 def test_elbv2_describe_load_balancers(shared_server):
-    from vpclab.protocol.dispatch import implemented
     import vpclab.control  # noqa: F401
+    from vpclab.protocol.dispatch import implemented
 
     if "DescribeLoadBalancers" not in implemented("elbv2"):
         pytest.skip("ELBv2 DescribeLoadBalancers not implemented yet")

@@ -14,8 +14,10 @@ import xml.etree.ElementTree as ET
 import botocore.exceptions
 import pytest
 import requests
-from conftest import ACCOUNT_1, REGION, ServerProcess, code_of, free_port, message_of
 
+from tests.helpers.accounts import ACCOUNT_1, REGION
+from tests.helpers.errors import code_of, message_of
+from tests.helpers.server import ServerProcess, free_port
 from vpclab.model import KINDS
 from vpclab.model.ec2 import KeyPair, SecurityGroup, Vpc
 from vpclab.store import open_store

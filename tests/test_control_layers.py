@@ -133,3 +133,18 @@ def test_control_keeps_its_layers():
 ])
 def test_the_check_catches_a_violation(module, source, expected):
     assert violations(module, source) == expected
+
+
+def test_every_lifecycle_step_is_in_the_one_list():
+    """A settle step is a module-level `fn(tx, now, dataplane)` of an area; each one the
+    areas define is in `vpclab.control.LIFECYCLE_STEPS`, so none is forgotten."""
+    import inspect
+
+    import vpclab.control
+
+    defined = set()
+    for module in vpclab.control.AREAS:
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__ and list(inspect.signature(fn).parameters) == ["tx", "now", "dataplane"]:
+                defined.add(fn)
+    assert defined and defined == set(vpclab.control.LIFECYCLE_STEPS)

@@ -8,25 +8,19 @@ Targets serve HTTP on port 80 (each answers its own host name) and the health ch
 looks at port 8080, which only some targets serve: so health and traffic are separate
 knobs, as they are on AWS.
 """
-import subprocess
-import sys
 from collections import Counter
 from functools import partial
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT_1, ACCOUNT_2
-from conftest import wait_for as _wait_for
+
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.instances import vpclab_exec
+from tests.helpers.waiting import wait_for as _wait_for
 
 SERVE_80 = "mkdir -p /tmp/www && hostname > /tmp/www/index.html && cd /tmp/www && " \
            "(nohup python3 -m http.server 80 >/dev/null 2>&1 &)\n"
 SERVE_8080 = "(cd /tmp && nohup python3 -m http.server 8080 >/dev/null 2>&1 & echo $! > /tmp/hc.pid)\n"
-
-
-def vpclab_exec(srv, instance: str, script: str, timeout: float = 60) -> str:
-    out = subprocess.run([sys.executable, "-m", "vpclab.cli", "exec", "--state-dir", str(srv.state_dir),
-                          instance, "--", "sh", "-c", script], capture_output=True, text=True, timeout=timeout)
-    return out.stdout
 
 
 wait = partial(_wait_for, timeout=30.0, interval=0.2)

@@ -8,14 +8,16 @@ regional name, and gets the provider's page through the node of the ENI's zone.
 """
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
-from conftest import ACCOUNT_1, ACCOUNT_2
-from dataplane_worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
-from test_dataplane_endpoints import wait_state
-from test_dataplane_nlb import run_instances, user_data, wait_for, web_group
-
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.traffic import run_instances, user_data, wait_state, web_group
+from tests.helpers.waiting import wait_for as _wait_for
+from tests.helpers.worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
 from vpclab.kernel import naming, netns
+
+wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
 
 
 def test_links_accept_the_consumers_own_router_addresses_as_sources():

@@ -2,14 +2,22 @@
 real traffic from account 2 through an endpoint to an NLB target in account 1."""
 from __future__ import annotations
 
-import time
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
-from conftest import ACCOUNT_2
-from dataplane_worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
-from test_dataplane_nlb import curl, provider_nlb, run_instances, wait_for, web_group
 
+from tests.helpers.traffic import (
+    curl,
+    endpoint_state,
+    make_endpoint,
+    run_instances,
+    service_and_consumer,
+    wait_state,
+    web_group,
+)
+from tests.helpers.waiting import wait_for as _wait_for
+from tests.helpers.worlds import PREFIX, add_endpoint, add_service, plan_of, provider_world
 from vpclab.dataplane.areas import endpoints as desired_endpoints
 from vpclab.dataplane.areas import transit
 from vpclab.dataplane.world import World
@@ -18,6 +26,8 @@ from vpclab.kernel.topology import ProxyNeighbour, Route, Rule
 from vpclab.model import KINDS
 from vpclab.model.dataplane import TransitLink
 from vpclab.store import open_store
+
+wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
 
 VPC_NS = naming.namespace_name(PREFIX, "vpc-c")
 NODE_NS = naming.namespace_name(PREFIX, "vpc-p")  # the provider's router: the node is an address there
@@ -260,44 +270,6 @@ def test_allocator_lowest_free(tmp_path):
 
 # Real traffic ---------------------------------------------------------------------------
 
-def endpoint_state(ec2, endpoint_id: str) -> str:
-    eps = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
-    return eps[0]["State"] if eps else "gone"
-
-
-def wait_state(ec2, endpoint_id: str, state: str, timeout: float = 30) -> None:
-    wait_for(lambda: endpoint_state(ec2, endpoint_id) == state, timeout=timeout)
-
-
-def service_and_consumer(srv, groups_rule: bool = True):
-    """Account 1: NLB + one web target + an endpoint service (acceptance required) that
-    account 2 may use. Account 2: a client instance and an endpoint group in its default VPC."""
-    p = provider_nlb(srv, targets=1)
-    ec2_1 = p["ec2"]
-    svc = ec2_1.create_vpc_endpoint_service_configuration(
-        NetworkLoadBalancerArns=[p["lb"]["LoadBalancerArn"]], AcceptanceRequired=True)["ServiceConfiguration"]
-    ec2_1.modify_vpc_endpoint_service_permissions(
-        ServiceId=svc["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{ACCOUNT_2}:root"])
-    ec2_2 = srv.client("ec2", ACCOUNT_2)
-    vpc_2 = ec2_2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    zone = ec2_1.describe_subnets(SubnetIds=[p["subnet"]])["Subnets"][0]["AvailabilityZoneId"]
-    subnet_2 = next(s for s in ec2_2.describe_subnets()["Subnets"] if s["AvailabilityZoneId"] == zone)
-    if groups_rule:
-        group_2 = web_group(ec2_2, vpc_2, "endpoint")
-    else:
-        group_2 = ec2_2.create_security_group(GroupName="endpoint", Description="no rules", VpcId=vpc_2)["GroupId"]
-    client = run_instances(ec2_2, subnet_2["SubnetId"], [group_2], 1)[0]["InstanceId"]
-    return SimpleNamespace(p=p, ec2_1=ec2_1, ec2_2=ec2_2, svc=svc, vpc_2=vpc_2, subnet_2=subnet_2["SubnetId"],
-                           group_2=group_2, client=client)
-
-
-def make_endpoint(c) -> tuple[str, str]:
-    ep = c.ec2_2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=c.vpc_2, ServiceName=c.svc["ServiceName"],
-                                     SubnetIds=[c.subnet_2], SecurityGroupIds=[c.group_2])["VpcEndpoint"]
-    eni = c.ec2_2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"][0]
-    return ep["VpcEndpointId"], eni["PrivateIpAddress"]
-
-
 def test_endpoint_forwards_only_while_available(dataplane_server):
     prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
     c = service_and_consumer(dataplane_server)
@@ -307,7 +279,7 @@ def test_endpoint_forwards_only_while_available(dataplane_server):
 
     # pendingAcceptance: the ENI address exists, nothing answers.
     assert endpoint_state(c.ec2_2, endpoint_id) == "pendingAcceptance"
-    time.sleep(1.5)  # a few passes of the loop
+    dataplane_server.wait_for_passes()  # the plan for pendingAcceptance is applied
     assert curl(prefix, c.client, url, timeout=1) is None
 
     # Accepted -> available: the provider target answers, and sees the NLB node as source.

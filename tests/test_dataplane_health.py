@@ -7,10 +7,12 @@ import os
 import socket
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.accounts import ACCOUNT_2
+from tests.helpers.elbv2 import an_image, default_subnets, unique
+from tests.helpers.netns_lab import Lab, RecordingServer
 from vpclab.dataplane.agents import health, proxy_v2
 from vpclab.dataplane.agents.health import CheckSpec, Outcome, Tracker, desired_checks, matches, time_scale
 from vpclab.dataplane.world import World
@@ -131,14 +133,10 @@ def test_health_check_port_and_proxy_protocol_follow_the_target_group():
 
 # Real probes between namespaces this test makes ------------------------------------------------
 
-sys.path.insert(0, str(Path(__file__).parent / "dataplane"))
-
-
 @pytest.fixture
 def lab(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root (creates network namespaces)")
-    from dp_lab import Lab
 
     from vpclab.kernel import Backend
 
@@ -193,7 +191,6 @@ def _http_answer(status: int) -> bytes:
 def _http(ns: str, port: int, status: int):
     """An HTTP server inside `ns` answering `status` (its `.answer` can change); `.requests`
     are the first bytes of each request."""
-    from dp_lab import RecordingServer
 
     return RecordingServer(  # (a proxy protocol signature starts with CRLF CRLF too)
         ns, port, lambda data: b"GET" in data and data.endswith(b"\r\n\r\n"), _http_answer(status))
@@ -298,7 +295,7 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
         w.target_health[rec.id] = rec
         monkeypatch.setattr(health, "LOST_RECORD_AFTER", 0.0)
         agent.sync(w)
-        time.sleep(0.5)
+        time.sleep(0.5)  # more checks (every 0.3 s at this scale) with the record shown: still no writes
         assert len(written) == count
         # the control plane dropped the record (group unused and used again between passes):
         # the target starts over, and its first passed check records it healthy again
@@ -353,7 +350,6 @@ def _needs_nlb_area():
 def _lab(srv, port=8080, **tg_kwargs):
     """Two running instances (port open in their group), a TCP target group with fast
     settings and both registered, an NLB in their subnet with a listener on 80."""
-    from elbv2_helpers import an_image, default_subnets, unique
 
     ec2, elb = srv.client("ec2"), srv.client("elbv2")
     subnet = default_subnets(ec2)[0]
@@ -439,7 +435,7 @@ def test_proxy_protocol_v2_through_the_nlb(fast_server, tmp_path):
     record = tmp_path / "received.txt"
     server = _spawn(prefix, target, 8080, record)
     try:
-        time.sleep(0.3)
+        time.sleep(0.3)  # the server binds before the first checks
         elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": target}])
         _wait_health(elb, tg, {target: "healthy"})
         node = ec2.describe_network_interfaces(Filters=[
@@ -482,8 +478,6 @@ def test_proxy_protocol_v2_carries_the_endpoint_id_for_privatelink(fast_server, 
         from vpclab.dataplane.areas import endpoints as desired_endpoints  # noqa: F401
     except ImportError:
         pytest.skip("the endpoint data plane area is not there yet")
-    from conftest import ACCOUNT_2
-    from elbv2_helpers import an_image, default_subnets, unique
 
     prefix = naming.prefix_for_state_dir(fast_server.state_dir)
     ec2, elb, (target, _, _), tg, lb = _lab(fast_server)

@@ -2,9 +2,8 @@
 import subprocess
 from functools import partial
 
-from conftest import ACCOUNT_1, ACCOUNT_2
-from conftest import wait_for as _wait_for
-
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.kernel import naming, netns
 
 wait_for = partial(_wait_for, timeout=10.0, interval=0.05)

@@ -9,14 +9,22 @@ command line inside its namespace; everything runs inside namespaces the server 
 from __future__ import annotations
 
 import json
-import time
 from types import SimpleNamespace
 
 import pytest
-from conftest import ACCOUNT_1, _dataplane_server, wait_for
-from test_dataplane_endpoints import make_endpoint, service_and_consumer, wait_state
-from test_dataplane_nlb import curl, run_instances, user_data, web_group
 
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.dataplane_server import dataplane_server_in
+from tests.helpers.traffic import (
+    curl,
+    make_endpoint,
+    run_instances,
+    service_and_consumer,
+    user_data,
+    wait_state,
+    web_group,
+)
+from tests.helpers.waiting import wait_for
 from vpclab.kernel import naming, netns
 
 pytestmark = pytest.mark.netns
@@ -26,7 +34,7 @@ FULL_PERIOD = 4.0
 
 @pytest.fixture
 def repairing_server(tmp_path):
-    yield from _dataplane_server(tmp_path / "state", {"VPCLAB_FULL_PERIOD": str(FULL_PERIOD),
+    yield from dataplane_server_in(tmp_path / "state", {"VPCLAB_FULL_PERIOD": str(FULL_PERIOD),
                                                       "VPCLAB_HEALTH_CHECK_SCALE": "0.05"})
 
 
@@ -122,9 +130,9 @@ def test_each_table_kind_flushed_by_hand_is_repaired_and_enforced_again(repairin
         assert wait_for(lambda: curl(prefix, c.client, works), timeout=10) == answer
 
     assert "edited by hand" in srv.log()
-    time.sleep(FULL_PERIOD + 1)  # a full pass with nothing to repair: nothing is replaced again
+    srv.wait_for_passes(full=True)  # the last repair's pass has ended
     repairs = srv.log().count("edited by hand")
-    time.sleep(FULL_PERIOD + 1)
+    srv.wait_for_passes(full=True)  # a whole full pass with nothing to repair: nothing is replaced again
     assert srv.log().count("edited by hand") == repairs
 
 

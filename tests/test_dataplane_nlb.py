@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from conftest import ACCOUNT_1
-from conftest import wait_for as _wait_for
-from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
-
+from tests.helpers.traffic import curl, provider_nlb, run_instances
+from tests.helpers.waiting import wait_for as _wait_for
+from tests.helpers.worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
 from vpclab.dataplane.areas import load_balancers as nlb
 from vpclab.dataplane.areas import nodes
 from vpclab.dataplane.areas.network import router_mac
 from vpclab.dataplane.world import gateway_of
-from vpclab.kernel import naming, netns
+from vpclab.kernel import naming
 from vpclab.kernel.nft import render_update
+
+wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
 
 
 def node_set(w, zone: int = 0):
@@ -139,78 +140,6 @@ def test_nodes_are_addresses_of_the_vpc_router():
 
 
 # Real traffic ---------------------------------------------------------------------------
-
-SERVER = """#!/bin/sh
-cat > /tmp/whoami.py <<'PY'
-import http.server
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        me, peer = self.connection.getsockname()[0], self.client_address[0]
-        body = f"{me} {peer}\\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", PORT), H).serve_forever()
-PY
-nohup python3 /tmp/whoami.py >/tmp/whoami.log 2>&1 &
-"""
-
-
-def user_data(port: int = 80) -> str:
-    """The script as text: boto3 base64-encodes RunInstances' UserData itself."""
-    return SERVER.replace("PORT", str(port))
-
-
-wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
-
-
-def run_instances(ec2, subnet_id: str, groups: list[str], count: int, data: str | None = None) -> list[dict]:
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    kwargs = {"UserData": data} if data else {}
-    insts = ec2.run_instances(ImageId=image, InstanceType="t3.micro", MinCount=count, MaxCount=count,
-                              SubnetId=subnet_id, SecurityGroupIds=groups, **kwargs)["Instances"]
-    ids = [i["InstanceId"] for i in insts]
-    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    return insts
-
-
-def web_group(ec2, vpc_id: str, name: str) -> str:
-    gid = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_id)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[{
-        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    return gid
-
-
-def curl(prefix: str, instance_id: str, url: str, timeout: float = 2) -> str | None:
-    ns = naming.namespace_name(prefix, instance_id)
-    out = netns.run(ns, ["curl", "-s", "-m", str(timeout), url], timeout=timeout + 5)
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def provider_nlb(srv, account: str = ACCOUNT_1, targets: int = 2):
-    """Default VPC of `account`: `targets` web instances and a client, an NLB TCP:80 in one subnet."""
-    ec2, elb = srv.client("ec2", account), srv.client("elbv2", account)
-    vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    subnet = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[0]
-    gid = web_group(ec2, vpc_id, "web")
-    webs = run_instances(ec2, subnet["SubnetId"], [gid], targets, user_data())
-    lb = elb.create_load_balancer(Name="web", Type="network", Scheme="internal",
-                                  Subnets=[subnet["SubnetId"]])["LoadBalancers"][0]
-    tg = elb.create_target_group(Name="web", Protocol="TCP", Port=80, VpcId=vpc_id,
-                                 HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2)["TargetGroups"][0]
-    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i["InstanceId"]} for i in webs])
-    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
-                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
-    elb.get_waiter("load_balancer_available").wait(LoadBalancerArns=[lb["LoadBalancerArn"]],
-                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    lb = elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"][0]
-    node_ip = next(a["PrivateIPv4Address"] for z in lb["AvailabilityZones"] for a in z["LoadBalancerAddresses"])
-    return {"ec2": ec2, "elb": elb, "vpc": vpc_id, "subnet": subnet["SubnetId"], "group": gid, "webs": webs,
-            "lb": lb, "tg": tg, "node_ip": node_ip}
-
 
 def test_nlb_balances_two_targets_and_snats_to_the_node(dataplane_server):
     prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)

@@ -2,15 +2,12 @@
 control plane alone; targets then stay `initial`."""
 import os
 import shutil
-import subprocess
-import sys
-import time
 
 import pytest
 
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.server import ServerProcess, free_port
 from vpclab.dataplane import runtime
-
-from conftest import ACCOUNT_1, ServerProcess, free_port
 
 
 def test_unavailable_reason_names_the_missing_privilege(monkeypatch):
@@ -18,31 +15,18 @@ def test_unavailable_reason_names_the_missing_privilege(monkeypatch):
     assert "root" in runtime.unavailable_reason()
 
 
-UNPRIVILEGED = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+UNPRIVILEGED = ("unshare", "--user", "--map-user=1000", "--map-group=1000")
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
 def test_server_as_an_unprivileged_user_runs_the_control_plane_alone(tmp_path):
     """Run the real server as uid 1000 in a user namespace (no capabilities on the host):
     one line says why the data plane is off, and the APIs work."""
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
-    port = free_port()
-    proc = subprocess.Popen([*UNPRIVILEGED,
-                             sys.executable, "-m", "vpclab.cli", "server", "--port", str(port),
-                             "--state-dir", str(state_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    srv = ServerProcess(tmp_path / "state", free_port(), dataplane=True, launcher=UNPRIVILEGED).start()
     try:
-        lines = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "vpclab ready" in line or not line:
-                break
+        lines = srv.output
         off = [line for line in lines if "data plane off" in line]
         assert len(off) == 1 and "root" in off[0], lines
-        srv = ServerProcess(state_dir, port)
         ec2 = srv.client("ec2", ACCOUNT_1)
         assert ec2.describe_vpcs()["Vpcs"][0]["CidrBlock"] == "172.31.0.0/16"
         image = ec2.describe_images()["Images"][0]["ImageId"]
@@ -51,5 +35,4 @@ def test_server_as_an_unprivileged_user_runs_the_control_plane_alone(tmp_path):
         assert ec2.describe_instances(InstanceIds=[inst["InstanceId"]])["Reservations"][0]["Instances"][0][
             "State"]["Name"] == "running"
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        srv.stop()

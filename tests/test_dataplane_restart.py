@@ -10,15 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, free_port
-from conftest import wait_for as _wait_for
-from test_lab import processes_of, run_lab
 
+from tests.helpers.lab import processes_of, run_lab
+from tests.helpers.server import ServerProcess, free_port
+from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.kernel import naming, netns
 
 pytestmark = pytest.mark.netns
@@ -59,7 +58,7 @@ def test_kill9_restart_hand_damage_and_down(tmp_path):
         ec2 = srv.client("ec2", "222222222222")
         endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[lab["endpoint_id"]])["VpcEndpoints"][0]
         assert endpoint["State"] == "available"
-        time.sleep(1.5)  # at least one reconcile pass
+        srv.wait_for_passes()  # a whole reconcile pass of the new server
         assert sorted(netns.list_namespaces(prefix)) == before
         assert "Welcome to nginx!" in curl_through_endpoint(state_dir, lab)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import ServerProcess, _is_root, free_port, wait_for
 
+from tests.helpers.server import ServerProcess, free_port, is_root
+from tests.helpers.waiting import wait_for
 from vpclab.kernel import linux, naming, netns
 
 pytestmark = pytest.mark.netns
@@ -21,7 +22,7 @@ COUNT = 80  # instances: more than the namespace threads kept, and than fit belo
 
 
 def test_instances_run_while_the_server_holds_more_than_fd_setsize_descriptors(tmp_path) -> None:
-    if not _is_root():
+    if not is_root():
         pytest.skip("the data plane needs root")
     from vpclab.commands.down import tear_down
 

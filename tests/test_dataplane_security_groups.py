@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import pytest
-from dataplane_worlds import LB_ARN, PREFIX, add_endpoint, add_service, plan_of, provider_world
-from test_dataplane_endpoints import make_endpoint, service_and_consumer, wait_state
-from test_dataplane_nlb import curl, wait_for
 
+from tests.helpers.traffic import curl, make_endpoint, service_and_consumer, wait_state
+from tests.helpers.waiting import wait_for as _wait_for
+from tests.helpers.worlds import LB_ARN, PREFIX, add_endpoint, add_service, plan_of, provider_world
 from vpclab.dataplane.areas import endpoints as desired_endpoints
 from vpclab.dataplane.areas import security_groups as sgs
 from vpclab.kernel import naming
 from vpclab.kernel.nft import render_update
 from vpclab.model.ec2 import SecurityGroup, SecurityGroupRule
+
+wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
 
 
 def tables(plan, owner: str) -> dict:

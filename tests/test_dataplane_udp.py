@@ -1,6 +1,11 @@
+from functools import partial
+
 """A UDP listener forwards UDP datagrams to its targets, with the node as the source."""
-from conftest import ACCOUNT_1
-from test_dataplane_blocked_paths import vpclab_exec, wait
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.instances import vpclab_exec
+from tests.helpers.waiting import wait_for as _wait_for
+
+wait = partial(_wait_for, timeout=30.0, interval=0.2)
 
 UDP_ECHO = r'''
 import socket

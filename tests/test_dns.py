@@ -1,14 +1,18 @@
+from functools import partial
+
 """The VPC resolver: names it answers, from a pure table and for real inside a VPC."""
 import subprocess
 import sys
 
-from conftest import ACCOUNT_1, ACCOUNT_2
 from dnslib import RCODE, DNSRecord
-from test_dataplane_network import wait_for
 
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.aws_names import private_dns_name
 from vpclab.dataplane.agents.dns import Zone, answer
 from vpclab.kernel import naming
+
+wait_for = partial(_wait_for, timeout=10.0, interval=0.05)
 
 
 def ask(zone: Zone, name: str, qtype: str = "A") -> DNSRecord:

@@ -20,9 +20,9 @@ import pytest
 from botocore.config import Config
 
 import vpclab.control  # noqa: F401  (registers every operation handler)
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2, REGION
+from tests.helpers.server import ServerProcess, free_port
 from vpclab.protocol.dispatch import implemented
-
-from conftest import ACCOUNT_1, ACCOUNT_2, REGION, ServerProcess, free_port
 
 EC2 = set(implemented("ec2"))
 OTHER_REGION = "us-east-1"
@@ -187,7 +187,7 @@ def test_kill9_loses_no_acknowledged_write(tmp_path):
     try:
         for t in threads:
             t.start()
-        time.sleep(BURST_SECONDS)
+        time.sleep(BURST_SECONDS)  # the writers run this long before the kill
         with lock:
             acked_before_kill = len(acked_vpcs)
         srv.kill9()  # SIGKILL while the writers are still going

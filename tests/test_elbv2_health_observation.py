@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-import vpclab.control  # noqa: F401  (registers handlers and lifecycle steps)
+import vpclab.control
 from vpclab.control.common import lifecycle
 from vpclab.control.ec2.default_vpc import ensure_default_vpc
 from vpclab.control.elbv2 import listeners, load_balancers, target_groups
@@ -59,7 +59,7 @@ def test_observations_drive_target_health(store):
     ctx, tg_arn, lb_arn, ip = _lab(store)
     # Provisioning NLB: registration in progress.
     assert _state(ctx, tg_arn) == [("initial", "Elb.RegistrationInProgress")]
-    lifecycle.settle(store, ctx.now.timestamp() + lifecycle.SETTLE_DELAY + 1)
+    lifecycle.settle(store, ctx.now.timestamp() + lifecycle.SETTLE_DELAY + 1, vpclab.control.LIFECYCLE_STEPS)
     with store.read() as tx:
         assert tx.get(LoadBalancer, lb_arn).state == "active"
     # Nothing observed: still initial, never healthy.
@@ -94,7 +94,7 @@ def test_observations_drive_target_health(store):
 
 def test_with_a_data_plane_the_timer_leaves_the_nlb_alone(store):
     ctx, tg_arn, lb_arn, ip = _lab(store, dataplane=True)
-    lifecycle.settle(store, ctx.now.timestamp() + 3600, dataplane=True)
+    lifecycle.settle(store, ctx.now.timestamp() + 3600, vpclab.control.LIFECYCLE_STEPS, dataplane=True)
     with store.read() as tx:
         assert tx.get(LoadBalancer, lb_arn).state == "provisioning"
     # The data plane makes it active, then reports health.
@@ -108,7 +108,7 @@ def test_with_a_data_plane_the_timer_leaves_the_nlb_alone(store):
 
 def test_stale_observation_does_not_survive_reregistration(store):
     ctx, tg_arn, lb_arn, ip = _lab(store)
-    lifecycle.settle(store, ctx.now.timestamp() + lifecycle.SETTLE_DELAY + 1)
+    lifecycle.settle(store, ctx.now.timestamp() + lifecycle.SETTLE_DELAY + 1, vpclab.control.LIFECYCLE_STEPS)
     with store.write() as tx:
         record_health(tx, tg_arn, ip, 80, "healthy", None, None, ctx.now.timestamp() + 1)
     target_groups.modify_target_group_attributes(ctx, {"TargetGroupArn": tg_arn, "Attributes": [

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from elbv2_helpers import ACCOUNT_2, code_of, default_subnets, default_vpc, error_of, nlb, tcp_group, unique
+from tests.helpers.accounts import ACCOUNT_2
+from tests.helpers.elbv2 import default_subnets, default_vpc, nlb, tcp_group, unique
+from tests.helpers.errors import error_of
 
 CERT = "arn:aws:acm:ap-south-1:111111111111:certificate/11111111-2222-3333-4444-555555555555"
 
@@ -49,9 +51,9 @@ def test_create_describe_delete(elb, lab):
     assert again["ListenerArn"] == listener["ListenerArn"]
     elb.delete_listener(ListenerArn=listener["ListenerArn"])
     assert elb.describe_listeners(LoadBalancerArn=lab["lb"])["Listeners"] == []
-    assert code_of(elb.delete_listener, ListenerArn=listener["ListenerArn"]) == "ListenerNotFound"
-    assert code_of(elb.describe_listeners, ListenerArns=[listener["ListenerArn"]]) == "ListenerNotFound"
-    assert code_of(elb.describe_listeners) == "ValidationError"
+    assert error_of(elb.delete_listener, ListenerArn=listener["ListenerArn"])["Code"] == "ListenerNotFound"
+    assert error_of(elb.describe_listeners, ListenerArns=[listener["ListenerArn"]])["Code"] == "ListenerNotFound"
+    assert error_of(elb.describe_listeners)["Code"] == "ValidationError"
 
 
 def test_forward_config_form(elb, lab):
@@ -63,8 +65,9 @@ def test_forward_config_form(elb, lab):
 def test_duplicate_listener(elb, lab):
     elb.create_listener(LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80, DefaultActions=forward(lab["tg"]))
     udp = elb.create_target_group(Name=unique("udp"), Protocol="TCP_UDP", Port=80, VpcId=lab["vpc"])["TargetGroups"][0]
-    code, message = error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP_UDP", Port=80,
-                             DefaultActions=forward(udp["TargetGroupArn"]))
+    error = error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP_UDP", Port=80,
+                     DefaultActions=forward(udp["TargetGroupArn"]))
+    code, message = error["Code"], error["Message"]
     assert code == "DuplicateListener"
     assert message == "A listener already exists on this port for this load balancer"
 
@@ -83,17 +86,18 @@ def test_protocol_compatibility(elb, lab, listener_protocol, tg_protocol, ok):
     if ok:
         call[0](**call[1])
     else:
-        assert code_of(call[0], **call[1]) == "IncompatibleProtocols"
+        assert error_of(call[0], **call[1])["Code"] == "IncompatibleProtocols"
 
 
 def test_http_listener_refused(elb, lab):
-    assert code_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="HTTP", Port=80,
-                   DefaultActions=forward(lab["tg"])) == "ValidationError"
+    assert error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="HTTP", Port=80,
+                    DefaultActions=forward(lab["tg"]))["Code"] == "ValidationError"
 
 
 def test_tls_needs_a_certificate(elb, lab):
-    code, message = error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TLS", Port=443,
-                             DefaultActions=forward(lab["tg"]))
+    error = error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TLS", Port=443,
+                     DefaultActions=forward(lab["tg"]))
+    code, message = error["Code"], error["Message"]
     assert (code, message) == ("ValidationError", "A certificate must be specified for TLS listeners")
     listener = elb.create_listener(LoadBalancerArn=lab["lb"], Protocol="TLS", Port=443,
                                    Certificates=[{"CertificateArn": CERT}],
@@ -107,28 +111,28 @@ def test_target_group_on_one_load_balancer_only(elb, lab):
     # A second listener of the same NLB may use it.
     elb.create_listener(LoadBalancerArn=lab["lb"], Protocol="TCP", Port=8080, DefaultActions=forward(lab["tg"]))
     other = nlb(elb, [default_subnets(lab["ec2"])[1]["SubnetId"]])
-    assert code_of(elb.create_listener, LoadBalancerArn=other["LoadBalancerArn"], Protocol="TCP", Port=80,
-                   DefaultActions=forward(lab["tg"])) == "TargetGroupAssociationLimit"
+    assert error_of(elb.create_listener, LoadBalancerArn=other["LoadBalancerArn"], Protocol="TCP", Port=80,
+                    DefaultActions=forward(lab["tg"]))["Code"] == "TargetGroupAssociationLimit"
     elb.delete_load_balancer(LoadBalancerArn=other["LoadBalancerArn"])
 
 
 def test_unknown_target_group_and_load_balancer(elb, elb_2, lab):
     missing_tg = lab["tg"][:-16] + "0" * 16
-    assert code_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
-                   DefaultActions=forward(missing_tg)) == "TargetGroupNotFound"
-    assert code_of(elb_2.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
-                   DefaultActions=forward(lab["tg"])) == "LoadBalancerNotFound"
-    assert code_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
-                   DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]
-                   ) == "ValidationError"
+    assert error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
+                    DefaultActions=forward(missing_tg))["Code"] == "TargetGroupNotFound"
+    assert error_of(elb_2.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
+                    DefaultActions=forward(lab["tg"]))["Code"] == "LoadBalancerNotFound"
+    assert error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
+                    DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]
+                    )["Code"] == "ValidationError"
 
 
 def test_target_group_of_another_vpc(elb, lab):
     ec2 = lab["ec2"]
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     tg = tcp_group(elb, vpc)
-    assert code_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
-                   DefaultActions=forward(tg["TargetGroupArn"])) == "InvalidConfigurationRequest"
+    assert error_of(elb.create_listener, LoadBalancerArn=lab["lb"], Protocol="TCP", Port=80,
+                    DefaultActions=forward(tg["TargetGroupArn"]))["Code"] == "InvalidConfigurationRequest"
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
     ec2.delete_vpc(VpcId=vpc)
 
@@ -139,8 +143,8 @@ def test_modify_listener(elb, lab):
     elb.create_listener(LoadBalancerArn=lab["lb"], Protocol="TCP", Port=81, DefaultActions=forward(lab["tg"]))
     out = elb.modify_listener(ListenerArn=listener["ListenerArn"], Port=8000)["Listeners"][0]
     assert out["Port"] == 8000
-    assert code_of(elb.modify_listener, ListenerArn=listener["ListenerArn"], Port=81) == "DuplicateListener"
-    assert code_of(elb.modify_listener, ListenerArn=listener["ListenerArn"], Protocol="TLS") == "ValidationError"
+    assert error_of(elb.modify_listener, ListenerArn=listener["ListenerArn"], Port=81)["Code"] == "DuplicateListener"
+    assert error_of(elb.modify_listener, ListenerArn=listener["ListenerArn"], Protocol="TLS")["Code"] == "ValidationError"
     out = elb.modify_listener(ListenerArn=listener["ListenerArn"], Protocol="TLS",
                               Certificates=[{"CertificateArn": CERT}])["Listeners"][0]
     assert out["Protocol"] == "TLS" and out["Certificates"] == [{"CertificateArn": CERT}]
@@ -160,10 +164,10 @@ def test_listener_attributes(elb, lab):
     elb.modify_listener_attributes(ListenerArn=arn, Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": "6000"}])
     assert elb.describe_listener_attributes(ListenerArn=arn)["Attributes"][0]["Value"] == "6000"
     for value in ("59", "6001", "x"):
-        assert code_of(elb.modify_listener_attributes, ListenerArn=arn,
-                       Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": value}]) == "ValidationError"
-    assert code_of(elb.modify_listener_attributes, ListenerArn=arn,
-                   Attributes=[{"Key": "other", "Value": "1"}]) == "ValidationError"
+        assert error_of(elb.modify_listener_attributes, ListenerArn=arn,
+                        Attributes=[{"Key": "tcp.idle_timeout.seconds", "Value": value}])["Code"] == "ValidationError"
+    assert error_of(elb.modify_listener_attributes, ListenerArn=arn,
+                    Attributes=[{"Key": "other", "Value": "1"}])["Code"] == "ValidationError"
 
 
 def test_listener_paging(elb, lab):
@@ -188,20 +192,20 @@ def test_tags_on_all_three_kinds(elb, elb_2, lab):
     assert got[listener["ListenerArn"]] == {"role": "front", "env": "lab"}
     elb.remove_tags(ResourceArns=[lab["lb"]], TagKeys=["env"])
     assert elb.describe_tags(ResourceArns=[lab["lb"]])["TagDescriptions"][0]["Tags"] == []
-    assert code_of(elb_2.add_tags, ResourceArns=[lab["lb"]], Tags=[{"Key": "x", "Value": "y"}]) == "LoadBalancerNotFound"
-    assert code_of(elb_2.describe_tags, ResourceArns=[lab["tg"]]) == "TargetGroupNotFound"
-    assert code_of(elb_2.describe_tags, ResourceArns=[listener["ListenerArn"]]) == "ListenerNotFound"
+    assert error_of(elb_2.add_tags, ResourceArns=[lab["lb"]], Tags=[{"Key": "x", "Value": "y"}])["Code"] == "LoadBalancerNotFound"
+    assert error_of(elb_2.describe_tags, ResourceArns=[lab["tg"]])["Code"] == "TargetGroupNotFound"
+    assert error_of(elb_2.describe_tags, ResourceArns=[listener["ListenerArn"]])["Code"] == "ListenerNotFound"
 
 
 def test_tag_limits(elb, lab):
-    code = code_of(elb.add_tags, ResourceArns=[lab["tg"]],
-                   Tags=[{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}])
+    code = error_of(elb.add_tags, ResourceArns=[lab["tg"]],
+                    Tags=[{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}])["Code"]
     assert code == "DuplicateTagKeys"
     elb.add_tags(ResourceArns=[lab["tg"]], Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
-    assert code_of(elb.add_tags, ResourceArns=[lab["tg"]], Tags=[{"Key": "one-more", "Value": "v"}]) == "TooManyTags"
+    assert error_of(elb.add_tags, ResourceArns=[lab["tg"]], Tags=[{"Key": "one-more", "Value": "v"}])["Code"] == "TooManyTags"
     elb.add_tags(ResourceArns=[lab["tg"]], Tags=[{"Key": "k0", "Value": "changed"}])  # overwrite is fine
-    assert code_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80, VpcId=lab["vpc"],
-                   Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)]) == "TooManyTags"
-    assert code_of(elb.create_load_balancer, Name=unique("t"), Type="network",
-                   Subnets=[default_subnets(lab["ec2"])[0]["SubnetId"]],
-                   Tags=[{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "1"}]) == "DuplicateTagKeys"
+    assert error_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80, VpcId=lab["vpc"],
+                    Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])["Code"] == "TooManyTags"
+    assert error_of(elb.create_load_balancer, Name=unique("t"), Type="network",
+                    Subnets=[default_subnets(lab["ec2"])[0]["SubnetId"]],
+                    Tags=[{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "1"}])["Code"] == "DuplicateTagKeys"

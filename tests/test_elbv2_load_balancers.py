@@ -5,13 +5,10 @@ import re
 
 import pytest
 
-from elbv2_helpers import (
-    ACCOUNT_2,
-    REGION,
-    code_of,
+from tests.helpers.accounts import ACCOUNT_2, REGION
+from tests.helpers.elbv2 import (
     default_subnets,
     default_vpc,
-    error_of,
     nlb,
     run_instance,
     security_group,
@@ -19,6 +16,7 @@ from elbv2_helpers import (
     unique,
     wait_active,
 )
+from tests.helpers.errors import error_of
 
 
 @pytest.fixture
@@ -96,10 +94,10 @@ def test_seed_lab_nlb_half(elb, ec2):
 
     # Tear down as the lab does: NLB, then target group.
     elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
-    assert code_of(elb.describe_load_balancers, LoadBalancerArns=[lb["LoadBalancerArn"]]) == "LoadBalancerNotFound"
+    assert error_of(elb.describe_load_balancers, LoadBalancerArns=[lb["LoadBalancerArn"]])["Code"] == "LoadBalancerNotFound"
     assert ec2.describe_network_interfaces(Filters=[
         {"Name": "description", "Values": [f"ELB net/demo-service-nlb/{m.group(1)}"]}])["NetworkInterfaces"] == []
-    assert code_of(elb.describe_listeners, ListenerArns=[listener["ListenerArn"]]) == "ListenerNotFound"
+    assert error_of(elb.describe_listeners, ListenerArns=[listener["ListenerArn"]])["Code"] == "ListenerNotFound"
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
     ec2.terminate_instances(InstanceIds=[instance_id])
 
@@ -109,7 +107,7 @@ def test_seed_lab_nlb_half(elb, ec2):
 @pytest.mark.parametrize("name", ["a" * 33, "bad_name", "-lead", "trail-", "internal-thing", ""])
 def test_invalid_load_balancer_names(elb, ec2, name):
     subnet = default_subnets(ec2)[0]["SubnetId"]
-    assert code_of(elb.create_load_balancer, Name=name, Type="network", Subnets=[subnet]) == "ValidationError"
+    assert error_of(elb.create_load_balancer, Name=name, Type="network", Subnets=[subnet])["Code"] == "ValidationError"
 
 
 def test_name_of_32_characters_is_fine(elb, ec2):
@@ -122,16 +120,17 @@ def test_name_of_32_characters_is_fine(elb, ec2):
 def test_application_and_gateway_types_are_refused(elb, ec2):
     subnets = [s["SubnetId"] for s in default_subnets(ec2)]
     for lb_type in ("application", "gateway"):
-        code, message = error_of(elb.create_load_balancer, Name=unique("x"), Type=lb_type, Subnets=subnets)
+        error = error_of(elb.create_load_balancer, Name=unique("x"), Type=lb_type, Subnets=subnets)
+        code, message = error["Code"], error["Message"]
         assert code == "ValidationError" and "vpclab" in message
     # Type defaults to application on AWS.
-    assert code_of(elb.create_load_balancer, Name=unique("x"), Subnets=subnets) == "ValidationError"
+    assert error_of(elb.create_load_balancer, Name=unique("x"), Subnets=subnets)["Code"] == "ValidationError"
 
 
 def test_bad_scheme(elb, ec2):
     subnet = default_subnets(ec2)[0]["SubnetId"]
-    assert code_of(elb.create_load_balancer, Name=unique("x"), Type="network", Subnets=[subnet],
-                   Scheme="private") == "ValidationError"
+    assert error_of(elb.create_load_balancer, Name=unique("x"), Type="network", Subnets=[subnet],
+                    Scheme="private")["Code"] == "ValidationError"
 
 
 # Subnets and groups -------------------------------------------------------------------------------------
@@ -140,7 +139,8 @@ def test_two_subnets_in_one_zone(elb, ec2):
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     a = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24", AvailabilityZone="ap-south-1a")["Subnet"]["SubnetId"]
     b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.2.0/24", AvailabilityZone="ap-south-1a")["Subnet"]["SubnetId"]
-    code, message = error_of(elb.create_load_balancer, Name=unique("x"), Type="network", Subnets=[a, b])
+    error = error_of(elb.create_load_balancer, Name=unique("x"), Type="network", Subnets=[a, b])
+    code, message = error["Code"], error["Message"]
     assert code == "InvalidConfigurationRequest"
     assert "same Availability Zone" in message
     # Nothing was left behind: the VPC still deletes once its subnets go.
@@ -151,19 +151,19 @@ def test_two_subnets_in_one_zone(elb, ec2):
 
 def test_unknown_subnet_and_group(elb, ec2):
     subnet = default_subnets(ec2)[0]["SubnetId"]
-    assert code_of(elb.create_load_balancer, Name=unique("x"), Type="network",
-                   Subnets=["subnet-0123456789abcdef0"]) == "SubnetNotFound"
-    assert code_of(elb.create_load_balancer, Name=unique("x"), Type="network", Subnets=[subnet],
-                   SecurityGroups=["sg-0123456789abcdef0"]) == "InvalidSecurityGroup"
-    assert code_of(elb.create_load_balancer, Name=unique("x"), Type="network") == "ValidationError"
+    assert error_of(elb.create_load_balancer, Name=unique("x"), Type="network",
+                    Subnets=["subnet-0123456789abcdef0"])["Code"] == "SubnetNotFound"
+    assert error_of(elb.create_load_balancer, Name=unique("x"), Type="network", Subnets=[subnet],
+                    SecurityGroups=["sg-0123456789abcdef0"])["Code"] == "InvalidSecurityGroup"
+    assert error_of(elb.create_load_balancer, Name=unique("x"), Type="network")["Code"] == "ValidationError"
 
 
 def test_subnets_of_two_vpcs(elb, ec2):
     vpc = ec2.create_vpc(CidrBlock="10.21.0.0/16")["Vpc"]["VpcId"]
     other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.21.1.0/24", AvailabilityZone="ap-south-1b")["Subnet"]["SubnetId"]
     default_a = next(s for s in default_subnets(ec2) if s["AvailabilityZone"] == "ap-south-1a")["SubnetId"]
-    assert code_of(elb.create_load_balancer, Name=unique("x"), Type="network",
-                   Subnets=[default_a, other]) == "InvalidConfigurationRequest"
+    assert error_of(elb.create_load_balancer, Name=unique("x"), Type="network",
+                    Subnets=[default_a, other])["Code"] == "InvalidConfigurationRequest"
     ec2.delete_subnet(SubnetId=other)
     ec2.delete_vpc(VpcId=vpc)
 
@@ -195,8 +195,8 @@ def test_internal_nlb_with_private_addresses(elb, ec2):
 def test_private_address_only_for_internal(elb, ec2):
     a = default_subnets(ec2)[0]
     ip = a["CidrBlock"].rsplit(".", 2)[0] + ".0.50"
-    assert code_of(elb.create_load_balancer, Name=unique("x"), Type="network",
-                   SubnetMappings=[{"SubnetId": a["SubnetId"], "PrivateIPv4Address": ip}]) == "ValidationError"
+    assert error_of(elb.create_load_balancer, Name=unique("x"), Type="network",
+                    SubnetMappings=[{"SubnetId": a["SubnetId"], "PrivateIPv4Address": ip}])["Code"] == "ValidationError"
 
 
 # Idempotency ----------------------------------------------------------------------------------------------
@@ -208,10 +208,11 @@ def test_create_is_idempotent_and_duplicate_name_differs(elb, ec2):
     again = nlb(elb, list(reversed(subnets)), name=name)
     assert again["LoadBalancerArn"] == first["LoadBalancerArn"]
     assert len(elb.describe_load_balancers(Names=[name])["LoadBalancers"]) == 1
-    code, message = error_of(elb.create_load_balancer, Name=name, Type="network", Subnets=subnets[:1])
+    error = error_of(elb.create_load_balancer, Name=name, Type="network", Subnets=subnets[:1])
+    code, message = error["Code"], error["Message"]
     assert code == "DuplicateLoadBalancerName"
     assert message == f"A load balancer with the same name '{name}' exists, but with different settings"
-    code = code_of(elb.create_load_balancer, Name=name, Type="network", Subnets=subnets, Scheme="internal")
+    code = error_of(elb.create_load_balancer, Name=name, Type="network", Subnets=subnets, Scheme="internal")["Code"]
     assert code == "DuplicateLoadBalancerName"
     elb.delete_load_balancer(LoadBalancerArn=first["LoadBalancerArn"])
 
@@ -224,10 +225,10 @@ def test_describe_by_arn_name_and_paging(elb, ec2):
     arns = [lb["LoadBalancerArn"] for lb in made]
     got = elb.describe_load_balancers(LoadBalancerArns=arns)["LoadBalancers"]
     assert sorted(lb["LoadBalancerArn"] for lb in got) == sorted(arns)
-    assert code_of(elb.describe_load_balancers, Names=["no-such-lb"]) == "LoadBalancerNotFound"
+    assert error_of(elb.describe_load_balancers, Names=["no-such-lb"])["Code"] == "LoadBalancerNotFound"
     missing = arns[0][:-16] + "0" * 16
-    assert code_of(elb.describe_load_balancers, LoadBalancerArns=[missing]) == "LoadBalancerNotFound"
-    assert code_of(elb.describe_load_balancers, LoadBalancerArns=["not-an-arn"]) == "ValidationError"
+    assert error_of(elb.describe_load_balancers, LoadBalancerArns=[missing])["Code"] == "LoadBalancerNotFound"
+    assert error_of(elb.describe_load_balancers, LoadBalancerArns=["not-an-arn"])["Code"] == "ValidationError"
 
     seen, marker = [], None
     while True:
@@ -249,10 +250,10 @@ def test_describe_by_arn_name_and_paging(elb, ec2):
 def test_other_account_sees_nothing(elb, elb_2, ec2):
     lb = nlb(elb, [default_subnets(ec2)[0]["SubnetId"]])
     arn = lb["LoadBalancerArn"]
-    assert code_of(elb_2.describe_load_balancers, LoadBalancerArns=[arn]) == "LoadBalancerNotFound"
-    assert code_of(elb_2.describe_load_balancer_attributes, LoadBalancerArn=arn) == "LoadBalancerNotFound"
-    assert code_of(elb_2.describe_tags, ResourceArns=[arn]) == "LoadBalancerNotFound"
-    assert code_of(elb_2.describe_listeners, LoadBalancerArn=arn) == "LoadBalancerNotFound"
+    assert error_of(elb_2.describe_load_balancers, LoadBalancerArns=[arn])["Code"] == "LoadBalancerNotFound"
+    assert error_of(elb_2.describe_load_balancer_attributes, LoadBalancerArn=arn)["Code"] == "LoadBalancerNotFound"
+    assert error_of(elb_2.describe_tags, ResourceArns=[arn])["Code"] == "LoadBalancerNotFound"
+    assert error_of(elb_2.describe_listeners, LoadBalancerArn=arn)["Code"] == "LoadBalancerNotFound"
     assert all(x["LoadBalancerArn"] != arn for x in elb_2.describe_load_balancers()["LoadBalancers"])
     # Deleting someone else's NLB is a no-op, as for a missing one.
     elb_2.delete_load_balancer(LoadBalancerArn=arn)
@@ -263,8 +264,10 @@ def test_other_account_sees_nothing(elb, elb_2, ec2):
 # Delete -------------------------------------------------------------------------------------------------------
 
 def test_delete_missing_succeeds(elb):
-    elb.delete_load_balancer(
-        LoadBalancerArn=f"arn:aws:elasticloadbalancing:{REGION}:111111111111:loadbalancer/net/gone/0123456789abcdef")
+    arn = f"arn:aws:elasticloadbalancing:{REGION}:111111111111:loadbalancer/net/gone/0123456789abcdef"
+    out = elb.delete_load_balancer(LoadBalancerArn=arn)
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert error_of(elb.describe_load_balancers, LoadBalancerArns=[arn])["Code"] == "LoadBalancerNotFound"
 
 
 def test_deletion_protection(elb, ec2):
@@ -272,7 +275,7 @@ def test_deletion_protection(elb, ec2):
     arn = lb["LoadBalancerArn"]
     elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
         {"Key": "deletion_protection.enabled", "Value": "true"}])
-    assert code_of(elb.delete_load_balancer, LoadBalancerArn=arn) == "OperationNotPermitted"
+    assert error_of(elb.delete_load_balancer, LoadBalancerArn=arn)["Code"] == "OperationNotPermitted"
     elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
         {"Key": "deletion_protection.enabled", "Value": "false"}])
     elb.delete_load_balancer(LoadBalancerArn=arn)
@@ -282,12 +285,12 @@ def test_vpc_with_nlb_or_target_group_cannot_be_deleted(elb, ec2):
     vpc = ec2.create_vpc(CidrBlock="10.22.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.22.1.0/24", AvailabilityZone="ap-south-1a")["Subnet"]["SubnetId"]
     tg = tcp_group(elb, vpc)
-    assert code_of(ec2.delete_vpc, VpcId=vpc) == "DependencyViolation"
+    assert error_of(ec2.delete_vpc, VpcId=vpc)["Code"] == "DependencyViolation"
     lb = nlb(elb, [subnet])
-    assert code_of(ec2.delete_subnet, SubnetId=subnet) == "DependencyViolation"
+    assert error_of(ec2.delete_subnet, SubnetId=subnet)["Code"] == "DependencyViolation"
     elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     ec2.delete_subnet(SubnetId=subnet)
-    assert code_of(ec2.delete_vpc, VpcId=vpc) == "DependencyViolation"  # the target group
+    assert error_of(ec2.delete_vpc, VpcId=vpc)["Code"] == "DependencyViolation"  # the target group
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
     ec2.delete_vpc(VpcId=vpc)
 
@@ -318,7 +321,7 @@ def test_load_balancer_attributes(elb, ec2):
         ({"Key": "access_logs.s3.enabled", "Value": "true"}, "InvalidConfigurationRequest"),
     ]
     for attr, code in bad:
-        assert code_of(elb.modify_load_balancer_attributes, LoadBalancerArn=arn, Attributes=[attr]) == code, attr
+        assert error_of(elb.modify_load_balancer_attributes, LoadBalancerArn=arn, Attributes=[attr])["Code"] == code, attr
     elb.delete_load_balancer(LoadBalancerArn=arn)
 
 
@@ -340,15 +343,15 @@ def test_set_security_groups(elb, ec2):
     eni = ec2.describe_network_interfaces(Filters=[
         {"Name": "description", "Values": [f"ELB net/{lb['LoadBalancerName']}/{suffix}"]}])["NetworkInterfaces"][0]
     assert [g["GroupId"] for g in eni["Groups"]] == [sg2]
-    assert code_of(elb.set_security_groups, LoadBalancerArn=arn, SecurityGroups=[]) == "ValidationError"
-    assert code_of(elb.set_security_groups, LoadBalancerArn=arn,
-                   SecurityGroups=["sg-0123456789abcdef0"]) == "InvalidSecurityGroup"
+    assert error_of(elb.set_security_groups, LoadBalancerArn=arn, SecurityGroups=[])["Code"] == "ValidationError"
+    assert error_of(elb.set_security_groups, LoadBalancerArn=arn,
+                    SecurityGroups=["sg-0123456789abcdef0"])["Code"] == "InvalidSecurityGroup"
     elb.delete_load_balancer(LoadBalancerArn=arn)
 
     bare = nlb(elb, [subnet])
     assert "SecurityGroups" not in bare or bare["SecurityGroups"] == []
-    assert code_of(elb.set_security_groups, LoadBalancerArn=bare["LoadBalancerArn"],
-                   SecurityGroups=[sg1]) == "ValidationError"
+    assert error_of(elb.set_security_groups, LoadBalancerArn=bare["LoadBalancerArn"],
+                    SecurityGroups=[sg1])["Code"] == "ValidationError"
     elb.delete_load_balancer(LoadBalancerArn=bare["LoadBalancerArn"])
 
 
@@ -359,7 +362,7 @@ def test_set_subnets_adds_zones(elb, ec2):
     out = elb.set_subnets(LoadBalancerArn=arn, Subnets=[subnets[0]["SubnetId"], subnets[1]["SubnetId"]])
     assert sorted(z["SubnetId"] for z in out["AvailabilityZones"]) == sorted(
         [subnets[0]["SubnetId"], subnets[1]["SubnetId"]])
-    assert code_of(elb.set_subnets, LoadBalancerArn=arn, Subnets=[subnets[1]["SubnetId"]]) == \
+    assert error_of(elb.set_subnets, LoadBalancerArn=arn, Subnets=[subnets[1]["SubnetId"]])["Code"] == \
         "InvalidConfigurationRequest"
     elb.delete_load_balancer(LoadBalancerArn=arn)
 

@@ -5,18 +5,9 @@ import time
 
 import pytest
 
-from elbv2_helpers import (
-    ACCOUNT_2,
-    code_of,
-    default_subnets,
-    default_vpc,
-    error_of,
-    nlb,
-    run_instance,
-    tcp_group,
-    unique,
-    wait_active,
-)
+from tests.helpers.accounts import ACCOUNT_2
+from tests.helpers.elbv2 import default_subnets, default_vpc, nlb, run_instance, tcp_group, unique, wait_active
+from tests.helpers.errors import error_of
 
 
 @pytest.fixture
@@ -61,19 +52,19 @@ def _ip_in(subnet: dict, host: int) -> str:
 
 @pytest.mark.parametrize("name", ["a" * 33, "bad_name", "-lead", "trail-", ""])
 def test_invalid_target_group_names(elb, vpc_id, name):
-    assert code_of(elb.create_target_group, Name=name, Protocol="TCP", Port=80, VpcId=vpc_id) == "ValidationError"
+    assert error_of(elb.create_target_group, Name=name, Protocol="TCP", Port=80, VpcId=vpc_id)["Code"] == "ValidationError"
 
 
 def test_required_settings(elb, raw_elb, vpc_id):
-    assert code_of(elb.create_target_group, Name=unique("t"), Port=80, VpcId=vpc_id) == "ValidationError"
-    assert code_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", VpcId=vpc_id) == "ValidationError"
-    assert code_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80) == "ValidationError"
-    assert code_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80,
-                   VpcId="vpc-0123456789abcdef0") == "ValidationError"
-    assert code_of(raw_elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=0,
-                   VpcId=vpc_id) == "ValidationError"
-    assert code_of(elb.create_target_group, Name=unique("t"), Protocol="GENEVE", Port=6081,
-                   VpcId=vpc_id) == "ValidationError"
+    assert error_of(elb.create_target_group, Name=unique("t"), Port=80, VpcId=vpc_id)["Code"] == "ValidationError"
+    assert error_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", VpcId=vpc_id)["Code"] == "ValidationError"
+    assert error_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80)["Code"] == "ValidationError"
+    assert error_of(elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80,
+                    VpcId="vpc-0123456789abcdef0")["Code"] == "ValidationError"
+    assert error_of(raw_elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=0,
+                    VpcId=vpc_id)["Code"] == "ValidationError"
+    assert error_of(elb.create_target_group, Name=unique("t"), Protocol="GENEVE", Port=6081,
+                    VpcId=vpc_id)["Code"] == "ValidationError"
 
 
 def test_defaults_and_http_health_check(elb, vpc_id):
@@ -99,8 +90,8 @@ def test_defaults_and_http_health_check(elb, vpc_id):
     {"HealthCheckEnabled": False},
 ])
 def test_health_check_ranges(raw_elb, vpc_id, setting):
-    assert code_of(raw_elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80, VpcId=vpc_id,
-                   **setting) == "ValidationError"
+    assert error_of(raw_elb.create_target_group, Name=unique("t"), Protocol="TCP", Port=80, VpcId=vpc_id,
+                    **setting)["Code"] == "ValidationError"
 
 
 def test_create_is_idempotent_and_duplicate_differs(elb, vpc_id):
@@ -108,11 +99,12 @@ def test_create_is_idempotent_and_duplicate_differs(elb, vpc_id):
     first = tcp_group(elb, vpc_id, name=name)
     again = tcp_group(elb, vpc_id, name=name)
     assert again["TargetGroupArn"] == first["TargetGroupArn"]
-    code, message = error_of(elb.create_target_group, Name=name, Protocol="TCP", Port=81, VpcId=vpc_id)
+    error = error_of(elb.create_target_group, Name=name, Protocol="TCP", Port=81, VpcId=vpc_id)
+    code, message = error["Code"], error["Message"]
     assert code == "DuplicateTargetGroupName"
     assert message == f"A target group with the same name '{name}' exists, but with different settings"
-    assert code_of(elb.create_target_group, Name=name, Protocol="TCP", Port=80, VpcId=vpc_id,
-                   HealthCheckIntervalSeconds=20) == "DuplicateTargetGroupName"
+    assert error_of(elb.create_target_group, Name=name, Protocol="TCP", Port=80, VpcId=vpc_id,
+                    HealthCheckIntervalSeconds=20)["Code"] == "DuplicateTargetGroupName"
 
 
 # Describe / modify / delete -------------------------------------------------------------------------
@@ -122,9 +114,9 @@ def test_describe_target_groups(elb, elb_2, ec2, vpc_id):
     got = elb.describe_target_groups(Names=[a["TargetGroupName"], b["TargetGroupName"]])["TargetGroups"]
     assert {g["TargetGroupArn"] for g in got} == {a["TargetGroupArn"], b["TargetGroupArn"]}
     assert elb.describe_target_groups(TargetGroupArns=[a["TargetGroupArn"]])["TargetGroups"][0] == a
-    assert code_of(elb.describe_target_groups, Names=["nope-nope"]) == "TargetGroupNotFound"
-    assert code_of(elb_2.describe_target_groups, TargetGroupArns=[a["TargetGroupArn"]]) == "TargetGroupNotFound"
-    assert code_of(elb.describe_target_groups, TargetGroupArns=["arn:nope"]) == "ValidationError"
+    assert error_of(elb.describe_target_groups, Names=["nope-nope"])["Code"] == "TargetGroupNotFound"
+    assert error_of(elb_2.describe_target_groups, TargetGroupArns=[a["TargetGroupArn"]])["Code"] == "TargetGroupNotFound"
+    assert error_of(elb.describe_target_groups, TargetGroupArns=["arn:nope"])["Code"] == "ValidationError"
     first = elb.describe_target_groups(PageSize=1)
     assert len(first["TargetGroups"]) == 1 and first["NextMarker"]
 
@@ -149,8 +141,8 @@ def test_modify_target_group(elb, vpc_id):
     out = elb.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], HealthCheckProtocol="HTTP",
                                   HealthCheckPath="/ping")["TargetGroups"][0]
     assert out["HealthCheckPath"] == "/ping" and out["Matcher"] == {"HttpCode": "200-399"}
-    assert code_of(elb.modify_target_group, TargetGroupArn=tg["TargetGroupArn"],
-                   HealthCheckIntervalSeconds=400) == "ValidationError"
+    assert error_of(elb.modify_target_group, TargetGroupArn=tg["TargetGroupArn"],
+                    HealthCheckIntervalSeconds=400)["Code"] == "ValidationError"
 
 
 def test_delete_target_group_in_use(elb, ec2, vpc_id):
@@ -159,12 +151,13 @@ def test_delete_target_group_in_use(elb, ec2, vpc_id):
     listener = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
                                    DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}]
                                    )["Listeners"][0]
-    code, message = error_of(elb.delete_target_group, TargetGroupArn=tg["TargetGroupArn"])
+    error = error_of(elb.delete_target_group, TargetGroupArn=tg["TargetGroupArn"])
+    code, message = error["Code"], error["Message"]
     assert code == "ResourceInUse"
     assert message == f"Target group '{tg['TargetGroupArn']}' is currently in use by a listener or a rule"
     elb.delete_listener(ListenerArn=listener["ListenerArn"])
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
-    assert code_of(elb.describe_target_groups, TargetGroupArns=[tg["TargetGroupArn"]]) == "TargetGroupNotFound"
+    assert error_of(elb.describe_target_groups, TargetGroupArns=[tg["TargetGroupArn"]])["Code"] == "TargetGroupNotFound"
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])  # missing: succeeds
     elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
@@ -193,15 +186,15 @@ def test_target_group_attributes(elb, vpc_id):
                        ("stickiness.type", "lb_cookie"),
                        ("load_balancing.cross_zone.enabled", "sometimes"),
                        ("no.such.attribute", "1")]:
-        assert code_of(elb.modify_target_group_attributes, TargetGroupArn=arn,
-                       Attributes=[{"Key": key, "Value": value}]) == "ValidationError", key
+        assert error_of(elb.modify_target_group_attributes, TargetGroupArn=arn,
+                        Attributes=[{"Key": key, "Value": value}])["Code"] == "ValidationError", key
     ip_tg = tcp_group(elb, vpc_id, TargetType="ip")
     assert _attrs(elb, ip_tg["TargetGroupArn"])["preserve_client_ip.enabled"] == "false"
     udp = elb.create_target_group(Name=unique("udp"), Protocol="UDP", Port=53, VpcId=vpc_id,
                                   TargetType="ip")["TargetGroups"][0]
     assert _attrs(elb, udp["TargetGroupArn"])["preserve_client_ip.enabled"] == "true"
-    assert code_of(elb.modify_target_group_attributes, TargetGroupArn=udp["TargetGroupArn"],
-                   Attributes=[{"Key": "preserve_client_ip.enabled", "Value": "false"}]) == \
+    assert error_of(elb.modify_target_group_attributes, TargetGroupArn=udp["TargetGroupArn"],
+                    Attributes=[{"Key": "preserve_client_ip.enabled", "Value": "false"}])["Code"] == \
         "InvalidConfigurationRequest"
 
 
@@ -219,13 +212,14 @@ def test_ip_targets(elb, ec2, vpc_id):
     assert {h["Target"]["AvailabilityZone"] for h in health} == {subnet["AvailabilityZone"]}
     # No listener uses the group: unused / Target.NotInUse.
     assert {(h["TargetHealth"]["State"], h["TargetHealth"]["Reason"]) for h in health} == {("unused", "Target.NotInUse")}
-    code, message = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "10.99.0.1"}])
+    error = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "10.99.0.1"}])
+    code, message = error["Code"], error["Message"]
     assert code == "InvalidTarget"
     assert message == f"The following targets are not in the target group VPC '{vpc_id}': '10.99.0.1'"
     elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.99.0.1", "AvailabilityZone": "all"}])
-    assert code_of(elb.register_targets, TargetGroupArn=arn,
-                   Targets=[{"Id": "8.8.8.8", "AvailabilityZone": "all"}]) == "InvalidTarget"
-    assert code_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "not-an-ip"}]) == "ValidationError"
+    assert error_of(elb.register_targets, TargetGroupArn=arn,
+                    Targets=[{"Id": "8.8.8.8", "AvailabilityZone": "all"}])["Code"] == "InvalidTarget"
+    assert error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "not-an-ip"}])["Code"] == "ValidationError"
     elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": 8080}, {"Id": "10.99.0.1"}])
     assert [(h["Target"]["Id"], h["Target"]["Port"]) for h in _health(elb, arn)] == [(ip, 80)]
 
@@ -240,7 +234,8 @@ def test_instance_targets(elb, ec2, vpc_id):
     health = _health(elb, arn)
     assert len(health) == 1 and health[0]["Target"]["Port"] == 80
 
-    code, message = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "i-0123456789abcdef0"}])
+    error = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": "i-0123456789abcdef0"}])
+    code, message = error["Code"], error["Message"]
     assert code == "InvalidTarget" and "'i-0123456789abcdef0'" in message
 
     # An instance of another VPC.
@@ -248,7 +243,8 @@ def test_instance_targets(elb, ec2, vpc_id):
     other_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24",
                                      AvailabilityZone="ap-south-1a")["Subnet"]["SubnetId"]
     stranger = run_instance(ec2, other_subnet)
-    code, message = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": stranger}])
+    error = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": stranger}])
+    code, message = error["Code"], error["Message"]
     assert code == "InvalidTarget"
     assert message == f"The following targets are not in the target group VPC '{vpc_id}': '{stranger}'"
 
@@ -256,7 +252,8 @@ def test_instance_targets(elb, ec2, vpc_id):
     stopped = run_instance(ec2, subnet["SubnetId"])
     ec2.stop_instances(InstanceIds=[stopped])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[stopped], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    code, message = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": stopped}])
+    error = error_of(elb.register_targets, TargetGroupArn=arn, Targets=[{"Id": stopped}])
+    code, message = error["Code"], error["Message"]
     assert code == "InvalidTarget"
     assert message == f"The following targets are not in a running state and cannot be registered: '{stopped}'"
     ec2.stop_instances(InstanceIds=[instance])
@@ -267,8 +264,8 @@ def test_instance_targets(elb, ec2, vpc_id):
     # Asked about a target that is not registered: unused / Target.NotRegistered.
     health = _health(elb, arn, Targets=[{"Id": stopped}])
     assert (health[0]["TargetHealth"]["State"], health[0]["TargetHealth"]["Reason"]) == ("unused", "Target.NotRegistered")
-    assert code_of(elb.describe_target_health, TargetGroupArn=arn,
-                   Targets=[{"Id": "i-0123456789abcdef0"}]) == "InvalidTarget"
+    assert error_of(elb.describe_target_health, TargetGroupArn=arn,
+                    Targets=[{"Id": "i-0123456789abcdef0"}])["Code"] == "InvalidTarget"
     elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": instance}])
     assert _health(elb, arn) == []
     ec2.terminate_instances(InstanceIds=[instance, stopped, stranger])
@@ -291,7 +288,7 @@ def test_health_states_through_a_listener(elb, ec2, vpc_id):
     state = _health(elb, arn)[0]["TargetHealth"]
     # Nothing checks targets without a data plane: initial, never healthy.
     assert (state["State"], state["Reason"]) == ("initial", "Elb.RegistrationInProgress")
-    time.sleep(0.5)
+    time.sleep(0.5)  # five ticks of the control plane's settle timer (0.1 s): it never makes it healthy
     assert _health(elb, arn)[0]["TargetHealth"]["State"] == "initial"
 
     # Deregistering drains for the deregistration delay, then the target is gone.
@@ -311,4 +308,4 @@ def test_target_group_not_found(elb, elb_2, vpc_id):
     arn = tg["TargetGroupArn"]
     for call, kwargs in [(elb_2.describe_target_health, {}), (elb_2.register_targets, {"Targets": [{"Id": "i-0123456789abcdef0"}]}),
                          (elb_2.describe_target_group_attributes, {}), (elb_2.modify_target_group, {"HealthCheckIntervalSeconds": 10})]:
-        assert code_of(call, TargetGroupArn=arn, **kwargs) == "TargetGroupNotFound"
+        assert error_of(call, TargetGroupArn=arn, **kwargs)["Code"] == "TargetGroupNotFound"

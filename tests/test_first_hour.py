@@ -21,7 +21,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT_1, ServerProcess, free_port
+
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.server import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 VPCLAB = [sys.executable, "-m", "vpclab.cli"]

@@ -6,24 +6,14 @@ the same code with fewer requests, so a regression fails here first.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import botocore.serialize
 
-from conftest import free_port
-
-_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz_api.py"
-sys.path.insert(0, str(_PATH.parent))  # as for the script itself: benchmarks/_harness.py beside it
-_spec = importlib.util.spec_from_file_location("fuzz_api", _PATH)
-fuzz_api = importlib.util.module_from_spec(_spec)
-sys.modules["fuzz_api"] = fuzz_api
-_spec.loader.exec_module(fuzz_api)
+from benchmarks import fuzz_api  # the repository root is on sys.path (pyproject's pythonpath)
+from tests.helpers.server import ServerProcess, free_port
 
 
 def test_seeded_fuzz_run_finds_nothing(tmp_path):
-    server = fuzz_api.Server(tmp_path / "state", free_port()).start()
+    server = ServerProcess(tmp_path / "state", free_port(), start_timeout=60).start()
     try:
         report = fuzz_api.run(server, requests=1000, seed=1)
     finally:

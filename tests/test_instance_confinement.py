@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT_1, ACCOUNT_2
-from test_dataplane_instances import (
+
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.instances import (
     alive,
     console_text,
     curl_ok,
@@ -24,12 +26,13 @@ from test_dataplane_instances import (
     processes,
     vexec,
     vpclab,
-    wait_for,
     wait_state,
 )
-
+from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.dataplane.agents.instances import cgroup_of, find_init
 from vpclab.kernel import cgroups, confinement, naming, netns
+
+wait_for = partial(_wait_for, timeout=15.0, interval=0.05)
 
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/nginx").exists() and not Path("/usr/bin/nginx").exists(),
                                 reason="needs Debian's nginx")

@@ -13,9 +13,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, free_port, wait_for
 
 import vpclab
+from tests.helpers.server import ServerProcess, free_port
+from tests.helpers.waiting import wait_for
 from vpclab.kernel import confinement
 
 pytestmark = pytest.mark.netns

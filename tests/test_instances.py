@@ -8,7 +8,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1, ACCOUNT_2, REGION, code_of, message_of
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2, REGION
+from tests.helpers.errors import code_of, message_of
 
 NGINX = "#!/bin/bash\napt-get install -y nginx || dnf install -y nginx\nsystemctl start nginx\n"
 FAST = {"Delay": 1, "MaxAttempts": 30}

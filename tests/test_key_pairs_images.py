@@ -8,9 +8,8 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1, code_of, message_of
-
-
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.errors import code_of, message_of
 
 # --- key pairs -------------------------------------------------------------------------------------
 

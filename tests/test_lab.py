@@ -5,13 +5,11 @@ then checks every step, the curl output, and that no namespace, process or resou
 that state directory is left.
 """
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.lab import processes_of, run_lab
+from tests.helpers.server import ServerProcess, free_port
 from vpclab.kernel import naming, netns
 
 pytestmark = pytest.mark.netns
@@ -22,31 +20,6 @@ EXPECTED_STEPS = [
     "Step 2.11", "Step 2.12", "Step 2.15", "Step 3.0", "Step 3.1", "Step 3.2", "Step 3.3", "Step 3.4", "Step 3.5",
     "Step 3.6", "Step 3.7", "Step 3.8",
 ]
-
-
-def processes_of(state_dir: Path) -> list[int]:
-    """Pids whose command line names the state directory (its server), or that live in
-    one of its namespaces."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if str(state_dir).encode() in (entry / "cmdline").read_bytes():
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    prefix = naming.prefix_for_state_dir(state_dir)
-    for name in netns.list_namespaces(prefix):
-        inode = netns.inode_of(name)
-        if inode:
-            pids.extend(netns.tasks_in(inode))
-    return pids
-
-
-def run_lab(state_dir: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vpclab.cli", "lab", "privatelink", "--state-dir",
-                           str(state_dir), *extra], capture_output=True, text=True, timeout=timeout)
 
 
 def test_lab_runs_end_to_end_and_leaves_nothing(tmp_path):
@@ -80,9 +53,6 @@ def test_lab_runs_end_to_end_and_leaves_nothing(tmp_path):
 def test_lab_failure_names_the_step_and_keeps_resources(tmp_path):
     """A lab pointed at a server without a data plane fails in one clear line."""
     state_dir = tmp_path / "cp"
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import ServerProcess, free_port
-
     srv = ServerProcess(state_dir, free_port(), dataplane=False).start()
     try:
         result = run_lab(state_dir)

@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT_1, ACCOUNT_2, ServerProcess, free_port
-from test_lab import processes_of, run_lab
 
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.lab import processes_of, run_lab
+from tests.helpers.server import ServerProcess, free_port
 from vpclab.kernel import naming, netns
 
 

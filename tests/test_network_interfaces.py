@@ -5,7 +5,9 @@ import ipaddress
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT_1, code_of, message_of
+
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.errors import code_of, message_of
 
 
 def default_subnet(ec2, zone="ap-south-1a") -> dict:

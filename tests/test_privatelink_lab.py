@@ -12,16 +12,8 @@ from __future__ import annotations
 import re
 import time
 
-import botocore.exceptions
-import pytest
-
-from conftest import ACCOUNT_1, ACCOUNT_2, REGION  # provider, consumer
-
-
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        call(**kwargs)
-    return err.value.response["Error"]
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2, REGION  # provider, consumer
+from tests.helpers.errors import error_of
 
 
 def default_subnets(ec2) -> list[dict]:

@@ -12,18 +12,13 @@ import urllib.request
 
 import botocore.exceptions
 import pytest
-from conftest import ACCOUNT_1, ACCOUNT_2, REGION  # provider, consumer
 
+from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2, REGION  # provider, consumer
+from tests.helpers.errors import error_of
 from vpclab.control.privatelink.connection_notifications import read_notifications
 
 ACCOUNT_3 = "333333333333"
 _names = itertools.count()
-
-
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        call(**kwargs)
-    return err.value.response["Error"]
 
 
 def default_subnets(ec2) -> list[dict]:

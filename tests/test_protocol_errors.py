@@ -20,10 +20,11 @@ from botocore.config import Config
 from hypothesis import HealthCheck, given, settings
 
 import vpclab.control  # noqa: F401  (registers every operation handler)
+from tests.helpers.accounts import ACCOUNT_1, REGION
+from tests.helpers.botocore_oracle import STRATEGIES, botocore_request_body
+from tests.helpers.errors import wire_error
 from vpclab.protocol import models
 from vpclab.protocol.dispatch import implemented
-
-from conftest import ACCOUNT_1, REGION
 
 SIGNING = {"ec2": "ec2", "elbv2": "elasticloadbalancing", "sts": "sts"}
 SERVICES = ("ec2", "elbv2", "sts")
@@ -46,20 +47,12 @@ def post(srv, body, service: str = "ec2", headers: dict | None = None) -> reques
                          timeout=30)
 
 
-def error_of(service: str, resp) -> dict:
-    """The error as botocore reads it (code, message) from a raw response."""
-    protocol = models.service(service).protocol
-    parsed = botocore.parsers.create_parser(protocol).parse(
-        {"body": resp.content, "headers": dict(resp.headers), "status_code": resp.status_code}, None)
-    return parsed["Error"]
-
-
 def assert_aws_error(resp, service: str = "ec2", status: int | None = None, code: str | None = None):
     assert 400 <= resp.status_code < 500, (resp.status_code, resp.text)
     if status is not None:
         assert resp.status_code == status, resp.text
     ET.fromstring(resp.content)  # a well-formed XML document
-    err = error_of(service, resp)
+    err = wire_error(service, resp)
     assert err.get("Code"), resp.text
     if code is not None:
         assert err["Code"] == code, resp.text
@@ -273,6 +266,7 @@ def test_odd_headers_never_500(shared_server, headers):
 def test_malformed_scalars_are_invalid_parameter_value(kind, value):
     """Every malformed scalar is a 400 InvalidParameterValue, never an escaping exception."""
     from botocore.model import StructureShape
+
     from vpclab.protocol.errors import InvalidParameterValue
     from vpclab.protocol.parser import parser_for
 
@@ -305,17 +299,17 @@ class _FakeResolver:
 def test_parser_only_raises_aws_errors(op):
     """Arbitrary text in every wire key of an operation: a parse result or an AwsError."""
     from hypothesis import strategies as st
+
     from vpclab.protocol.errors import AwsError
     from vpclab.protocol.parser import parser_for
-    import test_protocol_roundtrip as rt
 
     service, name = op
     svc = models.service(service)
     shape = svc.operation(name).input_shape
     if shape is None:
         return
-    wire_keys = sorted(rt.botocore_request_body(
-        svc.protocol, svc.operation(name), _example(rt, shape)).keys() - {"Action", "Version"})
+    wire_keys = sorted(botocore_request_body(
+        svc.protocol, svc.operation(name), _example(shape)).keys() - {"Action", "Version"})
     wire_keys += sorted({k.rsplit(".", 1)[0] + ".3" for k in wire_keys if "." in k})
     keys = st.sampled_from(wire_keys) if wire_keys else st.just("X")
     text = st.text(max_size=8) | st.sampled_from(["1e300", "-1", "", "true", "NaN", "9" * 30])
@@ -324,24 +318,26 @@ def test_parser_only_raises_aws_errors(op):
     @given(st.dictionaries(keys | st.text(max_size=6), text, max_size=8))
     def run(params):
         try:
-            parser_for(svc.protocol).parse(params, shape)
-        except AwsError:
-            pass
+            parsed = parser_for(svc.protocol).parse(params, shape)
+        except AwsError as err:
+            assert 400 <= err.status < 500, err
+        else:
+            assert isinstance(parsed, dict)
 
     run()
 
 
-def _example(rt, shape, depth=0):
+def _example(shape, depth=0):
     """A value of `shape` with every member set (two list items), to learn its wire keys."""
     kind = shape.type_name
     if kind == "structure":
         if depth > 4:
             return {}
-        return {n: _example(rt, m, depth + 1) for n, m in shape.members.items()}
+        return {n: _example(m, depth + 1) for n, m in shape.members.items()}
     if kind == "list":
-        return [_example(rt, shape.member, depth + 1)] * 2
+        return [_example(shape.member, depth + 1)] * 2
     if kind == "map":
-        return {"k": _example(rt, shape.value, depth + 1)}
+        return {"k": _example(shape.value, depth + 1)}
     return {"string": "s", "integer": 1, "long": 1, "boolean": True, "float": 1.0, "double": 1.0,
             "blob": b"b", "timestamp": 0}.get(kind, "s")
 
@@ -350,7 +346,6 @@ def _example(rt, shape, depth=0):
 @pytest.mark.parametrize("op", op_params(), ids=lambda op: f"{op[0]}:{op[1]}")
 def test_generated_inputs_never_500(shared_server, op):
     """Whatever shape-valid values a client sends, the answer is a result or a 4xx error."""
-    import test_protocol_roundtrip as rt
 
     service, name = op
     shape = models.service(service).operation(name).input_shape
@@ -360,7 +355,7 @@ def test_generated_inputs_never_500(shared_server, op):
         return
 
     @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(rt.STRATEGIES.for_shape(shape, top=True))
+    @given(STRATEGIES.for_shape(shape, top=True))
     def run(params):
         try:
             c._make_api_call(name, params)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.netns_lab import Lab, RecordingServer
 from vpclab.dataplane.agents import proxy_v2
 from vpclab.dataplane.agents.proxy_v2 import HeaderError, build_header, build_local_header, parse_header
 from vpclab.dataplane.areas import endpoints as desired_endpoints
@@ -137,9 +136,6 @@ def test_pick_target_prefers_healthy_and_fails_open():
 
 # The relay for real, between namespaces this test makes ------------------------------------
 
-sys.path.insert(0, str(Path(__file__).parent / "dataplane"))
-
-
 def _needs_root():
     if os.geteuid() != 0:
         pytest.skip("needs root (creates network namespaces)")
@@ -165,7 +161,6 @@ def lab_backend(tmp_path):
 
 
 def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeypatch):
-    from dp_lab import Lab, RecordingServer
 
     from vpclab.kernel.nft import NftChain, NftTable
 

@@ -22,7 +22,8 @@ import botocore.parsers
 import pytest
 import requests
 
-from conftest import ACCOUNT_1, REGION, ServerProcess, free_port
+from tests.helpers.accounts import ACCOUNT_1, REGION
+from tests.helpers.server import ServerProcess, free_port
 
 HERE = Path(__file__).parent
 RUN_INSTANCES = (

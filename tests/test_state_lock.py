@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import ACCOUNT_1, ServerProcess, free_port
-
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.server import ServerProcess, free_port
 from vpclab import state_lock
 from vpclab.lab.embedded import LabServerError, ensure_server
 

@@ -23,10 +23,10 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers.accounts import REGION
+from tests.helpers.server import ServerProcess, free_port
 from vpclab.protocol import sigv4
 from vpclab.protocol.request_guard import HttpRequest, RequestGuard
-
-from conftest import REGION, ServerProcess, free_port
 
 PROVIDER, CONSUMER = "111111111111", "222222222222"
 

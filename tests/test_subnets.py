@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_1, REGION, code_of, message_of
-
+from tests.helpers.accounts import ACCOUNT_1, REGION
+from tests.helpers.errors import code_of, message_of
 
 
 @pytest.fixture

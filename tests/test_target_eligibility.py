@@ -5,8 +5,8 @@ DescribeTargetHealth over a real store holding that World."""
 from __future__ import annotations
 
 import pytest
-from dataplane_worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
 
+from tests.helpers.worlds import LB_ARN, PREFIX, TG_ARN, plan_of, provider_world, set_health
 from vpclab.control.elbv2.target_health import describe
 from vpclab.dataplane.agents import health
 from vpclab.dataplane.areas import nodes

@@ -15,7 +15,7 @@ import signal
 import socket
 import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,8 +94,10 @@ class ServerConfig:
 
 
 def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_auth: bool = False,
-             allowed_hosts: Collection[str] = ()) -> web.Application:
-    """The AWS endpoint; `dataplane` tells handlers whether states settle by observation."""
+             allowed_hosts: Collection[str] = (),
+             dataplane_counters: Callable[[], dict[str, int]] | None = None) -> web.Application:
+    """The AWS endpoint; `dataplane` tells handlers whether states settle by observation.
+    `dataplane_counters` (the data plane's pass counters) is shown by the health endpoint."""
     from .control.ec2.regions import REGIONS
 
     credentials = Credentials(state_dir)
@@ -139,7 +141,8 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
         )
 
     async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "running", "services": ["ec2", "elbv2", "sts"]})
+        return web.json_response({"status": "running", "services": ["ec2", "elbv2", "sts"],
+                                  "dataplane": dataplane_counters() if dataplane_counters else None})
 
     app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=HTTP_LIMITS)
     app.router.add_get("/_vpclab/health", health)
@@ -184,7 +187,8 @@ async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bo
         _write_server_info(config, dataplane=None, ready=False)
         dataplane, off_reason = _start_dataplane(store, config)
         app = make_app(store, config.state_dir, dataplane is not None, strict_auth=config.strict_auth,
-                       allowed_hosts=(*config.allowed_hosts, config.host))
+                       allowed_hosts=(*config.allowed_hosts, config.host),
+                       dataplane_counters=dataplane.counters if dataplane is not None else None)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.SockSite(runner, sock)
@@ -304,7 +308,7 @@ async def _settle_forever(store: Store, dataplane: bool, period: float = 0.1) ->
     while True:
         await asyncio.sleep(period)
         try:
-            lifecycle.settle(store, time.time(), dataplane)
+            lifecycle.settle(store, time.time(), control.LIFECYCLE_STEPS, dataplane)
         except Exception:  # a bug in one step must not stop the server
             log.exception("lifecycle step failed")
 

@@ -3,8 +3,8 @@
 from dataclasses import replace
 
 import pytest
-from dp_lab import two_vpcs
 
+from tests.helpers.netns_lab import two_vpcs
 from vpclab.kernel import FakeBackend, Plan, PlanError
 from vpclab.kernel.nft import NftSet, NftTable, with_elements
 from vpclab.kernel.seam import (
@@ -385,6 +385,11 @@ def test_deleting_what_is_already_gone_is_no_error():
     k.execute(DeleteRule(f"{P}-r", Rule(100, table=1001)))
     k.execute(DeleteRoute(f"{P}-r", Route("default", dev="x", table=1001)))
     k.execute(DeleteProxyNeighbour(f"{P}-r", ProxyNeighbour("10.0.0.1", "x")))
+    # Each was taken as done, and the namespace is as it was made: nothing of it removed.
+    assert [type(a) for a in k.actions[-3:]] == [DeleteRule, DeleteRoute, DeleteProxyNeighbour]
+    ns = k.ns[f"{P}-r"]
+    assert (ns.rules, ns.routes, ns.proxy_neighbours) == (set(), set(), set())
+    assert k.namespaces() == {f"{P}-r"}
 
 
 def test_rule_and_proxy_validation():

@@ -11,25 +11,18 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
-from vpclab.kernel import Backend, Plan, linux, netns
+from tests.helpers.netns_lab import leaf_plan
+from vpclab.kernel import Backend, linux, netns
 from vpclab.kernel.linux import LinuxKernel
-from vpclab.kernel.nft import NftChain, NftSet, NftTable
 from vpclab.kernel.seam import ApplyTable
-from vpclab.kernel.topology import Namespace
 
 pytestmark = pytest.mark.netns
 
-
-def leaf_plan(prefix: str, count: int, members: list[str]) -> Plan:
-    """`count` namespaces, each with one table holding a set of `members` (like an
-    instance's security-group table and the group's member addresses)."""
-    table = NftTable("inet", f"{prefix}-sg", (NftSet.of("members", "ipv4_addr", members),), (
-        NftChain("input", ("ip saddr @members accept",), "filter", "input", 0, "drop"),
-    ))
-    return Plan(prefix, tuple(Namespace(f"{prefix}-i-{k:03d}", nft=(table,)) for k in range(count)))
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def open_fds() -> int:
@@ -65,8 +58,7 @@ def test_leaf_namespaces_do_not_each_keep_a_thread(owned: str, monkeypatch: pyte
 
 SCRIPT = textwrap.dedent('''
     import os, sys
-    sys.path.insert(0, sys.argv[2])
-    from test_descriptors import leaf_plan
+    from tests.helpers.netns_lab import leaf_plan  # python -c: the repository (the cwd) is on sys.path
     from vpclab.kernel import Backend
     prefix = sys.argv[1]
     backend = Backend.linux(prefix)  # takes its low descriptors while few are open
@@ -84,7 +76,7 @@ SCRIPT = textwrap.dedent('''
 def test_nft_applies_while_the_process_holds_more_than_fd_setsize_descriptors(owned: str) -> None:
     """libnftables select()s on its socket after a batch: with a socket numbered 1024 or
     more it aborted the process ("bit out of range 0 - FD_SETSIZE on fd_set")."""
-    done = subprocess.run([sys.executable, "-c", SCRIPT, owned, os.path.dirname(__file__)],
+    done = subprocess.run([sys.executable, "-c", SCRIPT, owned], cwd=REPOSITORY,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) > 1024  # the process really held that many

@@ -13,8 +13,8 @@ import time
 from dataclasses import replace
 
 import pytest
-from dp_lab import EchoServer, ping, tcp_ask, two_vpcs
 
+from tests.helpers.netns_lab import EchoServer, ping, tcp_ask, two_vpcs
 from vpclab.kernel import Backend, Plan, naming, netns
 from vpclab.kernel.nft import NftChain, NftSet, NftTable
 from vpclab.kernel.seam import (

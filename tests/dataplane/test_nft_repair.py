@@ -1,6 +1,6 @@
 """A full pass repairs nft tables edited by hand; a change pass trusts what it applied.
 
-The plan is the real one (the four areas over a hand-built World, tests/dataplane_worlds.py)
+The plan is the real one (the four areas over a hand-built World, tests/helpers/worlds.py)
 so every table kind vpclab makes is here: an instance's security groups (``inet sg``), and
 in the provider VPC's router the NLB nodes' DNAT (``ip nlb``), the NLB's groups (``inet
 sg``), the endpoint ENIs' groups (``inet sgep``), the links' zones and marks (``ip
@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from dataplane_worlds import LB_ARN, add_endpoint, add_service, plan_of, provider_world
 
+from tests.helpers.worlds import LB_ARN, add_endpoint, add_service, plan_of, provider_world
 from vpclab.kernel import FakeBackend, netns
 from vpclab.kernel.nft import Listing, NftSet, canonical_elements, with_elements
 from vpclab.kernel.seam import ApplyTable

@@ -37,3 +37,12 @@ AREAS = [
     # STS
     caller_identity,
 ]
+
+#: Transitions that settle with time where no data plane observes them
+#: (`common.lifecycle.settle`), in the order the server's timer runs them.
+LIFECYCLE_STEPS = [
+    instances.settle_instances,
+    load_balancers.settle_load_balancers,
+    target_groups.finish_draining,
+    endpoints.settle_endpoints,
+]

@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from ..store import resource
 from .ec2 import Tagged
 
+#: Endpoint states in which the endpoint holds a connection to its service: it counts as
+#: one (DeleteVpcEndpointServiceConfigurations refuses while any does), the provider may
+#: reject it, and its ENIs have their links. On the wire states are camelCase, as AWS sends them.
+CONNECTED_STATES = ("pendingAcceptance", "pending", "available")
+
 
 @resource("vpc-endpoint-service")
 @dataclass

@@ -63,7 +63,6 @@ def _expired(inst: Instance, now: float) -> bool:
 
 _SETTLES = {"pending": "running", "stopping": "stopped", "shutting-down": "terminated"}
 
-@lifecycle.step
 def settle_instances(tx: Transaction, now: float, dataplane: bool) -> None:
     """Without a data plane: finish due transitions (with one, the instance agent makes
     them when they really happen); either way, forget long-terminated instances."""

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ...model.elbv2 import Listener, LoadBalancer, TargetGroup
+from ...model.elbv2 import Listener, LoadBalancer, TargetGroup, forwarded_target_groups
 from ...protocol.dispatch import RequestContext
 from ...protocol.errors import AwsError, ValidationError
 from ...store import Resource, Transaction
@@ -155,21 +155,9 @@ def find_listener(tx: Transaction, ctx: RequestContext, arn: str) -> Listener | 
 
 # Relations ----------------------------------------------------------------------------------
 
-def action_target_groups(actions: list[dict]) -> list[str]:
-    """Target group ARNs a list of (normalized or raw) actions forwards to."""
-    arns: list[str] = []
-    for action in actions or ():
-        if action.get("TargetGroupArn"):
-            arns.append(action["TargetGroupArn"])
-        for tup in (action.get("ForwardConfig") or {}).get("TargetGroups") or ():
-            if tup.get("TargetGroupArn"):
-                arns.append(tup["TargetGroupArn"])
-    return list(dict.fromkeys(arns))
-
-
 def listeners_of_tg(tx: Transaction, tg: TargetGroup) -> list[Listener]:
     return tx.list(Listener, tg.account, tg.region,
-                   where=lambda l: tg.id in action_target_groups(l.default_actions))
+                   where=lambda l: tg.id in forwarded_target_groups(l.default_actions))
 
 
 def lbs_of_tg(tx: Transaction, tg: TargetGroup) -> list[str]:

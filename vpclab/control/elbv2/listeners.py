@@ -7,12 +7,11 @@ ACM: a TLS listener's certificate ARNs are kept as given, not checked.
 """
 from __future__ import annotations
 
-from ...model.elbv2 import Listener, LoadBalancer
+from ...model.elbv2 import Listener, LoadBalancer, forwarded_target_groups
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
 from .common import (
-    action_target_groups,
     err,
     find_listener,
     get_lb,
@@ -78,7 +77,7 @@ def _forward_action(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, prot
     action = actions[0]
     if action.get("Type") != "forward":
         raise ValidationError(f"Action type '{action.get('Type')}' must be one of 'forward'")
-    arns = action_target_groups([action])
+    arns = forwarded_target_groups([action])
     if not arns:
         raise ValidationError("A target group ARN must be specified for a forward action")
     if len(arns) != 1:
@@ -211,7 +210,7 @@ def modify_listener(ctx: RequestContext, req: dict) -> dict:
                                                 req.get("Port") or listener.port)
         certs, policy, alpn = _tls_settings(protocol, req.get("Certificates"), req.get("SslPolicy"),
                                             req.get("AlpnPolicy"), listener)
-        old_tgs = action_target_groups(listener.default_actions)
+        old_tgs = forwarded_target_groups(listener.default_actions)
         actions = _forward_action(tx, ctx, lb, protocol, req.get("DefaultActions") or listener.default_actions)
         if port != listener.port and any(
                 l.port == port for l in tx.list(Listener, load_balancer_arn=lb.id) if l.id != listener.id):
@@ -230,7 +229,7 @@ def delete_listener(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         listener = get_listener(tx, ctx, req["ListenerArn"])
         tx.delete(listener)
-        clear_unused_health(tx, action_target_groups(listener.default_actions))
+        clear_unused_health(tx, forwarded_target_groups(listener.default_actions))
     return {}
 
 

@@ -16,7 +16,15 @@ from __future__ import annotations
 import ipaddress
 
 from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
-from ...model.elbv2 import Listener, LoadBalancer, SubnetMapping, TargetGroup, TargetHealth
+from ...model.elbv2 import (
+    CROSS_ZONE,
+    Listener,
+    LoadBalancer,
+    SubnetMapping,
+    TargetGroup,
+    TargetHealth,
+    forwarded_target_groups,
+)
 from ...model.observed import mark_load_balancer_active
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
@@ -28,7 +36,6 @@ from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
 from ..ec2.regions import zone_by_name
 from .common import (
-    action_target_groups,
     check_lb_name,
     err,
     find_lb,
@@ -60,7 +67,7 @@ def default_attributes(lb: LoadBalancer) -> dict[str, str]:
         "access_logs.s3.bucket": "",
         "access_logs.s3.prefix": "",
         "deletion_protection.enabled": "false",
-        "load_balancing.cross_zone.enabled": "false",
+        CROSS_ZONE: "false",
         "ipv6.deny_all_igw_traffic": "true" if lb.scheme == "internal" else "false",
         "dns_record.client_routing_policy": "any_availability_zone",
         "zonal_shift.config.enabled": "false",
@@ -260,8 +267,7 @@ def create_load_balancer(ctx: RequestContext, req: dict) -> dict:
     return {"LoadBalancers": [render(lb)]}
 
 
-@lifecycle.step
-def _settle_load_balancers(tx: Transaction, now: float, dataplane: bool) -> None:
+def settle_load_balancers(tx: Transaction, now: float, dataplane: bool) -> None:
     """Without a data plane: provisioning -> active once the settle delay has passed (with
     one, the NLB area does it once the nodes exist)."""
     if dataplane:
@@ -302,7 +308,7 @@ def clear_unused_health(tx: Transaction, tg_arns: list[str]) -> None:
         if tg is None:
             continue
         used = tx.list(Listener, tg.account, tg.region,
-                       where=lambda l: arn in action_target_groups(l.default_actions))
+                       where=lambda l: arn in forwarded_target_groups(l.default_actions))
         if not used:
             for rec in tx.list(TargetHealth, target_group_arn=arn):
                 tx.delete(rec)
@@ -323,7 +329,7 @@ def delete_load_balancer(ctx: RequestContext, req: dict) -> dict:
                       f"Load balancer '{arn}' cannot be deleted because it is currently associated with another service")
         tg_arns: list[str] = []
         for listener in tx.list(Listener, load_balancer_arn=arn):
-            tg_arns.extend(action_target_groups(listener.default_actions))
+            tg_arns.extend(forwarded_target_groups(listener.default_actions))
             tx.delete(listener)
         for eni in tx.list(NetworkInterface, owner_kind="load-balancer", owner_id=arn):
             tx.delete(eni)

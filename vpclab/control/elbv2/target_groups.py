@@ -13,11 +13,10 @@ from __future__ import annotations
 import ipaddress
 
 from ...model.ec2 import Instance, Subnet, Vpc
-from ...model.elbv2 import RegisteredTarget, TargetGroup
+from ...model.elbv2 import CROSS_ZONE, PROXY_PROTOCOL_V2, USE_LOAD_BALANCER, RegisteredTarget, TargetGroup
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, ValidationError
 from ...store import Transaction
-from ..common import lifecycle
 from ..common.lookup import find_owned
 from ..ec2.default_vpc import ensure_default_vpc
 from .common import (
@@ -137,17 +136,17 @@ def default_attributes(tg: TargetGroup) -> dict[str, str]:
             "stickiness.lb_cookie.duration_seconds": "86400",
             "slow_start.duration_seconds": "0",
             "load_balancing.algorithm.type": "round_robin",
-            "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+            CROSS_ZONE: USE_LOAD_BALANCER,
         }
     preserve = not (tg.target_type == "ip" and tg.protocol in ("TCP", "TLS"))
     return {
         "deregistration_delay.timeout_seconds": "300",
         "deregistration_delay.connection_termination.enabled": "false",
-        "proxy_protocol_v2.enabled": "false",
+        PROXY_PROTOCOL_V2: "false",
         "preserve_client_ip.enabled": "true" if preserve else "false",
         "stickiness.enabled": "false",
         "stickiness.type": "source_ip",
-        "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+        CROSS_ZONE: USE_LOAD_BALANCER,
         "target_health_state.unhealthy.connection_termination.enabled": "true",
         "target_health_state.unhealthy.draining_interval_seconds": "0",
         "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
@@ -169,7 +168,7 @@ def _check_attribute(tg: TargetGroup, key: str, value: str) -> None:
     noun = "Target group"
     if key not in default_attributes(tg):
         raise ValidationError(f"Target group attribute key '{key}' is not recognized")
-    if key.endswith(".enabled") and key != "load_balancing.cross_zone.enabled":
+    if key.endswith(".enabled") and key != CROSS_ZONE:
         parse_bool(value, key, noun)
     if key == "deregistration_delay.timeout_seconds":
         parse_int(value, key, noun, 0, 3600)
@@ -180,8 +179,8 @@ def _check_attribute(tg: TargetGroup, key: str, value: str) -> None:
     elif key.endswith("minimum_healthy_targets.percentage"):
         if value != "off":
             parse_int(value, key, noun, 1, 100)
-    elif key == "load_balancing.cross_zone.enabled":
-        options = ("true", "false", "use_load_balancer_configuration")
+    elif key == CROSS_ZONE:
+        options = ("true", "false", USE_LOAD_BALANCER)
         if value not in options:
             raise ValidationError(f"{noun} attribute '{key}' value '{value}' must be one of '{', '.join(options)}'")
     elif key == "stickiness.type" and tg.protocol in NLB_PROTOCOLS and value != "source_ip":
@@ -492,8 +491,7 @@ def deregister_targets(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
-@lifecycle.step
-def _finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
+def finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
     """Drained targets leave their group; terminated instances are deregistered (as AWS does)."""
     for tg in tx.list(TargetGroup, where=lambda g: bool(g.targets)):
         delay = deregistration_delay(tg)

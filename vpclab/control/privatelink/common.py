@@ -18,9 +18,6 @@ from ...protocol.errors import AwsError
 from ...store import Transaction
 from ..ec2.regions import zone_by_id, zone_by_name
 
-#: Endpoint states in which a connection counts as existing (DeleteVpcEndpointServiceConfigurations
-#: refuses while any is in one of them). On the wire states are camelCase, as AWS sends them.
-ACTIVE_STATES = ("pendingAcceptance", "pending", "available")
 
 #: The account AWS names as RequesterId of endpoint ENIs (a service account, not the caller).
 ENDPOINT_REQUESTER_ID = "727180483921"

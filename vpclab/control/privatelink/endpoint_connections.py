@@ -7,7 +7,7 @@ Rejected and deleted connections stay listed.
 """
 from __future__ import annotations
 
-from ...model.privatelink import Endpoint, EndpointService
+from ...model.privatelink import CONNECTED_STATES, Endpoint, EndpointService
 from ...protocol.dispatch import RequestContext, operation
 from ...store import Transaction
 from ..common.filters import filter_and_page
@@ -18,7 +18,7 @@ from .common import connections_of
 #: From which states the provider may accept or reject a connection. A rejected one may be
 #: accepted again (its ENIs stayed), as the console offers.
 ACCEPTABLE = ("pendingAcceptance", "rejected")
-REJECTABLE = ("pendingAcceptance", "pending", "available")
+REJECTABLE = CONNECTED_STATES
 
 
 def render(ep: Endpoint, service: EndpointService) -> dict:

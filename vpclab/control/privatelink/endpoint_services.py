@@ -12,7 +12,7 @@ the endpoint services made in vpclab (AWS's own services such as S3 are not emul
 from __future__ import annotations
 
 from ...model.elbv2 import LoadBalancer
-from ...model.privatelink import EndpointService
+from ...model.privatelink import CONNECTED_STATES, EndpointService
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import InvalidParameter, InvalidParameterCombination
 from ...store import Transaction
@@ -22,7 +22,6 @@ from ..common.lookup import SERVICE, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from . import connection_notifications
 from .common import (
-    ACTIVE_STATES,
     base_dns_name,
     connections_of,
     is_allowed,
@@ -257,7 +256,7 @@ def delete_services(ctx: RequestContext, req: dict) -> dict:
                     f"The VpcEndpointService Id '{sid}' does not exist"))
                 continue
             connections = connections_of(tx, svc)
-            if any(ep.state in ACTIVE_STATES for ep in connections):
+            if any(ep.state in CONNECTED_STATES for ep in connections):
                 unsuccessful.append(_unsuccessful(
                     sid, "ExistingVpcEndpointConnections",
                     "Service has existing active VPC Endpoint connections!"))

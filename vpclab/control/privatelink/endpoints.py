@@ -431,7 +431,6 @@ def delete_endpoints(ctx: RequestContext, req: dict) -> dict:
     return {"Unsuccessful": unsuccessful}
 
 
-@lifecycle.step
 def settle_endpoints(tx: Transaction, now: float, dataplane: bool) -> None:
     """Without a data plane: pending -> available and deleting -> deleted after SETTLE_DELAY;
     and forget deleted endpoints after PURGE_AFTER."""

@@ -33,7 +33,7 @@ from ...model.dataplane import TransitLink
 from ...model.ec2 import NetworkInterface
 from ...model.elbv2 import LoadBalancer, SubnetMapping
 from ...model.observed import mark_endpoint_available, mark_endpoint_deleted
-from ...model.privatelink import Endpoint
+from ...model.privatelink import CONNECTED_STATES, Endpoint
 from ..planner import PlanBuilder
 from ..world import World, gateway_of
 from . import transit
@@ -50,9 +50,9 @@ from .nodes import (
 
 log = logging.getLogger("vpclab.dataplane.endpoints")
 
-#: Endpoint states in which an ENI has a link (made before acceptance, so that accepting
-#: is one element update on a link that is already up).
-LINK_STATES = ("pendingAcceptance", "pending", "available")
+#: Endpoint states in which an ENI has a link: every connected state (the link is made
+#: before acceptance, so that accepting is one element update on a link that is already up).
+LINK_STATES = CONNECTED_STATES
 #: Endpoint states in which an ENI forwards (its pair is in the NLB table's `eni_forwarding`).
 FORWARD_STATES = ("pending", "available")
 #: ARP retransmit time on the provider end of a link (the kernel's default is 1 s).

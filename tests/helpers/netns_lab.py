@@ -1,4 +1,5 @@
-"""A tiny stand-in for the future store->plan mapping: VPCs, subnets, instances as a Plan.
+"""Plans built by hand for kernel tests: VPCs, subnets and instances the way the reconciler
+lays them out (`Lab`), and leaf namespaces each holding one table (`leaf_plan`).
 
 Also traffic helpers that only ever send from inside a namespace the test made: sockets are
 created on a thread that entered the namespace (`netns.run_in`), and keep it.
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vpclab.kernel import naming, netns
-from vpclab.kernel.nft import NftTable
+from vpclab.kernel.nft import NftChain, NftSet, NftTable
 from vpclab.kernel.topology import Bridge, Interface, Namespace, Plan, Route, VethPair
 
 
@@ -228,3 +229,12 @@ def tcp_ask(ns: str, ip: str, port: int, timeout: float = 2.0) -> str | None:
             return sock.recv(256).decode()
         except OSError:
             return None
+
+
+def leaf_plan(prefix: str, count: int, members: list[str]) -> Plan:
+    """`count` namespaces, each with one table holding a set of `members` (like an
+    instance's security-group table and the group's member addresses)."""
+    table = NftTable("inet", f"{prefix}-sg", (NftSet.of("members", "ipv4_addr", members),), (
+        NftChain("input", ("ip saddr @members accept",), "filter", "input", 0, "drop"),
+    ))
+    return Plan(prefix, tuple(Namespace(f"{prefix}-i-{k:03d}", nft=(table,)) for k in range(count)))

@@ -4,18 +4,10 @@ No server, no root: the areas' `contribute` functions are pure over a World.
 """
 from __future__ import annotations
 
-from vpclab.dataplane.areas import (
-    endpoints as desired_endpoints,
-)
-from vpclab.dataplane.areas import (
-    load_balancers as desired_load_balancers,
-)
-from vpclab.dataplane.areas import (
-    network as desired_network,
-)
-from vpclab.dataplane.areas import (
-    security_groups as desired_security_groups,
-)
+from vpclab.dataplane.areas import endpoints as desired_endpoints
+from vpclab.dataplane.areas import load_balancers as desired_load_balancers
+from vpclab.dataplane.areas import network as desired_network
+from vpclab.dataplane.areas import security_groups as desired_security_groups
 from vpclab.dataplane.planner import build_plan
 from vpclab.dataplane.world import World
 from vpclab.model.dataplane import TransitLink

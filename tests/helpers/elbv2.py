@@ -4,10 +4,6 @@ from __future__ import annotations
 import itertools
 import uuid
 
-import botocore.exceptions
-import pytest
-from conftest import ACCOUNT_1, ACCOUNT_2, REGION  # noqa: F401 (re-exported to the ELBv2 tests)
-
 _counter = itertools.count()
 
 
@@ -47,18 +43,6 @@ def run_instance(ec2, subnet_id: str | None = None, wait: bool = True) -> str:
         ec2.get_waiter("instance_running").wait(InstanceIds=[inst["InstanceId"]],
                                                 WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     return inst["InstanceId"]
-
-
-def code_of(call, *args, **kwargs) -> str:
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        call(*args, **kwargs)
-    return err.value.response["Error"]["Code"]
-
-
-def error_of(call, *args, **kwargs) -> tuple[str, str]:
-    with pytest.raises(botocore.exceptions.ClientError) as err:
-        call(*args, **kwargs)
-    return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
 
 
 def tcp_group(elb, vpc_id: str, name: str | None = None, **kwargs) -> dict:
