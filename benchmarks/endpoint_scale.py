@@ -69,8 +69,14 @@ from vpclab.kernel import naming, netns
 from vpclab.kernel.backend import Backend  # noqa: E402
 from vpclab.model import KINDS
 from vpclab.model.dataplane import TransitLink  # noqa: E402
-from vpclab.model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc  # noqa: E402
-from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup  # noqa: E402
+from vpclab.model.ec2 import NetworkInterface, SecurityGroup, SecurityGroupRule, Subnet, Vpc  # noqa: E402
+from vpclab.model.elbv2 import (  # noqa: E402
+    Listener,
+    LoadBalancer,
+    RegisteredTarget,
+    SubnetMapping,
+    TargetGroup,
+)
 from vpclab.model.privatelink import Endpoint, EndpointService  # noqa: E402
 from vpclab.store import open_store  # noqa: E402
 
@@ -89,11 +95,10 @@ def provider(tx) -> None:
     tx.put(NetworkInterface(id="eni-node", account=A1, region=R, vpc_id="vpc-provider", subnet_id="subnet-provider",
                             private_ip="172.31.32.100", owner_kind="load-balancer", owner_id=LB))
     tx.put(LoadBalancer(id=LB, account=A1, region=R, name="bench", vpc_id="vpc-provider", state="active", mappings=[
-        {"zone": "ap-south-1a", "zone_id": "aps1-az1", "subnet_id": "subnet-provider",
-         "network_interface_id": "eni-node", "private_ip": "172.31.32.100", "allocation_id": None}]))
+        SubnetMapping(zone="ap-south-1a", zone_id="aps1-az1", subnet_id="subnet-provider",
+                      network_interface_id="eni-node", private_ip="172.31.32.100")]))
     tx.put(TargetGroup(id=TG, account=A1, region=R, name="bench", port=80, vpc_id="vpc-provider", target_type="ip",
-                       targets=[{"id": "172.31.32.20", "port": 80, "availability_zone": "ap-south-1a",
-                                 "registered": 0.0, "deregistering_since": None}]))
+                       targets=[RegisteredTarget(id="172.31.32.20", port=80, availability_zone="ap-south-1a")]))
     tx.put(Listener(id="lst", account=A1, region=R, load_balancer_arn=LB, protocol="TCP", port=80,
                     default_actions=[{"Type": "forward", "TargetGroupArn": TG}]))
     tx.put(EndpointService(id="vpce-svc-bench", account=A1, region=R, network_load_balancer_arns=[LB]))
@@ -108,8 +113,8 @@ def add_endpoint(tx, n: int, index: int | None = None) -> None:
         tx.put(Subnet(id=f"subnet-{vpc}", account=A2, region=R, vpc_id=vpc, cidr_block="172.31.32.0/20",
                       availability_zone="ap-south-1a", availability_zone_id="aps1-az1"))
         tx.put(SecurityGroup(id=f"sg-{vpc}", account=A2, region=R, vpc_id=vpc, rules=[
-            {"id": "sgr-80", "egress": False, "protocol": "tcp", "from_port": 80, "to_port": 80,
-             "cidr_ipv4": "172.31.0.0/16"}]))
+            SecurityGroupRule(id="sgr-80", egress=False, protocol="tcp", from_port=80, to_port=80,
+                              cidr_ipv4="172.31.0.0/16")]))
     eid, eni = f"vpce-{n:05d}", f"eni-ep{n:05d}"
     tx.put(NetworkInterface(id=eni, account=A2, region=R, vpc_id=vpc, subnet_id=f"subnet-{vpc}",
                             private_ip=f"172.31.40.{n % PER_VPC + 10}", security_group_ids=[f"sg-{vpc}"],
@@ -222,8 +227,9 @@ def main() -> int:
                 for i in range(args.repeat):
                     with store.write() as tx:
                         g = tx.get(SecurityGroup, "sg-vpc-c0000")
-                        g.rules.append({"id": f"sgr-{size}-{i}", "egress": False, "protocol": "tcp",
-                                        "from_port": 8000 + len(g.rules), "to_port": 8000 + len(g.rules), "cidr_ipv4": "10.0.0.0/8"})
+                        port = 8000 + len(g.rules)
+                        g.rules.append(SecurityGroupRule(id=f"sgr-{size}-{i}", egress=False, protocol="tcp",
+                                                         from_port=port, to_port=port, cidr_ipv4="10.0.0.0/8"))
                         tx.put(g)
                     print("  rule  ", fmt(*loop.once()))
                 with store.write() as tx:  # the extra endpoints leave again

@@ -18,7 +18,7 @@ from vpclab.dataplane.agents.health import CheckSpec, Outcome, Tracker, desired_
 from vpclab.dataplane.world import World
 from vpclab.kernel import naming, netns
 from vpclab.model.ec2 import Instance, Subnet
-from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
+from vpclab.model.elbv2 import Listener, LoadBalancer, RegisteredTarget, SubnetMapping, TargetGroup, TargetHealth
 
 ACCT, REGION = "111111111111", "ap-south-1"
 OK = Outcome(True)
@@ -78,8 +78,8 @@ def test_matcher_and_scale():
 def _world() -> World:
     w = World()
     lb = LoadBalancer(id="arn:lb/net/a/1", account=ACCT, region=REGION, name="a", mappings=[
-        {"zone": "ap-south-1a", "network_interface_id": "eni-a", "private_ip": "172.31.0.50", "subnet_id": "sa"},
-        {"zone": "ap-south-1b", "network_interface_id": "eni-b", "private_ip": "172.31.16.50", "subnet_id": "sb"}])
+        SubnetMapping(zone="ap-south-1a", network_interface_id="eni-a", private_ip="172.31.0.50", subnet_id="sa"),
+        SubnetMapping(zone="ap-south-1b", network_interface_id="eni-b", private_ip="172.31.16.50", subnet_id="sb")])
     w.load_balancers[lb.id] = lb
     for sid in ("sa", "sb"):
         w.subnets[sid] = Subnet(id=sid, account=ACCT, region=REGION, vpc_id="vpc-h")
@@ -87,11 +87,11 @@ def _world() -> World:
           "HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5,
           "HealthyThresholdCount": 3, "UnhealthyThresholdCount": 2}
     tg = TargetGroup(id="arn:tg/web/1", account=ACCT, region=REGION, name="web", port=80, health_check=hc,
-                     targets=[{"id": "i-1", "port": 80, "availability_zone": "ap-south-1b", "registered": 5.0},
-                              {"id": "i-2", "port": 80, "availability_zone": "ap-south-1a", "registered": 5.0},
-                              {"id": "i-3", "port": 80, "availability_zone": "ap-south-1a", "registered": 5.0,
-                               "deregistering_since": 9.0},
-                              {"id": "i-4", "port": 80, "availability_zone": "ap-south-1a", "registered": 5.0}])
+                     targets=[RegisteredTarget(id="i-1", port=80, availability_zone="ap-south-1b", registered=5.0),
+                              RegisteredTarget(id="i-2", port=80, availability_zone="ap-south-1a", registered=5.0),
+                              RegisteredTarget(id="i-3", port=80, availability_zone="ap-south-1a", registered=5.0,
+                                               deregistering_since=9.0),
+                              RegisteredTarget(id="i-4", port=80, availability_zone="ap-south-1a", registered=5.0)])
     w.target_groups[tg.id] = tg
     for iid, ip, state, zone in (("i-1", "172.31.16.10", "running", "ap-south-1b"),
                                  ("i-2", "172.31.0.10", "running", "ap-south-1a"),
@@ -100,7 +100,7 @@ def _world() -> World:
         w.instances[iid] = Instance(id=iid, account=ACCT, region=REGION, private_ip=ip, state=state,
                                     availability_zone=zone)
     unused = TargetGroup(id="arn:tg/unused/2", account=ACCT, region=REGION, name="unused", port=80,
-                         health_check=hc, targets=[{"id": "i-2", "port": 80, "registered": 5.0}])
+                         health_check=hc, targets=[RegisteredTarget(id="i-2", port=80, registered=5.0)])
     w.target_groups[unused.id] = unused
     lst = Listener(id="arn:listener/1", account=ACCT, region=REGION, load_balancer_arn=lb.id, port=443,
                    default_actions=[{"Type": "forward", "TargetGroupArn": tg.id}])
@@ -254,7 +254,7 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
                         lambda tx, tg, tid, port, state, reason, desc, now: written.append((tid, state, reason)))
     w = World()
     lb = LoadBalancer(id="arn:lb/net/h/1", account=ACCT, region=REGION, name="h", mappings=[
-        {"zone": "z", "network_interface_id": "eni-node", "private_ip": "10.78.0.20", "subnet_id": "s"}])
+        SubnetMapping(zone="z", network_interface_id="eni-node", private_ip="10.78.0.20", subnet_id="s")])
     # The namespace holding the node's address (a VPC router in vpclab) is, in this lab, a
     # namespace of its own named like that router would be.
     w.subnets["s"] = Subnet(id="s", account=ACCT, region=REGION, vpc_id="eni-node")
@@ -262,8 +262,8 @@ def test_agent_runs_checks_at_once_and_writes_only_changes(lab, monkeypatch):
           "HealthCheckIntervalSeconds": 30, "HealthCheckTimeoutSeconds": 10,
           "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
     tg = TargetGroup(id="arn:tg/h/1", account=ACCT, region=REGION, name="h", port=8080, target_type="ip",
-                     health_check=hc, targets=[{"id": "10.78.0.30", "port": 8080, "availability_zone": "z",
-                                                "registered": time.time()}])
+                     health_check=hc, targets=[RegisteredTarget(id="10.78.0.30", port=8080, availability_zone="z",
+                                                                registered=time.time())])
     w.load_balancers[lb.id], w.target_groups[tg.id] = lb, tg
     w.listeners["l"] = Listener(id="l", account=ACCT, region=REGION, load_balancer_arn=lb.id, port=80,
                                 default_actions=[{"Type": "forward", "TargetGroupArn": tg.id}])

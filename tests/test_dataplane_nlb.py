@@ -51,7 +51,7 @@ def test_cross_zone_on_uses_all_targets():
 
 def test_zone_without_targets_forwards_to_all():
     w = provider_world()
-    w.target_groups[TG_ARN].targets = [t for t in w.target_groups[TG_ARN].targets if t["id"] == "i-b"]
+    w.target_groups[TG_ARN].targets = [t for t in w.target_groups[TG_ARN].targets if t.id == "i-b"]
     assert node_set(w, 0) == [("172.31.0.20", 80)]
 
 
@@ -69,7 +69,7 @@ def test_healthy_targets_only_and_fail_open():
 
 def test_draining_targets_get_no_new_flows():
     w = provider_world(cross_zone=True)
-    w.target_groups[TG_ARN].targets[0]["deregistering_since"] = 30.0
+    w.target_groups[TG_ARN].targets[0].deregistering_since = 30.0
     assert node_set(w) == [("172.31.0.20", 80)]
 
 
@@ -128,11 +128,11 @@ def test_nodes_are_addresses_of_the_vpc_router():
     assert {ns.name for ns in plan} == {ROUTER} | {naming.namespace_name(PREFIX, i) for i in w.instances}
     router = plan.namespace(ROUTER)
     for m in w.load_balancers[LB_ARN].mappings:
-        bridge = next(b for b in router.bridges if b.name == naming.bridge_name(PREFIX, m["subnet_id"]))
-        assert f"{m['private_ip']}/32" in bridge.addresses  # beside the gateway, no prefix route
+        bridge = next(b for b in router.bridges if b.name == naming.bridge_name(PREFIX, m.subnet_id))
+        assert f"{m.private_ip}/32" in bridge.addresses  # beside the gateway, no prefix route
         # A fixed MAC: instances' cached entries for the node (and the gateway) stay valid
         # when ports join; no ICMP redirects sending a client past the node.
-        assert bridge.mac == router_mac(gateway_of(w.subnets[m["subnet_id"]].cidr_block))
+        assert bridge.mac == router_mac(gateway_of(w.subnets[m.subnet_id].cidr_block))
         assert router.sysctls[f"net.ipv4.conf.{bridge.name}.send_redirects"] == "0"
     assert router.sysctls["net.ipv4.conf.all.send_redirects"] == "0"
     assert router.sysctls["net.ipv4.conf.all.arp_ignore"] == "1"

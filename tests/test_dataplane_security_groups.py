@@ -13,7 +13,7 @@ from vpclab.dataplane.areas import endpoints as desired_endpoints
 from vpclab.dataplane.areas import security_groups as sgs
 from vpclab.kernel import naming
 from vpclab.kernel.nft import render_update
-from vpclab.model.ec2 import SecurityGroup
+from vpclab.model.ec2 import SecurityGroup, SecurityGroupRule
 
 wait_for = partial(_wait_for, timeout=30.0, interval=0.2)
 
@@ -22,9 +22,9 @@ def tables(plan, owner: str) -> dict:
     return {t.name: t for t in plan.namespace(naming.namespace_name(PREFIX, owner)).nft}
 
 
-def rule(**kw) -> dict:
+def rule(**kw) -> SecurityGroupRule:
     base = {"id": "sgr-x", "egress": False, "protocol": "tcp", "from_port": 80, "to_port": 80}
-    return {**base, **kw}
+    return SecurityGroupRule(**{**base, **kw})
 
 
 @pytest.mark.parametrize("r, expected", [
@@ -40,7 +40,7 @@ def rule(**kw) -> dict:
 def test_rule_rendering(r, expected):
     w = provider_world()
     w.security_groups["sg-t"] = SecurityGroup(id="sg-t", account="1", region="r", rules=[r])
-    assert sgs.rule_statements(w, ["sg-t"], r["egress"], set()) == [expected]
+    assert sgs.rule_statements(w, ["sg-t"], r.egress, set()) == [expected]
 
 
 def test_prefix_list_rules_match_nothing():
@@ -116,7 +116,7 @@ def test_nlb_node_groups_and_privatelink_enforcement():
     assert chains[f"pl_{tag}"].rules == ("meta nfproto ipv4 tcp dport 80 accept", "drop")
     # New flows to a node's address take its NLB's chain; those from a link into it, the
     # PrivateLink chain.
-    nodes = {m["private_ip"] for m in lb.mappings}
+    nodes = {m.private_ip for m in lb.mappings}
     assert table.set("nodes").elements == {ip: f"jump vpc_{tag}" for ip in nodes}
     link = f'"{desired_endpoints.node_link_name(PREFIX, 0)}"'
     assert table.set("privatelink").elements == {link: f"jump pl_{tag}"}

@@ -12,7 +12,15 @@ from vpclab.dataplane.world import World
 from vpclab.kernel import naming
 from vpclab.model import KINDS
 from vpclab.model.ec2 import Instance, Subnet, Vpc
-from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth, health_id
+from vpclab.model.elbv2 import (
+    Listener,
+    LoadBalancer,
+    RegisteredTarget,
+    SubnetMapping,
+    TargetGroup,
+    TargetHealth,
+    health_id,
+)
 from vpclab.store import open_store
 
 PREFIX = "vl0beef"
@@ -36,12 +44,11 @@ def world(b_state: str) -> World:
                                     state=state)
     w.load_balancers[LB_ARN] = LoadBalancer(
         id=LB_ARN, account=ACCOUNT, region=REGION, name="p", vpc_id="vpc-p", state="active",
-        mappings=[{"zone": ZONE, "zone_id": "aps1-az1", "subnet_id": "subnet-p",
-                   "network_interface_id": "eni-node", "private_ip": NODE_IP, "allocation_id": None}])
+        mappings=[SubnetMapping(zone=ZONE, zone_id="aps1-az1", subnet_id="subnet-p",
+                                network_interface_id="eni-node", private_ip=NODE_IP)])
     w.target_groups[TG_ARN] = TargetGroup(id=TG_ARN, account=ACCOUNT, region=REGION, name="p", port=80,
                                           vpc_id="vpc-p", targets=[
-        {"id": iid, "port": 80, "availability_zone": ZONE, "registered": 10.0, "deregistering_since": None}
-        for iid in ("i-a", "i-b")])
+        RegisteredTarget(id=iid, port=80, availability_zone=ZONE, registered=10.0) for iid in ("i-a", "i-b")])
     w.listeners["lst"] = Listener(id="lst", account=ACCOUNT, region=REGION, load_balancer_arn=LB_ARN,
                                   protocol="TCP", port=80,
                                   default_actions=[{"Type": "forward", "TargetGroupArn": TG_ARN}])

@@ -18,7 +18,7 @@ from vpclab.dataplane.areas import transit
 from vpclab.dataplane.world import World
 from vpclab.kernel import naming, netns
 from vpclab.model.ec2 import Subnet
-from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
+from vpclab.model.elbv2 import Listener, LoadBalancer, RegisteredTarget, SubnetMapping, TargetGroup, TargetHealth
 
 ACCT, REGION = "111111111111", "ap-south-1"
 SIG = bytes.fromhex("0D0A0D0A000D0A515549540A")
@@ -81,7 +81,7 @@ def test_parser_skips_unknown_tlvs_and_rejects_bad_input():
 def _world(pp2: dict[str, bool]) -> World:
     w = World()
     lb = LoadBalancer(id="arn:lb/net/a/1", account=ACCT, region=REGION, name="a", mappings=[
-        {"zone": "ap-south-1a", "network_interface_id": "eni-aaaa", "private_ip": "172.31.0.50", "subnet_id": "s"}])
+        SubnetMapping(zone="ap-south-1a", network_interface_id="eni-aaaa", private_ip="172.31.0.50", subnet_id="s")])
     w.load_balancers[lb.id] = lb
     w.subnets["s"] = Subnet(id="s", account=ACCT, region=REGION, vpc_id="vpc-a")
     for i, (name, on) in enumerate(pp2.items()):
@@ -120,8 +120,8 @@ def test_pick_target_prefers_healthy_and_fails_open():
     w = _world({"one": True})
     tg = w.target_groups["arn:targetgroup/one/0"]
     tg.target_type = "ip"
-    tg.targets = [{"id": "172.31.0.60", "port": 8080, "availability_zone": "ap-south-1a", "registered": 1.0},
-                  {"id": "172.31.0.61", "port": 8080, "availability_zone": "ap-south-1a", "registered": 1.0}]
+    tg.targets = [RegisteredTarget(id="172.31.0.60", port=8080, availability_zone="ap-south-1a", registered=1.0),
+                  RegisteredTarget(id="172.31.0.61", port=8080, availability_zone="ap-south-1a", registered=1.0)]
     lb = w.load_balancers["arn:lb/net/a/1"]
     flows = [(("10.0.0.1", p), ("172.31.0.50", 80)) for p in range(40000, 40040)]
     # nothing healthy: fail-open over both
@@ -168,13 +168,13 @@ def test_relay_prepends_header_with_endpoint_id_and_splices(lab_backend, monkeyp
     node_ip, target_ip, client_ip = "10.77.0.20", "10.77.0.30", "10.77.0.10"
     w = _world({"one": True})
     lb = w.load_balancers["arn:lb/net/a/1"]
-    lb.mappings[0].update(private_ip=node_ip, network_interface_id="eni-node")
+    lb.mappings[0].private_ip, lb.mappings[0].network_interface_id = node_ip, "eni-node"
     # The namespace holding the node's address (a VPC router in vpclab) is, in this lab, a
     # namespace of its own named like that router would be.
     w.subnets["s"].vpc_id = "eni-node"
     tg = w.target_groups["arn:targetgroup/one/0"]
     tg.target_type = "ip"
-    tg.targets = [{"id": target_ip, "port": 8080, "availability_zone": "ap-south-1a", "registered": 1.0}]
+    tg.targets = [RegisteredTarget(id=target_ip, port=8080, availability_zone="ap-south-1a", registered=1.0)]
     port = nodes.relay_port(w, lb.id, tg.id)
     node_ns = naming.namespace_name(prefix, "eni-node")
     # The NLB area's part of the contract: DNAT the listener to the node's own IP at the

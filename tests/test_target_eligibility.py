@@ -12,6 +12,7 @@ from vpclab.dataplane.agents import health
 from vpclab.dataplane.areas import nodes
 from vpclab.kernel import naming
 from vpclab.model import KINDS, targets
+from vpclab.model.elbv2 import RegisteredTarget
 from vpclab.store import open_store
 
 ROUTER = naming.namespace_name(PREFIX, "vpc-p")
@@ -74,7 +75,7 @@ def test_only_running_instances_receive_flows_and_checks(tmp_path, state):
 def test_a_draining_target_gets_no_new_flows_nor_checks(tmp_path):
     w = world_with_b("running")
     w.load_balancers[LB_ARN].state = "active"
-    w.target_groups[TG_ARN].targets[1]["deregistering_since"] = 30.0
+    w.target_groups[TG_ARN].targets[1].deregistering_since = 30.0
     assert "172.31.0.20" not in mapped_addresses(w)
     assert not any(key[1] == "i-b" for key in health.desired_checks(w, PREFIX))
     assert reported(tmp_path, w)["i-b"][0] == "draining"
@@ -88,8 +89,8 @@ def test_the_rule_itself():
     assert targets.exclusion(tg, a, w.instances.get) is None
     assert targets.flow_address(tg, b, w.instances.get) is None
     assert targets.exclusion(tg, b, w.instances.get) == targets.NOT_RUNNING
-    assert targets.exclusion(tg, {"id": "i-gone", "port": 80}, w.instances.get) == targets.NOT_RUNNING
+    assert targets.exclusion(tg, RegisteredTarget(id="i-gone", port=80), w.instances.get) == targets.NOT_RUNNING
     tg.target_type = "ip"
-    assert targets.flow_address(tg, {"id": "10.0.0.5", "port": 80}, w.instances.get) == "10.0.0.5"
+    assert targets.flow_address(tg, RegisteredTarget(id="10.0.0.5", port=80), w.instances.get) == "10.0.0.5"
     tg.target_type = "alb"
     assert targets.exclusion(tg, a, w.instances.get) == targets.NO_ADDRESS

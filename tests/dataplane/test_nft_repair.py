@@ -18,7 +18,7 @@ from tests.helpers.worlds import LB_ARN, add_endpoint, add_service, plan_of, pro
 from vpclab.kernel import FakeBackend, netns
 from vpclab.kernel.nft import Listing, NftSet, canonical_elements, with_elements
 from vpclab.kernel.seam import ApplyTable
-from vpclab.model.ec2 import SecurityGroup
+from vpclab.model.ec2 import SecurityGroup, SecurityGroupRule
 
 
 def lab_world():
@@ -27,9 +27,9 @@ def lab_world():
     w.load_balancers[LB_ARN].security_group_ids = ["sg-lb"]
     w.load_balancers[LB_ARN].enforce_sg_inbound_on_privatelink = True
     w.security_groups["sg-lb"] = SecurityGroup(id="sg-lb", account="1", region="r", rules=[
-        {"id": "a", "egress": False, "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": "0.0.0.0/0"}])
+        SecurityGroupRule(id="a", egress=False, protocol="tcp", from_port=80, to_port=80, cidr_ipv4="0.0.0.0/0")])
     w.security_groups["sg-ep"] = SecurityGroup(id="sg-ep", account="2", region="r", rules=[
-        {"id": "b", "egress": False, "protocol": "tcp", "from_port": 80, "to_port": 80, "group_id": "sg-web"}])
+        SecurityGroupRule(id="b", egress=False, protocol="tcp", from_port=80, to_port=80, group_id="sg-web")])
     add_service(w)
     for n in range(3):
         add_endpoint(w, n, "available", link=n)

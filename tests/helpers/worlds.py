@@ -11,8 +11,15 @@ from vpclab.dataplane.areas import security_groups as desired_security_groups
 from vpclab.dataplane.planner import build_plan
 from vpclab.dataplane.world import World
 from vpclab.model.dataplane import TransitLink
-from vpclab.model.ec2 import Instance, NetworkInterface, SecurityGroup, Subnet, Vpc
-from vpclab.model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
+from vpclab.model.ec2 import Instance, NetworkInterface, SecurityGroup, SecurityGroupRule, Subnet, Vpc
+from vpclab.model.elbv2 import (
+    Listener,
+    LoadBalancer,
+    RegisteredTarget,
+    SubnetMapping,
+    TargetGroup,
+    TargetHealth,
+)
 from vpclab.model.privatelink import Endpoint, EndpointService
 
 PREFIX = "vl0abcd"
@@ -50,8 +57,8 @@ def provider_world(zones: int = 2, cross_zone: bool = False) -> World:
     w = World()
     subnets = add_vpc(w, A1, "vpc-p")
     w.security_groups["sg-web"] = SecurityGroup(id="sg-web", account=A1, region=R, vpc_id="vpc-p", rules=[
-        {"id": "sgr-1", "egress": False, "protocol": "tcp", "from_port": 80, "to_port": 80, "cidr_ipv4": "0.0.0.0/0"},
-        {"id": "sgr-2", "egress": True, "protocol": "-1", "from_port": -1, "to_port": -1, "cidr_ipv4": "0.0.0.0/0"},
+        SecurityGroupRule(id="sgr-1", egress=False, protocol="tcp", from_port=80, to_port=80, cidr_ipv4="0.0.0.0/0"),
+        SecurityGroupRule(id="sgr-2", egress=True, protocol="-1", from_port=-1, to_port=-1, cidr_ipv4="0.0.0.0/0"),
     ])
     add_instance(w, "i-a", subnets[0], "172.31.32.20")
     add_instance(w, "i-b", subnets[1], "172.31.0.20")
@@ -59,8 +66,8 @@ def provider_world(zones: int = 2, cross_zone: bool = False) -> World:
     for i, s in enumerate(subnets[:zones]):
         eni = f"eni-node{i}"
         ip = "172.31.32.100" if i == 0 else "172.31.0.100"
-        mappings.append({"zone": s.availability_zone, "zone_id": s.availability_zone_id, "subnet_id": s.id,
-                         "network_interface_id": eni, "private_ip": ip, "allocation_id": None})
+        mappings.append(SubnetMapping(zone=s.availability_zone, zone_id=s.availability_zone_id, subnet_id=s.id,
+                                      network_interface_id=eni, private_ip=ip))
         w.enis[eni] = NetworkInterface(id=eni, account=A1, region=R, vpc_id="vpc-p", subnet_id=s.id,
                                        private_ip=ip, owner_kind="load-balancer", owner_id=LB_ARN,
                                        interface_type="network_load_balancer")
@@ -69,8 +76,8 @@ def provider_world(zones: int = 2, cross_zone: bool = False) -> World:
         attributes={"load_balancing.cross_zone.enabled": "true" if cross_zone else "false"})
     w.target_groups[TG_ARN] = TargetGroup(id=TG_ARN, account=A1, region=R, name="web", port=80, vpc_id="vpc-p",
                                           targets=[
-        {"id": "i-a", "port": 80, "availability_zone": "ap-south-1a", "registered": 10.0, "deregistering_since": None},
-        {"id": "i-b", "port": 80, "availability_zone": "ap-south-1b", "registered": 10.0, "deregistering_since": None},
+        RegisteredTarget(id="i-a", port=80, availability_zone="ap-south-1a", registered=10.0),
+        RegisteredTarget(id="i-b", port=80, availability_zone="ap-south-1b", registered=10.0),
     ])
     w.listeners["lst"] = Listener(id="lst", account=A1, region=R, load_balancer_arn=LB_ARN, protocol="TCP",
                                   port=80, default_actions=[{"Type": "forward", "TargetGroupArn": TG_ARN}])

@@ -3,8 +3,9 @@
 The control plane writes them; the data plane reads them and writes back observed facts
 only, through `observed.py` (instance state reached, NLB active, target health, endpoint
 available / deleted). `targets.py` and the functions in `elbv2.py` are AWS rules both
-planes apply. Fields are JSON-native (str, int, float, bool, None, list, dict) so that
-the store can persist them as they are.
+planes apply. Fields are JSON-native (str, int, float, bool, None, list, dict) or value
+dataclasses of such fields (a rule, a subnet mapping, a registered target), which the
+store encodes and decodes from the field types.
 Times are epoch seconds (float).
 """
 from ..store import Resource

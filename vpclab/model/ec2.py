@@ -45,13 +45,24 @@ class Subnet(Tagged):
 
 
 @dataclass
-class _RuleFields:
-    """Documentation only: the keys of a security group rule dict.
+class SecurityGroupRule:
+    """One rule of a group: one direction, protocol, port range and peer, with its own id.
 
-    id (sgr-…), egress (bool), protocol ("-1", "tcp", "udp", "icmp" or a number as str),
-    from_port / to_port (int, -1 for all), cidr_ipv4, cidr_ipv6, prefix_list_id,
-    group_id / group_owner (a referenced group), description, tags (dict).
-    """
+    Exactly one peer is set: `cidr_ipv4`, `cidr_ipv6`, `prefix_list_id`, or `group_id` (a
+    referenced group, owned by `group_owner`)."""
+
+    id: str = ""  # sgr-…
+    egress: bool = False
+    protocol: str = "-1"  # "-1" (all), "tcp", "udp", "icmp", "icmpv6" or a protocol number
+    from_port: int = -1  # -1 for all; the ICMP type for ICMP
+    to_port: int = -1  # -1 for all; the ICMP code for ICMP
+    cidr_ipv4: str | None = None
+    cidr_ipv6: str | None = None
+    prefix_list_id: str | None = None
+    group_id: str | None = None
+    group_owner: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @resource("security-group")
@@ -60,7 +71,7 @@ class SecurityGroup(Tagged):
     vpc_id: str = ""
     group_name: str = ""
     description: str = ""
-    rules: list[dict] = field(default_factory=list)  # see _RuleFields
+    rules: list[SecurityGroupRule] = field(default_factory=list)
 
 
 #: Instance states and the codes the API shows for them (`Instance.state`).

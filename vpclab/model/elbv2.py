@@ -15,6 +15,20 @@ PROXY_PROTOCOL_V2 = "proxy_protocol_v2.enabled"
 USE_LOAD_BALANCER = "use_load_balancer_configuration"
 
 
+@dataclass
+class SubnetMapping:
+    """One enabled zone of an NLB: its subnet, and the node's ENI and address there."""
+
+    zone: str = ""  # the zone's name
+    zone_id: str = ""
+    subnet_id: str = ""
+    network_interface_id: str = ""  # eni-…
+    private_ip: str = ""
+    # An Elastic IP of an internet-facing node; vpclab allocates none yet.
+    allocation_id: str | None = None
+    public_ip: str | None = None
+
+
 @resource("load-balancer")
 @dataclass
 class LoadBalancer(Resource):
@@ -25,9 +39,7 @@ class LoadBalancer(Resource):
     ip_address_type: str = "ipv4"
     dns_name: str = ""
     canonical_hosted_zone_id: str = ""
-    # One mapping per enabled zone: {"zone": name, "zone_id": id, "subnet_id": …,
-    # "network_interface_id": eni-…, "private_ip": …, "allocation_id": None}
-    mappings: list[dict] = field(default_factory=list)
+    mappings: list[SubnetMapping] = field(default_factory=list)  # one per enabled zone
     security_group_ids: list[str] = field(default_factory=list)
     enforce_sg_inbound_on_privatelink: bool = True
     # provisioning | active | failed; `observed.mark_load_balancer_active` moves it on.
@@ -37,20 +49,31 @@ class LoadBalancer(Resource):
     created: float = 0.0
 
 
+@dataclass
+class RegisteredTarget:
+    """One registration of a target (id and port) in a target group."""
+
+    id: str = ""  # an instance id or an IP address
+    port: int = 0
+    availability_zone: str | None = None  # a zone's name; None or "all": any zone
+    registered: float = 0.0
+    # When DeregisterTargets started its drain; None while registered.
+    deregistering_since: float | None = None
+
+
 @resource("target-group")
 @dataclass
 class TargetGroup(Resource):
     name: str = ""
-    protocol: str = "TCP"
+    # A lambda target group has no protocol, port or VPC.
+    protocol: str | None = "TCP"
     port: int | None = None
     vpc_id: str | None = None
     target_type: str = "instance"
     ip_address_type: str = "ipv4"
     health_check: dict = field(default_factory=dict)  # AWS member names: HealthCheckProtocol, …
     attributes: dict[str, str] = field(default_factory=dict)
-    # Registered targets: {"id": instance id or IP, "port": int, "availability_zone": str|None,
-    # "registered": float, "deregistering_since": float|None}
-    targets: list[dict] = field(default_factory=list)
+    targets: list[RegisteredTarget] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     created: float = 0.0
 

@@ -75,7 +75,7 @@ def record_health(tx: Transaction, tg_arn: str, target_id: str, port: int, state
     if state not in TARGET_HEALTH_STATES:
         raise ValueError(f"unknown target health state {state!r}")
     tg = tx.get(TargetGroup, tg_arn)
-    if tg is None or not any(t["id"] == target_id and t["port"] == port for t in tg.targets):
+    if tg is None or not any(t.id == target_id and t.port == port for t in tg.targets):
         return None
     rec = TargetHealth(
         id=health_id(tg_arn, target_id, port), account=tg.account, region=tg.region,

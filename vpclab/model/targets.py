@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .ec2 import Instance
-from .elbv2 import TargetGroup, TargetHealth, health_id
+from .elbv2 import RegisteredTarget, TargetGroup, TargetHealth, health_id
 
 #: Why a registered target receives no new flows (`exclusion`).
 DRAINING = "draining"
@@ -27,22 +27,22 @@ NO_ADDRESS = "no-address"  # a target type vpclab cannot forward to
 FLOW_INSTANCE_STATE = "running"
 
 
-def _judge(tg: TargetGroup, target: dict,
+def _judge(tg: TargetGroup, target: RegisteredTarget,
            instance: Callable[[str], Instance | None]) -> tuple[str | None, str | None]:
     """(why no flows or None, address when flows)."""
-    if target.get("deregistering_since") is not None:
+    if target.deregistering_since is not None:
         return DRAINING, None
     if tg.target_type == "instance":
-        inst = instance(target["id"])
+        inst = instance(target.id)
         if inst is None or inst.state != FLOW_INSTANCE_STATE or not inst.private_ip:
             return NOT_RUNNING, None
         return None, inst.private_ip
     if tg.target_type == "ip":
-        return None, target["id"]
+        return None, target.id
     return NO_ADDRESS, None
 
 
-def exclusion(tg: TargetGroup, target: dict, instance: Callable[[str], Instance | None]) -> str | None:
+def exclusion(tg: TargetGroup, target: RegisteredTarget, instance: Callable[[str], Instance | None]) -> str | None:
     """Why registered `target` of `tg` gets no new flows, or None when it gets them.
 
     `instance` looks an instance up by id (the world's dict or a store transaction); it
@@ -50,22 +50,23 @@ def exclusion(tg: TargetGroup, target: dict, instance: Callable[[str], Instance 
     return _judge(tg, target, instance)[0]
 
 
-def flow_address(tg: TargetGroup, target: dict, instance: Callable[[str], Instance | None]) -> str | None:
+def flow_address(tg: TargetGroup, target: RegisteredTarget, instance: Callable[[str], Instance | None]) -> str | None:
     """The address new flows and health checks of `target` go to; None when it gets none."""
     return _judge(tg, target, instance)[1]
 
 
-def observation(record: Callable[[str], TargetHealth | None], tg_arn: str, target: dict) -> TargetHealth | None:
+def observation(record: Callable[[str], TargetHealth | None], tg_arn: str,
+                target: RegisteredTarget) -> TargetHealth | None:
     """The health record of registered `target` of `tg_arn` made since it was registered
     (a record from before belongs to an earlier registration), or None. `record` looks a
     record up by id (the world's dict or a store transaction)."""
-    rec = record(health_id(tg_arn, target["id"], target["port"]))
-    if rec is None or rec.observed < target.get("registered", 0):
+    rec = record(health_id(tg_arn, target.id, target.port))
+    if rec is None or rec.observed < target.registered:
         return None
     return rec
 
 
-def healthy(record: Callable[[str], TargetHealth | None], tg_arn: str, target: dict) -> bool:
+def healthy(record: Callable[[str], TargetHealth | None], tg_arn: str, target: RegisteredTarget) -> bool:
     """True when a check passed since `target` was registered (`observation` is `healthy`)."""
     rec = observation(record, tg_arn, target)
     return rec is not None and rec.state == "healthy"

@@ -1,7 +1,8 @@
 """Resources, transactions and the in-memory view that the persistence layer backs.
 
-Every resource is a dataclass of JSON-native fields, keyed by (kind, id) and owned by an
-(account, region). The store keeps all of them in memory for fast reads and writes each
+Every resource is a dataclass of JSON-native fields (or of value dataclasses and lists
+or dicts of them, encoded and decoded from the field types), keyed by (kind, id) and
+owned by an (account, region). The store keeps all of them in memory for fast reads and writes each
 transaction through to a `Persistence` before it becomes visible, so a response is only
 sent for state that survives `kill -9`. Persistence is a two-method seam so that a
 PostgreSQL store can follow the SQLite one.
@@ -12,6 +13,8 @@ import copy
 import dataclasses
 import json
 import threading
+import types
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,11 +37,60 @@ class Resource:
 
     @classmethod
     def from_json(cls: type[T], text: str) -> T:
-        data = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        # Fields added since the row was written take their defaults; fields removed
-        # since are dropped, so old state directories keep loading.
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return _from_dict(cls, json.loads(text))
+
+
+D = TypeVar("D")
+
+
+def _from_dict(cls: type[D], data: dict[str, Any]) -> D:
+    """`cls` from the dict `dataclasses.asdict` made of one, at any depth.
+
+    Fields added since the row was written take their defaults; fields removed since are
+    dropped, in nested value dataclasses as at the top, so old state directories keep
+    loading."""
+    fields = _field_types(cls)
+    return cls(**{k: v if fields[k] is None else _decode(fields[k], v)
+                  for k, v in data.items() if k in fields})
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """Each init field of dataclass `cls` and its resolved type, or None where the type
+    holds no dataclass (the JSON value is the field's value). Resolved once per class."""
+    known = _FIELD_TYPES.get(cls)
+    if known is None:
+        hints = typing.get_type_hints(cls)
+        known = _FIELD_TYPES[cls] = {f.name: hints[f.name] if _holds_dataclass(hints[f.name]) else None
+                                     for f in dataclasses.fields(cls) if f.init}
+    return known
+
+
+def _holds_dataclass(tp: Any) -> bool:
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return True
+    return any(_holds_dataclass(a) for a in typing.get_args(tp))
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    """`value` as JSON gave it, made the `tp` a field declares: value dataclasses are built
+    again inside lists, dicts and optionals; every other value is kept as it is."""
+    if value is None:
+        return None
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _from_dict(tp, value)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is list and args:
+        return [_decode(args[0], v) for v in value]
+    if origin is dict and len(args) == 2:
+        return {k: _decode(args[1], v) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:
+            return _decode(members[0], value)
+    return value
 
 
 def resource(kind: str) -> Callable[[type[T]], type[T]]:

@@ -31,7 +31,7 @@ def group_dependents(tx: Transaction, group: SecurityGroup) -> list[Resource]:
     instances = tx.list(Instance, region=group.region,
                         where=lambda i: group.id in i.security_group_ids and i.state != "terminated")
     referring = tx.list(SecurityGroup, region=group.region,
-                        where=lambda g: g.id != group.id and any(r["group_id"] == group.id for r in g.rules))
+                        where=lambda g: g.id != group.id and any(r.group_id == group.id for r in g.rules))
     return [*enis, *instances, *referring]
 
 

@@ -44,7 +44,8 @@ def matches(item: Any, filters: list[dict] | None, fields: dict[str, Accessor],
     return True
 
 
-def _match_one(item, name: str, wanted: list[str], fields, tags) -> bool:
+def _match_one(item: Any, name: str, wanted: list[str], fields: dict[str, Accessor],
+               tags: Callable[[Any], dict[str, str]] | None) -> bool:
     if tags is not None and name.startswith("tag:"):
         value = tags(item).get(name[4:])
         return value is not None and any(_glob(w).match(value) for w in wanted)

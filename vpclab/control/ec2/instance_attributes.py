@@ -24,7 +24,7 @@ from .security_groups import find_groups
 
 def _attribute_value(tx: Transaction, inst: Instance, name: str) -> dict:
     root = root_device_name(inst)
-    values = {
+    values: dict[str, dict] = {
         "instanceType": {"InstanceType": {"Value": inst.instance_type}},
         "kernel": {"KernelId": {}},
         "ramdisk": {"RamdiskId": {}},
@@ -85,8 +85,8 @@ def modify_instance_attribute(ctx: RequestContext, req: dict) -> dict:
             changes[member] = value if isinstance(value, list) else (value or {}).get("Value")
     if req.get("Attribute"):
         by_attr = {a: m for m, (a, _f, _p) in _SIMPLE_ATTRIBUTES.items()}
-        member = by_attr.get(req["Attribute"])
-        if member is None:
+        named = by_attr.get(req["Attribute"])
+        if named is None:
             raise InvalidParameterValue(
                 f"Value ({req['Attribute']}) for parameter attribute is invalid. "
                 "vpclab modifies instanceType, userData, disableApiTermination, disableApiStop, "
@@ -94,8 +94,8 @@ def modify_instance_attribute(ctx: RequestContext, req: dict) -> dict:
         if "Value" not in req:
             raise MissingParameter("The request must contain the parameter value")
         raw = req["Value"]
-        parse = _SIMPLE_ATTRIBUTES[member][2]
-        changes[member] = _parse_bool(raw) if parse is bool else raw
+        parse = _SIMPLE_ATTRIBUTES[named][2]
+        changes[named] = _parse_bool(raw) if parse is bool else raw
     if len(changes) != 1:
         raise InvalidParameterCombination(
             "Fields for multiple attribute types specified: " + ", ".join(changes) if changes
@@ -121,8 +121,10 @@ def modify_instance_attribute(ctx: RequestContext, req: dict) -> dict:
             if len(raw) > USER_DATA_LIMIT:
                 raise InvalidParameterValue(f"User data is limited to {USER_DATA_LIMIT} bytes")
             inst.user_data = base64.b64encode(raw).decode() if raw else ""
-        elif member in ("DisableApiTermination", "DisableApiStop"):
-            setattr(inst, _SIMPLE_ATTRIBUTES[member][1], bool(value))
+        elif member == "DisableApiTermination":
+            inst.disable_api_termination = bool(value)
+        elif member == "DisableApiStop":
+            inst.disable_api_stop = bool(value)
         elif member == "InstanceInitiatedShutdownBehavior":
             if value not in ("stop", "terminate"):
                 raise InvalidParameterValue(

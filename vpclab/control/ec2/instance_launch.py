@@ -76,7 +76,8 @@ def _default_subnet(tx: Transaction, ctx: RequestContext, vpc_id: str | None, zo
     return min(subnets, key=lambda s: order.index(s.availability_zone) if s.availability_zone in order else 99)
 
 
-def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int, default_vpc: str | None):
+def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int, default_vpc: str | None,
+                     ) -> tuple[Subnet, list[str], str | None, str, NetworkInterface | None, bool]:
     """(subnet, group ids, private ip, description, existing ENI, delete on termination)."""
     nics = req.get("NetworkInterfaces") or []
     placement = req.get("Placement") or {}
@@ -110,7 +111,8 @@ def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int
             existing = get_owned(tx, ctx, NetworkInterface, nic["NetworkInterfaceId"], ENI)
             if existing.attachment or existing.status != "available" or existing.requester_managed:
                 raise AwsError(f"Interface: [{existing.id}] in use.", code="InvalidNetworkInterface.InUse")
-            subnet = tx.get(Subnet, existing.subnet_id)
+            # A subnet with ENIs cannot be deleted: the ENI's is there.
+            subnet = get_owned(tx, ctx, Subnet, existing.subnet_id, SUBNET)
             return subnet, existing.security_group_ids, existing.private_ip, existing.description, existing, \
                 nic.get("DeleteOnTermination", False)
         subnet_id = nic.get("SubnetId")

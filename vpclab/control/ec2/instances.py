@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Callable
 
 from ...aws_names import private_dns_name
 from ...model.ec2 import INSTANCE_STATE_CODES, Instance, NetworkInterface
@@ -189,7 +190,7 @@ def _reservations(tx: Transaction, instances: list[Instance]) -> list[dict]:
 # --- DescribeInstances ---------------------------------------------------------------------------
 
 def _instance_filters(names: dict[str, str], ctx: RequestContext) -> dict:
-    def live(fn):
+    def live(fn: Callable[[Instance], object]) -> Callable[[Instance], object]:
         return lambda i: None if i.state == "terminated" else fn(i)
 
     return {

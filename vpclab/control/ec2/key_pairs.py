@@ -130,6 +130,7 @@ def _generate_cryptography(key_type: str) -> tuple[str, str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+    key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
     if key_type == "rsa":
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
@@ -291,7 +292,8 @@ def _name_not_found(names: list[str]) -> AwsError:
 
 @operation("ec2", "DeleteKeyPair")
 def delete_key_pair(ctx: RequestContext, req: dict) -> dict:
-    name, kid = req.get("KeyName"), req.get("KeyPairId")
+    name: str = req.get("KeyName") or ""
+    kid = req.get("KeyPairId")
     if not name and not kid:
         raise MissingParameter("The request must contain the parameter KeyName or KeyPairId")
     with ctx.write() as tx:

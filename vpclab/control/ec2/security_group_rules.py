@@ -2,7 +2,7 @@
 DescribeSecurityGroupRules, ModifySecurityGroupRules, UpdateSecurityGroupRuleDescriptions*.
 
 Requests name rules as IpPermissions (or the older top-level CidrIp/IpProtocol/ports
-parameters); they are read here into stored rule dicts (`stored_rules.make_rule`), one
+parameters); they are read here into stored rules (`stored_rules.make_rule`), one
 per peer, so that a rule is matched, deduplicated and revoked by what it allows, whatever
 its description. The groups themselves, and how rules show inside a group, are
 `security_groups.py`.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ...model.ec2 import SecurityGroup
+from ...model.ec2 import SecurityGroup, SecurityGroupRule
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from ...store import Transaction
@@ -31,70 +31,70 @@ from .stored_rules import make_rule
 
 # --- comparing and naming rules ------------------------------------------------------
 
-def _rule_key(rule: dict) -> tuple:
+def _rule_key(rule: SecurityGroupRule) -> tuple:
     """What makes two rules the same rule (AWS ignores the description)."""
-    return (rule["egress"], rule["protocol"], rule["from_port"], rule["to_port"], rule["cidr_ipv4"],
-            rule["cidr_ipv6"], rule["prefix_list_id"], rule["group_id"])
+    return (rule.egress, rule.protocol, rule.from_port, rule.to_port, rule.cidr_ipv4,
+            rule.cidr_ipv6, rule.prefix_list_id, rule.group_id)
 
 
-def _peer(rule: dict) -> str:
-    return rule["cidr_ipv4"] or rule["cidr_ipv6"] or rule["prefix_list_id"] or rule["group_id"] or ""
+def _peer(rule: SecurityGroupRule) -> str:
+    return rule.cidr_ipv4 or rule.cidr_ipv6 or rule.prefix_list_id or rule.group_id or ""
 
 
-def _describe_rule(rule: dict) -> str:
+def _describe_rule(rule: SecurityGroupRule) -> str:
     """AWS's text for a rule in InvalidPermission.Duplicate."""
-    proto = rule["protocol"]
+    proto = rule.protocol
     if proto == "-1":
         what = "ALL"
     elif proto in ("tcp", "udp"):
-        what = f"{proto.upper()}, from port: {rule['from_port']}, to port: {rule['to_port']}"
+        what = f"{proto.upper()}, from port: {rule.from_port}, to port: {rule.to_port}"
     elif proto in ("icmp", "icmpv6"):
         # Unconfirmed: the wording AWS uses for ICMP rules.
-        what = f"{proto.upper()}, type: {rule['from_port']}, code: {rule['to_port']}"
+        what = f"{proto.upper()}, type: {rule.from_port}, code: {rule.to_port}"
     else:
         what = proto
     return f"peer: {_peer(rule)}, {what}, ALLOW"
 
 
-def rule_arn(group: SecurityGroup, rule: dict) -> str:
-    return f"arn:aws:ec2:{group.region}:{group.account}:security-group-rule/{rule['id']}"
+def rule_arn(group: SecurityGroup, rule: SecurityGroupRule) -> str:
+    return f"arn:aws:ec2:{group.region}:{group.account}:security-group-rule/{rule.id}"
 
 
 # --- rendering -----------------------------------------------------------------------
 
-def render_rule(group: SecurityGroup, rule: dict) -> dict:
+def render_rule(group: SecurityGroup, rule: SecurityGroupRule) -> dict:
     return {
-        "SecurityGroupRuleId": rule["id"],
+        "SecurityGroupRuleId": rule.id,
         "GroupId": group.id,
         "GroupOwnerId": group.account,
-        "IsEgress": rule["egress"],
-        "IpProtocol": rule["protocol"],
-        "FromPort": rule["from_port"],
-        "ToPort": rule["to_port"],
-        "CidrIpv4": rule["cidr_ipv4"],
-        "CidrIpv6": rule["cidr_ipv6"],
-        "PrefixListId": rule["prefix_list_id"],
-        "ReferencedGroupInfo": {"GroupId": rule["group_id"], "UserId": rule["group_owner"]}
-        if rule["group_id"] else None,
-        "Description": rule.get("description"),
-        "Tags": tag_list(rule.get("tags") or {}) or [],
+        "IsEgress": rule.egress,
+        "IpProtocol": rule.protocol,
+        "FromPort": rule.from_port,
+        "ToPort": rule.to_port,
+        "CidrIpv4": rule.cidr_ipv4,
+        "CidrIpv6": rule.cidr_ipv6,
+        "PrefixListId": rule.prefix_list_id,
+        "ReferencedGroupInfo": {"GroupId": rule.group_id, "UserId": rule.group_owner}
+        if rule.group_id else None,
+        "Description": rule.description,
+        "Tags": tag_list(rule.tags) or [],
         "SecurityGroupRuleArn": rule_arn(group, rule),
     }
 
 
-def _render_revoked(group: SecurityGroup, rule: dict) -> dict:
+def _render_revoked(group: SecurityGroup, rule: SecurityGroupRule) -> dict:
     return {
-        "SecurityGroupRuleId": rule["id"],
+        "SecurityGroupRuleId": rule.id,
         "GroupId": group.id,
-        "IsEgress": rule["egress"],
-        "IpProtocol": rule["protocol"],
-        "FromPort": rule["from_port"],
-        "ToPort": rule["to_port"],
-        "CidrIpv4": rule["cidr_ipv4"],
-        "CidrIpv6": rule["cidr_ipv6"],
-        "PrefixListId": rule["prefix_list_id"],
-        "ReferencedGroupId": rule["group_id"],
-        "Description": rule.get("description"),
+        "IsEgress": rule.egress,
+        "IpProtocol": rule.protocol,
+        "FromPort": rule.from_port,
+        "ToPort": rule.to_port,
+        "CidrIpv4": rule.cidr_ipv4,
+        "CidrIpv6": rule.cidr_ipv6,
+        "PrefixListId": rule.prefix_list_id,
+        "ReferencedGroupId": rule.group_id,
+        "Description": rule.description,
     }
 
 
@@ -103,7 +103,7 @@ def _render_revoked(group: SecurityGroup, rule: dict) -> dict:
 _PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
 
-def normalize_protocol(value) -> str:
+def normalize_protocol(value: object) -> str:
     """`tcp`, `udp`, `icmp`, `icmpv6`, `-1`, or another protocol number, as AWS stores it."""
     if value is None:
         raise MissingParameter("The request must contain the parameter ipProtocol")
@@ -155,9 +155,10 @@ def _description(value: str | None) -> str | None:
 
 
 def _cidr(value: str | None, version: int) -> str:
+    text = value or ""
     try:
-        net = ipaddress.ip_network(value or "", strict=False)
-        if net.version != version or "/" not in value:
+        net = ipaddress.ip_network(text, strict=False)
+        if net.version != version or "/" not in text:
             raise ValueError
     except ValueError:
         raise InvalidParameterValue(f"CIDR block {value} is malformed") from None
@@ -187,14 +188,14 @@ def _referenced_group(tx: Transaction, ctx: RequestContext, target: SecurityGrou
 
 
 def rules_from_permissions(tx: Transaction, ctx: RequestContext, target: SecurityGroup, perms: list[dict],
-                           egress: bool, tags: dict[str, str] | None = None) -> list[dict]:
+                           egress: bool, tags: dict[str, str] | None = None) -> list[SecurityGroupRule]:
     """One new rule per peer of each IpPermission (ids are fresh; nothing is stored)."""
     out = []
     for perm in perms:
         protocol = normalize_protocol(perm.get("IpProtocol"))
         lo, hi = port_range(protocol, perm.get("FromPort"), perm.get("ToPort"))
 
-        def rule(**peer) -> dict:
+        def rule(**peer: str | None) -> SecurityGroupRule:
             return make_rule(egress, protocol, lo, hi, tags=tags, **peer)
 
         peers = []
@@ -274,7 +275,7 @@ def _authorize(ctx: RequestContext, req: dict, egress: bool) -> dict:
                 raise AwsError(f'the specified rule "{_describe_rule(rule)}" already exists',
                                code="InvalidPermission.Duplicate")
             seen.add(key)
-        if sum(1 for r in group.rules + new if r["egress"] == egress) > MAX_RULES:
+        if sum(1 for r in group.rules + new if r.egress == egress) > MAX_RULES:
             raise AwsError("The maximum number of rules per security group has been reached.",
                            code="RulesPerSecurityGroupLimitExceeded")
         group.rules.extend(new)
@@ -298,12 +299,12 @@ def _revoke(ctx: RequestContext, req: dict, egress: bool) -> dict:
         raise InvalidParameterCombination(
             "The parameter 'securityGroupRuleIds' may not be used in combination with 'ipPermissions'"
         )
-    perms = None if rule_ids else _permissions(req)
+    perms = [] if rule_ids else _permissions(req)
     unknown: list[dict] = []
     default_vpc_id = ensure_default_vpc(ctx)
     with ctx.write() as tx:
         group = target_group(tx, ctx, req, default_vpc_id)
-        mine = {r["id"]: r for r in group.rules if r["egress"] == egress}
+        mine = {r.id: r for r in group.rules if r.egress == egress}
         if rule_ids:
             for rid in rule_ids:
                 GROUP_RULE.check(rid)
@@ -324,8 +325,8 @@ def _revoke(ctx: RequestContext, req: dict, egress: bool) -> dict:
             if not gone:
                 raise AwsError("The specified rule does not exist in this security group.",
                                code="InvalidPermission.NotFound")
-        gone_ids = {r["id"] for r in gone}
-        group.rules = [r for r in group.rules if r["id"] not in gone_ids]
+        gone_ids = {r.id for r in gone}
+        group.rules = [r for r in group.rules if r.id not in gone_ids]
         tx.put(group)
     # Some permissions matched and some did not: AWS revokes the ones that did and lists
     # the others in UnknownIpPermissions.
@@ -355,18 +356,18 @@ def describe_security_group_rules(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         pairs = [(g, r) for g in tx.list(SecurityGroup, ctx.account, ctx.region) for r in g.rules]
     # Ingress first, then egress, within each group, as AWS lists them.
-    pairs.sort(key=lambda p: (p[0].created, p[0].id, p[1]["egress"]))
+    pairs.sort(key=lambda p: (p[0].created, p[0].id, p[1].egress))
     if rule_ids:
-        known = {r["id"] for _, r in pairs}
+        known = {r.id for _, r in pairs}
         missing = [rid for rid in rule_ids if rid not in known]
         if missing:
             raise GROUP_RULE.not_found(missing[0])
-        pairs = [p for p in pairs if p[1]["id"] in set(rule_ids)]
+        pairs = [p for p in pairs if p[1].id in set(rule_ids)]
     fields = {
         "group-id": lambda p: p[0].id,
-        "security-group-rule-id": lambda p: p[1]["id"],
+        "security-group-rule-id": lambda p: p[1].id,
     }
-    page, token = filter_and_page(pairs, req.get("Filters"), fields, tags=lambda p: p[1].get("tags") or {},
+    page, token = filter_and_page(pairs, req.get("Filters"), fields, tags=lambda p: p[1].tags,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {"SecurityGroupRules": [render_rule(g, r) for g, r in page], "NextToken": token}
 
@@ -380,7 +381,7 @@ def modify_security_group_rules(ctx: RequestContext, req: dict) -> dict:
             if not rid:
                 raise MissingParameter("The request must contain the parameter SecurityGroupRuleId")
             GROUP_RULE.check(rid)
-            index = next((i for i, r in enumerate(group.rules) if r["id"] == rid), None)
+            index = next((i for i, r in enumerate(group.rules) if r.id == rid), None)
             if index is None:
                 raise GROUP_RULE.not_found(rid)
             old = group.rules[index]
@@ -400,9 +401,9 @@ def modify_security_group_rules(ctx: RequestContext, req: dict) -> dict:
                 "ReferencedGroupId": lambda: {"UserIdGroupPairs": [{"GroupId": spec["ReferencedGroupId"],
                                                                     "Description": desc}]},
             }[peers[0]]()
-            (new,) = rules_from_permissions(tx, ctx, group, [{**perm, **peer}], old["egress"], old.get("tags"))
-            new["id"] = rid
-            if any(_rule_key(r) == _rule_key(new) for r in group.rules if r["id"] != rid):
+            (new,) = rules_from_permissions(tx, ctx, group, [{**perm, **peer}], old.egress, old.tags)
+            new.id = rid
+            if any(_rule_key(r) == _rule_key(new) for r in group.rules if r.id != rid):
                 raise AwsError(f'the specified rule "{_describe_rule(new)}" already exists',
                                code="InvalidPermission.Duplicate")
             group.rules[index] = new
@@ -414,15 +415,15 @@ def _update_descriptions(ctx: RequestContext, req: dict, egress: bool) -> dict:
     default_vpc_id = ensure_default_vpc(ctx)
     with ctx.write() as tx:
         group = target_group(tx, ctx, req, default_vpc_id)
-        mine = [r for r in group.rules if r["egress"] == egress]
+        mine = [r for r in group.rules if r.egress == egress]
         if req.get("SecurityGroupRuleDescriptions"):
-            by_id = {r["id"]: r for r in mine}
+            by_id = {r.id: r for r in mine}
             for item in req["SecurityGroupRuleDescriptions"]:
                 rid = item.get("SecurityGroupRuleId") or ""
                 GROUP_RULE.check(rid)
                 if rid not in by_id:
                     raise GROUP_RULE.not_found(rid)
-                by_id[rid]["description"] = _description(item.get("Description"))
+                by_id[rid].description = _description(item.get("Description"))
         else:
             by_key = {_rule_key(r): r for r in mine}
             for wanted in rules_from_permissions(tx, ctx, group, _permissions(req), egress):
@@ -430,7 +431,7 @@ def _update_descriptions(ctx: RequestContext, req: dict, egress: bool) -> dict:
                 if rule is None:
                     raise AwsError("The specified rule does not exist in this security group.",
                                    code="InvalidPermission.NotFound")
-                rule["description"] = wanted["description"]
+                rule.description = wanted.description
         tx.put(group)
     return {"Return": True}
 

@@ -1,8 +1,8 @@
 """Security groups: CreateSecurityGroup, DescribeSecurityGroups, DeleteSecurityGroup.
 
-A group keeps its rules in `SecurityGroup.rules`, one dict per (direction, protocol, port
-range, peer) with its own `sgr-…` id, keyed as `model.ec2._RuleFields` documents; the
-data plane reads exactly those keys to program stateful filters. The wire form groups
+A group keeps its rules in `SecurityGroup.rules`, one `SecurityGroupRule` per (direction,
+protocol, port range, peer) with its own `sgr-…` id; the data plane reads the same rules
+to program stateful filters. The wire form groups
 them back into IpPermissions as AWS does: one IpPermission per (protocol, ports), listing
 every peer of that (protocol, ports). Changing rules through the API is
 `security_group_rules.py`.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ...model.ec2 import SecurityGroup, Vpc
+from ...model.ec2 import SecurityGroup, SecurityGroupRule, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
     AwsError,
@@ -111,29 +111,29 @@ def target_group(tx: Transaction, ctx: RequestContext, req: dict, default_vpc_id
 _PORTED = ("tcp", "udp", "icmp", "icmpv6")
 
 
-def ip_permissions(rules: list[dict]) -> list[dict]:
+def ip_permissions(rules: list[SecurityGroupRule]) -> list[dict]:
     """Rules of one direction as AWS shows them: one IpPermission per (protocol, ports)."""
     perms: dict[tuple, dict] = {}
     for rule in rules:
-        key = (rule["protocol"], rule["from_port"], rule["to_port"])
+        key = (rule.protocol, rule.from_port, rule.to_port)
         perm = perms.get(key)
         if perm is None:
             perm = perms[key] = {
-                "IpProtocol": rule["protocol"],
-                "FromPort": rule["from_port"] if rule["protocol"] in _PORTED else None,
-                "ToPort": rule["to_port"] if rule["protocol"] in _PORTED else None,
+                "IpProtocol": rule.protocol,
+                "FromPort": rule.from_port if rule.protocol in _PORTED else None,
+                "ToPort": rule.to_port if rule.protocol in _PORTED else None,
                 "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": [],
             }
-        desc = rule.get("description")
-        if rule["cidr_ipv4"]:
-            perm["IpRanges"].append({"CidrIp": rule["cidr_ipv4"], "Description": desc})
-        elif rule["cidr_ipv6"]:
-            perm["Ipv6Ranges"].append({"CidrIpv6": rule["cidr_ipv6"], "Description": desc})
-        elif rule["prefix_list_id"]:
-            perm["PrefixListIds"].append({"PrefixListId": rule["prefix_list_id"], "Description": desc})
-        elif rule["group_id"]:
+        desc = rule.description
+        if rule.cidr_ipv4:
+            perm["IpRanges"].append({"CidrIp": rule.cidr_ipv4, "Description": desc})
+        elif rule.cidr_ipv6:
+            perm["Ipv6Ranges"].append({"CidrIpv6": rule.cidr_ipv6, "Description": desc})
+        elif rule.prefix_list_id:
+            perm["PrefixListIds"].append({"PrefixListId": rule.prefix_list_id, "Description": desc})
+        elif rule.group_id:
             perm["UserIdGroupPairs"].append(
-                {"GroupId": rule["group_id"], "UserId": rule["group_owner"], "Description": desc})
+                {"GroupId": rule.group_id, "UserId": rule.group_owner, "Description": desc})
     return list(perms.values())
 
 
@@ -145,8 +145,8 @@ def render(group: SecurityGroup) -> dict:
         "OwnerId": group.account,
         "VpcId": group.vpc_id,
         "SecurityGroupArn": group_arn(group),
-        "IpPermissions": ip_permissions([r for r in group.rules if not r["egress"]]),
-        "IpPermissionsEgress": ip_permissions([r for r in group.rules if r["egress"]]),
+        "IpPermissions": ip_permissions([r for r in group.rules if not r.egress]),
+        "IpPermissionsEgress": ip_permissions([r for r in group.rules if r.egress]),
         "Tags": tag_list(group.tags),
     }
 
@@ -213,19 +213,19 @@ def create_security_group(ctx: RequestContext, req: dict) -> dict:
 
 
 def _permission_fields(prefix: str, egress: bool, names: dict[str, str]) -> dict:
-    def rules(g: SecurityGroup) -> list[dict]:
-        return [r for r in g.rules if r["egress"] == egress]
+    def rules(g: SecurityGroup) -> list[SecurityGroupRule]:
+        return [r for r in g.rules if r.egress == egress]
 
     return {
-        f"{prefix}ip-permission.protocol": lambda g: [r["protocol"] for r in rules(g)],
-        f"{prefix}ip-permission.from-port": lambda g: [r["from_port"] for r in rules(g)],
-        f"{prefix}ip-permission.to-port": lambda g: [r["to_port"] for r in rules(g)],
-        f"{prefix}ip-permission.cidr": lambda g: [r["cidr_ipv4"] for r in rules(g)],
-        f"{prefix}ip-permission.ipv6-cidr": lambda g: [r["cidr_ipv6"] for r in rules(g)],
-        f"{prefix}ip-permission.prefix-list-id": lambda g: [r["prefix_list_id"] for r in rules(g)],
-        f"{prefix}ip-permission.group-id": lambda g: [r["group_id"] for r in rules(g)],
-        f"{prefix}ip-permission.group-name": lambda g: [names.get(r["group_id"]) for r in rules(g)],
-        f"{prefix}ip-permission.user-id": lambda g: [r["group_owner"] for r in rules(g)],
+        f"{prefix}ip-permission.protocol": lambda g: [r.protocol for r in rules(g)],
+        f"{prefix}ip-permission.from-port": lambda g: [r.from_port for r in rules(g)],
+        f"{prefix}ip-permission.to-port": lambda g: [r.to_port for r in rules(g)],
+        f"{prefix}ip-permission.cidr": lambda g: [r.cidr_ipv4 for r in rules(g)],
+        f"{prefix}ip-permission.ipv6-cidr": lambda g: [r.cidr_ipv6 for r in rules(g)],
+        f"{prefix}ip-permission.prefix-list-id": lambda g: [r.prefix_list_id for r in rules(g)],
+        f"{prefix}ip-permission.group-id": lambda g: [r.group_id for r in rules(g)],
+        f"{prefix}ip-permission.group-name": lambda g: [names.get(r.group_id) if r.group_id else None for r in rules(g)],
+        f"{prefix}ip-permission.user-id": lambda g: [r.group_owner for r in rules(g)],
     }
 
 

@@ -7,6 +7,8 @@ accepted when they ask for what is already so (`false`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...model.ec2 import NetworkInterface, Subnet, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
@@ -185,10 +187,10 @@ def delete_subnet(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
-def _only_false(name: str, param: str, subnet_id: str):
+def _only_false(name: str, param: str, subnet_id: str) -> Callable[[Subnet, object], None]:
     """A setter for an attribute vpclab cannot turn on (IPv6, Outposts): `false` is a no-op."""
 
-    def apply(subnet: Subnet, value) -> None:
+    def apply(subnet: Subnet, value: object) -> None:
         if value:
             raise InvalidParameterValue(
                 f"Invalid value 'true' for {param}. Cannot set {param} to true unless the subnet "

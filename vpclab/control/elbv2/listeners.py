@@ -106,7 +106,8 @@ def _forward_action(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, prot
     }]
 
 
-def _check_protocol_port(protocol: str | None, port: int | None) -> None:
+def _checked_protocol_port(protocol: str | None, port: int | None) -> tuple[str, int]:
+    """A listener's protocol and port as a request gives them, or AWS's error."""
     if not protocol:
         raise ValidationError("A listener protocol must be specified")
     if protocol not in NLB_LISTENER_PROTOCOLS:
@@ -117,9 +118,11 @@ def _check_protocol_port(protocol: str | None, port: int | None) -> None:
         raise ValidationError(
             f"1 validation error detected: Value '{port}' at 'port' failed to satisfy constraint: "
             f"Member must have value {'greater than or equal to 1' if port < 1 else 'less than or equal to 65535'}")
+    return protocol, port
 
 
-def _tls_settings(protocol: str, certificates, ssl_policy, alpn, current: Listener | None = None):
+def _tls_settings(protocol: str, certificates: list[dict] | None, ssl_policy: str | None, alpn: list[str] | None,
+                  current: Listener | None = None) -> tuple[list[dict], str | None, list[str]]:
     """(certificates, ssl_policy, alpn) of a listener with `protocol`."""
     if protocol != "TLS":
         if certificates or ssl_policy or alpn:
@@ -147,11 +150,10 @@ def _tls_settings(protocol: str, certificates, ssl_policy, alpn, current: Listen
 
 @operation("elbv2", "CreateListener")
 def create_listener(ctx: RequestContext, req: dict) -> dict:
-    protocol, port = req.get("Protocol"), req.get("Port")
     tags = tag_dict(req.get("Tags"))
     with ctx.write() as tx:
         lb = get_lb(tx, ctx, req["LoadBalancerArn"])
-        _check_protocol_port(protocol, port)
+        protocol, port = _checked_protocol_port(req.get("Protocol"), req.get("Port"))
         certs, policy, alpn = _tls_settings(protocol, req.get("Certificates"), req.get("SslPolicy"),
                                             req.get("AlpnPolicy"))
         actions = _forward_action(tx, ctx, lb, protocol, req.get("DefaultActions"))
@@ -175,7 +177,8 @@ def create_listener(ctx: RequestContext, req: dict) -> dict:
 
 @operation("elbv2", "DescribeListeners")
 def describe_listeners(ctx: RequestContext, req: dict) -> dict:
-    lb_arn, arns = req.get("LoadBalancerArn"), req.get("ListenerArns")
+    lb_arn = req.get("LoadBalancerArn")
+    arns: list[str] = req.get("ListenerArns") or []
     if not lb_arn and not arns:
         raise ValidationError("You must specify either listener ARNs or a load balancer ARN")
     if lb_arn and arns:
@@ -201,10 +204,10 @@ def describe_listeners(ctx: RequestContext, req: dict) -> dict:
 def modify_listener(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         listener = get_listener(tx, ctx, req["ListenerArn"])
-        lb = tx.get(LoadBalancer, listener.load_balancer_arn)
-        protocol = req.get("Protocol") or listener.protocol
-        port = req.get("Port") or listener.port
-        _check_protocol_port(protocol, port)
+        # Deleting a load balancer deletes its listeners: this one's is there.
+        lb = get_lb(tx, ctx, listener.load_balancer_arn)
+        protocol, port = _checked_protocol_port(req.get("Protocol") or listener.protocol,
+                                                req.get("Port") or listener.port)
         certs, policy, alpn = _tls_settings(protocol, req.get("Certificates"), req.get("SslPolicy"),
                                             req.get("AlpnPolicy"), listener)
         old_tgs = forwarded_target_groups(listener.default_actions)

@@ -16,7 +16,15 @@ from __future__ import annotations
 import ipaddress
 
 from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
-from ...model.elbv2 import CROSS_ZONE, Listener, LoadBalancer, TargetGroup, TargetHealth, forwarded_target_groups
+from ...model.elbv2 import (
+    CROSS_ZONE,
+    Listener,
+    LoadBalancer,
+    SubnetMapping,
+    TargetGroup,
+    TargetHealth,
+    forwarded_target_groups,
+)
 from ...model.observed import mark_load_balancer_active
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
@@ -88,12 +96,12 @@ def attributes(lb: LoadBalancer) -> dict[str, str]:
 def render(lb: LoadBalancer) -> dict:
     zones = []
     for m in lb.mappings:
-        addresses = []
+        addresses: list[dict[str, str | None]] = []
         if lb.scheme == "internal":
-            addresses.append({"PrivateIPv4Address": m.get("private_ip")})
-        elif m.get("allocation_id"):
-            addresses.append({"IpAddress": m.get("public_ip"), "AllocationId": m["allocation_id"]})
-        zones.append({"ZoneName": m["zone"], "SubnetId": m["subnet_id"], "LoadBalancerAddresses": addresses})
+            addresses.append({"PrivateIPv4Address": m.private_ip})
+        elif m.allocation_id:
+            addresses.append({"IpAddress": m.public_ip, "AllocationId": m.allocation_id})
+        zones.append({"ZoneName": m.zone, "SubnetId": m.subnet_id, "LoadBalancerAddresses": addresses})
     out = {
         "LoadBalancerArn": lb.id,
         "DNSName": lb.dns_name,
@@ -182,7 +190,7 @@ def _groups(tx: Transaction, ctx: RequestContext, ids: list[str], vpc_id: str) -
     return out
 
 
-def _add_node(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, subnet: Subnet, m: dict) -> dict:
+def _add_node(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, subnet: Subnet, m: dict) -> SubnetMapping:
     zone = zone_by_name(ctx.region, subnet.availability_zone)
     eni = create_network_interface(
         tx, ctx, subnet,
@@ -195,14 +203,13 @@ def _add_node(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, subnet: Su
         owner_id=lb.id,
         private_ip=m.get("PrivateIPv4Address"),
     )
-    return {
-        "zone": subnet.availability_zone,
-        "zone_id": zone.zone_id if zone else subnet.availability_zone_id,
-        "subnet_id": subnet.id,
-        "network_interface_id": eni.id,
-        "private_ip": eni.private_ip,
-        "allocation_id": None,
-    }
+    return SubnetMapping(
+        zone=subnet.availability_zone,
+        zone_id=zone.zone_id if zone else subnet.availability_zone_id,
+        subnet_id=subnet.id,
+        network_interface_id=eni.id,
+        private_ip=eni.private_ip,
+    )
 
 
 # Operations ---------------------------------------------------------------------------------
@@ -236,7 +243,7 @@ def create_load_balancer(ctx: RequestContext, req: dict) -> dict:
             lb = existing[0]
             same = (
                 lb.type == lb_type and lb.scheme == scheme and lb.ip_address_type == ip_type
-                and sorted(m["subnet_id"] for m in lb.mappings) == sorted(s.id for s, _ in nodes)
+                and sorted(m.subnet_id for m in lb.mappings) == sorted(s.id for s, _ in nodes)
                 and sorted(lb.security_group_ids) == sorted(group_ids)
             )
             if not same:
@@ -277,8 +284,8 @@ def describe_load_balancers(ctx: RequestContext, req: dict) -> dict:
         raise ValidationError("Load balancer names and load balancer ARNs cannot be specified at the same time")
     with ctx.read() as tx:
         if arns:
-            found = [find_lb(tx, ctx, a) for a in arns]
-            if any(lb is None for lb in found):
+            found = [lb for lb in (find_lb(tx, ctx, a) for a in arns) if lb is not None]
+            if len(found) < len(arns):
                 raise lb_not_found()
             lbs = list({lb.id: lb for lb in found}.values())
         else:
@@ -396,7 +403,7 @@ def set_security_groups(ctx: RequestContext, req: dict) -> dict:
             eni.security_group_ids = list(lb.security_group_ids)
             tx.put(eni)
         tx.put(lb)
-    out = {"SecurityGroupIds": list(lb.security_group_ids)}
+    out: dict[str, list[str] | str] = {"SecurityGroupIds": list(lb.security_group_ids)}
     if lb.security_group_ids:
         out["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] = (
             "on" if lb.enforce_sg_inbound_on_privatelink else "off")
@@ -414,12 +421,12 @@ def set_subnets(ctx: RequestContext, req: dict) -> dict:
         nodes = _subnets(tx, ctx, _mappings_from(req), lb.scheme)
         if nodes[0][0].vpc_id != lb.vpc_id:
             raise invalid_config("The subnets must all belong to the load balancer's VPC")
-        current = {m["zone"]: m for m in lb.mappings}
+        current = {m.zone: m for m in lb.mappings}
         wanted = {s.availability_zone: (s, m) for s, m in nodes}
         for zone, mapping in current.items():
             if zone not in wanted:
                 raise invalid_config("Subnets cannot be removed from a Network Load Balancer")
-            if wanted[zone][0].id != mapping["subnet_id"]:
+            if wanted[zone][0].id != mapping.subnet_id:
                 raise invalid_config(
                     f"The subnet of Availability Zone '{zone}' cannot be changed on a Network Load Balancer")
         for zone, (subnet, m) in wanted.items():

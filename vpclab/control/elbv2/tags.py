@@ -2,13 +2,14 @@
 listener ARNs (one request may mix them, as on AWS)."""
 from __future__ import annotations
 
+from ...model.elbv2 import Listener, LoadBalancer, TargetGroup
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
 from ...store import Transaction
 from .common import ARN_KINDS, MAX_TAGS, arn_kind, tag_dict, tag_list, too_many_tags
 
 
-def _taggable(tx: Transaction, ctx: RequestContext, arn: str):
+def _taggable(tx: Transaction, ctx: RequestContext, arn: str) -> LoadBalancer | TargetGroup | Listener:
     kind = arn_kind(arn)
     if kind is None:
         raise ValidationError(f"'{arn}' is not a valid resource ARN")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import ipaddress
 
 from ...model.ec2 import Instance, Subnet, Vpc
-from ...model.elbv2 import CROSS_ZONE, PROXY_PROTOCOL_V2, USE_LOAD_BALANCER, TargetGroup
+from ...model.elbv2 import CROSS_ZONE, PROXY_PROTOCOL_V2, USE_LOAD_BALANCER, RegisteredTarget, TargetGroup
 from ...protocol.dispatch import RequestContext, operation
-from ...protocol.errors import ValidationError
+from ...protocol.errors import AwsError, ValidationError
 from ...store import Transaction
 from ..common.lookup import find_owned
 from ..ec2.default_vpc import ensure_default_vpc
@@ -348,7 +348,7 @@ def _quoted(ids: list[str]) -> str:
     return ", ".join(f"'{i}'" for i in ids)
 
 
-def _invalid_target(message: str, ids: list[str]):
+def _invalid_target(message: str, ids: list[str]) -> AwsError:
     return err("InvalidTarget", f"{message}: {_quoted(ids)}")
 
 
@@ -361,9 +361,10 @@ def _target_port(tg: TargetGroup, target: dict) -> int | None:
     return port
 
 
-def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup, targets: list[dict]) -> list[dict]:
+def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup,
+                   targets: list[dict]) -> list[RegisteredTarget]:
     """Registrations (id, port, availability_zone) for RegisterTargets, or AWS's error."""
-    out: list[dict] = []
+    out: list[RegisteredTarget] = []
     unknown, other_vpc, not_running = [], [], []
     for t in targets:
         tid = t["Id"]
@@ -386,13 +387,17 @@ def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup, target
             zone = inst.availability_zone
         elif tg.target_type == "ip":
             zone = _check_ip_target(tx, tg, tid, zone, other_vpc)
-            if zone is False:
+            if zone is None:
                 continue
         else:
             # vpclab has no Application Load Balancers nor Lambda functions to register.
             unknown.append(tid)
             continue
-        out.append({"id": tid, "port": port, "availability_zone": zone})
+        if port is None:
+            # Only a lambda target group has no port, and its targets end above as unknown.
+            unknown.append(tid)
+            continue
+        out.append(RegisteredTarget(id=tid, port=port, availability_zone=zone))
     if unknown:
         raise _invalid_target("The following targets are not valid", unknown)
     if other_vpc:
@@ -406,12 +411,15 @@ def _check_targets(tx: Transaction, ctx: RequestContext, tg: TargetGroup, target
 _PRIVATE = [ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
 
 
-def _check_ip_target(tx: Transaction, tg: TargetGroup, tid: str, zone: str | None, other_vpc: list):
+def _check_ip_target(tx: Transaction, tg: TargetGroup, tid: str, zone: str | None,
+                     other_vpc: list[str]) -> str | None:
+    """The zone of IP target `tid`; None, with `tid` added to `other_vpc`, for an address
+    outside the target group's VPC that is not registered for zone `all`."""
     try:
         ip = ipaddress.IPv4Address(tid)
     except ValueError:
         raise ValidationError(f"The IP address '{tid}' is not a valid IPv4 address") from None
-    vpc = tx.get(Vpc, tg.vpc_id)
+    vpc = tx.get(Vpc, tg.vpc_id) if tg.vpc_id else None
     if vpc is not None and ip in ipaddress.IPv4Network(vpc.cidr_block):
         subnet = next((s for s in tx.list(Subnet, vpc_id=vpc.id)
                        if ip in ipaddress.IPv4Network(s.cidr_block)), None)
@@ -426,7 +434,7 @@ def _check_ip_target(tx: Transaction, tg: TargetGroup, tid: str, zone: str | Non
         return subnet.availability_zone
     if zone != "all":
         other_vpc.append(tid)
-        return False
+        return None
     if not any(ip in net for net in _PRIVATE):
         raise err("InvalidTarget", f"The IP address '{tid}' is not within a private address range")
     return "all"
@@ -438,14 +446,16 @@ def register_targets(ctx: RequestContext, req: dict) -> dict:
         tg = get_tg(tx, ctx, req["TargetGroupArn"])
         now = ctx.now.timestamp()
         for reg in _check_targets(tx, ctx, tg, req.get("Targets") or []):
-            current = next((t for t in tg.targets if t["id"] == reg["id"] and t["port"] == reg["port"]), None)
+            current = next((t for t in tg.targets if t.id == reg.id and t.port == reg.port), None)
             if current is None:
-                forget_health(tx, tg.id, reg["id"], reg["port"])
-                tg.targets.append({**reg, "registered": now, "deregistering_since": None})
-            elif current.get("deregistering_since") is not None:
+                forget_health(tx, tg.id, reg.id, reg.port)
+                reg.registered = now
+                tg.targets.append(reg)
+            elif current.deregistering_since is not None:
                 # Registered again while draining: a fresh registration.
-                forget_health(tx, tg.id, reg["id"], reg["port"])
-                current.update(registered=now, deregistering_since=None)
+                forget_health(tx, tg.id, reg.id, reg.port)
+                current.registered = now
+                current.deregistering_since = None
         tx.put(tg)
     return {}
 
@@ -463,18 +473,18 @@ def deregister_targets(ctx: RequestContext, req: dict) -> dict:
         missing = []
         for t in req.get("Targets") or ():
             tid, port = t["Id"], t.get("Port")
-            matches = [r for r in tg.targets if r["id"] == tid and (port is None or r["port"] == port)]
+            matches = [r for r in tg.targets if r.id == tid and (port is None or r.port == port)]
             if not matches and tg.target_type == "instance":
                 inst = find_owned(tx, ctx, Instance, tid)
                 if inst is None:
                     missing.append(tid)
             for r in matches:
                 if in_use and delay > 0:
-                    if r.get("deregistering_since") is None:
-                        r["deregistering_since"] = now
+                    if r.deregistering_since is None:
+                        r.deregistering_since = now
                 else:
                     tg.targets.remove(r)
-                    forget_health(tx, tg.id, r["id"], r["port"])
+                    forget_health(tx, tg.id, r.id, r.port)
         if missing:
             raise _invalid_target("The following targets are not valid", missing)
         tx.put(tg)
@@ -487,13 +497,13 @@ def finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
         delay = deregistration_delay(tg)
         keep = []
         for t in tg.targets:
-            since = t.get("deregistering_since")
+            since = t.deregistering_since
             gone = since is not None and since + delay <= now
             if not gone and tg.target_type == "instance":
-                inst = tx.get(Instance, t["id"])
+                inst = tx.get(Instance, t.id)
                 gone = inst is None or inst.state == "terminated"
             if gone:
-                forget_health(tx, tg.id, t["id"], t["port"])
+                forget_health(tx, tg.id, t.id, t.port)
             else:
                 keep.append(t)
         if len(keep) != len(tg.targets):
@@ -516,13 +526,12 @@ def describe_target_health(ctx: RequestContext, req: dict) -> dict:
                 if inst is None:
                     invalid.append(tid)
                     continue
-            matches = [r for r in tg.targets if r["id"] == tid and (port is None or r["port"] == port)]
+            matches = [r for r in tg.targets if r.id == tid and (port is None or r.port == port)]
             if not matches:
-                shown = {"id": tid, "port": port if port is not None else tg.port,
-                         "availability_zone": t.get("AvailabilityZone")}
-                out.append(description(tg, shown, NOT_REGISTERED))
+                out.append(description(tg, tid, port if port is not None else tg.port,
+                                       t.get("AvailabilityZone"), NOT_REGISTERED))
             for r in matches:
-                out.append(description(tg, r, target_state(tx, tg, r)))
+                out.append(description(tg, r.id, r.port, r.availability_zone, target_state(tx, tg, r)))
         if invalid:
             raise _invalid_target("The following targets are not valid", invalid)
         return {"TargetHealthDescriptions": out}

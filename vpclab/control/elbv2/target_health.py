@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ...model import targets
 from ...model.ec2 import Instance
-from ...model.elbv2 import LoadBalancer, TargetGroup, TargetHealth
+from ...model.elbv2 import LoadBalancer, RegisteredTarget, TargetGroup, TargetHealth
 from ...store import Transaction
 from .common import listeners_of_tg
 
@@ -40,13 +40,13 @@ def forget_health(tx: Transaction, tg_arn: str, target_id: str | None = None, po
             tx.delete(rec)
 
 
-def target_state(tx: Transaction, tg: TargetGroup, target: dict) -> tuple[str, str | None, str | None]:
+def target_state(tx: Transaction, tg: TargetGroup, target: RegisteredTarget) -> tuple[str, str | None, str | None]:
     """(State, Reason, Description) of one registered target, as AWS reports it."""
     why = targets.exclusion(tg, target, lambda instance_id: tx.get(Instance, instance_id))
     if why == targets.DRAINING:
         return DRAINING
     if why == targets.NOT_RUNNING:
-        inst = tx.get(Instance, target["id"])
+        inst = tx.get(Instance, target.id)
         word = inst.state if inst is not None else "terminated"
         return ("unused", "Target.InvalidState", f"Target is in the {word} state")
     listeners = listeners_of_tg(tx, tg)
@@ -55,8 +55,8 @@ def target_state(tx: Transaction, tg: TargetGroup, target: dict) -> tuple[str, s
     lbs = [lb for lb in (tx.get(LoadBalancer, l.load_balancer_arn) for l in listeners) if lb is not None]
     if not lbs:
         return NOT_IN_USE
-    zone = target.get("availability_zone")
-    if zone and zone != "all" and not any(zone in {m["zone"] for m in lb.mappings} for lb in lbs):
+    zone = target.availability_zone
+    if zone and zone != "all" and not any(zone in {m.zone for m in lb.mappings} for lb in lbs):
         return ZONE_NOT_ENABLED
     if all(lb.state == "provisioning" for lb in lbs):
         return REGISTRATION_IN_PROGRESS
@@ -75,19 +75,21 @@ def health_check_port(tg: TargetGroup, port: int | None) -> str | None:
     return hc_port
 
 
-def description(tg: TargetGroup, target: dict, state: tuple[str, str | None, str | None]) -> dict:
-    shown = {"Id": target["id"], "Port": target.get("port")}
-    if target.get("availability_zone"):
-        shown["AvailabilityZone"] = target["availability_zone"]
+def description(tg: TargetGroup, target_id: str, port: int | None, zone: str | None,
+                state: tuple[str, str | None, str | None]) -> dict:
+    """One TargetHealthDescription: of a registered target, or of one a request names."""
+    shown: dict[str, str | int | None] = {"Id": target_id, "Port": port}
+    if zone:
+        shown["AvailabilityZone"] = zone
     code, reason, text = state
     health = {"State": code}
     if reason:
         health["Reason"] = reason
     if text:
         health["Description"] = text
-    return {"Target": shown, "HealthCheckPort": health_check_port(tg, target.get("port")), "TargetHealth": health}
+    return {"Target": shown, "HealthCheckPort": health_check_port(tg, port), "TargetHealth": health}
 
 
 def describe(tx: Transaction, tg: TargetGroup) -> list[dict]:
     """TargetHealthDescriptions of every registered target."""
-    return [description(tg, t, target_state(tx, tg, t)) for t in tg.targets]
+    return [description(tg, t.id, t.port, t.availability_zone, target_state(tx, tg, t)) for t in tg.targets]

@@ -10,6 +10,7 @@ import re
 import secrets
 import string
 
+from ...model.ec2 import Subnet
 from ...model.elbv2 import LoadBalancer
 from ...model.privatelink import Endpoint, EndpointService
 from ...protocol.dispatch import RequestContext
@@ -126,9 +127,9 @@ def service_zone_ids(tx: Transaction, service: EndpointService) -> list[str]:
         if lb is None:
             continue
         for mapping in lb.mappings:
-            zid = mapping.get("zone_id")
-            if not zid and mapping.get("zone"):
-                zone = zone_by_name(service.region, mapping["zone"])
+            zid: str | None = mapping.zone_id
+            if not zid and mapping.zone:
+                zone = zone_by_name(service.region, mapping.zone)
                 zid = zone.zone_id if zone else None
             if zid:
                 ids.add(zid)
@@ -141,7 +142,7 @@ def zone_name(region: str, zone_id: str) -> str:
     return zone.name if zone else zone_id
 
 
-def subnet_zone_id(subnet) -> str:
+def subnet_zone_id(subnet: Subnet) -> str:
     if subnet.availability_zone_id:
         return subnet.availability_zone_id
     zone = zone_by_name(subnet.region, subnet.availability_zone)

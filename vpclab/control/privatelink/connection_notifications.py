@@ -82,7 +82,8 @@ def render(n: ConnectionNotification) -> dict:
 
 @operation("ec2", "CreateVpcEndpointConnectionNotification")
 def create_notification(ctx: RequestContext, req: dict) -> dict:
-    service_id, endpoint_id = req.get("ServiceId"), req.get("VpcEndpointId")
+    service_id: str | None = req.get("ServiceId")
+    endpoint_id: str | None = req.get("VpcEndpointId")
     if bool(service_id) == bool(endpoint_id):
         raise InvalidParameter("Exactly one of ServiceId or VpcEndpointId must be specified.")
     arn = check_topic(req.get("ConnectionNotificationArn"))
@@ -95,7 +96,7 @@ def create_notification(ctx: RequestContext, req: dict) -> dict:
                     return {"ConnectionNotification": render(old), "ClientToken": token}
         if service_id:
             get_owned(tx, ctx, EndpointService, service_id, SERVICE)
-        else:
+        elif endpoint_id:  # exactly one of the two is given
             endpoint = get_owned(tx, ctx, Endpoint, endpoint_id, ENDPOINT)
             if endpoint.endpoint_type != "Interface":
                 raise InvalidParameter("Connection notifications are supported for interface endpoints only.")

@@ -223,7 +223,7 @@ def node_addresses(tx: Transaction, service_id: str) -> set[str]:
     out: set[str] = set()
     for arn in (service.network_load_balancer_arns if service else ()):
         lb = tx.get(LoadBalancer, arn)
-        out.update(m["private_ip"] for m in (lb.mappings if lb else ()) if m.get("private_ip"))
+        out.update(m.private_ip for m in (lb.mappings if lb else ()) if m.private_ip)
     return out
 
 

@@ -68,8 +68,8 @@ def zones_for(world: World) -> dict[str, Zone]:
                 public[ep.region].add(name, eni.private_ip)
     for lb in world.load_balancers.values():
         for mapping in lb.mappings:
-            if lb.dns_name and mapping.get("private_ip"):
-                public[lb.region].add(lb.dns_name, mapping["private_ip"])
+            if lb.dns_name and mapping.private_ip:
+                public[lb.region].add(lb.dns_name, mapping.private_ip)
 
     zones: dict[str, Zone] = {}
     for vpc in world.vpcs.values():

@@ -69,7 +69,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ...model import observed, targets
-from ...model.elbv2 import LoadBalancer, TargetGroup, TargetHealth, forwarded_target_groups, health_id, proxy_protocol_v2
+from ...model.elbv2 import (
+    LoadBalancer,
+    SubnetMapping,
+    TargetGroup,
+    TargetHealth,
+    forwarded_target_groups,
+    health_id,
+    proxy_protocol_v2,
+)
 from ..areas.nodes import lb_target_groups, node_namespace
 from ..world import AgentHost, World
 from . import proxy_v2
@@ -117,18 +125,18 @@ def live_targets(world: World, tg: TargetGroup) -> list[Target]:
         address = targets.flow_address(tg, t, world.instances.get)
         if address is None:
             continue
-        zone = t.get("availability_zone")
+        zone = t.availability_zone
         if tg.target_type == "instance":
-            zone = zone or world.instances[t["id"]].availability_zone
-        out.append(Target(t["id"], address, int(t["port"]), zone, float(t.get("registered", 0.0))))
+            zone = zone or world.instances[t.id].availability_zone
+        out.append(Target(t.id, address, t.port, zone, t.registered))
     return out
 
 
-def node_for(lb: LoadBalancer, zone: str | None) -> dict | None:
+def node_for(lb: LoadBalancer, zone: str | None) -> SubnetMapping | None:
     """The node of `lb` that checks a target in `zone`: the zone's own, else the first."""
-    nodes = [m for m in lb.mappings if m.get("network_interface_id") and m.get("private_ip")]
+    nodes = [m for m in lb.mappings if m.network_interface_id and m.private_ip]
     for m in nodes:
-        if m.get("zone") == zone:
+        if m.zone == zone:
             return m
     return nodes[0] if nodes else None
 
@@ -194,11 +202,11 @@ def desired_checks(world: World, prefix: str) -> dict[tuple[str, str, int], Chec
                     tg_arn=tg_arn, target_id=target.target_id, port=target.port,
                     registered=target.registered,
                     namespace=namespace,
-                    source_ip=node["private_ip"], address=target.address,
+                    source_ip=node.private_ip, address=target.address,
                     check_port=target.port if hc_port == "traffic-port" else int(hc_port),
                     protocol=protocol, path=hc.get("HealthCheckPath") or "/",
                     matcher=(hc.get("Matcher") or {}).get("HttpCode") or "200-399",
-                    host=f"{node['private_ip']}:{listener_port}" if listener_port else node["private_ip"],
+                    host=f"{node.private_ip}:{listener_port}" if listener_port else node.private_ip,
                     interval=float(hc.get("HealthCheckIntervalSeconds", 30)),
                     timeout=float(hc.get("HealthCheckTimeoutSeconds", 10)),
                     healthy_threshold=int(hc.get("HealthyThresholdCount", 5)),

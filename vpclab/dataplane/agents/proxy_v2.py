@@ -41,7 +41,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ...kernel import netns
-from ...model.elbv2 import LoadBalancer, TargetGroup
+from ...model.elbv2 import LoadBalancer, SubnetMapping, TargetGroup
 from ..areas import endpoints, transit
 from ..areas.nodes import forwarding_set, node_namespace, relay_ports
 from ..world import World
@@ -194,7 +194,7 @@ def flow_hash(src: Address, dst: Address) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
 
 
-def pick_target(world: World, lb: LoadBalancer, mapping: dict, tg: TargetGroup,
+def pick_target(world: World, lb: LoadBalancer, mapping: SubnetMapping, tg: TargetGroup,
                 src: Address, dst: Address) -> Upstream | None:
     """The target a new flow from `src` to `dst` arriving at node `mapping` goes to.
 
@@ -274,11 +274,11 @@ def desired_relays(world: World, prefix: str) -> dict[RelayKey, RelaySpec]:
             continue
         for mapping in lb.mappings:
             ns = node_namespace(world, prefix, mapping)
-            node_ip = mapping.get("private_ip")
-            if ns is None or not mapping.get("network_interface_id") or not node_ip:
+            node_ip = mapping.private_ip
+            if ns is None or not mapping.network_interface_id or not node_ip:
                 continue
             for tg_arn, port in ports.items():
-                out[(ns, node_ip, tg_arn)] = RelaySpec(ns, port, lb.id, tg_arn, node_ip, mapping.get("zone", ""))
+                out[(ns, node_ip, tg_arn)] = RelaySpec(ns, port, lb.id, tg_arn, node_ip, mapping.zone)
     return out
 
 
@@ -386,7 +386,7 @@ class Relay:
             world = self.world
             lb = world.load_balancers.get(spec.lb_arn)
             tg = world.target_groups.get(spec.tg_arn)
-            mapping = next((m for m in (lb.mappings if lb else []) if m.get("private_ip") == spec.node_ip), None)
+            mapping = next((m for m in (lb.mappings if lb else []) if m.private_ip == spec.node_ip), None)
             if lb is None or tg is None or mapping is None:
                 return
             target = pick_target(world, lb, mapping, tg, peer, dst)

@@ -31,7 +31,7 @@ from ...kernel.nft import NftChain, NftSet, NftTable, with_elements
 from ...kernel.topology import Interface, ProxyNeighbour, Route, Rule, VethPair
 from ...model.dataplane import TransitLink
 from ...model.ec2 import NetworkInterface
-from ...model.elbv2 import LoadBalancer
+from ...model.elbv2 import LoadBalancer, SubnetMapping
 from ...model.observed import mark_endpoint_available, mark_endpoint_deleted
 from ...model.privatelink import CONNECTED_STATES, Endpoint
 from ..planner import PlanBuilder
@@ -111,7 +111,7 @@ class EndpointEni:
     endpoint: Endpoint
     eni: NetworkInterface
     lb: LoadBalancer | None  # the provider NLB serving the ENI's zone, if any
-    mapping: dict | None  # its node in that zone
+    mapping: SubnetMapping | None  # its node in that zone
     link: TransitLink | None  # the persisted index, if allocated
 
     @property
@@ -129,7 +129,7 @@ class EndpointEni:
         return self.linked and self.endpoint.state in FORWARD_STATES
 
 
-def serving_node(world: World, ep: Endpoint, eni: NetworkInterface) -> tuple[LoadBalancer, dict] | None:
+def serving_node(world: World, ep: Endpoint, eni: NetworkInterface) -> tuple[LoadBalancer, SubnetMapping] | None:
     """The provider NLB node in the zone id of `eni` (first NLB of the service that has one)."""
     service = world.services.get(ep.service_id)
     subnet = world.subnets.get(eni.subnet_id)
@@ -140,7 +140,7 @@ def serving_node(world: World, ep: Endpoint, eni: NetworkInterface) -> tuple[Loa
         if lb is None or not realized(lb):
             continue
         for m in nodes(world, lb):
-            if m.get("zone_id") == subnet.availability_zone_id:
+            if m.zone_id == subnet.availability_zone_id:
                 return lb, m
     return None
 
@@ -274,7 +274,7 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         links = per_router.setdefault(router_ns, _RouterLinks())
         links.zones[f'"{peer}"'] = str(transit.zone(e.link.index))
         links.marks[f'"{peer}"'] = hex(transit.mark(e.link.index))
-        links.snat[f'"{peer}"'] = e.mapping["private_ip"]
+        links.snat[f'"{peer}"'] = e.mapping.private_ip
         if e.forwarding:  # pendingAcceptance: the link exists, nothing is forwarded from it
             links.forwarding[f'"{peer}" . {e.eni.private_ip}'] = f"jump {node_chain(e.mapping)}"
     for vpc_ns, bridge in consumer_bridges:

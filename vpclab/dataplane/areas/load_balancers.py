@@ -54,7 +54,7 @@ import logging
 
 from ...kernel import naming
 from ...kernel.nft import NftChain, NftSet, NftTable
-from ...model.elbv2 import LoadBalancer, forwarded_target_groups
+from ...model.elbv2 import LoadBalancer, SubnetMapping, forwarded_target_groups
 from ...model.observed import mark_load_balancer_active
 from ..planner import PlanBuilder
 from ..world import Reporter, World
@@ -103,12 +103,12 @@ def buckets(targets: list[tuple[str, int]], size: int) -> dict[str, str]:
 
 # The table of a router's nodes --------------------------------------------------------------
 
-def node_rules(world: World, lb: LoadBalancer, mapping: dict) -> tuple[NftChain, list[NftSet]]:
+def node_rules(world: World, lb: LoadBalancer, mapping: SubnetMapping) -> tuple[NftChain, list[NftSet]]:
     """The chain of one node (one rule per listener and protocol) and the maps it uses."""
     sets: list[NftSet] = []
     rules: list[str] = []
-    node_ip = mapping["private_ip"]
-    tag = mapping["network_interface_id"].removeprefix("eni-")
+    node_ip = mapping.private_ip
+    tag = mapping.network_interface_id.removeprefix("eni-")
     for listener in listeners_of(world, lb.id):
         protos = PROTOCOLS.get(listener.protocol, ())
         arns = [a for a in forwarded_target_groups(listener.default_actions) if a in world.target_groups]
@@ -132,7 +132,7 @@ def node_rules(world: World, lb: LoadBalancer, mapping: dict) -> tuple[NftChain,
     return NftChain(node_chain(mapping), tuple(rules)), sets
 
 
-def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, dict]]) -> NftTable:
+def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, SubnetMapping]]) -> NftTable:
     """The nlb table of one router, for the nodes `members` it holds (module doc)."""
     transit = transit_pattern(prefix)
     sets: list[NftSet] = [NftSet.map(ENI_FORWARDING, "ifname . ipv4_addr", "verdict", {}),
@@ -140,12 +140,12 @@ def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, dic
     chains: list[NftChain] = []
     by_address: dict[str, str] = {}
     snat: list[str] = []
-    for lb, m in sorted(members, key=lambda x: x[1]["network_interface_id"]):
+    for lb, m in sorted(members, key=lambda x: x[1].network_interface_id):
         chain, maps = node_rules(world, lb, m)
         chains.append(chain)
         sets.extend(maps)
-        by_address[m["private_ip"]] = f"jump {chain.name}"
-        snat.append(f"ct status dnat ct original ip daddr {m['private_ip']} snat ip to {m['private_ip']}")
+        by_address[m.private_ip] = f"jump {chain.name}"
+        snat.append(f"ct status dnat ct original ip daddr {m.private_ip} snat ip to {m.private_ip}")
     sets.append(NftSet.map("nodes", "ipv4_addr", "verdict", by_address))
     pre = (f"iifname . ip daddr vmap @{ENI_FORWARDING}",
            f'iifname "{transit}" drop',
@@ -159,25 +159,25 @@ def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, dic
     return NftTable("ip", naming.table_name(prefix, "nlb"), tuple(sets), tuple(chains))
 
 
-def node_address(builder: PlanBuilder, world: World, prefix: str, mapping: dict) -> None:
+def node_address(builder: PlanBuilder, world: World, prefix: str, mapping: SubnetMapping) -> None:
     """The node's private IP as a /32 on its subnet's bridge in the router (no prefix
     route of its own: the gateway's address keeps the subnet's)."""
     ns = node_namespace(world, prefix, mapping)
     if ns is None:
         return  # its subnet is unknown: no bridge to hold the address (`nodes` leaves such out)
     router = builder.namespace(ns)
-    name = naming.bridge_name(prefix, mapping["subnet_id"])
+    name = naming.bridge_name(prefix, mapping.subnet_id)
     bridge = router.bridges.get(name)
     if bridge is None:
         return
-    address = f"{mapping['private_ip']}/32"
+    address = f"{mapping.private_ip}/32"
     if address not in bridge.addresses:
         router.bridges[name] = dataclasses.replace(bridge, addresses=(*bridge.addresses, address))
 
 
 def contribute(world: World, builder: PlanBuilder) -> None:
     prefix = builder.prefix
-    per_router: dict[str, list[tuple[LoadBalancer, dict]]] = {}
+    per_router: dict[str, list[tuple[LoadBalancer, SubnetMapping]]] = {}
     for lb in world.load_balancers.values():
         if not realized(lb):
             continue

@@ -16,6 +16,7 @@ from ...model import targets
 from ...model.elbv2 import (
     Listener,
     LoadBalancer,
+    SubnetMapping,
     TargetGroup,
     cross_zone,
     forwarded_target_groups,
@@ -50,28 +51,28 @@ def realized(lb: LoadBalancer) -> bool:
     return lb.type == "network" and lb.state in ("provisioning", "active")
 
 
-def nodes(world: World, lb: LoadBalancer) -> list[dict]:
+def nodes(world: World, lb: LoadBalancer) -> list[SubnetMapping]:
     """The mappings of `lb` that can be realized (their subnet and VPC are known)."""
     out = []
     for m in lb.mappings:
-        subnet = world.subnets.get(m.get("subnet_id", ""))
+        subnet = world.subnets.get(m.subnet_id)
         if subnet is None or subnet.vpc_id not in world.vpcs:
             continue
-        if not m.get("network_interface_id") or not m.get("private_ip"):
+        if not m.network_interface_id or not m.private_ip:
             continue
         out.append(m)
     return out
 
 
-def node_namespace(world: World, prefix: str, mapping: dict) -> str | None:
+def node_namespace(world: World, prefix: str, mapping: SubnetMapping) -> str | None:
     """The namespace a node lives in: its VPC's router (None while its subnet is unknown)."""
-    subnet = world.subnets.get(mapping.get("subnet_id", ""))
+    subnet = world.subnets.get(mapping.subnet_id)
     return vpc_namespace(prefix, subnet.vpc_id) if subnet is not None else None
 
 
-def node_chain(mapping: dict) -> str:
+def node_chain(mapping: SubnetMapping) -> str:
     """The nlb table's chain of one node (named by its ENI: unique in the VPC)."""
-    return "node_" + mapping["network_interface_id"].removeprefix("eni-")
+    return "node_" + mapping.network_interface_id.removeprefix("eni-")
 
 
 def listeners_of(world: World, lb_arn: str) -> list[Listener]:
@@ -85,7 +86,7 @@ def lb_target_groups(world: World, lb_arn: str) -> list[str]:
                    for arn in forwarded_target_groups(listener.default_actions)})
 
 
-def forwarding_set(world: World, lb: LoadBalancer, mapping: dict, tg: TargetGroup) -> list[tuple[str, int]]:
+def forwarding_set(world: World, lb: LoadBalancer, mapping: SubnetMapping, tg: TargetGroup) -> list[tuple[str, int]]:
     """Sorted (ip, port) that node `mapping` of `lb` sends new flows of `tg` to.
 
     The targets that receive flows (`model.targets.flow_address`); with cross-zone off
@@ -95,17 +96,15 @@ def forwarding_set(world: World, lb: LoadBalancer, mapping: dict, tg: TargetGrou
     """
     pool = []
     for t in tg.targets:
-        if t.get("port") is None:
-            continue
         ip = targets.flow_address(tg, t, world.instances.get)
         if ip is not None:
             pool.append((t, ip))
     if not cross_zone(lb, tg):
-        local = [(t, ip) for t, ip in pool if t.get("availability_zone") in (None, "all", mapping.get("zone"))]
+        local = [(t, ip) for t, ip in pool if t.availability_zone in (None, "all", mapping.zone)]
         pool = local or pool
     healthy = [(t, ip) for t, ip in pool if targets.healthy(world.target_health.get, tg.id, t)]
     chosen = healthy or pool
-    return sorted({(ip, int(t["port"])) for t, ip in chosen})
+    return sorted({(ip, t.port) for t, ip in chosen})
 
 
 def relay_ports(world: World, lb_arn: str) -> dict[str, int]:

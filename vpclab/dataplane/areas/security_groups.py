@@ -24,7 +24,7 @@ dropped silently (a default deny: a client times out, as on AWS).
   provider's space; a rule naming a CIDR or a group never matches them). Egress rules of
   NLB groups are not enforced (vpclab's choice).
 
-Rules (keys in `model/ec2.py` `_RuleFields`): protocol ``-1`` (all), ``tcp``/``udp`` with a
+Rules (`model.ec2.SecurityGroupRule`): protocol ``-1`` (all), ``tcp``/``udp`` with a
 port range, ``icmp`` with type/code (-1 = any), another protocol number; peers
 ``cidr_ipv4``, ``cidr_ipv6``, or a referenced group ``group_id``, matched through a named
 set per group holding the private IPs of every ENI and instance in that group (a member
@@ -41,6 +41,7 @@ import hashlib
 
 from ...kernel import naming
 from ...kernel.nft import NftChain, NftSet, NftTable
+from ...model.ec2 import SecurityGroupRule
 from ...model.elbv2 import LoadBalancer
 from ..planner import PlanBuilder
 from ..world import World
@@ -71,16 +72,16 @@ def members(world: World) -> dict[str, set[str]]:
     return out
 
 
-def _ports(proto: str, rule: dict) -> str:
-    lo, hi = rule.get("from_port", -1), rule.get("to_port", -1)
-    if lo is None or hi is None or lo == -1 or (lo <= 0 and hi >= 65535):
+def _ports(proto: str, rule: SecurityGroupRule) -> str:
+    lo, hi = rule.from_port, rule.to_port
+    if lo == -1 or (lo <= 0 and hi >= 65535):
         return f"meta l4proto {proto}"
     return f"{proto} dport {lo}" if lo == hi else f"{proto} dport {lo}-{hi}"
 
 
-def match_protocol(rule: dict) -> str | None:
+def match_protocol(rule: SecurityGroupRule) -> str | None:
     """The nft match of a rule's protocol and ports ("" = anything), None if unknown."""
-    proto = str(rule.get("protocol", "-1")).lower()
+    proto = rule.protocol.lower()
     if proto in ("-1", "all"):
         return ""
     if proto in ("tcp", "6"):
@@ -89,10 +90,10 @@ def match_protocol(rule: dict) -> str | None:
         return _ports("udp", rule)
     if proto in ("icmp", "1"):
         out = "meta l4proto icmp"
-        if rule.get("from_port", -1) not in (-1, None):
-            out += f" icmp type {int(rule['from_port'])}"
-            if rule.get("to_port", -1) not in (-1, None):
-                out += f" icmp code {int(rule['to_port'])}"
+        if rule.from_port != -1:
+            out += f" icmp type {rule.from_port}"
+            if rule.to_port != -1:
+                out += f" icmp code {rule.to_port}"
         return out
     if proto in ("icmpv6", "58"):
         return "meta l4proto ipv6-icmp"
@@ -101,18 +102,18 @@ def match_protocol(rule: dict) -> str | None:
     return None
 
 
-def match_peer(rule: dict, egress: bool, sets: set[str]) -> str | None:
+def match_peer(rule: SecurityGroupRule, egress: bool, sets: set[str]) -> str | None:
     """The nft match of a rule's peer; adds referenced groups to `sets`; None = matches nothing."""
     side = "daddr" if egress else "saddr"
-    if rule.get("cidr_ipv4"):
-        cidr = rule["cidr_ipv4"]
+    if rule.cidr_ipv4:
+        cidr = rule.cidr_ipv4
         return "meta nfproto ipv4" if cidr == "0.0.0.0/0" else f"ip {side} {cidr}"
-    if rule.get("cidr_ipv6"):
-        cidr = rule["cidr_ipv6"]
+    if rule.cidr_ipv6:
+        cidr = rule.cidr_ipv6
         return "meta nfproto ipv6" if cidr == "::/0" else f"ip6 {side} {cidr}"
-    if rule.get("group_id"):
-        sets.add(rule["group_id"])
-        return f"ip {side} @{set_name(rule['group_id'])}"
+    if rule.group_id:
+        sets.add(rule.group_id)
+        return f"ip {side} @{set_name(rule.group_id)}"
     return None  # prefix lists: none exist in vpclab
 
 
@@ -124,14 +125,14 @@ def rule_statements(world: World, group_ids: list[str], egress: bool, sets: set[
         group = world.security_groups.get(gid)
         if group is None:
             continue
-        for rule in sorted(group.rules, key=lambda r: r.get("id", "")):
-            if bool(rule.get("egress")) != egress:
+        for rule in sorted(group.rules, key=lambda r: r.id):
+            if rule.egress != egress:
                 continue
-            if any_source_only and rule.get("cidr_ipv4") != "0.0.0.0/0" and rule.get("cidr_ipv6") != "::/0":
+            if any_source_only and rule.cidr_ipv4 != "0.0.0.0/0" and rule.cidr_ipv6 != "::/0":
                 continue
             proto = match_protocol(rule)
             peer = match_peer(rule, egress, sets) if not any_source_only else (
-                "meta nfproto ipv4" if rule.get("cidr_ipv4") == "0.0.0.0/0" else "meta nfproto ipv6")
+                "meta nfproto ipv4" if rule.cidr_ipv4 == "0.0.0.0/0" else "meta nfproto ipv6")
             if proto is None or peer is None:
                 continue
             stmt = " ".join(p for p in (peer, proto, "accept") if p)
@@ -206,7 +207,7 @@ def nodes_table(world: World, prefix: str, lbs: list[LoadBalancer], links: dict[
             pl_rules = rule_statements(world, lb.security_group_ids, False, set(), any_source_only=True)
             chains.append(NftChain(f"pl_{tag}", tuple(pl_rules) + ("drop",)))
         for m in nodes(world, lb):
-            by_address[m["private_ip"]] = f"jump vpc_{tag}"
+            by_address[m.private_ip] = f"jump vpc_{tag}"
     elements = {f'"{link}"': f"jump pl_{_lb_tag(arn)}" for link, arn in links.items()}
     # A nat-type chain (a flow's first packet only, like the endpoint groups above): no
     # hook on the per-packet path of established flows.
