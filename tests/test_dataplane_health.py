@@ -340,13 +340,6 @@ def fast_server(fast_dataplane_server):
     return fast_dataplane_server
 
 
-def _needs_nlb_area():
-    try:
-        import vpclab.dataplane.areas.load_balancers  # noqa: F401
-    except ImportError:
-        pytest.skip("the NLB data plane area is not there yet")
-
-
 def _lab(srv, port=8080, **tg_kwargs):
     """Two running instances (port open in their group), a TCP target group with fast
     settings and both registered, an NLB in their subnet with a listener on 80."""
@@ -401,7 +394,6 @@ def _stop(proc):
 
 
 def test_targets_become_healthy_and_unhealthy_for_real(fast_server):
-    _needs_nlb_area()
     prefix = naming.prefix_for_state_dir(fast_server.state_dir)
     ec2, elb, (up, down, _), tg, lb = _lab(fast_server)
     server = _spawn(prefix, up, 8080)
@@ -427,7 +419,6 @@ def test_targets_become_healthy_and_unhealthy_for_real(fast_server):
 
 
 def test_proxy_protocol_v2_through_the_nlb(fast_server, tmp_path):
-    _needs_nlb_area()
     prefix = naming.prefix_for_state_dir(fast_server.state_dir)
     ec2, elb, (target, _, client), tg, lb = _lab(fast_server)
     elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
@@ -473,11 +464,6 @@ def test_proxy_protocol_v2_through_the_nlb(fast_server, tmp_path):
 
 
 def test_proxy_protocol_v2_carries_the_endpoint_id_for_privatelink(fast_server, tmp_path):
-    _needs_nlb_area()
-    try:
-        from vpclab.dataplane.areas import endpoints as desired_endpoints  # noqa: F401
-    except ImportError:
-        pytest.skip("the endpoint data plane area is not there yet")
 
     prefix = naming.prefix_for_state_dir(fast_server.state_dir)
     ec2, elb, (target, _, _), tg, lb = _lab(fast_server)
