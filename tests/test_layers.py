@@ -95,6 +95,20 @@ def test_model_imports_only_the_store():
     assert _violations("vpclab.model", ("vpclab.model", "vpclab.store")) == {}
 
 
+def test_store_imports_nothing_of_vpclab():
+    assert _violations("vpclab.store", ("vpclab.store",)) == {}
+
+
+def test_protocol_imports_only_the_store():
+    """The wire layer knows no AWS area: handlers register with it, it imports none."""
+    assert _violations("vpclab.protocol", ("vpclab.protocol", "vpclab.store")) == {}
+
+
+def test_lab_is_a_client_of_the_apis():
+    """The lab drives vpclab through boto3 like a user; it may start the embedded server."""
+    assert _violations("vpclab.lab", ("vpclab.lab", "vpclab.server", "vpclab.state_lock")) == {}
+
+
 def _cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     """Strongly connected components of more than one module (Tarjan, iterative)."""
     edges = {m: sorted(t for t in targets if t in graph and t != m) for m, targets in graph.items()}
