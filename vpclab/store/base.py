@@ -33,7 +33,16 @@ class Resource:
     region: str
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+        # The same document `dataclasses.asdict` gives, without its deep copy: a value
+        # dataclass is encoded as its fields (they are JSON-native or value dataclasses).
+        return json.dumps(vars(self), separators=(",", ":"), default=vars)
+
+    def copy(self: T) -> T:
+        """A private copy, as deep as the data: what a write transaction hands out.
+
+        Fields hold JSON-native values and value dataclasses only, so this walks them
+        directly; `copy.deepcopy` costs about twice as much on every write."""
+        return _copied(self)
 
     @classmethod
     def from_json(cls: type[T], text: str) -> T:
@@ -101,6 +110,21 @@ def resource(kind: str) -> Callable[[type[T]], type[T]]:
         return cls
 
     return name
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a JSON-native value or (value) dataclass, by walking it."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        clone = object.__new__(type(value))
+        clone.__dict__.update({k: _copied(v) for k, v in vars(value).items()})
+        return clone
+    return copy.deepcopy(value)  # tuples and anything else a field might hold
 
 
 class UnknownKind(TypeError):
@@ -203,7 +227,7 @@ class Transaction:
         obj = self._store._rows(cls).get(rid)
         if obj is None or not self._writable:
             return obj  # type: ignore[return-value]
-        mine = copy.deepcopy(obj)
+        mine = obj.copy()
         self._overlay[key] = mine
         return mine  # type: ignore[return-value]
 
