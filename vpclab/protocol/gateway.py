@@ -17,7 +17,7 @@ from .errors import AwsError, DryRunOperation, InternalError, InvalidAction, Mis
 from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION, Caller, IssuedAccount, account_for_key, caller_from
 from .parser import parser_for
 from .request_guard import FORM_MEDIA_TYPE, HttpRequest, RequestGuard
-from .serializer import serializer_for
+from .serializer import QuerySerializer, serializer_for
 
 log = logging.getLogger("vpclab.protocol")
 
@@ -76,7 +76,29 @@ class Gateway:
                 if caller.signing_name is None:  # unsigned: the body's Action decides
                     service = _service(None, params)
                     serializer = serializer_for(service.protocol, service.xml_namespace)
-            action = params.get("Action", "")
+            return self._run(service, params, caller, ctx, serializer)
+        except AwsError as err:
+            return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
+        except Exception:
+            return _internal(serializer, ctx, f"reading a {service.name} request")
+
+    def call(self, service_name: str, params: dict[str, str], account: str, region: str) -> Response:
+        """An operation for vpclab's own console, as the account signed in there.
+
+        The console's request was checked by its own guard (its token, Host and Origin), so
+        there is no SigV4 to read; everything after that is an HTTP request's path: the
+        same parser, handler, errors and serializer."""
+        service = models.service(service_name)
+        caller = Caller(account, account, region, service_name)
+        ctx = RequestContext(account, region, self.store, dataplane=self.dataplane, extras=self.extras)
+        serializer = serializer_for(service.protocol, service.xml_namespace)
+        return self._run(service, params, caller, ctx, serializer)
+
+    def _run(self, service: models.Service, params: dict[str, str], caller: Caller, ctx: RequestContext,
+             serializer: QuerySerializer) -> Response:
+        """Parse, handle and serialize one operation of an identified caller."""
+        action = params.get("Action", "")
+        try:
             ctx.account, ctx.region = caller.account, caller.region
             ctx.service = service.name
             ctx.action = action
@@ -104,10 +126,7 @@ class Gateway:
         except AwsError as err:
             return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
         except Exception:
-            log.exception("unhandled error in %s:%s", service.name, action)
-            internal = InternalError("An internal error has occurred")
-            return Response(internal.status, serializer.serialize_error(internal, ctx.request_id),
-                            ctx.request_id)
+            return _internal(serializer, ctx, f"{service.name}:{action}")
 
     def refuse(self, raw_query: str, authorization: str, err: AwsError) -> Response:
         """`err` in the envelope of the service a request is for, when the request could
@@ -117,6 +136,13 @@ class Gateway:
         ctx = RequestContext(DEFAULT_ACCOUNT, DEFAULT_REGION, self.store)
         serializer = serializer_for(service.protocol, service.xml_namespace)
         return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
+
+
+def _internal(serializer: QuerySerializer, ctx: RequestContext, where: str) -> Response:
+    """A vpclab bug, logged with its traceback and answered as AWS's InternalError."""
+    log.exception("unhandled error in %s", where)
+    internal = InternalError("An internal error has occurred")
+    return Response(internal.status, serializer.serialize_error(internal, ctx.request_id), ctx.request_id)
 
 
 def _service(signing_name: str | None, params: dict[str, str]) -> models.Service:
