@@ -50,7 +50,7 @@ case "$what" in
         exec .venv/bin/vpclab lab privatelink "$@"
         ;;
     test)
-        install_debian_packages node:nodejs npm:npm
+        install_debian_packages node:nodejs npm:npm chromium:chromium
         install_python_packages test,bench
         # The type checker first (its config is in pyproject.toml); a type error fails the run.
         .venv/bin/python -m mypy

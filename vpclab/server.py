@@ -27,6 +27,7 @@ from . import (
     model,
     state_lock,
 )
+from .console import routes as console_routes
 from .control.common import lifecycle
 from .protocol.errors import AwsError, InvalidQueryParameter
 from .protocol.gateway import Gateway
@@ -144,8 +145,15 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
         return web.json_response({"status": "running", "services": ["ec2", "elbv2", "sts"],
                                   "dataplane": dataplane_counters() if dataplane_counters else None})
 
+    async def root(request: web.Request) -> web.StreamResponse:
+        if console_routes.is_browser_root(request):
+            raise web.HTTPFound(console_routes.PREFIX)
+        return await aws(request)
+
     app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=HTTP_LIMITS)
     app.router.add_get("/_vpclab/health", health)
+    console_routes.add_routes(app, store, gateway, guard, credentials, sorted(REGIONS))
+    app.router.add_get("/", root)
     app.router.add_route("*", "/{tail:.*}", aws)
     return app
 

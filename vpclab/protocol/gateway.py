@@ -62,7 +62,6 @@ class Gateway:
         ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane,
                              extras=self.extras)
         serializer = serializer_for(service.protocol, service.xml_namespace)
-        action = params.get("Action", "")
         try:
             if self.guard is not None:
                 # The caller is the one whose signature the guard read (and in strict mode

@@ -71,6 +71,10 @@ class RequestGuard:
     def strict(self) -> bool:
         return self.secret_of is not None
 
+    def host_allowed(self, host_header: str) -> bool:
+        """Whether a request's Host names this server (the console asks it too)."""
+        return host_name(host_header) in self.allowed_hosts
+
     def check(self, request: HttpRequest, query: Mapping[str, str], service: str,
               now: dt.datetime | None = None) -> sigv4.Signature:
         """Raise the AWS error that refuses `request`, or return its signature.
@@ -79,7 +83,7 @@ class RequestGuard:
         is for (ec2, elbv2, sts), which decides the code of a failed signature.
         """
         host = request.header("host")
-        if host_name(host) not in self.allowed_hosts:
+        if not self.host_allowed(host):
             raise AccessDenied(
                 f"Host '{host}' is not an address of this vpclab server (accepted: "
                 f"{', '.join(sorted(self.allowed_hosts))}; add one with --allowed-host)")

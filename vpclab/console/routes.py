@@ -1,0 +1,126 @@
+"""The console's HTTP routes on the API's port, under `/console/` (no AWS API uses it).
+
+`GET /console/` serves the page with this server's token in it; `/console/static/…` its
+assets (all served by vpclab: no CDN); `/console/api/…` the calls, each checked by
+`guard.refusal`. A browser's `GET /` (no signature, no query) is sent to the console.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+from botocore.exceptions import BotoCoreError
+
+from ..lab.privatelink import CONSUMER, PROVIDER
+from ..model.ec2 import AccountRegion
+from ..protocol.gateway import Gateway
+from ..protocol.request_guard import RequestGuard
+from ..store import Store
+from ..store.credentials import Credentials
+from .calls import SERVICES, ConsoleCalls, to_json
+from .guard import new_token, refusal
+
+PREFIX = "/console/"
+#: Assets by name: nothing else under static/ is served.
+ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+#: What the page may load and where it may send: this server only, no frames of it elsewhere.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+#: Names of the lab's accounts, offered at sign-in.
+LAB_NAMES = {PROVIDER: "provider (lab account 1)", CONSUMER: "consumer (lab account 2)"}
+
+
+def _static(name: str) -> bytes:
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: RequestGuard,
+               credentials: Credentials, regions: list[str]) -> None:
+    token = new_token()
+    calls = ConsoleCalls(gateway)
+
+    def headers_of(request: web.Request) -> dict[str, str]:
+        return {name.lower(): value for name, value in request.headers.items()}
+
+    async def page(request: web.Request) -> web.Response:
+        if not api_guard.host_allowed(request.headers.get("Host", "")):
+            raise web.HTTPForbidden(text="this Host is not an address of this vpclab server")
+        html = _static("console.html").decode().replace("{{TOKEN}}", token)
+        return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)
+
+    async def asset(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in ASSETS:
+            raise web.HTTPNotFound()
+        return web.Response(body=_static(name), content_type=ASSETS[name], headers={"Cache-Control": "no-store"})
+
+    def checked(request: web.Request) -> None:
+        why = refusal(headers_of(request), token, api_guard)
+        if why is not None:
+            raise web.HTTPForbidden(text=json.dumps({"Code": "AccessDenied", "Message": why}),
+                                    content_type="application/json")
+
+    async def session(request: web.Request) -> web.Response:
+        checked(request)
+        with store.read() as tx:
+            seen = {r.account for r in tx.list(AccountRegion)}
+        names = {k.account: k.name for k in _keys(credentials) if k.name}
+        accounts = [{"id": a, "name": names.get(a) or LAB_NAMES.get(a, "")}
+                    for a in sorted(seen | set(LAB_NAMES))]
+        return web.json_response({"accounts": accounts, "regions": regions})
+
+    async def call(request: web.Request) -> web.Response:
+        checked(request)
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            body = None
+        why = _bad_call(body)
+        if why is not None:
+            return web.json_response({"error": {"Code": "ValidationError", "Message": why}}, status=400)
+        try:
+            result = calls.call(body["account"], body["region"], body["service"], body["operation"],
+                                body.get("params") or {})
+        except (BotoCoreError, KeyError, TypeError, ValueError) as err:  # an unknown operation, unserializable input
+            return web.json_response({"error": {"Code": "ValidationError", "Message": str(err)}}, status=400)
+        payload = {"output": result.output} if result.error is None else {"error": result.error}
+        return web.Response(text=to_json(payload), status=result.status, content_type="application/json")
+
+    app.router.add_get(PREFIX, page)
+    app.router.add_get(PREFIX + "static/{name}", asset)
+    app.router.add_get(PREFIX + "api/session", session)
+    app.router.add_post(PREFIX + "api/call", call)
+
+
+def _bad_call(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    account, region, service = body.get("account"), body.get("region"), body.get("service")
+    if not (isinstance(account, str) and len(account) == 12 and account.isdigit()):
+        return "account must be a 12-digit account id"
+    if not isinstance(region, str) or not region:
+        return "region is required"
+    if service not in SERVICES:
+        return f"service must be one of {', '.join(SERVICES)}"
+    if not isinstance(body.get("operation"), str) or not isinstance(body.get("params", {}), dict):
+        return "operation (a string) and params (an object) are required"
+    return None
+
+
+def _keys(credentials: Credentials) -> list[Any]:
+    try:
+        return list(credentials.all())
+    except (OSError, ValueError):
+        return []
+
+
+def is_browser_root(request: web.Request) -> bool:
+    """A browser opening the server's root: `GET /`, no query, no signature."""
+    return (request.method == "GET" and request.path == "/" and not request.query_string
+            and "Authorization" not in request.headers)
