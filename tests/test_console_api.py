@@ -110,3 +110,18 @@ def test_the_console_page_has_no_cross_origin_grant(shared_server):
         "Origin": "http://evil.example", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type,x-vpclab-console-token"})
     assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+def test_vpclab_console_prints_the_url_of_the_running_server(shared_server, tmp_path):
+    import subprocess
+    import sys
+
+    run = lambda sd: subprocess.run([sys.executable, "-m", "vpclab.cli", "console", "--no-open",  # noqa: E731
+                                     "--state-dir", str(sd)], capture_output=True, text=True, timeout=60)
+    done = run(shared_server.state_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == shared_server.url + "/console/"
+    assert requests.get(done.stdout.strip(), timeout=10).status_code == 200
+    none = run(tmp_path / "nothing-here")
+    assert none.returncode != 0 and len(none.stderr.strip().splitlines()) == 1
+    assert "no server runs" in none.stderr

@@ -104,6 +104,12 @@ def test_protocol_imports_only_the_store():
     assert _violations("vpclab.protocol", ("vpclab.protocol", "vpclab.store")) == {}
 
 
+def test_console_is_a_client_of_the_operations():
+    """The console calls operations through the Gateway; it imports no handler module."""
+    assert _violations("vpclab.console", ("vpclab.console", "vpclab.protocol", "vpclab.store", "vpclab.model",
+                                          "vpclab.lab")) == {}
+
+
 def test_lab_is_a_client_of_the_apis():
     """The lab drives vpclab through boto3 like a user; it may start the embedded server."""
     assert _violations("vpclab.lab", ("vpclab.lab", "vpclab.server", "vpclab.state_lock")) == {}

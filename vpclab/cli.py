@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import typer
 
 #: Command modules; each defines `register(app)`.
-COMMANDS = ["server", "status", "accounts", "down", "instances", "lab", "notifications"]
+COMMANDS = ["server", "status", "console", "accounts", "down", "instances", "lab", "notifications"]
 
 
 def build_app() -> typer.Typer:

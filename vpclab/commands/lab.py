@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
+from ..console.paths import PREFIX
 from .options import fail, resolve_state_dir, state_dir_option
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ def _explore(console: Console, lab: PrivateLinkLab, sd: Path, url: str) -> None:
     env1 = env2.replace("222222222222", "111111111111")
     console.print("[bold]Explore the kept lab:[/]")
     for line in (
+        f"{url.rstrip('/')}{PREFIX}    # the console: sign in as 111111111111 or 222222222222",
         f"vpclab ssh {s.consumer_instance} --state-dir {sd}    # account2-ec2",
         f"vpclab exec --state-dir {sd} {s.consumer_instance} -- curl -s http://{s.endpoint_dns}/",
         f"{env2} aws --endpoint-url {url} ec2 describe-vpc-endpoints --vpc-endpoint-ids {s.endpoint_id}",

@@ -21,8 +21,8 @@ from ..store import Store
 from ..store.credentials import Credentials
 from .calls import SERVICES, ConsoleCalls, to_json
 from .guard import new_token, refusal
+from .paths import PREFIX
 
-PREFIX = "/console/"
 #: Assets by name: nothing else under static/ is served.
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 #: What the page may load and where it may send: this server only, no frames of it elsewhere.
@@ -33,7 +33,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 #: Names of the lab's accounts, offered at sign-in.
-LAB_NAMES = {PROVIDER: "provider (lab account 1)", CONSUMER: "consumer (lab account 2)"}
+LAB_NAMES = {PROVIDER: "provider", CONSUMER: "consumer"}
 
 
 def _static(name: str) -> bytes:
