@@ -227,3 +227,13 @@ def test_a_second_credential_in_the_header_cannot_borrow_another_account(strict)
     resp = requests.post(srv.url + "/", data=request.body, headers=headers, timeout=10)
     assert resp.status_code == 400 and "IncompleteSignature" in resp.text
     assert CONSUMER not in resp.text
+
+
+def test_the_console_is_not_a_way_round_strict_mode(strict):
+    """The console signs in without keys, so a strict server does not serve it."""
+    srv, _keys = strict
+    assert requests.get(srv.url + "/console/", timeout=10).status_code != 200
+    resp = requests.post(srv.url + "/console/api/call", json={
+        "account": PROVIDER, "region": REGION, "service": "ec2", "operation": "CreateSecurityGroup",
+        "params": {"GroupName": "via-console", "Description": "x"}}, timeout=10)
+    assert resp.status_code != 200 and "GroupId" not in resp.text

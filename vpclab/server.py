@@ -152,7 +152,10 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
 
     app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=HTTP_LIMITS)
     app.router.add_get("/_vpclab/health", health)
-    console_routes.add_routes(app, store, gateway, guard, credentials, sorted(REGIONS))
+    if not strict_auth:
+        # The console signs in without keys; where only issued keys may drive the API
+        # (strict mode), it would be a way round them, so it is not served.
+        console_routes.add_routes(app, store, gateway, guard, credentials, sorted(REGIONS))
     app.router.add_get("/", root)
     app.router.add_route("*", "/{tail:.*}", aws)
     return app
