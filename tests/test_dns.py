@@ -7,6 +7,7 @@ import sys
 from dnslib import RCODE, DNSRecord
 
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.instances import wait_state
 from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.aws_names import private_dns_name
 from vpclab.dataplane.agents.dns import Zone, answer
@@ -49,6 +50,9 @@ def test_resolver_answers_inside_the_vpc(dataplane_server):
     ec2 = dataplane_server.client("ec2", ACCOUNT_2)
     image = ec2.describe_images()["Images"][0]["ImageId"]
     inst = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
+    # Queries are made from inside the instance once it booted: its boot ends whatever
+    # already ran in its namespace (a query sent earlier would be killed with it).
+    wait_state(ec2, inst["InstanceId"], "running")
     prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
     ns = naming.namespace_name(prefix, inst["InstanceId"])
     me = private_dns_name("ap-south-1", inst["PrivateIpAddress"])
@@ -82,6 +86,7 @@ def test_private_dns_name_resolves_only_where_the_endpoint_enables_it(dataplane_
         SubnetIds=[s["SubnetId"] for s in consumer.describe_subnets()["Subnets"]])["VpcEndpoint"]
     image = consumer.describe_images()["Images"][0]["ImageId"]
     inst = consumer.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]
+    wait_state(consumer, inst["InstanceId"], "running")  # booted: see test_resolver_answers_inside_the_vpc
     enis = consumer.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"]
     eni_ips = sorted(e["PrivateIpAddress"] for e in enis)
     prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
@@ -94,6 +99,7 @@ def test_private_dns_name_resolves_only_where_the_endpoint_enables_it(dataplane_
     assert sorted(resolve_in(ns, ep["DnsEntries"][0]["DnsName"], "172.31.0.2")) == eni_ips
     provider_inst = provider.run_instances(ImageId=image, MinCount=1, MaxCount=1,
                                            InstanceType="t2.micro")["Instances"][0]
+    wait_state(provider, provider_inst["InstanceId"], "running")
     pns = naming.namespace_name(prefix, provider_inst["InstanceId"])
     wait_for(lambda: resolve_in(pns, private_dns_name("ap-south-1", provider_inst["PrivateIpAddress"]), "172.31.0.2"),
              timeout=15)
