@@ -38,6 +38,8 @@ class ConsoleCalls:
         self.gateway = gateway
         self._session = botocore.session.get_session()
         self._models = {name: self._session.get_service_model(name) for name in SERVICES}
+        self._serializers = {name: botocore.serialize.create_serializer(m.protocol) for name, m in self._models.items()}
+        self._parsers = {name: botocore.parsers.create_parser(m.protocol) for name, m in self._models.items()}
 
     def call(self, account: str, region: str, service: str, operation: str, params: dict[str, Any]) -> CallResult:
         model = self._models[service]  # the caller checked `service` is one of SERVICES
@@ -47,9 +49,9 @@ class ConsoleCalls:
                 botocore.validate.validate_parameters(params, op.input_shape)
         except botocore.exceptions.ParamValidationError as err:  # what boto3 refuses before sending
             return CallResult(400, None, {"Code": "ParamValidation", "Message": str(err)})
-        request = botocore.serialize.create_serializer(model.protocol).serialize_to_request(params, op)
+        request = self._serializers[service].serialize_to_request(params, op)
         response = self.gateway.call(service, {k: str(v) for k, v in request["body"].items()}, account, region)
-        parsed: dict[str, Any] = botocore.parsers.create_parser(model.protocol).parse(
+        parsed: dict[str, Any] = self._parsers[service].parse(
             {"status_code": response.status, "headers": {}, "body": response.body},
             op.output_shape)  # type: ignore[arg-type]  # botocore's parser takes None (no output) too
         parsed.pop("ResponseMetadata", None)
