@@ -13,6 +13,9 @@ from tests.helpers.accounts import ACCOUNT_2
 from tests.helpers.dataplane_server import dataplane_server_in
 from tests.helpers.server import ServerProcess, free_port, is_root
 
+#: The console's browser fixtures (`browser`, `console_server`) for every test module.
+pytest_plugins = ["tests.helpers.console"]
+
 
 @pytest.fixture
 def server(tmp_path):

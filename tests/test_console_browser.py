@@ -2,40 +2,10 @@
 either account and see exactly that account's instances."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
-from tests.helpers.server import ServerProcess, free_port
+from tests.helpers.console import ARTIFACTS, needs_chromium
 
-CHROMIUM = shutil.which("chromium")
-#: Screenshots of the key pages, kept after the run (the README's console section uses them).
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (run.sh test installs it)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def console_server(tmp_path):
-    srv = ServerProcess(tmp_path / "state", free_port()).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+pytestmark = needs_chromium
 
 
 def launch(srv, account: str, name: str) -> str:

@@ -23,8 +23,8 @@ from .calls import SERVICES, ConsoleCalls, to_json
 from .guard import new_token, refusal
 from .paths import PREFIX
 
-#: Assets by name: nothing else under static/ is served.
-ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+#: The content type of an asset, by its suffix; files of other kinds under static/ are not served.
+CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
 #: What the page may load and where it may send: this server only, no frames of it elsewhere.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
@@ -40,10 +40,29 @@ def _static(name: str) -> bytes:
     return resources.files(__package__).joinpath("static", name).read_bytes()
 
 
+def assets() -> dict[str, str]:
+    """Every servable file under static/ (by its path there, e.g. `pages/instances.js`) and
+    its content type: the allow-list the asset route serves from, so no request path is
+    ever joined onto the file system."""
+    found: dict[str, str] = {}
+
+    def walk(folder: Any, prefix: str) -> None:
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                walk(entry, f"{prefix}{entry.name}/")
+            else:
+                kind = CONTENT_TYPES.get("." + entry.name.rsplit(".", 1)[-1])
+                if kind is not None:
+                    found[prefix + entry.name] = kind
+    walk(resources.files(__package__).joinpath("static"), "")
+    return found
+
+
 def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: RequestGuard,
                credentials: Credentials, regions: list[str]) -> None:
     token = new_token()
     calls = ConsoleCalls(gateway)
+    served = assets()
 
     def headers_of(request: web.Request) -> dict[str, str]:
         return {name.lower(): value for name, value in request.headers.items()}
@@ -56,9 +75,9 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
 
     async def asset(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if name not in ASSETS:
+        if name not in served:
             raise web.HTTPNotFound()
-        return web.Response(body=_static(name), content_type=ASSETS[name], headers={"Cache-Control": "no-store"})
+        return web.Response(body=_static(name), content_type=served[name], headers={"Cache-Control": "no-store"})
 
     def checked(request: web.Request) -> None:
         why = refusal(headers_of(request), token, api_guard)
@@ -93,7 +112,7 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
         return web.Response(text=to_json(payload), status=result.status, content_type="application/json")
 
     app.router.add_get(PREFIX, page)
-    app.router.add_get(PREFIX + "static/{name}", asset)
+    app.router.add_get(PREFIX + "static/{name:.+}", asset)
     app.router.add_get(PREFIX + "api/session", session)
     app.router.add_post(PREFIX + "api/call", call)
 

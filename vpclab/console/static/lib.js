@@ -1,0 +1,305 @@
+// The console's toolkit: AWS calls through /console/api/call as the signed-in account,
+// DOM building, the red error banner, tables, tabs, detail grids, forms, confirmation
+// dialogs, polling that stops when the page changes, and the page router.
+// Every page module (pages/*.js) builds on these; none calls fetch itself.
+"use strict";
+
+const TOKEN = document.querySelector('meta[name="vpclab-console-token"]').content;
+
+/** Who is signed in, where, and what the server told us at start. */
+export const state = {
+  account: sessionStorage.getItem("vpclab.account") || "",
+  region: sessionStorage.getItem("vpclab.region") || "",
+  accounts: [],
+  regions: [],
+};
+
+export async function post(path, body) {
+  const resp = await fetch(path, {
+    method: body === undefined ? "GET" : "POST",
+    headers: {"Content-Type": "application/json", "X-Vpclab-Console-Token": TOKEN},
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  return resp.json();
+}
+
+/** The console token, for requests that cannot carry a header (the terminal's WebSocket). */
+export function consoleToken() { return TOKEN; }
+
+/**
+ * One AWS operation as boto3 would call it (service "ec2" | "elbv2" | "sts", the
+ * operation's name, boto3's input); resolves to boto3's output, rejects with {Code, Message}.
+ * `opts.account` calls as another account (the guided lab reads both).
+ */
+export async function aws(service, operation, params, opts) {
+  const out = await post("/console/api/call", {
+    account: (opts && opts.account) || state.account, region: state.region,
+    service, operation, params: params || {},
+  });
+  if (out.error) { throw out.error; }
+  return out.output;
+}
+
+/** All pages of a paginated call, concatenated on `key` (e.g. "Reservations"). */
+export async function awsAll(service, operation, params, key, tokenIn = "NextToken", tokenOut = "NextToken") {
+  let items = [];
+  let next;
+  do {
+    const p = Object.assign({}, params || {});
+    if (next) { p[tokenIn] = next; }
+    const out = await aws(service, operation, p);
+    items = items.concat(out[key] || []);
+    next = out[tokenOut];
+  } while (next);
+  return items;
+}
+
+// ---- the banner -----------------------------------------------------------------------
+
+/** An AWS error as the console shows it: a red banner with the code and message. */
+export function showError(err) {
+  const e = err && err.Code ? err : {Code: "Error", Message: String(err && err.message || err)};
+  const banner = document.getElementById("banner");
+  banner.className = "banner error";
+  banner.setAttribute("role", "alert");
+  banner.textContent = `${e.Code}: ${e.Message}`;
+  banner.hidden = false;
+}
+
+/** A green flash, as the console shows after an action ("Successfully created …"). */
+export function showSuccess(text) {
+  const banner = document.getElementById("banner");
+  banner.className = "banner success";
+  banner.setAttribute("role", "status");
+  banner.textContent = text;
+  banner.hidden = false;
+}
+
+export function clearBanner() { document.getElementById("banner").hidden = true; }
+
+/** Run an action; an AWS error becomes the banner and the action resolves to undefined. */
+export async function attempt(fn) {
+  try { return await fn(); } catch (err) { showError(err); return undefined; }
+}
+
+// ---- building the page ----------------------------------------------------------------
+
+/** `el("button", {type: "button", onclick: f}, "Save")`: attributes, on* handlers, children. */
+export function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) { continue; }
+    if (k.startsWith("on") && typeof v === "function") { node.addEventListener(k.slice(2), v); }
+    else if (k === "value") { node.value = v; }
+    else { node.setAttribute(k, v === true ? "" : v); }
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) { continue; }
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+/** A link to a console page, e.g. `link("#/ec2/instances/i-1", "i-1")`. */
+export function link(hash, text) { return el("a", {href: hash}, text); }
+
+export function nameTag(tags) {
+  const t = (tags || []).find((x) => x.Key === "Name");
+  return t ? t.Value : "";
+}
+
+/** boto3's timestamps arrive as ISO 8601 text; shown as the console does, in UTC. */
+export function when(iso) {
+  if (!iso) { return "–"; }
+  const d = new Date(iso);
+  return isNaN(d) ? String(iso) : d.toUTCString();
+}
+
+/** A state as the console shows it: a coloured dot and the word (e.g. "running", "healthy"). */
+export function stateBadge(value) {
+  const word = value || "–";
+  const tone = {running: "ok", available: "ok", active: "ok", healthy: "ok", Available: "ok",
+    pending: "busy", provisioning: "busy", initial: "busy", pendingAcceptance: "busy", "pending-acceptance": "busy",
+    stopping: "busy", "shutting-down": "busy", deleting: "busy", draining: "busy", Pending: "busy",
+    stopped: "off", terminated: "off", unused: "off", deleted: "off", unavailable: "bad",
+    unhealthy: "bad", rejected: "bad", failed: "bad", expired: "bad", Failed: "bad"}[word] || "none";
+  return el("span", {class: `state state-${tone}`}, word);
+}
+
+/**
+ * A resource table with the console's heading "<title> (<n>)", an optional filter box,
+ * and optional single-row selection (a radio per row, as the console has).
+ * columns: [{title, value: (item) => text|Node}]; opts.onSelect(item) when a row is chosen.
+ */
+export function table(title, columns, items, opts = {}) {
+  const selectable = typeof opts.onSelect === "function";
+  const rows = items.map((item) => {
+    const cells = columns.map((c) => el("td", {}, c.value(item) ?? "–"));
+    if (selectable) {
+      const radio = el("input", {type: "radio", name: `select-${title}`, "aria-label": `Select ${opts.key ? opts.key(item) : ""}`.trim()});
+      radio.addEventListener("change", () => opts.onSelect(item));
+      cells.unshift(el("td", {}, radio));
+    }
+    return el("tr", {}, ...cells);
+  });
+  const head = columns.map((c) => el("th", {scope: "col"}, c.title));
+  if (selectable) { head.unshift(el("th", {scope: "col"}, el("span", {class: "sr-only"}, "Select"))); }
+  const body = el("tbody", {}, ...rows);
+  if (!rows.length) {
+    body.append(el("tr", {}, el("td", {colspan: String(head.length), class: "empty"}, opts.empty || `No ${title.toLowerCase()}`)));
+  }
+  return el("table", {"aria-label": title},
+    el("thead", {}, el("tr", {}, ...head)), body);
+}
+
+/** A page header: the title with its count and the action buttons on the right. */
+export function header(title, count, ...actions) {
+  return el("div", {class: "page-header"},
+    el("h1", {}, count === undefined || count === null ? title : `${title} (${count})`),
+    el("div", {class: "actions"}, ...actions));
+}
+
+export function button(label, onclick, opts = {}) {
+  return el("button", {type: "button", class: opts.primary ? "primary" : undefined, disabled: opts.disabled, onclick}, label);
+}
+
+/** A details grid (the console's "Details" panel): [[label, value], ...]. */
+export function details(title, pairs) {
+  return el("section", {class: "panel", "aria-label": title},
+    el("h2", {}, title),
+    el("dl", {class: "details"}, ...pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "–")])));
+}
+
+/**
+ * Tabs (role tablist / tab / tabpanel, as a person and a screen reader find them).
+ * tabs: [{title, render: async (panel) => void}]; the first is shown.
+ */
+export function tabs(label, list) {
+  const bar = el("div", {role: "tablist", "aria-label": label});
+  const panel = el("div", {role: "tabpanel"});
+  const buttons = list.map((t, i) => {
+    const b = el("button", {type: "button", role: "tab", "aria-selected": i === 0 ? "true" : "false"}, t.title);
+    b.addEventListener("click", () => select(i));
+    return b;
+  });
+  bar.append(...buttons);
+  async function select(i) {
+    buttons.forEach((b, j) => b.setAttribute("aria-selected", j === i ? "true" : "false"));
+    panel.setAttribute("aria-label", list[i].title);
+    panel.replaceChildren();
+    stopPolls(panel);
+    try { await list[i].render(panel); } catch (err) { showError(err); }
+  }
+  select(0);
+  return el("div", {class: "tabs"}, bar, panel);
+}
+
+// ---- forms ------------------------------------------------------------------------------
+
+let fieldIds = 0;
+
+/** A labelled input; returns {row, input}. opts: type, value, placeholder, hint, required. */
+export function field(label, opts = {}) {
+  const id = `f${++fieldIds}`;
+  const input = opts.type === "textarea"
+    ? el("textarea", {id, rows: opts.rows || "6", placeholder: opts.placeholder})
+    : el("input", {id, type: opts.type || "text", placeholder: opts.placeholder, required: opts.required});
+  if (opts.value !== undefined) { input.value = opts.value; }
+  if (opts.type === "checkbox" && opts.checked) { input.checked = true; }
+  const row = el("div", {class: opts.type === "checkbox" ? "field check" : "field"},
+    el("label", {for: id}, label), input, opts.hint ? el("p", {class: "hint"}, opts.hint) : null);
+  return {row, input};
+}
+
+/** A labelled select of [value, text] options; returns {row, input}. */
+export function selectField(label, options, opts = {}) {
+  const id = `f${++fieldIds}`;
+  const input = el("select", {id, multiple: opts.multiple},
+    ...options.map(([v, t]) => el("option", {value: v}, t)));
+  if (opts.value !== undefined) { input.value = opts.value; }
+  const row = el("div", {class: "field"}, el("label", {for: id}, label), input,
+    opts.hint ? el("p", {class: "hint"}, opts.hint) : null);
+  return {row, input};
+}
+
+/** The values chosen in a multiple select. */
+export function selected(select) { return [...select.selectedOptions].map((o) => o.value); }
+
+/**
+ * A modal dialog (role dialog) asking to confirm; with `typed`, the confirm button is
+ * enabled only once that word is typed, as the console does for rejects and deletes.
+ * Resolves true when confirmed.
+ */
+export function confirmDialog(title, text, confirmLabel, typed) {
+  return new Promise((resolve) => {
+    const input = typed ? el("input", {type: "text", id: "confirm-text", placeholder: typed}) : null;
+    const ok = el("button", {type: "button", class: "primary", disabled: typed ? true : undefined}, confirmLabel);
+    const cancel = el("button", {type: "button"}, "Cancel");
+    const dialog = el("div", {class: "modal", role: "dialog", "aria-modal": "true", "aria-label": title},
+      el("div", {class: "modal-box"}, el("h2", {}, title), el("p", {}, text),
+        typed ? el("label", {for: "confirm-text"}, `To confirm, type ${typed} in the field.`) : null, input,
+        el("div", {class: "actions"}, cancel, ok)));
+    if (input) { input.addEventListener("input", () => { ok.disabled = input.value !== typed; }); }
+    const close = (v) => { dialog.remove(); resolve(v); };
+    ok.addEventListener("click", () => close(true));
+    cancel.addEventListener("click", () => close(false));
+    document.body.append(dialog);
+    (input || ok).focus();
+  });
+}
+
+// ---- live updates -----------------------------------------------------------------------
+
+const polls = new Set();
+
+/**
+ * Call `fn` every `ms` while `node` is on the page (states move without a reload); it
+ * stops by itself when the page or tab changes, and pauses while the tab is hidden.
+ */
+export function poll(node, fn, ms = 2000) {
+  const entry = {node, timer: 0};
+  const tick = async () => {
+    if (!node.isConnected) { polls.delete(entry); return; }
+    if (!document.hidden) { try { await fn(); } catch (err) { showError(err); } }
+    if (node.isConnected && polls.has(entry)) { entry.timer = setTimeout(tick, ms); } else { polls.delete(entry); }
+  };
+  polls.add(entry);
+  entry.timer = setTimeout(tick, ms);
+  return entry;
+}
+
+/** Stop the polls of nodes inside `root` (all of them when root is undefined). */
+export function stopPolls(root) {
+  for (const p of [...polls]) {
+    if (!root || root.contains(p.node)) { clearTimeout(p.timer); polls.delete(p); }
+  }
+}
+
+// ---- the router -------------------------------------------------------------------------
+
+const routes = [];
+
+/**
+ * A page at a hash pattern, e.g. "#/ec2/instances/:id"; render(page, params) fills the
+ * page. Page modules call this when imported.
+ */
+export function page(pattern, render) {
+  const names = [];
+  const re = new RegExp("^" + pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:(\w+)/g, (_, n) => {
+    names.push(n); return "([^/]+)";
+  }) + "$");
+  routes.push({re, names, render});
+}
+
+export function findPage(hash) {
+  for (const r of routes) {
+    const m = r.re.exec(hash);
+    if (m) { return {render: r.render, params: Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m[i + 1])]))}; }
+  }
+  return null;
+}
+
+export function go(hash) {
+  if (location.hash === hash) { window.dispatchEvent(new HashChangeEvent("hashchange")); } else { location.hash = hash; }
+}
