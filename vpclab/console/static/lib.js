@@ -303,3 +303,112 @@ export function findPage(hash) {
 export function go(hash) {
   if (location.hash === hash) { window.dispatchEvent(new HashChangeEvent("hashchange")); } else { location.hash = hash; }
 }
+
+// ---- C3: menus, radio groups, tag editors, check lists --------------------------------
+
+/**
+ * The console's "Actions" button: it opens a menu (role menu) of items (role menuitem).
+ * items: [{label, onclick, disabled: bool | () => bool}]; `disabled` is asked each time the
+ * menu opens (e.g. "nothing selected yet").
+ */
+export function actionsMenu(label, items) {
+  const menu = el("div", {role: "menu", "aria-label": label, class: "menu", hidden: true});
+  const opener = el("button", {type: "button", class: "menu-button", "aria-haspopup": "menu", "aria-expanded": "false"}, label);
+  const wrap = el("div", {class: "menu-wrap"}, opener, menu);
+  const outside = (ev) => { if (!wrap.contains(ev.target)) { close(); } };
+  function close() {
+    menu.hidden = true;
+    opener.setAttribute("aria-expanded", "false");
+    document.removeEventListener("click", outside);
+  }
+  opener.addEventListener("click", () => {
+    if (!menu.hidden) { close(); return; }
+    menu.replaceChildren(...items.map((item) => {
+      const off = typeof item.disabled === "function" ? item.disabled() : item.disabled;
+      return el("button", {type: "button", role: "menuitem", disabled: off || undefined,
+        onclick: () => { close(); item.onclick(); }}, item.label);
+    }));
+    menu.hidden = false;
+    opener.setAttribute("aria-expanded", "true");
+    document.addEventListener("click", outside);
+  });
+  return wrap;
+}
+
+let groupIds = 0;
+
+/**
+ * A labelled group of radio buttons (a fieldset, as the console's tiles): options are
+ * [value, text, hint?]; returns {row, value(), onChange(fn)}.
+ */
+export function radioGroup(legend, options, value) {
+  const name = `g${++groupIds}`;
+  const inputs = [];
+  const row = el("fieldset", {class: "field radios"}, el("legend", {}, legend),
+    ...options.map(([v, text, hint]) => {
+      const id = `${name}-${inputs.length}`;
+      const input = el("input", {type: "radio", id, name, value: v});
+      if (v === value) { input.checked = true; }
+      inputs.push(input);
+      return el("div", {class: "radio"}, input, el("label", {for: id}, text),
+        hint ? el("p", {class: "hint"}, hint) : null);
+    }));
+  return {
+    row,
+    value: () => (inputs.find((i) => i.checked) || {}).value,
+    onChange: (fn) => inputs.forEach((i) => i.addEventListener("change", () => fn(i.value))),
+  };
+}
+
+/**
+ * The console's Tags editor: Key / Value rows, "Add new tag", "Remove"; returns
+ * {row, tags()} with tags as boto3 takes them ([{Key, Value}], empty keys left out).
+ */
+export function tagEditor(initial = []) {
+  const rows = el("div", {class: "tag-rows"});
+  let n = 0;
+  function add(key = "", value = "") {
+    const i = ++n;
+    const k = el("input", {type: "text", "aria-label": `Tag key ${i}`, placeholder: "Key", value: key});
+    const v = el("input", {type: "text", "aria-label": `Tag value ${i}`, placeholder: "Value - optional", value});
+    const line = el("div", {class: "tag-row"}, k, v);
+    line.append(el("button", {type: "button", onclick: () => line.remove()}, "Remove"));
+    rows.append(line);
+  }
+  initial.forEach((t) => add(t.Key, t.Value));
+  const row = el("section", {class: "field tags", "aria-label": "Tags"}, el("h3", {}, "Tags"),
+    el("p", {class: "hint"}, "A tag is a label that you assign to an AWS resource. Each tag consists of a key and an optional value."),
+    rows, el("div", {}, el("button", {type: "button", onclick: () => add()}, "Add new tag")));
+  return {
+    row,
+    tags: () => [...rows.querySelectorAll(".tag-row")].map((r) => {
+      const [k, v] = r.querySelectorAll("input");
+      return {Key: k.value.trim(), Value: v.value};
+    }).filter((t) => t.Key),
+  };
+}
+
+/** A table of a resource's tags (the console's Tags tab). */
+export function tagsTable(tags) {
+  return table("Tags", [{title: "Key", value: (t) => t.Key}, {title: "Value", value: (t) => t.Value}],
+    tags || [], {empty: "No tags"});
+}
+
+/**
+ * Replace `holder`'s content with `render(data)` only when `data` changed since the last
+ * time (so a polled table keeps its selection and focus while nothing moved).
+ */
+export function renderIfChanged(holder, data, render) {
+  const key = JSON.stringify(data);
+  if (holder.dataset.rendered === key) { return false; }
+  holder.dataset.rendered = key;
+  holder.replaceChildren(render(data));
+  return true;
+}
+
+/** A section's header inside a page (a tab's "Allow principals (1)" and its actions): as `header`, one level down. */
+export function subheader(title, count, ...actions) {
+  return el("div", {class: "page-header sub-header"},
+    el("h2", {}, count === undefined || count === null ? title : `${title} (${count})`),
+    el("div", {class: "actions"}, ...actions));
+}
