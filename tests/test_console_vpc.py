@@ -132,6 +132,11 @@ def test_the_seed_privatelink_steps_in_the_console(console_server, pages, provid
     assert [(p["Principal"], p["PrincipalType"]) for p in allowed] == [(CONSUMER_ROOT, "Account")]
     shot(provider, "vpc-allow-principals")
 
+    # Account 1 keeps its Endpoint connections open while account 2 works.
+    steps.open_service(provider, service_id)
+    provider.get_by_role("tab", name="Endpoint connections").click()
+    expect(provider.get_by_role("heading", name="Endpoint connections (0)")).to_be_visible()
+
     # Step 2.8–2.10: now verified; the endpoint in all three default subnets, pending acceptance.
     assert steps.verify_service(consumer, service_name) is True
     shot(consumer, "vpc-verify-service-verified")
@@ -145,9 +150,7 @@ def test_the_seed_privatelink_steps_in_the_console(console_server, pages, provid
     expect(consumer_details).to_contain_text("Pending acceptance")
     shot(consumer, "vpc-endpoint-pending-acceptance")
 
-    # Step 2.11: account 1 sees the request live and accepts it (typed "accept").
-    steps.open_service(provider, service_id)
-    provider.get_by_role("tab", name="Endpoint connections").click()
+    # Step 2.11: account 1's open tab shows the request without a reload; it accepts (typed "accept").
     row = provider.get_by_role("table", name="Endpoint connections").get_by_role("row").filter(has_text=endpoint_id)
     expect(row).to_contain_text("Pending acceptance")
     expect(row).to_contain_text(ACCOUNT_2)
@@ -204,6 +207,13 @@ def test_reject_a_connection_and_a_malformed_principal(console_server, pages, pr
     expect(banner).to_contain_text("arn:aws:iam::2222:root")
     shot(provider, "vpc-allow-principals-error")
     assert ec2_1.describe_vpc_endpoint_service_permissions(ServiceId=service_id)["AllowedPrincipals"] == []
+
+    # A connection notification made in the console is what boto3 describes.
+    topic = f"arn:aws:sns:ap-south-1:{ACCOUNT_1}:endpoint-events"
+    steps.create_notification(provider, service_id, topic)
+    [note] = ec2_1.describe_vpc_endpoint_connection_notifications()["ConnectionNotificationSet"]
+    assert (note["ServiceId"], note["ConnectionNotificationArn"]) == (service_id, topic)
+    assert sorted(note["ConnectionEvents"]) == ["Accept", "Connect", "Delete", "Reject"]
 
     # An endpoint made by boto3 appears in the provider's connections; the console rejects it.
     ec2_1.modify_vpc_endpoint_service_permissions(ServiceId=service_id, AddAllowedPrincipals=[CONSUMER_ROOT])

@@ -89,6 +89,17 @@ def remove_principal(page: Page, service_id: str, arn: str) -> None:
     expect(panel.get_by_role("table", name="Allow principals")).not_to_contain_text(arn)
 
 
+def create_notification(page: Page, service_id: str, topic_arn: str) -> None:
+    """Endpoint service > Notifications > Create notification for every event; it is then listed."""
+    open_service(page, service_id)
+    page.get_by_role("tab", name="Notifications").click()
+    panel = page.get_by_role("tabpanel")
+    panel.get_by_role("button", name="Create notification").click()
+    panel.get_by_label("SNS topic ARN").fill(topic_arn)
+    panel.get_by_role("region", name="Create notification").get_by_role("button", name="Create notification").click()
+    expect(page.get_by_role("table", name="Notifications")).to_contain_text(topic_arn)
+
+
 # Step 2.2–2.9: the consumer's endpoint ---------------------------------------------------
 
 def start_endpoint(page: Page, service_name: str, name: str = "") -> bool:

@@ -221,7 +221,7 @@ page(`${LIST}/:id`, async (root, {id}) => {
     {title: "Load balancers", render: async (panel) => { loadBalancersTab(panel, svc, lbs, labels); }},
     {title: "Allow principals", render: (panel) => principalsTab(panel, id)},
     {title: "Endpoint connections", render: (panel) => connectionsTab(panel, id)},
-    {title: "Notifications", render: (panel) => notificationsTab(panel, {Name: "service-id", Values: [id]})},
+    {title: "Notifications", render: (panel) => notificationsTab(panel, {ServiceId: id})},
     {title: "Tags", render: async (panel) => { panel.append(tagsTable(svc.Tags)); }},
   ]);
   root.append(
@@ -289,12 +289,12 @@ async function connectionsTab(panel, id) {
   let picked = "";
   const holder = el("div", {});
   const heading = el("div", {});
+  const actions = actionsMenu("Actions", [
+    {label: "Accept endpoint connection request", onclick: () => decide("accept"), disabled: () => !picked},
+    {label: "Reject endpoint connection request", onclick: () => decide("reject"), disabled: () => !picked},
+  ]);
   const draw = (connections) => {
-    heading.replaceChildren(subheader("Endpoint connections", connections.length,
-      actionsMenu("Actions", [
-        {label: "Accept endpoint connection request", onclick: () => decide("accept"), disabled: () => !picked},
-        {label: "Reject endpoint connection request", onclick: () => decide("reject"), disabled: () => !picked},
-      ])));
+    renderIfChanged(heading, connections.length, (n) => subheader("Endpoint connections", n, actions));
     renderIfChanged(holder, connections, (items) => {
       const t = table("Endpoint connections", [
         {title: "Endpoint ID", value: (c) => c.VpcEndpointId},

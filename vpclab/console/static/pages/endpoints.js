@@ -125,12 +125,17 @@ page(`${LIST}/create`, async (root) => {
         nameTag(s.Tags) ? `${s.SubnetId} (${nameTag(s.Tags)})` : s.SubnetId]));
       box.input.disabled = !usable;
       select.input.disabled = !usable;
-      if (usable) { box.input.checked = true; zonePicks.push({zone: z, box: box.input, select: select.input}); }
+      if (usable) {
+        zonePicks.push({zone: z, box: box.input, select: select.input});
+        box.input.addEventListener("change", () => { count.textContent = countText(); });
+      }
       const note = usable ? null : el("p", {class: "hint"},
         offered.has(z.ZoneId) ? "No subnet of this VPC is in this zone." : "The service is not available in this Availability Zone.");
       return [box.row, el("div", {}, select.row, note)];
     });
-    subnetHolder.replaceChildren(el("h3", {}, `Subnets (${zonePicks.length}/${labels.zones.length})`),
+    const countText = () => `Subnets (${zonePicks.filter((p) => p.box.checked).length}/${zonePicks.length})`;
+    const count = el("h3", {}, countText());
+    subnetHolder.replaceChildren(count,
       el("p", {class: "hint"}, "Select one subnet in each Availability Zone the service is in."),
       el("div", {class: "zones"}, ...rows));
   }
@@ -264,7 +269,7 @@ page(`${LIST}/:id`, async (root, {id}) => {
           {title: "Group name", value: (g) => g.GroupName || "–"},
         ], ep.Groups || [], {empty: "No security groups"}));
       }},
-      {title: "Notifications", render: (panel) => notificationsTab(panel, {Name: "vpc-endpoint-id", Values: [id]})},
+      {title: "Notifications", render: (panel) => notificationsTab(panel, {VpcEndpointId: id})},
       {title: "Tags", render: async (panel) => { panel.append(tagsTable(ep.Tags)); }},
     ]));
   showFlash(showSuccess);

@@ -3,7 +3,8 @@
 "use strict";
 
 import {
-  aws, awsAll, details, el, header, link, nameTag, page, stateBadge, subheader, table, tabs, tagsTable,
+  attempt, aws, awsAll, button, details, el, field, header, link, nameTag, page, showSuccess, stateBadge, subheader,
+  table, tabs, tagsTable,
 } from "../lib.js";
 
 // What the VPC pages share (vpcs, endpoint_services and endpoints import it from here):
@@ -132,11 +133,35 @@ export function endpointStateBadge(state) {
   return badge;
 }
 
-/** The Notifications tab, for a service (provider) or an endpoint (consumer). */
-export async function notificationsTab(panel, filter) {
+/**
+ * The Notifications tab of a service (provider) or an endpoint (consumer): its connection
+ * notifications, and "Create notification" (an SNS topic ARN and the events it hears of).
+ * owner: {ServiceId} or {VpcEndpointId}, as CreateVpcEndpointConnectionNotification takes it.
+ */
+export async function notificationsTab(panel, owner) {
+  const filter = owner.ServiceId ? {Name: "service-id", Values: [owner.ServiceId]}
+    : {Name: "vpc-endpoint-id", Values: [owner.VpcEndpointId]};
   const items = await awsAll("ec2", "DescribeVpcEndpointConnectionNotifications", {Filters: [filter]},
     "ConnectionNotificationSet");
-  panel.append(subheader("Notifications", items.length),
+  const topic = field("SNS topic ARN", {placeholder: "arn:aws:sns:region:account:topic"});
+  const events = ["Connect", "Accept", "Reject", "Delete"].map((e) => [e, field(e, {type: "checkbox", checked: true})]);
+  const form = el("section", {class: "panel", "aria-label": "Create notification", hidden: true},
+    el("h3", {}, "Create notification"), topic.row,
+    el("fieldset", {class: "field"}, el("legend", {}, "Events"), ...events.map(([, f]) => f.row)),
+    el("div", {class: "form-actions"}, button("Cancel", () => { form.hidden = true; }),
+      button("Create notification", () => create(), {primary: true})));
+  async function create() {
+    const params = Object.assign({ConnectionNotificationArn: topic.input.value.trim(),
+      ConnectionEvents: events.filter(([, f]) => f.input.checked).map(([e]) => e)}, owner);
+    const out = await attempt(() => aws("ec2", "CreateVpcEndpointConnectionNotification", params));
+    if (!out) { return; }
+    showSuccess(`Successfully created notification ${out.ConnectionNotification.ConnectionNotificationId}.`);
+    panel.replaceChildren();
+    await notificationsTab(panel, owner);
+  }
+  panel.append(
+    subheader("Notifications", items.length, button("Create notification", () => { form.hidden = false; topic.input.focus(); })),
+    form,
     table("Notifications", [
       {title: "Notification ID", value: (n) => n.ConnectionNotificationId},
       {title: "SNS topic ARN", value: (n) => n.ConnectionNotificationArn},
