@@ -155,9 +155,12 @@ def test_the_seed_privatelink_steps_in_the_console(console_server, pages, provid
     expect(row).to_contain_text("Pending acceptance")
     expect(row).to_contain_text(ACCOUNT_2)
     shot(provider, "vpc-endpoint-connections")
+    consumer.evaluate("() => { window.notReloaded = true; }")
     steps.accept_connection(provider, service_id, endpoint_id)
 
     # Step 2.12: account 2's open details page moves to Available by itself.
+    expect(consumer_details).to_contain_text("Available", timeout=steps.LIVE_MS)
+    assert consumer.evaluate("() => window.notReloaded") is True
     dns_names = steps.wait_endpoint_available(consumer, endpoint_id)
     [ep] = ec2_2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
     assert ep["State"] == "available"
@@ -171,15 +174,23 @@ def test_the_seed_privatelink_steps_in_the_console(console_server, pages, provid
         expect(erow).to_contain_text(eni["SubnetId"])
     shot(consumer, "vpc-endpoint-available")
 
-    # Each account sees only its own endpoints.
+    # Each account sees only its own endpoints (account 1's own, made by boto3, included).
+    vpc_1 = ec2_1.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    own = ec2_1.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc_1, ServiceName=service_name,
+                                    SubnetIds=[default_subnets(ec2_1)[0]["SubnetId"]])["VpcEndpoint"]["VpcEndpointId"]
     steps.open_nav(provider, "Endpoints")
-    expect(provider.get_by_role("heading", name="Endpoints (0)")).to_be_visible()
+    expect(provider.get_by_role("heading", name="Endpoints (1)")).to_be_visible()
+    expect(provider.get_by_role("table", name="Endpoints")).to_contain_text(own)
     expect(provider.get_by_role("table", name="Endpoints")).not_to_contain_text(endpoint_id)
     steps.open_nav(consumer, "Endpoints")
+    expect(consumer.get_by_role("heading", name="Endpoints (1)")).to_be_visible()
     expect(consumer.get_by_role("table", name="Endpoints").get_by_role("row").filter(
         has_text=endpoint_id)).to_contain_text("Available")
+    expect(consumer.get_by_role("table", name="Endpoints")).not_to_contain_text(own)
+    shot(consumer, "vpc-endpoints")
     steps.open_nav(consumer, "Endpoint services")
     expect(consumer.get_by_role("table", name="Endpoint services")).not_to_contain_text(service_id)
+    ec2_1.delete_vpc_endpoints(VpcEndpointIds=[own])
 
     # Step 3.1–3.2: the endpoint, then the service.
     steps.delete_endpoint(consumer, endpoint_id)
