@@ -247,21 +247,40 @@ def test_reject_a_connection_and_a_malformed_principal(console_server, pages, pr
     steps.delete_endpoint_service(provider, service_id)
 
 
-def test_delete_a_service_with_a_live_connection_is_aws_error(console_server, pages, provider_nlb):
+def test_private_dns_security_group_and_a_service_with_a_live_connection(console_server, pages, provider_nlb):
     from playwright.sync_api import expect
 
     from tests.helpers import console_vpc as steps
+    from tests.helpers.elbv2 import security_group
 
+    ec2_1 = console_server.client("ec2", ACCOUNT_1)
     ec2_2 = console_server.client("ec2", ACCOUNT_2)
     provider = pages(ACCOUNT_1)
     service_id, service_name = steps.create_endpoint_service(provider, "busy", provider_nlb["LoadBalancerName"],
-                                                             acceptance=False)
-    assert console_server.client("ec2", ACCOUNT_1).describe_vpc_endpoint_service_configurations(
-        ServiceIds=[service_id])["ServiceConfigurations"][0]["AcceptanceRequired"] is False
+                                                             acceptance=False, private_dns_name="demo.example.com")
+    [svc] = ec2_1.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])["ServiceConfigurations"]
+    assert svc["AcceptanceRequired"] is False
+    assert svc["PrivateDnsName"] == "demo.example.com"
+    details = provider.get_by_role("region", name="Details")
+    expect(details).to_contain_text("pendingVerification")
+    expect(details).to_contain_text(svc["PrivateDnsNameConfiguration"]["Value"])
+    steps.verify_domain(provider, service_id)
+    assert ec2_1.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])[
+        "ServiceConfigurations"][0]["PrivateDnsNameConfiguration"]["State"] == "verified"
     steps.allow_principal(provider, service_id, CONSUMER_ROOT)
+
+    group_id = security_group(ec2_2)
+    group_name = ec2_2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["GroupName"]
     consumer = pages(ACCOUNT_2)
-    endpoint_id = steps.create_endpoint(consumer, "no-acceptance", service_name)
-    steps.wait_endpoint_available(consumer, endpoint_id)
+    endpoint_id = steps.create_endpoint(consumer, "no-acceptance", service_name, security_group=group_name)
+    dns_names = steps.wait_endpoint_available(consumer, endpoint_id)
+    [ep] = ec2_2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+    assert ep["PrivateDnsEnabled"] is True
+    assert "demo.example.com" in dns_names
+    assert [g["GroupId"] for g in ep["Groups"]] == [group_id]
+    expect(consumer.get_by_role("region", name="Details")).to_contain_text("Yes")  # Private DNS names enabled
+    consumer.get_by_role("tab", name="Security Groups").click()
+    expect(consumer.get_by_role("table", name="Security Groups")).to_contain_text(group_id)
 
     steps.open_service(provider, service_id)
     provider.get_by_role("button", name="Actions").click()

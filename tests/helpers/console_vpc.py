@@ -44,7 +44,8 @@ def open_endpoint(page: Page, endpoint_id: str) -> None:
 
 # Step 1.14–1.18: the provider's endpoint service -----------------------------------------
 
-def create_endpoint_service(page: Page, name: str, nlb_name: str, acceptance: bool = True) -> tuple[str, str]:
+def create_endpoint_service(page: Page, name: str, nlb_name: str, acceptance: bool = True,
+                            private_dns_name: str | None = None) -> tuple[str, str]:
     """VPC > Endpoint services > Create endpoint service with the NLB; (service id, service name)."""
     open_nav(page, "Endpoint services")
     page.get_by_role("button", name="Create endpoint service").click()
@@ -53,12 +54,23 @@ def create_endpoint_service(page: Page, name: str, nlb_name: str, acceptance: bo
     page.get_by_role("table", name="Available load balancers").get_by_role(
         "checkbox", name=nlb_name, exact=True).check()
     page.get_by_label("Acceptance required").set_checked(acceptance)
+    if private_dns_name:
+        page.get_by_label("Associate a private DNS name with the service").check()
+        page.get_by_label("Private DNS name", exact=True).fill(private_dns_name)
     page.get_by_role("button", name="Create", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Successfully created endpoint service")
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_contain_text(f"/ {name}")
     service_id = heading.inner_text().split(" / ")[0].strip()
     return service_id, detail(page, "Service name")
+
+
+def verify_domain(page: Page, service_id: str) -> None:
+    """Actions > Verify domain ownership for private DNS name; the status becomes verified."""
+    open_service(page, service_id)
+    page.get_by_role("button", name="Actions").click()
+    page.get_by_role("menuitem", name="Verify domain ownership for private DNS name").click()
+    expect(page.get_by_role("region", name="Details")).to_contain_text("verified", timeout=LIVE_MS)
 
 
 # Step 2.6–2.7: allow the consumer -------------------------------------------------------
@@ -133,6 +145,9 @@ def create_endpoint(page: Page, name: str, service_name: str, security_group: st
             zones.nth(i).check()
     if security_group:
         network.get_by_role("checkbox", name=security_group).check()
+    dns = network.get_by_label("Enable DNS name")
+    if dns.count():
+        dns.check()
     page.get_by_role("button", name="Create endpoint").click()
     expect(page.get_by_role("status")).to_contain_text("Successfully created VPC endpoint")
     heading = page.get_by_role("heading", level=1)

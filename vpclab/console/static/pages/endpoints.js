@@ -160,8 +160,10 @@ page(`${LIST}/create`, async (root) => {
       dnsHolder.replaceChildren();
       return;
     }
-    enableDns = field("Enable DNS name", {type: "checkbox", checked: true,
-      hint: `Resolve ${service.PrivateDnsName} to the endpoint's addresses inside the VPC.`});
+    const verified = service.PrivateDnsNameVerificationState === "verified";
+    enableDns = field("Enable DNS name", {type: "checkbox", checked: verified,
+      hint: verified ? `Resolve ${service.PrivateDnsName} to the endpoint's addresses inside the VPC.`
+        : `The service's private DNS name ${service.PrivateDnsName} is not verified yet.`});
     dnsHolder.replaceChildren(el("h3", {}, "Additional settings"), enableDns.row);
   }
   vpc.input.addEventListener("change", () => attempt(async () => { await drawSubnets(); await drawGroups(); }));
