@@ -21,7 +21,7 @@ async function describeEndpoint(id) {
 const COLUMNS = [
   {title: "Name", value: (e) => nameTag(e.Tags) || "–"},
   {title: "VPC endpoint ID", value: (e) => link(`${LIST}/${e.VpcEndpointId}`, e.VpcEndpointId)},
-  {title: "VPC ID", value: (e) => e.VpcId},
+  {title: "VPC ID", value: (e) => link(`#/vpc/vpcs/${e.VpcId}`, e.VpcId)},
   {title: "Service name", value: (e) => e.ServiceName},
   {title: "Endpoint type", value: (e) => e.VpcEndpointType},
   {title: "Status", value: (e) => endpointStateBadge(e.State)},
