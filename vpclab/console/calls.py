@@ -40,8 +40,9 @@ class ConsoleCalls:
         self._session = botocore.session.get_session()
         self._models = {name: self._session.get_service_model(name) for name in SERVICES}
         self._serializers = {name: botocore.serialize.create_serializer(m.protocol) for name, m in self._models.items()}
-        self._parsers = {name: botocore.parsers.PROTOCOL_PARSERS[m.protocol](timestamp_parser=parse_timestamp)
-                         for name, m in self._models.items()}
+        factory = botocore.parsers.ResponseParserFactory()
+        factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+        self._parsers = {name: factory.create_parser(m.protocol) for name, m in self._models.items()}
 
     def call(self, account: str, region: str, service: str, operation: str, params: dict[str, Any]) -> CallResult:
         model = self._models[service]  # the caller checked `service` is one of SERVICES
