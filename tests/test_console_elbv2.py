@@ -11,7 +11,7 @@ from tests.helpers import console_elbv2 as steps
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
 from tests.helpers.console import needs_chromium, shot, sign_in
 from tests.helpers.elbv2 import default_subnets, security_group
-from tests.helpers.instances import launch, wait_state
+from tests.helpers.instances import launch, vexec, wait_state
 
 pytestmark = needs_chromium
 
@@ -191,31 +191,61 @@ def test_boto3_resources_show_in_their_account_only(browser, console_server):
 
 
 def test_target_becomes_healthy_live(browser, fast_dataplane_server):
-    """Data plane: nginx in a boto3-launched instance; the Targets tab shows initial, then
-    healthy, without a reload; the NLB made in the console goes Provisioning -> Active."""
+    """Data plane: a boto3-launched instance whose nginx starts only once the console shows
+    the target initial (its failed checks stay under the Unhealthy threshold of 10); the
+    Targets tab then shows it healthy without a reload. The NLB is made in the console."""
     from playwright.sync_api import expect
 
-    from tests.helpers.instances import NGINX
-
     srv = fast_dataplane_server
-    ec2 = srv.client("ec2", ACCOUNT_1)
+    ec2, elb = srv.client("ec2", ACCOUNT_1), srv.client("elbv2", ACCOUNT_1)
     group = ec2.describe_security_groups(GroupIds=[security_group(ec2)])["SecurityGroups"][0]
-    iid = launch(ec2, "demo-server-instance", user_data=NGINX, SecurityGroupIds=[group["GroupId"]])["InstanceId"]
+    iid = launch(ec2, "demo-server-instance", user_data=None, SecurityGroupIds=[group["GroupId"]])["InstanceId"]
     wait_state(ec2, iid, "running", timeout=60)
     page = browser.new_page()
     try:
         sign_in(page, srv, ACCOUNT_1)
-        steps.create_target_group(page, "demo-service-tg", ["demo-server-instance"])
+        steps.fill_target_group_details(page, "demo-service-tg", unhealthy_threshold=10)
+        steps.include_instances(page, ["demo-server-instance"])
+        page.get_by_role("button", name="Create target group").click()
+        expect(page.get_by_role("status")).to_contain_text("Successfully created target group")
         steps.create_nlb(page, "demo-service-nlb", "demo-service-tg", security_group=group["GroupName"])
         steps.wait_nlb_active(page, "demo-service-nlb")
         steps.open_target_group(page, "demo-service-tg")
         page.evaluate("() => { window.vpclabNoReload = true; }")
         cell = steps.target_health_cell(page, "demo-server-instance")
-        expect(cell).to_have_text(re.compile(r"^\W*(initial|healthy)$"))
+        expect(cell).to_have_text(re.compile(r"^\W*initial$"))
+        expect(page.get_by_role("table", name="Registered targets")).to_contain_text("Initial health checks in progress")
+        started = vexec(srv, iid, "nginx")
+        assert started.returncode == 0, started.stderr
         steps.wait_target_healthy(page, "demo-service-tg", "demo-server-instance")
         assert page.evaluate("() => window.vpclabNoReload") is True
+        tg = elb.describe_target_groups(Names=["demo-service-tg"])["TargetGroups"][0]
+        health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+        assert [h["TargetHealth"]["State"] for h in health] == ["healthy"]
         shot(page, "target-group-healthy")
         steps.delete_nlb(page, "demo-service-nlb")
         steps.delete_target_group(page, "demo-service-tg")
     finally:
         page.close()
+
+
+def test_security_tab_edit_and_tags(page, console_server):
+    ec2, elb = console_server.client("ec2", ACCOUNT_1), console_server.client("elbv2", ACCOUNT_1)
+    from playwright.sync_api import expect
+
+    first, second = security_group(ec2), security_group(ec2)
+    second_name = ec2.describe_security_groups(GroupIds=[second])["SecurityGroups"][0]["GroupName"]
+    arn = elb.create_load_balancer(Name="edit-nlb", Type="network", Subnets=[s["SubnetId"] for s in default_subnets(ec2)],
+                                   SecurityGroups=[first], Tags=[{"Key": "team", "Value": "platform"}]
+                                   )["LoadBalancers"][0]["LoadBalancerArn"]
+    steps.open_load_balancer(page, "edit-nlb")
+    page.get_by_role("tab", name="Tags").click()
+    expect(page.get_by_role("table", name="Tags").get_by_role("row").filter(has_text="team")).to_contain_text("platform")
+    page.get_by_role("tab", name="Security").click()
+    expect(page.get_by_role("table", name="Security groups")).to_contain_text(first)
+    page.get_by_role("button", name="Edit").click()
+    page.get_by_role("listbox", name="Security groups").select_option(label=second_name)
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status").filter(has_text="Successfully updated security groups")).to_be_visible()
+    expect(page.get_by_role("table", name="Security groups")).to_contain_text(second)
+    assert elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]["SecurityGroups"] == [second]

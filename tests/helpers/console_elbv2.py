@@ -34,14 +34,18 @@ def open_load_balancer(page, name: str) -> None:
     page.get_by_role("heading", name=name, exact=True).wait_for()
 
 
-def fill_target_group_details(page, name: str, port: int = 80) -> None:
-    """Step 1 of Create target group: Instances, the name, TCP : port, the default VPC."""
+def fill_target_group_details(page, name: str, port: int = 80, unhealthy_threshold: int | None = None) -> None:
+    """Step 1 of Create target group: Instances, the name, TCP : port, the default VPC
+    (and, when given, the Unhealthy threshold under Advanced health check settings)."""
     open_target_groups(page)
     page.get_by_role("button", name="Create target group").click()
     page.get_by_role("radio", name="Instances").check()
     page.get_by_label("Target group name").fill(name)
     page.get_by_label("Protocol", exact=True).select_option("TCP")
     page.get_by_label("Port", exact=True).fill(str(port))
+    if unhealthy_threshold is not None:
+        page.get_by_text("Advanced health check settings").click()
+        page.get_by_label("Unhealthy threshold").fill(str(unhealthy_threshold))
     page.get_by_role("button", name="Next").click()
     page.get_by_role("heading", name="Register targets").wait_for()
 

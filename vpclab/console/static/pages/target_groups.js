@@ -356,7 +356,7 @@ page("#/ec2/target-groups/:ref", async (root, {ref}) => {
     details("Details", [
       ["Target type", TARGET_TYPES[tg.TargetType] || tg.TargetType],
       ["Protocol : Port", `${tg.Protocol}: ${tg.Port}`],
-      ["IP address type", tg.IpAddressType || "ipv4"],
+      ["IP address type", {ipv4: "IPv4", ipv6: "IPv6"}[tg.IpAddressType || "ipv4"] || tg.IpAddressType],
       ["VPC", link(`#/vpc/vpcs/${tg.VpcId}`, tg.VpcId)],
       ["Load balancer", loadBalancerLinks(tg, names)],
       ["ARN", tg.TargetGroupArn],
