@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 
@@ -122,7 +123,9 @@ async def _connect(srv, *, protocols=None, origin="same", host=None, **query) ->
 
 
 def connect(srv, **kw) -> tuple[str, object]:
-    return asyncio.run(_connect(srv, **kw))
+    # On a thread of its own: the module's browser (playwright) holds this thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _connect(srv, **kw)).result()
 
 
 def test_forged_upgrades_are_refused_before_anything_is_spawned(dataplane_server):

@@ -9,7 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-#: Reads the terminal's whole buffer (scrollback too), wrapped rows joined back into lines.
+#: Reads the terminal's whole buffer (scrollback too), wrapped rows joined back into lines,
+#: trailing blanks trimmed (the empty rows below the cursor are not text yet).
 BUFFER_TEXT = """(box) => {
   const b = box.vpclabTerminal.buffer.active;
   const lines = [];
@@ -18,7 +19,7 @@ BUFFER_TEXT = """(box) => {
     const text = line.translateToString(true);
     if (line.isWrapped && lines.length) { lines[lines.length - 1] += text; } else { lines.push(text); }
   }
-  return lines.join("\\n");
+  return lines.join("\\n").trimEnd();
 }"""
 
 
@@ -52,7 +53,7 @@ def open_terminal(page, instance_name_or_id: str, timeout: float = 20.0) -> str:
     expect(page.get_by_label("Connect using EC2 Instance Connect", exact=True)).to_be_checked()
     page.get_by_role("button", name="Connect", exact=True).click()
     expect(terminal(page)).to_be_visible()
-    wait_for_text(page, "]$ ", timeout)
+    wait_for_text(page, "]$", timeout)
     return instance_id
 
 

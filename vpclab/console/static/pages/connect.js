@@ -102,23 +102,23 @@ async function loadXterm() {
 }
 
 /**
- * Run `fn` while every <style> element made gets its text through a constructed
+ * Run `fn` while every <style> asked for is a stand-in whose text goes into a constructed
  * stylesheet (document.adoptedStyleSheets): xterm.js's DOM renderer writes its sizes and
  * colours into <style> elements, which the console's Content-Security-Policy (no inline
- * styles) would block. The policy stays as strict as it is; only what xterm makes while
- * it opens and resizes is adopted.
+ * styles) blocks. The policy stays as strict as it is; only what xterm makes while it
+ * opens and resizes is adopted. The stand-in is an inert <template> (never rendered), so
+ * the policy has nothing to refuse.
  */
 function withAdoptedStyles(fn) {
   const create = document.createElement;
   document.createElement = function (tag, options) {
-    const node = create.call(document, tag, options);
-    if (String(tag).toLowerCase() === "style") { adopt(node); }
-    return node;
+    if (String(tag).toLowerCase() === "style") { return adoptedStyle(create.call(document, "template")); }
+    return create.call(document, tag, options);
   };
   try { return fn(); } finally { document.createElement = create; }
 }
 
-function adopt(node) {
+function adoptedStyle(node) {
   const sheet = new CSSStyleSheet();
   let text = "";
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
@@ -131,6 +131,7 @@ function adopt(node) {
     document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
     remove();
   };
+  return node;
 }
 
 function terminalUrl(inst, term) {
@@ -156,7 +157,7 @@ async function openTerminal(root, inst) {
     status);
 
   const term = new Terminal({cursorBlink: true, fontFamily: "monospace", fontSize: 14, scrollback: 5000,
-    theme: {background: "#16191f", foreground: "#ffffff"}});
+    theme: {background: "#000000", foreground: "#ffffff"}});
   const fit = new FitAddon();
   term.loadAddon(fit);
   withAdoptedStyles(() => { term.open(box); fit.fit(); });
