@@ -80,6 +80,7 @@ def test_connect_opens_a_shell_in_the_instance(browser, dataplane_server):
 
 
 def test_exiting_the_shell_closes_the_terminal(browser, dataplane_server):
+    """Also with a job left running in the background that holds the pty open."""
     from playwright.sync_api import expect
 
     srv = dataplane_server
@@ -90,7 +91,7 @@ def test_exiting_the_shell_closes_the_terminal(browser, dataplane_server):
     sign_in(page, srv, ACCOUNT_1)
     open_terminal(page, box)
     terminal(page).click()
-    page.keyboard.type("exit 3")
+    page.keyboard.type("sleep 300 & exit 3")
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text("The session ended (exit code 3).")
     wait_for(lambda: not shells(srv), timeout=10, what="no shell left")
@@ -99,11 +100,12 @@ def test_exiting_the_shell_closes_the_terminal(browser, dataplane_server):
 
 # ---- attacks: a plain WebSocket client -------------------------------------------------------
 
-async def _connect(srv, *, protocols=None, origin="same", host=None, **query) -> tuple[str, object]:
+async def _connect(srv, *, protocols=None, origin="same", host=None, headers=None,
+                   **query) -> tuple[str, object]:
     """("refused", HTTP status) when the upgrade is refused; ("error", {Code, Message}) when
     the socket opened and the server refused the connection on it; ("open", first bytes)."""
     host = host or f"127.0.0.1:{srv.port}"
-    headers = {"Host": host}
+    headers = {"Host": host, **(headers or {})}
     origin = f"http://{host}" if origin == "same" else origin
     params = {"account": ACCOUNT_1, "region": REGION, "cols": "80", "rows": "24", **query}
     async with aiohttp.ClientSession() as session:
@@ -138,16 +140,17 @@ def test_forged_upgrades_are_refused_before_anything_is_spawned(dataplane_server
     other_port = srv.port + 1 if srv.port < 65535 else srv.port - 1
 
     forged = {
-        "no token": dict(protocols=("vpclab-console",)),
-        "no subprotocol": dict(protocols=()),
-        "the token alone": dict(protocols=(token,)),
-        "a wrong token": dict(protocols=("vpclab-console", "x" + token[1:])),
-        "a non-ASCII token": dict(protocols=("vpclab-console", "é" * 10)),
-        "a foreign Origin": dict(protocols=good, origin="http://evil.example"),
-        "another port's Origin": dict(protocols=good, origin=f"http://127.0.0.1:{other_port}"),
-        "https Origin": dict(protocols=good, origin=f"https://127.0.0.1:{srv.port}"),
-        "no Origin": dict(protocols=good, origin=None),
-        "a rebound Host": dict(protocols=good, host=f"evil.example:{srv.port}"),
+        "no token": {"protocols": ("vpclab-console",)},
+        "no subprotocol": {"protocols": ()},
+        "the token alone": {"protocols": (token,)},
+        "a wrong token": {"protocols": ("vpclab-console", token[:-1] + ("A" if token[-1] != "A" else "B"))},
+        "a non-ASCII token": {"protocols": ("vpclab-console", "é" * 10)},
+        "a foreign Origin": {"protocols": good, "origin": "http://evil.example"},
+        "another port's Origin": {"protocols": good, "origin": f"http://127.0.0.1:{other_port}"},
+        "https Origin": {"protocols": good, "origin": f"https://127.0.0.1:{srv.port}"},
+        "no Origin": {"protocols": good, "origin": None},
+        "a rebound Host": {"protocols": good, "host": f"evil.example:{srv.port}"},
+        "a cross-site fetch": {"protocols": good, "headers": {"Sec-Fetch-Site": "cross-site"}},
     }
     for what, kw in forged.items():
         assert connect(srv, instance=box, **kw) == ("refused", 403), what

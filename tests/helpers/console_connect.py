@@ -22,6 +22,8 @@ BUFFER_TEXT = """(box) => {
   return lines.join("\\n").trimEnd();
 }"""
 
+INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
+
 
 def terminal(page):
     """The terminal region of the page, as a person (and a screen reader) finds it."""
@@ -32,11 +34,11 @@ def open_connect_page(page, instance_name_or_id: str) -> str:
     """EC2 > Instances > the instance > Connect: the Connect to instance page; returns its id."""
     from playwright.sync_api import expect
 
-    page.get_by_role("link", name="Instances", exact=True).first.click()
-    table = page.get_by_role("table", name="Instances")
-    row = table.get_by_role("row").filter(has_text=instance_name_or_id)
-    expect(row).to_have_count(1)
-    instance_id = re.search(r"i-[0-9a-f]{8,17}", row.inner_text()).group(0)
+    if not page.url.endswith("#/ec2/instances"):
+        page.get_by_role("navigation", name="Services").get_by_role("link", name="Instances", exact=True).click()
+    row = page.get_by_role("table", name="Instances").get_by_role("row").filter(has_text=instance_name_or_id)
+    expect(row.first).to_contain_text(INSTANCE_ID)
+    instance_id = INSTANCE_ID.search(row.first.inner_text()).group(0)
     # The instances list's own Connect button is another page's; the Connect page is its route.
     page.goto(page.url.split("#")[0] + f"#/ec2/instances/{instance_id}/connect")
     expect(page.get_by_role("heading", name="Connect to instance")).to_be_visible()

@@ -37,6 +37,7 @@ import struct
 import subprocess
 import sys
 import termios
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ NOT_RUNNING = ("Unable to connect because the instance is not in a valid state. 
                "and try to connect again.")
 #: Seconds between the hang-up (SIGHUP) and SIGKILL when the page goes away.
 HANGUP_GRACE = 1.0
+#: Seconds the shell's last output may take to reach the page once it exited.
+DRAIN = 0.5
 #: The largest message the page may send (a paste), in bytes.
 MAX_MESSAGE = 1 << 20
 #: The largest window the page may ask for.
@@ -154,6 +157,21 @@ def set_size(fd: int, cols: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
+async def _ready(fd: int, watch: Callable[..., Any], unwatch: Callable[[int], Any]) -> None:
+    """Until `fd` is ready (`watch`/`unwatch`: the loop's add_reader/remove_reader or
+    add_writer/remove_writer)."""
+    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+    watch(fd, wake)
+    try:
+        await ready
+    finally:
+        unwatch(fd)
+
+
 class Shell:
     """`vpclab ssh` on a pty: spawned, read, written, resized and hung up."""
 
@@ -177,30 +195,17 @@ class Shell:
             try:
                 return os.read(self.master, 65536)
             except BlockingIOError:
-                pass
+                await _ready(self.master, loop.add_reader, loop.remove_reader)
             except OSError:  # EIO: the other side is closed
                 return b""
-            ready = loop.create_future()
-            loop.add_reader(self.master, lambda: ready.done() or ready.set_result(None))
-            try:
-                await ready
-            finally:
-                loop.remove_reader(self.master)
 
     async def write(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
         while data:
             try:
                 data = data[os.write(self.master, data):]
-                continue
             except BlockingIOError:
-                pass
-            ready = loop.create_future()
-            loop.add_writer(self.master, lambda: ready.done() or ready.set_result(None))
-            try:
-                await ready
-            finally:
-                loop.remove_writer(self.master)
+                await _ready(self.master, loop.add_writer, loop.remove_writer)
 
     def resize(self, cols: int, rows: int) -> None:
         set_size(self.master, cols, rows)
@@ -218,7 +223,7 @@ class Shell:
             os.close(self.master)
         try:
             await asyncio.wait_for(self.wait(), HANGUP_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._signal(signal.SIGKILL)
             await self.wait()
 
@@ -258,18 +263,23 @@ async def _to_page(ws: web.WebSocketResponse, shell: Shell) -> None:
 
 
 async def run(ws: web.WebSocketResponse, shell: Shell) -> None:
-    """Copy both ways until the shell ends (then say its exit code) or the page goes."""
+    """Copy both ways until the shell exits (then say its exit code) or the page goes.
+
+    The exit counts, not the end of the pty's output: a job left in the background may
+    hold the pty open, and the hang-up that follows ends it as a closed ssh session does."""
     reader = asyncio.ensure_future(_from_page(ws, shell))
     writer = asyncio.ensure_future(_to_page(ws, shell))
+    exited = asyncio.ensure_future(shell.wait())
     try:
-        await asyncio.wait([reader, writer], return_when=asyncio.FIRST_COMPLETED)
-        if writer.done() and not ws.closed:
-            code = await shell.wait()
-            await ws.send_str(json.dumps({"exit": code}))
+        await asyncio.wait([reader, exited], return_when=asyncio.FIRST_COMPLETED)
+        if exited.done():
+            await asyncio.wait([writer], timeout=DRAIN)  # what the shell wrote last
+            if not ws.closed:
+                await ws.send_str(json.dumps({"exit": exited.result()}))
     finally:
-        for task in (reader, writer):
+        for task in (reader, writer, exited):
             task.cancel()
-        await asyncio.gather(reader, writer, return_exceptions=True)  # a page gone mid-send
+        await asyncio.gather(reader, writer, exited, return_exceptions=True)  # a page gone mid-send
         await shell.hang_up()
         await ws.close()
 
