@@ -19,9 +19,11 @@ from tests.helpers.console_connect import (
     open_terminal,
     run_in_terminal,
     shells,
+    start_nginx,
     terminal,
 )
 from tests.helpers.instances import curl_ok, launch, vexec, wait_state
+from tests.helpers.server import ServerProcess, free_port
 from tests.helpers.waiting import wait_for
 
 pytestmark = needs_chromium
@@ -39,14 +41,16 @@ def _command_output(text: str, command: str) -> str:
 def test_connect_opens_a_shell_in_the_instance(browser, dataplane_server):
     srv = dataplane_server
     ec2 = srv.client("ec2", ACCOUNT_1)
-    web = launch(ec2, "demo-web")["InstanceId"]  # nginx from user data
+    web = launch(ec2, "demo-web", user_data=None)["InstanceId"]
     box = launch(ec2, "demo-server-instance", user_data=None)["InstanceId"]
     web_ip = wait_state(ec2, web, "running")["PrivateIpAddress"]
     box_ip = wait_state(ec2, box, "running")["PrivateIpAddress"]
-    curl_ok(srv, web, "http://127.0.0.1/")  # nginx answers
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in(page, srv, ACCOUNT_1)
+    assert start_nginx(page, "demo-web") == web  # seed step 1.3, in the terminal
+    assert curl_ok(srv, box, f"http://{web_ip}/")  # nginx answers across the VPC
+
     assert open_terminal(page, "demo-server-instance") == box
     assert "hello-42" in run_in_terminal(page, "echo hello-$((6*7))", "hello-42")
     host = "ip-" + box_ip.replace(".", "-")
@@ -64,7 +68,7 @@ def test_connect_opens_a_shell_in_the_instance(browser, dataplane_server):
     size_agrees()
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    # Another instance of the VPC serves a page; curl in the terminal shows it.
+    # The other instance of the VPC serves a page; curl in the terminal shows it.
     out = run_in_terminal(page, f"curl -s http://{web_ip}/ | head -n 14", "Welcome to nginx!")
     assert "Welcome to nginx!" in out
     shot(page, "connect-terminal")
@@ -72,11 +76,13 @@ def test_connect_opens_a_shell_in_the_instance(browser, dataplane_server):
     out = run_in_terminal(page, "echo shell-pid=$$", "shell-pid=")
     shell_pid = int(re.search(r"shell-pid=(\d+)", out).group(1))
     assert vexec(srv, box, "test", "-e", f"/proc/{shell_pid}").returncode == 0
-    assert len(shells(srv)) == 1
+    # demo-web's session ended when its page was left: one shell is left, this one.
+    wait_for(lambda: len(shells(srv)) == 1, timeout=10, what="one shell")
     page.close()  # the page goes: its shell ends
     wait_for(lambda: not shells(srv), timeout=10, what="the shell's processes end")
     wait_for(lambda: vexec(srv, box, "test", "-e", f"/proc/{shell_pid}").returncode != 0, timeout=10,
              what=f"pid {shell_pid} in the instance ends")
+    assert "Welcome to nginx!" in curl_ok(srv, box, f"http://{web_ip}/")  # nginx outlives its session
 
 
 def test_exiting_the_shell_closes_the_terminal(browser, dataplane_server):
@@ -254,3 +260,15 @@ def test_the_connect_page_of_another_accounts_instance_is_aws_error(browser, con
     page.goto(srv.url + f"/console/#/ec2/instances/{box}/connect")
     expect(page.get_by_role("alert")).to_contain_text("InvalidInstanceID.NotFound")
     page.close()
+
+
+def test_a_strict_server_has_no_terminal(tmp_path):
+    """A strict-mode server serves no console (it signs in without keys), so no terminal either."""
+    srv = ServerProcess(tmp_path / "state", free_port(), env={"VPCLAB_STRICT_AUTH": "1"}).start()
+    try:
+        for origin in ("same", None):
+            kind, status = connect(srv, instance="i-0123456789abcdef0", origin=origin,
+                                   protocols=("vpclab-console", "any-token"))
+            assert kind == "refused" and status != 101
+    finally:
+        srv.stop()

@@ -86,6 +86,26 @@ def run_in_terminal(page, command: str, expect_text: str, timeout: float = 20.0)
     return text[before:]
 
 
+# ---- the seed's steps in the terminal ------------------------------------------------------
+
+def start_nginx(page, instance_name_or_id: str, timeout: float = 30.0) -> str:
+    """Step 1.3: connect to the instance and start nginx in it, then check it answers
+    there. (vpclab's instances run the host's programs, so nginx is installed already;
+    the shell is root's in fact, so no sudo.) Returns the instance id."""
+    instance_id = open_terminal(page, instance_name_or_id)
+    run_in_terminal(page, "systemctl start nginx && curl -s http://127.0.0.1/ | grep -o 'Welcome to nginx'",
+                    "\nWelcome to nginx", timeout)
+    return instance_id
+
+
+def curl_in_instance(page, instance_name_or_id: str, url: str, expect_text: str = "Welcome to nginx!",
+                     timeout: float = 30.0) -> str:
+    """Step 2.14 (and 1.4 from inside the VPC): connect to the instance and `curl` the
+    URL or DNS name; returns what the terminal showed from the command on."""
+    open_terminal(page, instance_name_or_id)
+    return run_in_terminal(page, f"curl -s {url}", expect_text, timeout)
+
+
 # ---- what the attack tests need ----------------------------------------------------------
 
 def console_token(srv) -> str:
