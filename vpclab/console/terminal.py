@@ -248,7 +248,7 @@ async def _from_page(ws: web.WebSocketResponse, shell: Shell) -> None:
         if not isinstance(body, dict):
             continue
         if isinstance(body.get("input"), str):
-            await shell.write(body["input"].encode())
+            await shell.write(body["input"].encode(errors="replace"))  # a lone surrogate is no byte
         size = body.get("resize")
         if isinstance(size, list) and len(size) == 2:
             try:
