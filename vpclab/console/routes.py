@@ -2,12 +2,14 @@
 
 `GET /console/` serves the page with this server's token in it; `/console/static/…` its
 assets (all served by vpclab: no CDN); `/console/api/…` the calls, each checked by
-`guard.refusal`. A browser's `GET /` (no signature, no query) is sent to the console.
+`guard.refusal`; `/console/api/terminal` the Connect page's WebSocket (`terminal.py`). A
+browser's `GET /` (no signature, no query) is sent to the console.
 """
 from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,9 +25,11 @@ from .calls import SERVICES, ConsoleCalls, to_json
 from .guard import new_token, refusal
 from .guide import Guide
 from .paths import PREFIX
+from .terminal import handler as terminal_handler
 
 #: The content type of an asset, by its suffix; files of other kinds under static/ are not served.
-CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
+CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
+                 ".png": "image/png"}
 #: What the page may load and where it may send: this server only, no frames of it elsewhere.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
@@ -130,6 +134,8 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
     app.router.add_get(PREFIX + "api/session", session)
     app.router.add_post(PREFIX + "api/call", call)
     app.router.add_post(PREFIX + "api/guide", lab_guide)
+    app.router.add_get(PREFIX + "api/terminal", terminal_handler(
+        calls, token, api_guard, Path(gateway.extras["state_dir"]), gateway.dataplane))
 
 
 def _is_account(value: Any) -> bool:
