@@ -104,8 +104,6 @@ def handshake_refusal(headers: dict[str, str], token: str, api_guard: RequestGua
     if PROTOCOL not in offered:
         return f"the console's terminal speaks the subprotocol {PROTOCOL!r}"
     given = next((p for p in offered if p != PROTOCOL), "")
-    if not given.isascii():
-        given = ""
     return refusal({**headers, TOKEN_HEADER.lower(): given, "content-type": "application/json"}, token, api_guard)
 
 
