@@ -77,6 +77,7 @@ def test_an_aws_error_comes_back_as_aws_gave_it(shared_server):
 @pytest.mark.parametrize("with_token,headers,why", [
     (False, {}, "token"),
     (False, {"X-Vpclab-Console-Token": "guessed"}, "token"),
+    (False, {"X-Vpclab-Console-Token": "t\u00f6k\u00e9n".encode("latin-1")}, "token"),  # not ASCII: a 403, not a 500
     (True, {"Origin": "http://evil.example"}, "evil.example"),
     (True, {"Origin": "http://127.0.0.1:8000"}, "127.0.0.1:8000"),  # another page on this machine
     (True, {"Sec-Fetch-Site": "cross-site"}, "cross-site"),

@@ -34,6 +34,8 @@ def refusal(headers: dict[str, str], token: str, api_guard: RequestGuard) -> str
         return "cross-site requests may not use the console"
     if headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
         return "the console's API takes application/json"
-    if not hmac.compare_digest(headers.get(TOKEN_HEADER.lower(), ""), token):
+    # As bytes: compare_digest refuses (TypeError) a str that is not ASCII.
+    sent = headers.get(TOKEN_HEADER.lower(), "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(sent, token.encode()):
         return "the console's token is missing or wrong: reload the console page"
     return None

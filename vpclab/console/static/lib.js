@@ -304,106 +304,101 @@ export function go(hash) {
   if (location.hash === hash) { window.dispatchEvent(new HashChangeEvent("hashchange")); } else { location.hash = hash; }
 }
 
-// ---- C3: menus, radio groups, tag editors, check lists --------------------------------
+// ---- helper C2 (target groups, load balancers): menus, radio groups, tag editors, live views ----
 
 /**
- * The console's "Actions" button: it opens a menu (role menu) of items (role menuitem).
- * items: [{label, onclick, disabled: bool | () => bool}]; `disabled` is asked each time the
- * menu opens (e.g. "nothing selected yet").
+ * The console's "Actions" dropdown: a button (aria-haspopup) opening a menu of menuitems.
+ * items: [{label, onclick, disabled?: () => bool}]; `disabled` is asked each time it opens
+ * (e.g. nothing selected yet).
  */
 export function actionsMenu(label, items) {
-  const menu = el("div", {role: "menu", "aria-label": label, class: "menu", hidden: true});
-  const opener = el("button", {type: "button", class: "menu-button", "aria-haspopup": "menu", "aria-expanded": "false"}, label);
-  const wrap = el("div", {class: "menu-wrap"}, opener, menu);
-  const outside = (ev) => { if (!wrap.contains(ev.target)) { close(); } };
-  function close() {
-    menu.hidden = true;
-    opener.setAttribute("aria-expanded", "false");
-    document.removeEventListener("click", outside);
-  }
-  opener.addEventListener("click", () => {
-    if (!menu.hidden) { close(); return; }
-    menu.replaceChildren(...items.map((item) => {
-      const off = typeof item.disabled === "function" ? item.disabled() : item.disabled;
-      return el("button", {type: "button", role: "menuitem", disabled: off || undefined,
-        onclick: () => { close(); item.onclick(); }}, item.label);
-    }));
-    menu.hidden = false;
-    opener.setAttribute("aria-expanded", "true");
-    document.addEventListener("click", outside);
+  const list = el("ul", {role: "menu", "aria-label": label, class: "menu", hidden: true});
+  const btn = el("button", {type: "button", "aria-haspopup": "menu", "aria-expanded": "false"},
+    label, el("span", {"aria-hidden": "true"}, " ▾"));
+  const close = () => { list.hidden = true; btn.setAttribute("aria-expanded", "false"); };
+  const entries = items.map((it) => {
+    const b = el("button", {type: "button", role: "menuitem"}, it.label);
+    b.addEventListener("click", () => { close(); it.onclick(); });
+    list.append(el("li", {role: "none"}, b));
+    return [b, it];
   });
-  return wrap;
+  btn.addEventListener("click", () => {
+    if (!list.hidden) { close(); return; }
+    for (const [b, it] of entries) { b.disabled = Boolean(it.disabled && it.disabled()); }
+    list.hidden = false;
+    btn.setAttribute("aria-expanded", "true");
+  });
+  return el("div", {class: "menu-wrap"}, btn, list);
 }
 
-let groupIds = 0;
+let radioGroups = 0;
 
 /**
- * A labelled group of radio buttons (a fieldset, as the console's tiles): options are
- * [value, text, hint?]; returns {row, value(), onChange(fn)}.
+ * A group of radio buttons under a legend (fieldset): options [[value, text, description?]].
+ * Returns {row, value(), inputs}; `onchange(value)` when the choice changes.
  */
-export function radioGroup(legend, options, value) {
-  const name = `g${++groupIds}`;
-  const inputs = [];
-  const row = el("fieldset", {class: "field radios"}, el("legend", {}, legend),
-    ...options.map(([v, text, hint]) => {
-      const id = `${name}-${inputs.length}`;
-      const input = el("input", {type: "radio", id, name, value: v});
-      if (v === value) { input.checked = true; }
-      inputs.push(input);
-      return el("div", {class: "radio"}, input, el("label", {for: id}, text),
-        hint ? el("p", {class: "hint"}, hint) : null);
-    }));
-  return {
-    row,
-    value: () => (inputs.find((i) => i.checked) || {}).value,
-    onChange: (fn) => inputs.forEach((i) => i.addEventListener("change", () => fn(i.value))),
-  };
+export function radioGroup(legend, options, value, onchange) {
+  const name = `r${++radioGroups}`;
+  const inputs = options.map(([v, text, description], i) => {
+    const id = `${name}-${i}`;
+    const input = el("input", {type: "radio", id, name, value: v});
+    input.checked = v === value;
+    if (onchange) { input.addEventListener("change", () => onchange(v)); }
+    return el("div", {class: "radio"}, input, el("label", {for: id}, text),
+      description ? el("p", {class: "hint"}, description) : null);
+  });
+  const row = el("fieldset", {class: "field radios"}, el("legend", {}, legend), ...inputs);
+  const value_ = () => { const c = row.querySelector("input:checked"); return c ? c.value : ""; };
+  return {row, value: value_, inputs: [...row.querySelectorAll("input")]};
 }
 
 /**
- * The console's Tags editor: Key / Value rows, "Add new tag", "Remove"; returns
- * {row, tags()} with tags as boto3 takes them ([{Key, Value}], empty keys left out).
+ * The console's "Tags - optional" editor: "Add new tag" adds a group (Tag 1, Tag 2 …)
+ * with Key and "Value - optional" and a Remove button. Returns {row, tags()} where
+ * tags() is [{Key, Value}] of the rows with a key.
  */
-export function tagEditor(initial = []) {
+export function tagEditor(title = "Tags - optional") {
   const rows = el("div", {class: "tag-rows"});
-  let n = 0;
-  function add(key = "", value = "") {
-    const i = ++n;
-    const k = el("input", {type: "text", "aria-label": `Tag key ${i}`, placeholder: "Key", value: key});
-    const v = el("input", {type: "text", "aria-label": `Tag value ${i}`, placeholder: "Value - optional", value});
-    const line = el("div", {class: "tag-row"}, k, v);
-    line.append(el("button", {type: "button", onclick: () => line.remove()}, "Remove"));
-    rows.append(line);
-  }
-  initial.forEach((t) => add(t.Key, t.Value));
-  const row = el("section", {class: "field tags", "aria-label": "Tags"}, el("h3", {}, "Tags"),
-    el("p", {class: "hint"}, "A tag is a label that you assign to an AWS resource. Each tag consists of a key and an optional value."),
-    rows, el("div", {}, el("button", {type: "button", onclick: () => add()}, "Add new tag")));
-  return {
-    row,
-    tags: () => [...rows.querySelectorAll(".tag-row")].map((r) => {
-      const [k, v] = r.querySelectorAll("input");
-      return {Key: k.value.trim(), Value: v.value};
-    }).filter((t) => t.Key),
+  const renumber = () => [...rows.children].forEach((g, i) => g.setAttribute("aria-label", `Tag ${i + 1}`));
+  const add = () => {
+    const key = field("Key");
+    const value = field("Value - optional");
+    const group = el("div", {role: "group", class: "tag-row"}, key.row, value.row);
+    group.append(button("Remove", () => { group.remove(); renumber(); }));
+    group._tag = () => ({Key: key.input.value.trim(), Value: value.input.value});
+    rows.append(group);
+    renumber();
+    key.input.focus();
   };
+  const row = el("section", {class: "panel", "aria-label": title}, el("h2", {}, title),
+    el("p", {class: "hint"}, "A tag is a label that you assign to an AWS resource. Each tag consists of a key and an optional value."),
+    rows, button("Add new tag", add));
+  return {row, tags: () => [...rows.children].map((g) => g._tag()).filter((t) => t.Key)};
 }
+
+/**
+ * A view that stays live: `render(data)` fills `container` now and again whenever
+ * `load()` (polled every `ms` while the container is on the page) returns different data.
+ * Selections belong to the page's own state, so a re-rendered view shows them again.
+ */
+export async function liveView(container, load, render, ms = 2000) {
+  let last = "";
+  const draw = (data) => {
+    const sig = JSON.stringify(data);
+    if (sig === last) { return; }
+    last = sig;
+    container.replaceChildren(...[render(data)].flat());
+  };
+  draw(await load());
+  poll(container, async () => draw(await load()), ms);
+}
+
+// ---- helper C3 (VPC, endpoint services, endpoints): tags tables, section headers ----
 
 /** A table of a resource's tags (the console's Tags tab). */
 export function tagsTable(tags) {
   return table("Tags", [{title: "Key", value: (t) => t.Key}, {title: "Value", value: (t) => t.Value}],
     tags || [], {empty: "No tags"});
-}
-
-/**
- * Replace `holder`'s content with `render(data)` only when `data` changed since the last
- * time (so a polled table keeps its selection and focus while nothing moved).
- */
-export function renderIfChanged(holder, data, render) {
-  const key = JSON.stringify(data);
-  if (holder.dataset.rendered === key) { return false; }
-  holder.dataset.rendered = key;
-  holder.replaceChildren(render(data));
-  return true;
 }
 
 /** A section's header inside a page (a tab's "Allow principals (1)" and its actions): as `header`, one level down. */

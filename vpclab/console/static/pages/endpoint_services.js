@@ -5,7 +5,7 @@
 
 import {
   actionsMenu, attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, nameTag,
-  page, poll, radioGroup, renderIfChanged, showError, showSuccess, stateBadge, subheader, table, tabs,
+  liveView, page, radioGroup, showError, showSuccess, stateBadge, subheader, table, tabs,
   tagEditor, tagsTable, when,
 } from "../lib.js";
 import {breadcrumb, endpointStateBadge, flashNext, notificationsTab, showFlash, titled, zoneLabels} from "./vpcs.js";
@@ -60,7 +60,7 @@ page(`${LIST}/create`, async (root) => {
   const type = radioGroup("Load balancer type", [
     ["network", "Network", "Use a Network Load Balancer for your endpoint service."],
     ["gateway", "Gateway", "Use a Gateway Load Balancer for your endpoint service."],
-  ], "network");
+  ], "network", () => attempt(listLoadBalancers));
   const lbHolder = el("div", {});
   const chosen = new Set();
   async function listLoadBalancers() {
@@ -83,7 +83,6 @@ page(`${LIST}/create`, async (root) => {
         {title: "ARN", value: (lb) => lb.LoadBalancerArn},
       ], mine, {empty: `No ${type.value() === "network" ? "Network" : "Gateway"} Load Balancers found`}));
   }
-  type.onChange(() => attempt(listLoadBalancers));
   await listLoadBalancers();
 
   const acceptance = field("Acceptance required", {type: "checkbox", checked: true});
@@ -126,7 +125,7 @@ page(`${LIST}/create`, async (root) => {
           el("p", {class: "hint"}, "This option allows users of endpoints to use the specified private DNS name to access the service from their VPCs."),
           privateDns.row, dnsName.row),
         el("fieldset", {class: "field"}, el("legend", {}, "Supported IP address types"), ipv4.row, ipv6.row)),
-      el("section", {}, tags.row),
+      tags.row,
       el("div", {class: "form-actions"}, button("Cancel", () => go(LIST)), button("Create", () => create(), {primary: true}))));
 });
 
@@ -195,11 +194,8 @@ page(`${LIST}/:id`, async (root, {id}) => {
   const [first, lbs, labels] = await Promise.all([describeService(id), loadBalancersByArn(), zoneLabels()]);
   let svc = first;
   const detailHolder = el("div", {});
-  renderIfChanged(detailHolder, svc, (s) => serviceDetails(s, lbs, labels));
-  poll(detailHolder, async () => {
-    svc = await describeService(id);
-    renderIfChanged(detailHolder, svc, (s) => serviceDetails(s, lbs, labels));
-  });
+  await liveView(detailHolder, async () => { svc = await describeService(id); return svc; },
+    (s) => serviceDetails(s, lbs, labels));
 
   async function remove() {
     const ok = await confirmDialog("Delete endpoint service",
@@ -288,29 +284,26 @@ async function connectionsTab(panel, id) {
   const query = {Filters: [{Name: "service-id", Values: [id]}]};
   let picked = "";
   const holder = el("div", {});
-  const heading = el("div", {});
   const actions = actionsMenu("Actions", [
     {label: "Accept endpoint connection request", onclick: () => decide("accept"), disabled: () => !picked},
     {label: "Reject endpoint connection request", onclick: () => decide("reject"), disabled: () => !picked},
   ]);
-  const draw = (connections) => {
-    renderIfChanged(heading, connections.length, (n) => subheader("Endpoint connections", n, actions));
-    renderIfChanged(holder, connections, (items) => {
-      const t = table("Endpoint connections", [
-        {title: "Endpoint ID", value: (c) => c.VpcEndpointId},
-        {title: "Owner", value: (c) => c.VpcEndpointOwner},
-        {title: "State", value: (c) => endpointStateBadge(c.VpcEndpointState)},
-        {title: "Creation time", value: (c) => when(c.CreationTimestamp)},
-        {title: "IP address type", value: (c) => c.IpAddressType || "–"},
-        {title: "Connection ID", value: (c) => c.VpcEndpointConnectionId || "–"},
-      ], items, {onSelect: (c) => { picked = c.VpcEndpointId; }, key: (c) => c.VpcEndpointId,
-        empty: "No endpoint connections"});
-      const radio = picked && [...t.querySelectorAll('input[type="radio"]')].find((r) => r.getAttribute("aria-label") === `Select ${picked}`);
-      if (radio) { radio.checked = true; }
-      return t;
-    });
+  const render = (items) => {
+    const t = table("Endpoint connections", [
+      {title: "Endpoint ID", value: (c) => c.VpcEndpointId},
+      {title: "Owner", value: (c) => c.VpcEndpointOwner},
+      {title: "State", value: (c) => endpointStateBadge(c.VpcEndpointState)},
+      {title: "Creation time", value: (c) => when(c.CreationTimestamp)},
+      {title: "IP address type", value: (c) => c.IpAddressType || "–"},
+      {title: "Connection ID", value: (c) => c.VpcEndpointConnectionId || "–"},
+    ], items, {onSelect: (c) => { picked = c.VpcEndpointId; }, key: (c) => c.VpcEndpointId,
+      empty: "No endpoint connections"});
+    const radio = picked && [...t.querySelectorAll('input[type="radio"]')].find((r) => r.getAttribute("aria-label") === `Select ${picked}`);
+    if (radio) { radio.checked = true; }
+    // The same Actions node each time, so an open menu stays open while the list moves.
+    return [subheader("Endpoint connections", items.length, actions), t];
   };
-  const load = async () => draw(await awsAll("ec2", "DescribeVpcEndpointConnections", query, "VpcEndpointConnections"));
+  const load = () => awsAll("ec2", "DescribeVpcEndpointConnections", query, "VpcEndpointConnections");
   async function decide(verb) {
     const Verb = verb === "accept" ? "Accept" : "Reject";
     const ok = await confirmDialog(`${Verb} endpoint connection request`,
@@ -320,9 +313,7 @@ async function connectionsTab(panel, id) {
     if (!out) { return; }
     if (out.Unsuccessful && out.Unsuccessful.length) { showError(out.Unsuccessful[0].Error); return; }
     showSuccess(`Successfully ${verb}ed the endpoint connection request from ${picked}.`);
-    await load();
   }
-  panel.append(heading, holder);
-  await load();
-  poll(holder, load);
+  panel.append(holder);
+  await liveView(holder, load, render);
 }

@@ -5,7 +5,7 @@
 
 import {
   actionsMenu, attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, nameTag,
-  page, poll, radioGroup, renderIfChanged, selectField, showError, showSuccess, subheader, table, tabs,
+  liveView, page, radioGroup, selectField, showError, showSuccess, subheader, table, tabs,
   tagEditor, tagsTable, when,
 } from "../lib.js";
 import {breadcrumb, endpointStateBadge, flashNext, notificationsTab, showFlash, titled, zoneLabels} from "./vpcs.js";
@@ -30,15 +30,10 @@ const COLUMNS = [
 
 page(LIST, async (root) => {
   const holder = el("div", {});
-  const load = async () => {
-    const endpoints = await awsAll("ec2", "DescribeVpcEndpoints", {}, "VpcEndpoints");
-    renderIfChanged(holder, endpoints, (items) => el("div", {},
-      header("Endpoints", items.length, button("Create endpoint", () => go(`${LIST}/create`), {primary: true})),
-      table("Endpoints", COLUMNS, items, {empty: "No endpoints found"})));
-  };
-  await load();
   root.append(holder);
-  poll(holder, load);
+  await liveView(holder, () => awsAll("ec2", "DescribeVpcEndpoints", {}, "VpcEndpoints"), (items) => [
+    header("Endpoints", items.length, button("Create endpoint", () => go(`${LIST}/create`), {primary: true})),
+    table("Endpoints", COLUMNS, items, {empty: "No endpoints found"})]);
   showFlash(showSuccess);
 });
 
@@ -54,7 +49,7 @@ page(`${LIST}/create`, async (root) => {
     ["aws", "AWS services", "Services provided by Amazon"],
     ["partner", "PrivateLink Ready partner services", "Services with an AWS Service Ready designation"],
     [NLB_SERVICES, "Endpoint services that use NLBs and GWLBs", "Find services shared with you by service name"],
-  ], "aws");
+  ], "aws", () => attempt(async () => { service = null; verdict.textContent = ""; await drawService(); await drawSubnets(); drawDns(); }));
 
   // Service settings: what the category offers.
   const serviceSection = el("section", {"aria-label": "Service settings"});
@@ -96,7 +91,7 @@ page(`${LIST}/create`, async (root) => {
         : el("p", {class: "hint"}, which === "aws" ? "AWS services are not available in vpclab."
           : "PrivateLink Ready partner services are not available in vpclab."));
   }
-  category.onChange(() => attempt(async () => { service = null; verdict.textContent = ""; await drawService(); await drawSubnets(); drawDns(); }));
+
 
   // Network settings.
   const vpc = selectField("VPC", [["", "Select a VPC"], ...vpcs.map((v) => [v.VpcId,
@@ -206,7 +201,7 @@ page(`${LIST}/create`, async (root) => {
       el("section", {"aria-label": "Endpoint settings"}, el("h2", {}, "Endpoint settings"), name.row, category.row),
       serviceSection,
       el("section", {"aria-label": "Network settings"}, el("h2", {}, "Network settings"), vpc.row, subnetHolder, groupHolder, dnsHolder),
-      el("section", {}, tags.row),
+      tags.row,
       el("div", {class: "form-actions"}, button("Cancel", () => go(LIST)), button("Create endpoint", () => create(), {primary: true}))));
 });
 
@@ -233,11 +228,7 @@ function endpointDetails(ep) {
 page(`${LIST}/:id`, async (root, {id}) => {
   let ep = await describeEndpoint(id);
   const detailHolder = el("div", {});
-  renderIfChanged(detailHolder, ep, endpointDetails);
-  poll(detailHolder, async () => {
-    ep = await describeEndpoint(id);
-    renderIfChanged(detailHolder, ep, endpointDetails);
-  });
+  await liveView(detailHolder, async () => { ep = await describeEndpoint(id); return ep; }, endpointDetails);
   async function remove() {
     const ok = await confirmDialog("Delete VPC endpoint",
       `Are you sure you want to delete the VPC endpoint ${id}?`, "Delete", "delete");
