@@ -80,7 +80,6 @@ page(`${LIST}/create`, async (root) => {
         {title: "State", value: (lb) => stateBadge(lb.State.Code)},
         {title: "Scheme", value: (lb) => lb.Scheme},
         {title: "Availability Zones", value: (lb) => lb.AvailabilityZones.map((z) => labels.byName[z.ZoneName] || z.ZoneName).join(", ")},
-        {title: "ARN", value: (lb) => lb.LoadBalancerArn},
       ], mine, {empty: `No ${type.value() === "network" ? "Network" : "Gateway"} Load Balancers found`}));
   }
   await listLoadBalancers();
