@@ -4,7 +4,7 @@ The plan is the real one (the four areas over a hand-built World, tests/helpers/
 so every table kind vpclab makes is here: an instance's security groups (``inet sg``), and
 in the provider VPC's router the NLB nodes' DNAT (``ip nlb``), the NLB's groups (``inet
 sg``), the endpoint ENIs' groups (``inet sgep``), the links' zones and marks (``ip
-links``) and the links' ARP mark (``arp linkarp``). Each is damaged by hand with the nft
+links``), the links' ARP mark (``arp linkarp``) and the traffic counters (``ip count``). Each is damaged by hand with the nft
 command line inside its namespace, as an operator would; no packet is sent.
 """
 
@@ -75,8 +75,8 @@ def test_every_table_kind_flushed_by_hand_is_replaced_by_the_next_full_pass(back
     plan = plan_of(lab_world(), owned)
     kinds = table_kinds(plan)
     assert {(f, n.removeprefix(owned)) for _, f, n in kinds} == {
-        ("inet", "-sg"), ("ip", "-nlb"), ("inet", "-sgep"), ("ip", "-links"), ("arp", "-linkarp")}
-    assert len(kinds) == 6  # `inet sg` twice: an instance's groups, the NLB's groups in the router
+        ("inet", "-sg"), ("ip", "-nlb"), ("inet", "-sgep"), ("ip", "-links"), ("arp", "-linkarp"), ("ip", "-count")}
+    assert len(kinds) == 7  # `inet sg` twice: an instance's groups, the NLB's groups in the router
     backend.apply(plan)
     # Converged: a full pass reads every table back and finds each as applied (every
     # element syntax vpclab writes compares equal to the kernel's listing of it).
