@@ -6,6 +6,7 @@ assets (all served by vpclab: no CDN); `/console/api/…` the calls, each checke
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib import resources
 from typing import Any
@@ -20,6 +21,7 @@ from ..protocol.request_guard import RequestGuard
 from ..store import Store
 from ..store.credentials import Credentials
 from .calls import SERVICES, ConsoleCalls, to_json
+from . import topology
 from .guard import new_token, refusal
 from .paths import PREFIX
 
@@ -59,7 +61,8 @@ def assets() -> dict[str, str]:
 
 
 def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: RequestGuard,
-               credentials: Credentials, regions: list[str]) -> None:
+               credentials: Credentials, regions: list[str], traffic: topology.Traffic | None = None) -> None:
+    """`traffic`: the data plane's counters for the topology view (None: data plane off)."""
     token = new_token()
     calls = ConsoleCalls(gateway)
     served = assets()
@@ -111,7 +114,17 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
         payload = {"output": result.output} if result.error is None else {"error": result.error}
         return web.Response(text=to_json(payload), status=result.status, content_type="application/json")
 
+    async def topology_graph(request: web.Request) -> web.Response:
+        checked(request)
+        region = request.query.get("region", "")
+        if region not in regions:
+            return web.json_response({"error": {"Code": "ValidationError", "Message": "region is not served"}},
+                                     status=400)
+        graph = await asyncio.to_thread(topology.build, store, region, LAB_NAMES, traffic)
+        return web.json_response(graph)
+
     app.router.add_get(PREFIX, page)
+    app.router.add_get(PREFIX + "api/topology", topology_graph)
     app.router.add_get(PREFIX + "static/{name:.+}", asset)
     app.router.add_get(PREFIX + "api/session", session)
     app.router.add_post(PREFIX + "api/call", call)
