@@ -40,4 +40,4 @@ def open_topology(page) -> None:
 
     page.get_by_role("navigation", name="Services").get_by_role("link", name="Topology").click()
     expect(page.get_by_role("heading", name="Topology")).to_be_visible()
-    expect(page.get_by_role("img", name="Topology of both accounts")).to_be_visible()
+    expect(page.get_by_role("group", name="Topology of both accounts")).to_be_visible()
