@@ -9,7 +9,7 @@ import {el, header, page, post, state, poll, table} from "../lib.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const COL = 640;      // an account's column
-const GAP = 120;      // between columns (the path's lines cross it)
+const GAP = 100;      // between columns (the path's lines cross it)
 const CHIP_W = 196;
 const CHIP_H = 46;
 const PER_ROW = 3;
@@ -53,7 +53,8 @@ function box(x, y, w, h, label, cls, lines) {
 function chip(item) {
   const what = {instance: "Instance", node: "NLB node", eni: "Endpoint ENI"}[item.kind];
   const label = `${what} ${item.name} ${item.ip} ${item.state}`;
-  return {label, lines: [`${what}: ${item.name}`, `${item.ip} · ${item.state}`], tone: item.tone};
+  const short = {instance: "Instance", node: "NLB node", eni: "ENI"}[item.kind];
+  return {label, lines: [`${short}: ${item.name}`, `${item.ip} · ${item.state}`], tone: item.tone};
 }
 
 function subnetHeight(s) { return 24 + Math.max(1, Math.ceil(s.items.length / PER_ROW)) * (CHIP_H + 6) + 4; }
@@ -149,8 +150,10 @@ function drawGraph(graph) {
     height = Math.max(height, bottom);
   });
   const width = 20 + graph.accounts.length * COL + Math.max(0, graph.accounts.length - 1) * GAP;
+  // Lines first: the boxes they pass are drawn over them. Scaled to the page's width.
+  const paths = drawPaths(graph.paths, at);
   return svg("svg", {role: "group", "aria-label": "Topology of both accounts", class: "topology",
-    viewBox: `0 0 ${width} ${height}`, width, height}, ...parts, drawPaths(graph.paths, at));
+    viewBox: `0 0 ${width} ${height}`, width: "100%", preserveAspectRatio: "xMinYMin meet"}, paths, ...parts);
 }
 
 function trafficTable(graph) {
