@@ -57,13 +57,14 @@ def nft(ns: str, *args: str) -> str:
 
 
 def listing(ns: str, family: str, name: str) -> list:
-    """The table as the kernel lists it (JSON): no handles, elements sorted."""
+    """The table as the kernel lists it (JSON): no handles, elements sorted, named
+    counters without their values (what they counted is traffic, not the table)."""
     items = []
     for item in json.loads(nft(ns, "-j", "list", "table", family, name))["nftables"]:
         (kind, body), = item.items()
         if kind == "metainfo":
             continue
-        body = {k: v for k, v in body.items() if k != "handle"}
+        body = {k: v for k, v in body.items() if k != "handle" and not (kind == "counter" and k in ("packets", "bytes"))}
         if "elem" in body:
             body["elem"] = sorted(body["elem"], key=json.dumps)
         items.append({kind: body})
