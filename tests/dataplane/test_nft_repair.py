@@ -68,7 +68,8 @@ def listing(ns: str, family: str, name: str) -> list:
         if "elem" in body:
             body["elem"] = sorted(body["elem"], key=json.dumps)
         items.append({kind: body})
-    return items
+    # Named counters in name order (the kernel lists them in the order they were made).
+    return sorted((i for i in items if "counter" in i), key=json.dumps) + [i for i in items if "counter" not in i]
 
 
 @pytest.mark.netns
