@@ -303,3 +303,34 @@ export function findPage(hash) {
 export function go(hash) {
   if (location.hash === hash) { window.dispatchEvent(new HashChangeEvent("hashchange")); } else { location.hash = hash; }
 }
+
+// ---- C1 (EC2 pages): a menu button, and a success banner that outlives the page change ----
+
+/**
+ * A button that opens a menu (role menu / menuitem), as the console's "Instance state" and
+ * "Actions" menus. items: [{label, onclick, disabled: () => bool}]; `disabled` is asked
+ * each time the menu opens. Returns {node, toggle} (toggle is the button, to disable it).
+ */
+export function menuButton(label, items) {
+  const toggle = el("button", {type: "button", "aria-haspopup": "menu", "aria-expanded": "false", class: "menu-toggle"}, label);
+  const menu = el("div", {role: "menu", "aria-label": label, class: "menu", hidden: true});
+  const close = () => { menu.hidden = true; toggle.setAttribute("aria-expanded", "false"); };
+  toggle.addEventListener("click", () => {
+    if (!menu.hidden) { close(); return; }
+    menu.replaceChildren(...items.map((it) => {
+      const b = el("button", {type: "button", role: "menuitem", disabled: it.disabled && it.disabled() ? true : undefined}, it.label);
+      b.addEventListener("click", () => { close(); it.onclick(); });
+      return b;
+    }));
+    menu.hidden = false;
+    toggle.setAttribute("aria-expanded", "true");
+  });
+  menu.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { close(); toggle.focus(); } });
+  return {node: el("div", {class: "menu-wrap"}, toggle, menu), toggle};
+}
+
+/** Go to a page and show a green banner there (the router clears the banner on a page change). */
+export function goWithSuccess(hash, text) {
+  window.addEventListener("hashchange", () => showSuccess(text), {once: true});
+  go(hash);
+}
