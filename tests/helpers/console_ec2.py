@@ -94,7 +94,7 @@ def open_security_group(page, group_name_or_id: str) -> str:
 
     open_nav(page, "Security Groups")
     row = page.get_by_role("table", name="Security Groups").get_by_role("row").filter(
-        has_text=re.compile(rf"(^|\s){re.escape(group_name_or_id)}(\s|$)"))
+        has=page.get_by_role("cell", name=group_name_or_id, exact=True))
     expect(row).to_have_count(1)
     row.get_by_role("link").first.click()
     heading = page.get_by_role("heading", level=1)
@@ -103,7 +103,7 @@ def open_security_group(page, group_name_or_id: str) -> str:
 
 
 def _rule_of(group) -> tuple[str, str]:
-    kind = group.get_by_label("Type").evaluate("s => s.selectedOptions[0].textContent")
+    kind = group.get_by_label("Type", exact=True).evaluate("s => s.selectedOptions[0].textContent")
     return kind, group.get_by_label("Source", exact=True).input_value()
 
 
@@ -130,7 +130,7 @@ def edit_inbound(page, group_name_or_id: str, add: Sequence[Rule] = (("HTTP", "0
         kind, source = rule[0], rule[-1]
         page.get_by_role("button", name="Add rule").click()
         row = rows.last
-        row.get_by_label("Type").select_option(label=kind)
+        row.get_by_label("Type", exact=True).select_option(label=kind)
         if len(rule) == 3:
             row.get_by_label("Port range").fill(rule[1])
         if source == "0.0.0.0/0":

@@ -237,7 +237,7 @@ page("#/ec2/instances/launch", async (root) => {
       }
       groupIds = [made.GroupId];
     }
-    const n = Number(count.input.value) || 1;
+    const n = Number(count.input.value);
     const params = {ImageId: image.input.value, InstanceType: type.input.value, MinCount: n, MaxCount: n};
     if (groupIds.length) { params.SecurityGroupIds = groupIds; }
     if (subnet.input.value) { params.SubnetId = subnet.input.value; }

@@ -92,6 +92,11 @@ function entries(permissions) {
   return n === 1 ? "1 Permission entry" : `${n} Permission entries`;
 }
 
+/** A tab's own heading "<title> (<n>)" with its buttons (the page's h1 is the group's). */
+function panelHeader(title, count, ...actions) {
+  return el("div", {class: "page-header"}, el("h2", {}, `${title} (${count})`), el("div", {class: "actions"}, ...actions));
+}
+
 async function findGroup(id) {
   const out = await aws("ec2", "DescribeSecurityGroups", {GroupIds: [id]});
   return out.SecurityGroups[0];
@@ -157,13 +162,13 @@ page("#/ec2/security-groups/:id", async (root, {id}) => {
     tabs("Security group", [
       {title: "Inbound rules", render: async (panel) => {
         const rules = await groupRules([id], false);
-        panel.append(header("Inbound rules", rules.length,
+        panel.append(panelHeader("Inbound rules", rules.length,
           button("Edit inbound rules", () => { location.hash = `#/ec2/security-groups/${id}/edit-inbound`; })),
         rulesTable("Inbound rules", rules, false));
       }},
       {title: "Outbound rules", render: async (panel) => {
         const rules = await groupRules([id], true);
-        panel.append(header("Outbound rules", rules.length), rulesTable("Outbound rules", rules, true));
+        panel.append(panelHeader("Outbound rules", rules.length), rulesTable("Outbound rules", rules, true));
       }},
       {title: "Tags", render: async (panel) => {
         panel.append(table("Tags", [{title: "Key", value: (t) => t.Key}, {title: "Value", value: (t) => t.Value}],
