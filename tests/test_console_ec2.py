@@ -95,6 +95,33 @@ def test_the_wizard_numbers_groups_and_uses_an_existing_one(browser, console_ser
     page.close()
 
 
+def test_the_wizard_creates_a_key_pair_downloads_it_and_launches_with_it(browser, console_server):
+    ec2 = console_server.client("ec2", ACCOUNT_1)
+    ec2.create_key_pair(KeyName="taken")
+    page = browser.new_page()
+    sign_in(page, console_server, ACCOUNT_1)
+    open_nav(page, "Instances")
+    page.get_by_role("button", name="Launch instances").click()
+    page.get_by_role("button", name="Create new key pair").click()
+    dialog = page.get_by_role("dialog", name="Create key pair")
+    dialog.get_by_label("Key pair name").fill("taken")  # AWS's error shows in the dialog
+    dialog.get_by_role("button", name="Create key pair").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("InvalidKeyPair.Duplicate")
+    dialog.get_by_label("Key pair name").fill("lab-key")
+    shot(page, "ec2-create-key-pair")
+    with page.expect_download() as download:
+        dialog.get_by_role("button", name="Create key pair").click()
+    assert download.value.suggested_filename == "lab-key.pem"
+    assert open(download.value.path()).read().startswith("-----BEGIN")
+    expect(page.get_by_label("Key pair (login)")).to_have_value("lab-key")
+    page.get_by_label("Name", exact=True).fill("keyed")
+    page.get_by_role("button", name="Launch instance", exact=True).click()
+    iid = page.get_by_role("region", name="Success").get_by_role("link").first.inner_text()
+    assert ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["KeyName"] == "lab-key"
+    assert "lab-key" in {k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]}
+    page.close()
+
+
 def test_a_launch_error_is_the_red_banner(browser, console_server):
     ec2 = console_server.client("ec2", ACCOUNT_1)
     page = browser.new_page()

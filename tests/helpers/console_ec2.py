@@ -79,7 +79,9 @@ def instance_state_action(page, name_or_id: str, action: str, confirm: str | Non
     page.get_by_role("menuitem", name=action).click()
     if confirm:
         page.get_by_role("dialog").get_by_role("button", name=confirm, exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("Successfully")
+    done = {"Stop instance": "stopped", "Start instance": "started", "Terminate instance": "terminated"}[action]
+    iid = instance_row(page, name_or_id).get_by_role("link").first.inner_text()
+    expect(page.get_by_role("status")).to_contain_text(f"Successfully {done} {iid}")
 
 
 def terminate(page, name: str) -> None:

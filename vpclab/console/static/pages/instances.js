@@ -129,6 +129,46 @@ function radio(name, label, checked, onchange) {
   return {input, row: el("div", {class: "field check"}, el("label", {for: id}, label), input)};
 }
 
+/** The private key as a file the browser saves, as the console downloads it once. */
+function download(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], {type: "application/x-pem-file"}));
+  const a = el("a", {href: url, download: filename, class: "sr-only"});
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/**
+ * The wizard's "Create key pair" dialog: CreateKeyPair, then the private key is
+ * downloaded. Resolves to the new key's name, or undefined when cancelled.
+ */
+function createKeyPairDialog() {
+  return new Promise((resolve) => {
+    const name = field("Key pair name", {hint: "The name can include up to 255 ASCII characters."});
+    const type = selectField("Key pair type", [["rsa", "RSA"], ["ed25519", "ED25519"]]);
+    const format = selectField("Private key file format", [["pem", ".pem (For use with OpenSSH)"], ["ppk", ".ppk (For use with PuTTY)"]]);
+    const problem = el("p", {class: "dialog-error", role: "alert", hidden: true});
+    const close = (value) => { dialog.remove(); resolve(value); };
+    const create = button("Create key pair", async () => {
+      try {
+        const out = await aws("ec2", "CreateKeyPair", {KeyName: name.input.value, KeyType: type.input.value,
+          KeyFormat: format.input.value});
+        download(`${out.KeyName}.${format.input.value}`, out.KeyMaterial);
+        close(out.KeyName);
+      } catch (err) {
+        problem.textContent = `${err.Code}: ${err.Message}`;
+        problem.hidden = false;
+      }
+    }, {primary: true});
+    const dialog = el("div", {class: "modal", role: "dialog", "aria-modal": "true", "aria-label": "Create key pair"},
+      el("div", {class: "modal-box"}, el("h2", {}, "Create key pair"), problem, name.row, type.row, format.row,
+        el("div", {class: "actions end"}, button("Cancel", () => close(undefined)), create)));
+    document.body.append(dialog);
+    name.input.focus();
+  });
+}
+
 page("#/ec2/instances/launch", async (root) => {
   const [images, keys, vpcs, subnets, groups] = await Promise.all([
     awsAll("ec2", "DescribeImages", {Owners: ["amazon"]}, "Images"),
@@ -148,6 +188,13 @@ page("#/ec2/instances/launch", async (root) => {
   const type = selectField("Instance type", []);
   const key = selectField("Key pair (login)", [["", "Proceed without a key pair (Not recommended)"],
     ...keys.map((k) => [k.KeyName, k.KeyName])], {hint: "You can use a key pair to securely connect to your instance."});
+  const newKey = button("Create new key pair", async () => {
+    const made = await createKeyPairDialog();
+    if (made) {
+      key.input.append(el("option", {value: made}, made));
+      key.input.value = made;
+    }
+  });
   const defaultVpc = vpcs.find((v) => v.IsDefault) || vpcs[0];
   const vpc = selectField("VPC", vpcs.map((v) => [v.VpcId,
     `${v.VpcId}${nameTag(v.Tags) ? ` (${nameTag(v.Tags)})` : ""}${v.IsDefault ? " (default)" : ""}`]),
@@ -265,7 +312,7 @@ page("#/ec2/instances/launch", async (root) => {
       section("Name and tags", name.row),
       section("Application and OS Images (Amazon Machine Image)", image.row),
       section("Instance type", type.row),
-      section("Key pair (login)", key.row),
+      section("Key pair (login)", key.row, newKey),
       section("Network settings", vpc.row, subnet.row,
         el("dl", {class: "details"}, el("dt", {}, "Auto-assign public IP"), publicIp),
         el("fieldset", {class: "firewall"}, el("legend", {}, "Firewall (security groups)"),
