@@ -18,6 +18,7 @@ import botocore.exceptions
 import botocore.parsers
 import botocore.serialize
 import botocore.session
+import botocore.utils
 import botocore.validate
 
 from ..protocol.gateway import Gateway
@@ -39,7 +40,9 @@ class ConsoleCalls:
         self._session = botocore.session.get_session()
         self._models = {name: self._session.get_service_model(name) for name in SERVICES}
         self._serializers = {name: botocore.serialize.create_serializer(m.protocol) for name, m in self._models.items()}
-        self._parsers = {name: botocore.parsers.create_parser(m.protocol) for name, m in self._models.items()}
+        factory = botocore.parsers.ResponseParserFactory()
+        factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+        self._parsers = {name: factory.create_parser(m.protocol) for name, m in self._models.items()}
         self._events = self._session.get_component("event_emitter")
 
     def call(self, account: str, region: str, service: str, operation: str, params: dict[str, Any]) -> CallResult:
@@ -65,6 +68,17 @@ class ConsoleCalls:
             return CallResult(response.status, None, {"Code": str(error.get("Code", "")),
                                                       "Message": str(error.get("Message", ""))})
         return CallResult(response.status, parsed, None)
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    """What botocore's default timestamp parser returns, for the ISO 8601 text vpclab's
+    serializer writes, without dateutil's general parser: it was a third of the time of
+    reading a thousand instances. Anything else goes to botocore's own parser."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return botocore.utils.parse_timestamp(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
 def to_json(value: Any) -> str:

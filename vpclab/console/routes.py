@@ -21,6 +21,7 @@ from ..store import Store
 from ..store.credentials import Credentials
 from .calls import SERVICES, ConsoleCalls, to_json
 from .guard import new_token, refusal
+from .guide import Guide
 from .paths import PREFIX
 
 #: The content type of an asset, by its suffix; files of other kinds under static/ are not served.
@@ -63,6 +64,7 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
     token = new_token()
     calls = ConsoleCalls(gateway)
     served = assets()
+    guide = Guide(calls)
 
     def headers_of(request: web.Request) -> dict[str, str]:
         return {name.lower(): value for name, value in request.headers.items()}
@@ -111,17 +113,45 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
         payload = {"output": result.output} if result.error is None else {"error": result.error}
         return web.Response(text=to_json(payload), status=result.status, content_type="application/json")
 
+    async def lab_guide(request: web.Request) -> web.Response:
+        checked(request)
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            body = None
+        why = _bad_guide(body)
+        if why is not None:
+            return web.json_response({"error": {"Code": "ValidationError", "Message": why}}, status=400)
+        return web.json_response(guide.progress(body["region"], body.get("provider") or PROVIDER,
+                                                body.get("consumer") or CONSUMER))
+
     app.router.add_get(PREFIX, page)
     app.router.add_get(PREFIX + "static/{name:.+}", asset)
     app.router.add_get(PREFIX + "api/session", session)
     app.router.add_post(PREFIX + "api/call", call)
+    app.router.add_post(PREFIX + "api/guide", lab_guide)
+
+
+def _is_account(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 12 and value.isdigit()
+
+
+def _bad_guide(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if not isinstance(body.get("region"), str) or not body["region"]:
+        return "region is required"
+    for role in ("provider", "consumer"):
+        if body.get(role) not in (None, "") and not _is_account(body[role]):
+            return f"{role} must be a 12-digit account id"
+    return None
 
 
 def _bad_call(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     account, region, service = body.get("account"), body.get("region"), body.get("service")
-    if not (isinstance(account, str) and len(account) == 12 and account.isdigit()):
+    if not _is_account(account):
         return "account must be a 12-digit account id"
     if not isinstance(region, str) or not region:
         return "region is required"

@@ -29,11 +29,15 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: What must be escaped: markup, and CR, which a parser would otherwise read back as LF.
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _SPECIAL = re.compile("[&<>\r]")
+#: Either of the above: most text has neither, and one search is all it then costs.
+_ANY = re.compile("[^\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(value: str) -> str:
     """`value` as element content: escaped, and each character XML 1.0 forbids replaced
     by U+FFFD (the Unicode replacement character), as a parser replaces undecodable bytes."""
+    if _ANY.search(value) is None:
+        return value
     value = _NOT_XML.sub("\ufffd", value)
     return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], value)
 

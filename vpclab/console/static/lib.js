@@ -304,30 +304,96 @@ export function go(hash) {
   if (location.hash === hash) { window.dispatchEvent(new HashChangeEvent("hashchange")); } else { location.hash = hash; }
 }
 
-// ---- C1 (EC2 pages): a menu button, and a success banner that outlives the page change ----
+// ---- helper C2 (target groups, load balancers): menus, radio groups, tag editors, live views ----
 
 /**
- * A button that opens a menu (role menu / menuitem), as the console's "Instance state" and
- * "Actions" menus. items: [{label, onclick, disabled: () => bool}]; `disabled` is asked
- * each time the menu opens. Returns {node, toggle} (toggle is the button, to disable it).
+ * The console's "Actions" dropdown: a button (aria-haspopup) opening a menu of menuitems.
+ * items: [{label, onclick, disabled?: () => bool}]; `disabled` is asked each time it opens
+ * (e.g. nothing selected yet).
  */
-export function menuButton(label, items) {
-  const toggle = el("button", {type: "button", "aria-haspopup": "menu", "aria-expanded": "false", class: "menu-toggle"}, label);
-  const menu = el("div", {role: "menu", "aria-label": label, class: "menu", hidden: true});
-  const close = () => { menu.hidden = true; toggle.setAttribute("aria-expanded", "false"); };
-  toggle.addEventListener("click", () => {
-    if (!menu.hidden) { close(); return; }
-    menu.replaceChildren(...items.map((it) => {
-      const b = el("button", {type: "button", role: "menuitem", disabled: it.disabled && it.disabled() ? true : undefined}, it.label);
-      b.addEventListener("click", () => { close(); it.onclick(); });
-      return b;
-    }));
-    menu.hidden = false;
-    toggle.setAttribute("aria-expanded", "true");
+export function actionsMenu(label, items) {
+  const list = el("ul", {role: "menu", "aria-label": label, class: "menu", hidden: true});
+  const btn = el("button", {type: "button", "aria-haspopup": "menu", "aria-expanded": "false"},
+    label, el("span", {"aria-hidden": "true"}, " ▾"));
+  const close = () => { list.hidden = true; btn.setAttribute("aria-expanded", "false"); };
+  const entries = items.map((it) => {
+    const b = el("button", {type: "button", role: "menuitem"}, it.label);
+    b.addEventListener("click", () => { close(); it.onclick(); });
+    list.append(el("li", {role: "none"}, b));
+    return [b, it];
   });
-  menu.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { close(); toggle.focus(); } });
-  return {node: el("div", {class: "menu-wrap"}, toggle, menu), toggle};
+  btn.addEventListener("click", () => {
+    if (!list.hidden) { close(); return; }
+    for (const [b, it] of entries) { b.disabled = Boolean(it.disabled && it.disabled()); }
+    list.hidden = false;
+    btn.setAttribute("aria-expanded", "true");
+  });
+  return el("div", {class: "menu-wrap"}, btn, list);
 }
+
+let radioGroups = 0;
+
+/**
+ * A group of radio buttons under a legend (fieldset): options [[value, text, description?]].
+ * Returns {row, value(), inputs}; `onchange(value)` when the choice changes.
+ */
+export function radioGroup(legend, options, value, onchange) {
+  const name = `r${++radioGroups}`;
+  const inputs = options.map(([v, text, description], i) => {
+    const id = `${name}-${i}`;
+    const input = el("input", {type: "radio", id, name, value: v});
+    input.checked = v === value;
+    if (onchange) { input.addEventListener("change", () => onchange(v)); }
+    return el("div", {class: "radio"}, input, el("label", {for: id}, text),
+      description ? el("p", {class: "hint"}, description) : null);
+  });
+  const row = el("fieldset", {class: "field radios"}, el("legend", {}, legend), ...inputs);
+  const value_ = () => { const c = row.querySelector("input:checked"); return c ? c.value : ""; };
+  return {row, value: value_, inputs: [...row.querySelectorAll("input")]};
+}
+
+/**
+ * The console's "Tags - optional" editor: "Add new tag" adds a group (Tag 1, Tag 2 …)
+ * with Key and "Value - optional" and a Remove button. Returns {row, tags()} where
+ * tags() is [{Key, Value}] of the rows with a key.
+ */
+export function tagEditor(title = "Tags - optional") {
+  const rows = el("div", {class: "tag-rows"});
+  const renumber = () => [...rows.children].forEach((g, i) => g.setAttribute("aria-label", `Tag ${i + 1}`));
+  const add = () => {
+    const key = field("Key");
+    const value = field("Value - optional");
+    const group = el("div", {role: "group", class: "tag-row"}, key.row, value.row);
+    group.append(button("Remove", () => { group.remove(); renumber(); }));
+    group._tag = () => ({Key: key.input.value.trim(), Value: value.input.value});
+    rows.append(group);
+    renumber();
+    key.input.focus();
+  };
+  const row = el("section", {class: "panel", "aria-label": title}, el("h2", {}, title),
+    el("p", {class: "hint"}, "A tag is a label that you assign to an AWS resource. Each tag consists of a key and an optional value."),
+    rows, button("Add new tag", add));
+  return {row, tags: () => [...rows.children].map((g) => g._tag()).filter((t) => t.Key)};
+}
+
+/**
+ * A view that stays live: `render(data)` fills `container` now and again whenever
+ * `load()` (polled every `ms` while the container is on the page) returns different data.
+ * Selections belong to the page's own state, so a re-rendered view shows them again.
+ */
+export async function liveView(container, load, render, ms = 2000) {
+  let last = "";
+  const draw = (data) => {
+    const sig = JSON.stringify(data);
+    if (sig === last) { return; }
+    last = sig;
+    container.replaceChildren(...[render(data)].flat());
+  };
+  draw(await load());
+  poll(container, async () => draw(await load()), ms);
+}
+
+// ---- helper C1 (EC2 pages): a success banner that outlives the page change ----
 
 /** Go to a page and show a green banner there (the router clears the banner on a page change). */
 export function goWithSuccess(hash, text) {

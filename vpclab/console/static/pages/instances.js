@@ -3,8 +3,8 @@
 "use strict";
 
 import {
-  attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, menuButton,
-  nameTag, page, poll, selectField, selected, showSuccess, stateBadge, table, tabs, when,
+  attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, actionsMenu,
+  nameTag, page, poll, radioGroup, selectField, selected, showSuccess, stateBadge, table, tabs, when,
 } from "../lib.js";
 import {groupRules, rulesTable} from "./security_groups.js";
 
@@ -45,8 +45,9 @@ const COLUMNS = [
 // ---- Instance state: stop, start, terminate -------------------------------------------------
 
 /**
- * The "Instance state" menu for the instance `current()` returns (undefined: none chosen),
- * with the console's confirmations; `after()` runs once an action went through.
+ * The "Instance state" menu for the instance `current()` returns (undefined: none chosen,
+ * then every item is disabled), with the console's confirmations; `after()` runs once an
+ * action went through.
  */
 function instanceStateMenu(current, after) {
   const state = () => (current() ? current().State.Name : "");
@@ -54,7 +55,7 @@ function instanceStateMenu(current, after) {
     const ok = await attempt(() => aws("ec2", operation, {InstanceIds: [id]}));
     if (ok) { showSuccess(text); await after(); }
   };
-  return menuButton("Instance state", [
+  return actionsMenu("Instance state", [
     {label: "Stop instance", disabled: () => !["pending", "running"].includes(state()), onclick: async () => {
       const id = current().InstanceId;
       if (await confirmDialog("Stop instance?", `To confirm that you want to stop the following instance, choose Stop: ${id}`, "Stop")) {
@@ -84,20 +85,18 @@ page("#/ec2/instances", async (root) => {
   const current = () => items.find((i) => i.InstanceId === chosen);
   const connect = button("Connect", () => go(`#/ec2/instances/${chosen}/connect`), {disabled: true});
   const menu = instanceStateMenu(current, () => refresh());
-  menu.toggle.disabled = true;
   const launch = button("Launch instances", () => go("#/ec2/instances/launch"), {primary: true});
   const head = el("div");
   const body = el("div");
   function render() {
-    head.replaceChildren(header("Instances", items.length, connect, menu.node, launch));
+    head.replaceChildren(header("Instances", items.length, connect, menu, launch));
     const t = table("Instances", COLUMNS, items, {
       key: (i) => i.InstanceId,
-      onSelect: (i) => { chosen = i.InstanceId; connect.disabled = false; menu.toggle.disabled = false; },
+      onSelect: (i) => { chosen = i.InstanceId; connect.disabled = false; },
     });
     const radio = chosen && t.querySelector(`input[type="radio"][aria-label="Select ${CSS.escape(chosen)}"]`);
     if (radio) { radio.checked = true; } else if (chosen && !current()) { chosen = undefined; }
     connect.disabled = !current();
-    menu.toggle.disabled = !current();
     body.replaceChildren(t);
   }
   async function refresh() { items = await describeInstances(); render(); }
@@ -119,14 +118,6 @@ function wizardGroupName(groups) {
 /** A wizard section: a heading, not a label (its fields carry the same words as labels). */
 function section(title, ...children) {
   return el("section", {}, el("h2", {}, title), ...children);
-}
-
-/** A radio button with its label (the Firewall choice). */
-function radio(name, label, checked, onchange) {
-  const id = `${name}-${label.replace(/\W+/g, "-").toLowerCase()}`;
-  const input = el("input", {type: "radio", name, id, checked});
-  input.addEventListener("change", onchange);
-  return {input, row: el("div", {class: "field check"}, el("label", {for: id}, label), input)};
 }
 
 /** The private key as a file the browser saves, as the console downloads it once. */
@@ -250,8 +241,9 @@ page("#/ec2/instances/launch", async (root) => {
     el("p", {class: "hint"}, "We'll create a new security group with the following rules:"),
     allowSsh.row, sshFrom.row, allowHttps.row, allowHttp.row);
   const selectBox = el("div", {class: "subsection", hidden: true}, existing.row);
-  const createChoice = radio("firewall", "Create security group", true, () => { createBox.hidden = false; selectBox.hidden = true; });
-  const selectChoice = radio("firewall", "Select existing security group", false, () => { createBox.hidden = true; selectBox.hidden = false; });
+  const firewall = radioGroup("Firewall (security groups)",
+    [["create", "Create security group"], ["select", "Select existing security group"]], "create",
+    (v) => { createBox.hidden = v !== "create"; selectBox.hidden = v === "create"; });
   function fillGroups() {
     const own = groups.filter((g) => g.VpcId === vpc.input.value);
     existing.input.replaceChildren(...own.map((g) => el("option", {value: g.GroupId}, `${g.GroupName} (${g.GroupId})`)));
@@ -270,7 +262,7 @@ page("#/ec2/instances/launch", async (root) => {
   /** The console's calls: the wizard's group and its rules, then RunInstances. */
   async function launchInstances() {
     let groupIds = selected(existing.input);
-    if (createChoice.input.checked) {
+    if (firewall.value() === "create") {
       const gname = groupName.input.value;
       const made = await aws("ec2", "CreateSecurityGroup", {GroupName: gname, VpcId: vpc.input.value,
         Description: `${gname} created ${new Date().toISOString()}`});
@@ -315,8 +307,7 @@ page("#/ec2/instances/launch", async (root) => {
       section("Key pair (login)", key.row, newKey),
       section("Network settings", vpc.row, subnet.row,
         el("dl", {class: "details"}, el("dt", {}, "Auto-assign public IP"), publicIp),
-        el("fieldset", {class: "firewall"}, el("legend", {}, "Firewall (security groups)"),
-          createChoice.row, selectChoice.row), createBox, selectBox),
+        firewall.row, createBox, selectBox),
       el("section", {}, advancedToggle, advanced),
       section("Summary", count.row, el("div", {class: "actions end"},
         button("Cancel", () => go("#/ec2/instances")), launch))));
@@ -356,7 +347,7 @@ page("#/ec2/instances/:id", async (root, {id}) => {
   render();
   root.append(
     header(`Instance summary for ${id}${nameTag(inst.Tags) ? ` (${nameTag(inst.Tags)})` : ""}`, null,
-      button("Connect", () => go(`#/ec2/instances/${id}/connect`)), menu.node),
+      button("Connect", () => go(`#/ec2/instances/${id}/connect`)), menu),
     summary,
     tabs("Instance", [
       {title: "Details", render: async (panel) => {
