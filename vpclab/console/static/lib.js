@@ -392,3 +392,11 @@ export async function liveView(container, load, render, ms = 2000) {
   draw(await load());
   poll(container, async () => draw(await load()), ms);
 }
+
+// ---- helper C1 (EC2 pages): a success banner that outlives the page change ----
+
+/** Go to a page and show a green banner there (the router clears the banner on a page change). */
+export function goWithSuccess(hash, text) {
+  window.addEventListener("hashchange", () => showSuccess(text), {once: true});
+  go(hash);
+}
