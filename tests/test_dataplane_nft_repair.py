@@ -39,17 +39,20 @@ def repairing_server(tmp_path):
 
 
 def listing(ns: str, family: str, name: str) -> list:
-    """The table as the kernel lists it (JSON): no handles, elements sorted."""
+    """The table as the kernel lists it (JSON): no handles, elements sorted, named
+    counters without their values (what they counted is traffic, not the table)."""
     out = netns.run(ns, ["nft", "-j", "list", "table", family, name], check=True).stdout
     items = []
     for item in json.loads(out)["nftables"]:
         (kind, body), = item.items()
         if kind != "metainfo":
-            body = {k: v for k, v in body.items() if k != "handle"}
+            body = {k: v for k, v in body.items()
+                    if k != "handle" and not (kind == "counter" and k in ("packets", "bytes"))}
             if "elem" in body:
                 body["elem"] = sorted(body["elem"], key=json.dumps)
             items.append({kind: body})
-    return items
+    # Named counters in name order (the kernel lists them in the order they were made).
+    return sorted((i for i in items if "counter" in i), key=json.dumps) + [i for i in items if "counter" not in i]
 
 
 def owned_tables(ns: str, prefix: str) -> list[tuple[str, str]]:
@@ -102,8 +105,13 @@ def test_each_table_kind_flushed_by_hand_is_repaired_and_enforced_again(repairin
 
     router = naming.namespace_name(prefix, c.p["vpc"])  # the NLB node and the endpoint links end here
     assert {n.removeprefix(prefix) for _, n in owned_tables(router, prefix)} == {
-        "-nlb", "-links", "-linkarp", "-sgep"}
+        "-nlb", "-links", "-linkarp", "-sgep", "-count"}
     t = Tables(prefix)
+
+    # The traffic counters: flushed, traffic still flows (uncounted); repaired.
+    flushed = t.flush(router, "count")
+    assert curl(prefix, c.client, works) == answer
+    t.wait_repaired(flushed)
 
     # In step with the full passes: just after this repair the next is ~FULL_PERIOD away.
     t.wait_repaired(t.flush(router, "linkarp"))

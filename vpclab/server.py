@@ -96,9 +96,11 @@ class ServerConfig:
 
 def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_auth: bool = False,
              allowed_hosts: Collection[str] = (),
-             dataplane_counters: Callable[[], dict[str, int]] | None = None) -> web.Application:
+             dataplane_counters: Callable[[], dict[str, int]] | None = None,
+             traffic: Callable[[], dict[str, dict[str, dict[str, int]]]] | None = None) -> web.Application:
     """The AWS endpoint; `dataplane` tells handlers whether states settle by observation.
-    `dataplane_counters` (the data plane's pass counters) is shown by the health endpoint."""
+    `dataplane_counters` (the data plane's pass counters) is shown by the health endpoint;
+    `traffic` (its endpoints' and listeners' counters) by the console's topology view."""
     from .control.ec2.regions import REGIONS
 
     credentials = Credentials(state_dir)
@@ -155,7 +157,7 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
     if not strict_auth:
         # The console signs in without keys; where only issued keys may drive the API
         # (strict mode), it would be a way round them, so it is not served.
-        console_routes.add_routes(app, store, gateway, guard, credentials, sorted(REGIONS))
+        console_routes.add_routes(app, store, gateway, guard, credentials, sorted(REGIONS), traffic)
     app.router.add_get("/", root)
     app.router.add_route("*", "/{tail:.*}", aws)
     return app
@@ -199,7 +201,8 @@ async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bo
         dataplane, off_reason = _start_dataplane(store, config)
         app = make_app(store, config.state_dir, dataplane is not None, strict_auth=config.strict_auth,
                        allowed_hosts=(*config.allowed_hosts, config.host),
-                       dataplane_counters=dataplane.counters if dataplane is not None else None)
+                       dataplane_counters=dataplane.counters if dataplane is not None else None,
+                       traffic=dataplane.traffic if dataplane is not None else None)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.SockSite(runner, sock)

@@ -4,7 +4,7 @@ The plan is the real one (the four areas over a hand-built World, tests/helpers/
 so every table kind vpclab makes is here: an instance's security groups (``inet sg``), and
 in the provider VPC's router the NLB nodes' DNAT (``ip nlb``), the NLB's groups (``inet
 sg``), the endpoint ENIs' groups (``inet sgep``), the links' zones and marks (``ip
-links``) and the links' ARP mark (``arp linkarp``). Each is damaged by hand with the nft
+links``), the links' ARP mark (``arp linkarp``) and the traffic counters (``ip count``). Each is damaged by hand with the nft
 command line inside its namespace, as an operator would; no packet is sent.
 """
 
@@ -57,17 +57,19 @@ def nft(ns: str, *args: str) -> str:
 
 
 def listing(ns: str, family: str, name: str) -> list:
-    """The table as the kernel lists it (JSON): no handles, elements sorted."""
+    """The table as the kernel lists it (JSON): no handles, elements sorted, named
+    counters without their values (what they counted is traffic, not the table)."""
     items = []
     for item in json.loads(nft(ns, "-j", "list", "table", family, name))["nftables"]:
         (kind, body), = item.items()
         if kind == "metainfo":
             continue
-        body = {k: v for k, v in body.items() if k != "handle"}
+        body = {k: v for k, v in body.items() if k != "handle" and not (kind == "counter" and k in ("packets", "bytes"))}
         if "elem" in body:
             body["elem"] = sorted(body["elem"], key=json.dumps)
         items.append({kind: body})
-    return items
+    # Named counters in name order (the kernel lists them in the order they were made).
+    return sorted((i for i in items if "counter" in i), key=json.dumps) + [i for i in items if "counter" not in i]
 
 
 @pytest.mark.netns
@@ -75,8 +77,8 @@ def test_every_table_kind_flushed_by_hand_is_replaced_by_the_next_full_pass(back
     plan = plan_of(lab_world(), owned)
     kinds = table_kinds(plan)
     assert {(f, n.removeprefix(owned)) for _, f, n in kinds} == {
-        ("inet", "-sg"), ("ip", "-nlb"), ("inet", "-sgep"), ("ip", "-links"), ("arp", "-linkarp")}
-    assert len(kinds) == 6  # `inet sg` twice: an instance's groups, the NLB's groups in the router
+        ("inet", "-sg"), ("ip", "-nlb"), ("inet", "-sgep"), ("ip", "-links"), ("arp", "-linkarp"), ("ip", "-count")}
+    assert len(kinds) == 7  # `inet sg` twice: an instance's groups, the NLB's groups in the router
     backend.apply(plan)
     # Converged: a full pass reads every table back and finds each as applied (every
     # element syntax vpclab writes compares equal to the kernel's listing of it).

@@ -43,10 +43,15 @@ class ConsoleCalls:
         factory = botocore.parsers.ResponseParserFactory()
         factory.set_parser_defaults(timestamp_parser=parse_timestamp)
         self._parsers = {name: factory.create_parser(m.protocol) for name, m in self._models.items()}
+        self._events = self._session.get_component("event_emitter")
 
     def call(self, account: str, region: str, service: str, operation: str, params: dict[str, Any]) -> CallResult:
         model = self._models[service]  # the caller checked `service` is one of SERVICES
         op = model.operation_model(operation)  # raises botocore's OperationNotFoundError
+        # botocore's own input handlers, as a boto3 client runs them before it validates:
+        # RunInstances' UserData is base64-encoded once, idempotency tokens are filled in.
+        self._events.emit(f"before-parameter-build.{model.service_id.hyphenize()}.{operation}",
+                          params=params, model=op, context={})
         try:
             if op.input_shape is not None:
                 botocore.validate.validate_parameters(params, op.input_shape)

@@ -7,6 +7,7 @@ browser's `GET /` (no signature, no query) is sent to the console.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..protocol.request_guard import RequestGuard
 from ..store import Store
 from ..store.credentials import Credentials
 from .calls import SERVICES, ConsoleCalls, to_json
+from . import topology
 from .guard import new_token, refusal
 from .guide import Guide
 from .paths import PREFIX
@@ -64,7 +66,8 @@ def assets() -> dict[str, str]:
 
 
 def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: RequestGuard,
-               credentials: Credentials, regions: list[str]) -> None:
+               credentials: Credentials, regions: list[str], traffic: topology.Traffic | None = None) -> None:
+    """`traffic`: the data plane's counters for the topology view (None: data plane off)."""
     token = new_token()
     calls = ConsoleCalls(gateway)
     served = assets()
@@ -129,7 +132,17 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
         return web.json_response(guide.progress(body["region"], body.get("provider") or PROVIDER,
                                                 body.get("consumer") or CONSUMER))
 
+    async def topology_graph(request: web.Request) -> web.Response:
+        checked(request)
+        region = request.query.get("region", "")
+        if region not in regions:
+            return web.json_response({"error": {"Code": "ValidationError", "Message": "region is not served"}},
+                                     status=400)
+        graph = await asyncio.to_thread(topology.build, store, region, LAB_NAMES, traffic)
+        return web.json_response(graph)
+
     app.router.add_get(PREFIX, page)
+    app.router.add_get(PREFIX + "api/topology", topology_graph)
     app.router.add_get(PREFIX + "static/{name:.+}", asset)
     app.router.add_get(PREFIX + "api/session", session)
     app.router.add_post(PREFIX + "api/call", call)

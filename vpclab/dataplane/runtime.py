@@ -18,10 +18,11 @@ from typing import Protocol
 
 from ..kernel import confinement, dependencies, naming, netns
 from ..kernel.backend import Backend
-from ..kernel.nft import NftContext
+from ..kernel.nft import Count, NftContext
 from ..store import Store
 from .agents import dns, health, instances
 from .areas import endpoints, load_balancers, network, security_groups
+from .areas.nodes import COUNT_TABLE
 from .planner import Contributor, build_plan
 from .world import AgentHost, World
 
@@ -209,3 +210,31 @@ class DataPlane:
         """Passes ended so far, for the health endpoint: a test waits for passes that began
         after its change instead of sleeping."""
         return {"passes": self.passes, "full_passes": self.full_passes}
+
+    def traffic(self) -> dict[str, dict[str, dict[str, int]]]:
+        """What each endpoint and NLB listener carried so far, read from the count tables
+        (`endpoints.traffic`): ``{"endpoints": {id: {...}}, "listeners": {arn: {...}}}``,
+        each ``{"connections", "packets", "bytes"}``. Safe from any thread: the reads run
+        on the namespaces' own threads. Empty with a kernel that keeps no counters (fake)."""
+        nft_call = getattr(self.backend.kernel, "nft_call", None)  # LinuxKernel's
+        out: dict[str, dict[str, dict[str, int]]] = {"endpoints": {}, "listeners": {}}
+        if nft_call is None:
+            return out
+        table = naming.table_name(self.prefix, COUNT_TABLE)
+        present = self.backend.kernel.namespaces()
+
+        def read(ns: str) -> dict[str, Count]:
+            if ns not in present:
+                return {}
+            try:
+                found: dict[str, Count] = nft_call(ns, lambda ctx: ctx.counters("ip", table))
+                return found
+            except Exception as exc:  # the namespace went away meanwhile
+                log.debug("reading counters in %s: %s", ns, exc)
+                return {}
+
+        world = World.snapshot(self.store)
+        for owner, t in endpoints.traffic(world, self.prefix, read).items():
+            kind = "endpoints" if owner.startswith("vpce-") else "listeners"
+            out[kind][owner] = {"connections": t.connections, "packets": t.packets, "bytes": t.bytes}
+        return out

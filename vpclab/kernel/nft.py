@@ -120,12 +120,20 @@ class NftChain:
 
 @dataclass(frozen=True)
 class NftTable:
-    """One owned table: all its sets/maps and chains (the whole desired content)."""
+    """One owned table: all its sets/maps, chains and named counters (the whole desired
+    content).
+
+    `counters` are named counter objects (``counter <name> { }``), e.g. the values of a
+    map of type ``... : counter`` that rules count through. Like elements they are not
+    part of the table's structure: adding or removing one is an update of the difference,
+    so the others keep counting (a full replace would zero them all).
+    """
 
     family: str
     name: str
     sets: tuple[NftSet, ...] = ()
     chains: tuple[NftChain, ...] = ()
+    counters: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -139,6 +147,11 @@ class NftTable:
     def structure(self) -> NftTable:
         """The table with every set emptied: equal structures allow an element update."""
         return NftTable(self.family, self.name, tuple(s.declaration() for s in self.sets), self.chains)
+
+    def with_counters(self, names: Iterable[str]) -> NftTable:
+        """A copy holding the named counters `names` too (sorted, each once)."""
+        return NftTable(self.family, self.name, self.sets, self.chains,
+                        tuple(sorted(set(self.counters) | set(names))))
 
     def set(self, name: str) -> NftSet:
         for s in self.sets:
@@ -159,6 +172,8 @@ def _elements(elements: Mapping[str, str | None]) -> str:
 def render_table(table: NftTable) -> str:
     """The ``table <family> <name> { ... }`` block declaring the whole table."""
     lines = [f"table {table.family} {table.name} {{"]
+    for counter in table.counters:
+        lines.append(f"  counter {_ident(counter)} {{ }}")
     for s in table.sets:
         lines.append(f"  {s.keyword} {_ident(s.name)} {{")
         typ = _stmt(s.type) if s.map_type is None else f"{_stmt(s.type)} : {_stmt(s.map_type)}"
@@ -233,11 +248,15 @@ def render_update(current: NftTable | None, desired: NftTable) -> str:
         return ""
     if current is None or current.structure() != desired.structure():
         return render_replace(desired)
-    script = ""
+    # New counters first (elements may name them), unwanted ones last (once no element does).
+    script = "".join(f"add counter {desired.family} {desired.name} {_ident(c)}\n"
+                     for c in desired.counters if c not in current.counters)
     for old, new in zip(current.sets, desired.sets, strict=True):
         gone = [k for k, v in old.elements.items() if k not in new.elements or new.elements[k] != v]
         added = {k: v for k, v in new.elements.items() if k not in old.elements or old.elements[k] != v}
         script += render_element_changes(desired.family, desired.name, new.name, added, gone)
+    script += "".join(f"delete counter {desired.family} {desired.name} {_ident(c)}\n"
+                      for c in current.counters if c not in desired.counters)
     return script
 
 
@@ -249,7 +268,7 @@ def with_elements(table: NftTable, set_name: str, elements: Mapping[str, str | N
     )
     if all(s.name != set_name for s in table.sets):
         raise KeyError(set_name)
-    return NftTable(table.family, table.name, sets, table.chains)
+    return NftTable(table.family, table.name, sets, table.chains, table.counters)
 
 
 # -- reading back: the kernel's listing, canonical ---------------------------------
@@ -318,19 +337,24 @@ def _from_json(value: object) -> object:
 @dataclass(frozen=True)
 class Listing:
     """One table as the kernel lists it: its `shape` (a hash of chains, rules and set
-    declarations, without handles or elements) and each set's canonical elements (empty
-    when listed terse)."""
+    declarations, without handles or elements), each set's canonical elements (empty
+    when listed terse) and the names of its counter objects (values left out: they move)."""
 
     shape: str
     elements: dict[str, frozenset[object]]
+    counters: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, text: str) -> Listing:
         shape: list[object] = []
         elements: dict[str, frozenset[object]] = {}
+        counters: set[str] = set()
         for item in json.loads(text).get("nftables", ()):
             (kind, body), = item.items()
             if kind == "metainfo":
+                continue
+            if kind == "counter":
+                counters.add(body["name"])
                 continue
             body = dict(body)
             body.pop("handle", None)
@@ -343,7 +367,25 @@ class Listing:
                     else _from_json(e) for e in elems)
             shape.append({kind: body})
         digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
-        return cls(digest, elements)
+        return cls(digest, elements, frozenset(counters))
+
+
+@dataclass(frozen=True)
+class Count:
+    """What one named counter has counted so far."""
+
+    packets: int
+    bytes: int
+
+
+def parse_counters(text: str) -> dict[str, Count]:
+    """``{name: Count}`` from the JSON of ``list counters table <family> <name>``."""
+    out: dict[str, Count] = {}
+    for item in json.loads(text).get("nftables", ()):
+        body = item.get("counter")
+        if body is not None:
+            out[body["name"]] = Count(int(body.get("packets", 0)), int(body.get("bytes", 0)))
+    return out
 
 
 # -- execution (inside a namespace thread) ------------------------------------------
@@ -418,6 +460,19 @@ class NftContext:
             nft.set_stateless_output(flags[1])
             nft.set_terse_output(flags[2])
 
+    def counters(self, family: str, name: str) -> dict[str, Count]:
+        """The named counters of one table and what each counted (empty when the table
+        is not there): one ``list counters table`` in JSON, with its values."""
+        nft = self._nft
+        flags = (nft.set_json_output(True), nft.set_stateless_output(False))
+        try:
+            return parse_counters(self.run(f"list counters table {family} {_ident(name)}"))
+        except NftError:
+            return {}
+        finally:
+            nft.set_json_output(flags[0])
+            nft.set_stateless_output(flags[1])
+
     def verified(self, family: str, name: str) -> NftTable | None:
         """What vpclab last applied to this table if the kernel still holds exactly that
         (same shape as listed after the last full replace, same elements), else None:
@@ -435,7 +490,7 @@ class NftContext:
         if cached is None or cached[0] is not applied:
             cached = (applied, {s.name: canonical_elements(s) for s in applied.sets})
             self._expected[key] = cached
-        if seen.shape != shape or seen.elements != cached[1]:
+        if seen.shape != shape or seen.elements != cached[1] or seen.counters != frozenset(applied.counters):
             log.warning("nft table %s %s in %s differs from what vpclab applied (edited by hand?): "
                         "replacing it", family, name, self.namespace)
             return None

@@ -68,9 +68,11 @@ async function route() {
   const found = findPage(location.hash) || findPage(HOME);
   markNav();
   renderGuide(document.getElementById("guide"));
-  const page = document.getElementById("page");
-  page.replaceChildren();
-  try { await found.render(page, found.params); } catch (err) { showError(err); }
+  // Each route renders into a holder of its own: a slower render of an earlier route
+  // (still awaiting its calls) then fills a holder that is no longer on the page.
+  const holder = el("div", {class: "page-holder"});
+  document.getElementById("page").replaceChildren(holder);
+  try { await found.render(holder, found.params); } catch (err) { if (holder.isConnected) { showError(err); } }
 }
 
 async function start() {

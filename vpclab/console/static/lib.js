@@ -393,6 +393,14 @@ export async function liveView(container, load, render, ms = 2000) {
   poll(container, async () => draw(await load()), ms);
 }
 
+// ---- helper C1 (EC2 pages): a success banner that outlives the page change ----
+
+/** Go to a page and show a green banner there (the router clears the banner on a page change). */
+export function goWithSuccess(hash, text) {
+  window.addEventListener("hashchange", () => showSuccess(text), {once: true});
+  go(hash);
+}
+
 // ---- helper C3 (VPC, endpoint services, endpoints): tags tables, section headers ----
 
 /** A table of a resource's tags (the console's Tags tab). */

@@ -1,12 +1,15 @@
 """The instance type catalogue: which types RunInstances and ModifyInstanceAttribute accept,
-and the vCPUs and architecture DescribeInstances shows for each.
+the vCPUs and architecture DescribeInstances shows for each, and DescribeInstanceTypes
+(what the console's Launch instances page offers).
 
 vpclab runs every instance the same way, whatever its type: the type only decides what is
 shown and whether an AMI's architecture fits it.
 """
 from __future__ import annotations
 
-from ...protocol.errors import InvalidParameterValue
+from ...protocol.dispatch import RequestContext, operation
+from ...protocol.errors import AwsError, InvalidParameterValue
+from ..common.filters import filter_and_page
 from .images import Image
 
 
@@ -59,3 +62,45 @@ def check_architecture(image: Image, instance_type: str) -> None:
             "matching architectures, and try again. You can use 'describe-instance-types' or "
             "'describe-images' to discover the architecture of the instance type or AMI."
         )
+
+
+# --- DescribeInstanceTypes ---------------------------------------------------------------
+
+def _type_info(name: str) -> dict:
+    vcpus, threads, arch = INSTANCE_TYPES[name]
+    return {
+        "InstanceType": name,
+        "CurrentGeneration": not name.startswith("m1."),
+        "VCpuInfo": {"DefaultVCpus": vcpus, "DefaultCores": max(1, vcpus // threads),
+                     "DefaultThreadsPerCore": threads},
+        "ProcessorInfo": {"SupportedArchitectures": [arch]},
+        "SupportedUsageClasses": ["on-demand"],
+        "SupportedRootDeviceTypes": ["ebs"],
+        "SupportedVirtualizationTypes": ["hvm"],
+        "BareMetal": False,
+        "Hypervisor": "nitro" if not name.startswith(("t2.", "m1.")) else "xen",
+        "FreeTierEligible": name == "t2.micro",
+    }
+
+
+TYPE_FILTERS = {
+    "instance-type": lambda t: t["InstanceType"],
+    "current-generation": lambda t: t["CurrentGeneration"],
+    "processor-info.supported-architecture": lambda t: t["ProcessorInfo"]["SupportedArchitectures"],
+    "vcpu-info.default-vcpus": lambda t: t["VCpuInfo"]["DefaultVCpus"],
+    "free-tier-eligible": lambda t: t["FreeTierEligible"],
+    "hypervisor": lambda t: t["Hypervisor"],
+}
+
+
+@operation("ec2", "DescribeInstanceTypes")
+def describe_instance_types(ctx: RequestContext, req: dict) -> dict:
+    names = req.get("InstanceTypes") or list(INSTANCE_TYPES)
+    unknown = [n for n in names if n not in INSTANCE_TYPES]
+    if unknown:
+        raise AwsError(f"The following supplied instance types do not exist: [{', '.join(unknown)}]",
+                       code="InvalidInstanceType")
+    page, token = filter_and_page([_type_info(n) for n in names], req.get("Filters"), TYPE_FILTERS,
+                                  max_results=req.get("MaxResults"), next_token=req.get("NextToken"),
+                                  max_allowed=100)
+    return {"InstanceTypes": page, "NextToken": token}

@@ -23,11 +23,11 @@ update). The service's NLBs are searched in order for a node in the ENI's zone i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ...kernel import naming
-from ...kernel.nft import NftChain, NftSet, NftTable, with_elements
+from ...kernel.nft import Count, NftChain, NftSet, NftTable, with_elements
 from ...kernel.topology import Interface, ProxyNeighbour, Route, Rule, VethPair
 from ...model.dataplane import TransitLink
 from ...model.ec2 import NetworkInterface
@@ -39,12 +39,20 @@ from ..world import Reporter, World, gateway_of
 from . import transit
 from .network import GSO_MAX_SIZE, vpc_namespace
 from .nodes import (
+    COUNT_TABLE,
+    ENDPOINT_ALL,
+    ENDPOINT_NEW,
     ENI_FORWARDING,
     LINK_SNAT,
+    LISTENER_ALL,
+    LISTENER_NEW,
+    listener_counters,
+    listener_keys,
     node_chain,
     node_namespace,
     nodes,
     realized,
+    served,
     transit_pattern,
 )
 
@@ -183,6 +191,34 @@ class _RouterLinks:
     marks: dict[str, str] = field(default_factory=dict)
     forwarding: dict[str, str] = field(default_factory=dict)
     snat: dict[str, str] = field(default_factory=dict)
+    # The count table's part (`count_elements`): counters, and map elements by map name.
+    counters: set[str] = field(default_factory=set)
+    counted: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def endpoint_counters(endpoint_id: str) -> tuple[str, str]:
+    """Names of an endpoint's counters in the count table: (new flows, every packet)."""
+    tag = endpoint_id.removeprefix("vpce-")
+    return f"endpoint_{tag}_new", f"endpoint_{tag}"
+
+
+def count_elements(world: World, e: EndpointEni, links: _RouterLinks) -> None:
+    """What a forwarding link adds to its router's count table: its mark counts for its
+    endpoint, and its flows to the ENI address for each listener of the node's NLB
+    (named counters are shared by all of an endpoint's links in one router)."""
+    if e.link is None or e.lb is None:
+        return
+    mark = transit.mark(e.link.index)
+    new, every = endpoint_counters(e.endpoint.id)
+    links.counters.update((new, every))
+    links.counted.setdefault(ENDPOINT_NEW, {})[hex(mark)] = f'"{new}"'
+    links.counted.setdefault(ENDPOINT_ALL, {})[hex(mark)] = f'"{every}"'
+    for listener, _arns, protos in served(world, e.lb.id):
+        names = listener_counters(listener.id)
+        links.counters.update(names)
+        for key in listener_keys(mark, e.eni.private_ip, listener, protos):
+            links.counted.setdefault(LISTENER_NEW, {})[key] = f'"{names[0]}"'
+            links.counted.setdefault(LISTENER_ALL, {})[key] = f'"{names[1]}"'
 
 
 def links_table(prefix: str, links: _RouterLinks) -> NftTable:
@@ -277,6 +313,7 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         links.snat[f'"{peer}"'] = e.mapping.private_ip
         if e.forwarding:  # pendingAcceptance: the link exists, nothing is forwarded from it
             links.forwarding[f'"{peer}" . {e.eni.private_ip}'] = f"jump {node_chain(e.mapping)}"
+            count_elements(world, e, links)
     for vpc_ns, bridge in consumer_bridges:
         if vpc_ns in per_router:
             builder.namespace(vpc_ns).sysctls.update(bridge_sysctls(bridge))
@@ -289,6 +326,11 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         if nlb is not None:
             nlb = with_elements(nlb, ENI_FORWARDING, links.forwarding)
             draft.nft[nlb.name] = with_elements(nlb, LINK_SNAT, links.snat)
+        count = draft.nft.get(naming.table_name(prefix, COUNT_TABLE))
+        if count is not None:
+            for name, elements in links.counted.items():
+                count = with_elements(count, name, {**count.set(name).elements, **elements})
+            draft.nft[count.name] = count.with_counters(links.counters)
 
 
 def observe(world: World, dp: Reporter, now: float) -> None:
@@ -315,3 +357,48 @@ def observe(world: World, dp: Reporter, now: float) -> None:
             mark_endpoint_available(tx, endpoint_id, now)
         for endpoint_id in deleted:
             mark_endpoint_deleted(tx, endpoint_id, now)
+
+
+# Reading the count tables --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Traffic:
+    """What an endpoint or an NLB listener carried since its counters were made: new
+    flows (`connections`), and the packets and bytes of its flows, both directions."""
+
+    connections: int = 0
+    packets: int = 0
+    bytes: int = 0
+
+
+def count_namespaces(world: World, prefix: str) -> list[str]:
+    """The routers holding NLB nodes: where count tables are (`load_balancers.count_table`)."""
+    found = {node_namespace(world, prefix, m) for lb in world.load_balancers.values() if realized(lb)
+             for m in nodes(world, lb)}
+    return sorted(ns for ns in found if ns is not None)
+
+
+def traffic(world: World, prefix: str, read: Callable[[str], Mapping[str, Count]]) -> dict[str, Traffic]:
+    """{endpoint id or listener ARN: Traffic}, summed over the count tables `read(namespace)`
+    lists (an endpoint's links may end in several routers); every endpoint and listener
+    of `world`, zero where nothing was counted."""
+    names: dict[str, tuple[str, bool]] = {}  # counter name -> (owner, counts new flows)
+    for ep in world.endpoints.values():
+        new, every = endpoint_counters(ep.id)
+        names[new], names[every] = (ep.id, True), (ep.id, False)
+    for listener in world.listeners.values():
+        new, every = listener_counters(listener.id)
+        names[new], names[every] = (listener.id, True), (listener.id, False)
+    totals = {owner: [0, 0, 0] for owner, _new in names.values()}
+    for ns in count_namespaces(world, prefix):
+        for name, count in read(ns).items():
+            owner = names.get(name)
+            if owner is None:
+                continue
+            total = totals[owner[0]]
+            if owner[1]:
+                total[0] += count.packets
+            else:
+                total[1] += count.packets
+                total[2] += count.bytes
+    return {owner: Traffic(*t) for owner, t in totals.items()}

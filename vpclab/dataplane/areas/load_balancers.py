@@ -54,20 +54,27 @@ import logging
 
 from ...kernel import naming
 from ...kernel.nft import NftChain, NftSet, NftTable
-from ...model.elbv2 import LoadBalancer, SubnetMapping, forwarded_target_groups
+from ...model.elbv2 import LoadBalancer, SubnetMapping
 from ...model.observed import mark_load_balancer_active
 from ..planner import PlanBuilder
 from ..world import Reporter, World
 from .nodes import (
+    COUNT_TABLE,
+    ENDPOINT_ALL,
+    ENDPOINT_NEW,
     ENI_FORWARDING,
     LINK_SNAT,
+    LISTENER_ALL,
+    LISTENER_NEW,
     forwarding_set,
-    listeners_of,
+    listener_counters,
+    listener_keys,
     node_chain,
     node_namespace,
     nodes,
     realized,
     relay_port,
+    served,
     transit_pattern,
 )
 
@@ -84,7 +91,6 @@ NODE_SYSCTLS = {
     "net.ipv4.conf.all.arp_announce": "2",
     "net.ipv4.tcp_fwmark_accept": "1",
 }
-PROTOCOLS = {"TCP": ("tcp",), "UDP": ("udp",), "TCP_UDP": ("tcp", "udp")}
 
 
 def bucket_count(n: int) -> int:
@@ -109,11 +115,7 @@ def node_rules(world: World, lb: LoadBalancer, mapping: SubnetMapping) -> tuple[
     rules: list[str] = []
     node_ip = mapping.private_ip
     tag = mapping.network_interface_id.removeprefix("eni-")
-    for listener in listeners_of(world, lb.id):
-        protos = PROTOCOLS.get(listener.protocol, ())
-        arns = [a for a in forwarded_target_groups(listener.default_actions) if a in world.target_groups]
-        if not protos or not arns:
-            continue
+    for listener, arns, protos in served(world, lb.id):
         relay = relay_port(world, lb.id, arns[0]) if len(arns) == 1 else None
         targets: set[tuple[str, int]] = set()
         for arn in arns:  # a weighted forward: the union (weights are not emulated)
@@ -159,6 +161,53 @@ def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, Sub
     return NftTable("ip", naming.table_name(prefix, "nlb"), tuple(sets), tuple(chains))
 
 
+# The count table of a router's nodes -------------------------------------------------------
+
+#: ``ct mark . original destination . protocol . port`` of a packet's flow: a listener's key.
+FLOW_KEY = "ct mark . ct original ip daddr . ct protocol . ct original proto-dst"
+LISTENER_KEY_TYPE = "mark . ipv4_addr . inet_proto . inet_service"
+#: The nft protocols listeners take (`nodes.PROTOCOLS`).
+COUNTED = ("tcp", "udp")
+#: After conntrack and the link area's ct mark (mangle), before NAT.
+COUNT_PRIORITY = "mangle + 10"
+
+
+def count_table(world: World, prefix: str, members: list[tuple[LoadBalancer, SubnetMapping]]) -> NftTable:
+    """The count table of one router: its listeners' counters and the keys of the flows
+    to its nodes' addresses (the endpoint area adds its links: `endpoints.contribute`).
+
+    Its structure is fixed (four maps, two chains): listeners and endpoints coming and
+    going change map elements and counter objects only, so `nft.render_update` never
+    replaces it and no counter restarts from zero while the table lives. New flows are
+    counted in prerouting (``ct state new``), every packet of a flow in prerouting and,
+    for the relays' own replies, output: each packet once, whichever direction.
+    """
+    counters: list[str] = []
+    new: dict[str, str] = {}
+    every: dict[str, str] = {}
+    for lb, m in members:
+        for listener, _arns, protos in served(world, lb.id):
+            names = listener_counters(listener.id)
+            counters.extend(names)
+            for key in listener_keys(0, m.private_ip, listener, protos):
+                new[key], every[key] = (f'"{n}"' for n in names)
+    # One rule per protocol: ``ct original proto-dst`` needs the protocol known.
+    new_flows = tuple(f"meta l4proto {p} ct state new counter name {FLOW_KEY} map @{LISTENER_NEW}" for p in COUNTED)
+    flows = tuple(f"meta l4proto {p} counter name {FLOW_KEY} map @{LISTENER_ALL}" for p in COUNTED)
+    return NftTable("ip", naming.table_name(prefix, COUNT_TABLE), (
+        NftSet.map(ENDPOINT_NEW, "mark", "counter", {}),
+        NftSet.map(ENDPOINT_ALL, "mark", "counter", {}),
+        NftSet.map(LISTENER_NEW, LISTENER_KEY_TYPE, "counter", new),
+        NftSet.map(LISTENER_ALL, LISTENER_KEY_TYPE, "counter", every),
+    ), (
+        NftChain("prerouting", (f"ct state new counter name ct mark map @{ENDPOINT_NEW}",
+                                f"counter name ct mark map @{ENDPOINT_ALL}", *new_flows, *flows),
+                 "filter", "prerouting", COUNT_PRIORITY, "accept"),
+        NftChain("output", (f"counter name ct mark map @{ENDPOINT_ALL}", *flows),
+                 "filter", "output", COUNT_PRIORITY, "accept"),
+    ), tuple(sorted(set(counters))))
+
+
 def node_address(builder: PlanBuilder, world: World, prefix: str, mapping: SubnetMapping) -> None:
     """The node's private IP as a /32 on its subnet's bridge in the router (no prefix
     route of its own: the gateway's address keeps the subnet's)."""
@@ -190,8 +239,8 @@ def contribute(world: World, builder: PlanBuilder) -> None:
     for ns, members in per_router.items():
         draft = builder.namespace(ns)
         draft.sysctls.update(NODE_SYSCTLS)
-        table = nodes_table(world, prefix, members)
-        draft.nft[table.name] = table
+        for table in (nodes_table(world, prefix, members), count_table(world, prefix, members)):
+            draft.nft[table.name] = table
 
 
 def observe(world: World, dp: Reporter, now: float) -> None:

@@ -33,6 +33,20 @@ ENI_FORWARDING = "eni_forwarding"
 #: flows (elements: the endpoint area's, one per link it plans).
 LINK_SNAT = "link_snat"
 
+#: Table ``<p>-count`` of a router holding nodes: named counters of the traffic its
+#: listeners and endpoint links carry (the NLB area declares it, the endpoint area adds
+#: its links). Maps of counter names: by ``ct mark`` (an endpoint link's mark) and by
+#: ``ct mark . original destination . protocol . port`` (a listener: mark 0 for traffic
+#: from the VPC to a node's address, a link's mark for PrivateLink traffic to its ENI).
+COUNT_TABLE = "count"
+ENDPOINT_NEW = "endpoint_new"
+ENDPOINT_ALL = "endpoint_all"
+LISTENER_NEW = "listener_new"
+LISTENER_ALL = "listener_all"
+
+#: nft protocols a listener's rules match, by listener protocol (TLS is not realized).
+PROTOCOLS = {"TCP": ("tcp",), "UDP": ("udp",), "TCP_UDP": ("tcp", "udp")}
+
 #: Relay ports: a hash of the target group ARN in [BASE, BASE + SPAN), above Linux's
 #: default ephemeral range (32768-60999).
 RELAY_PORT_BASE = 61000
@@ -78,6 +92,29 @@ def node_chain(mapping: SubnetMapping) -> str:
 def listeners_of(world: World, lb_arn: str) -> list[Listener]:
     return sorted((l for l in world.listeners.values() if l.load_balancer_arn == lb_arn),
                   key=lambda l: (l.port, l.protocol))
+
+
+def served(world: World, lb_arn: str) -> list[tuple[Listener, list[str], tuple[str, ...]]]:
+    """The listeners of NLB `lb_arn` its nodes' chains realize: each with the target
+    groups it forwards to (known ones) and its nft protocols."""
+    out = []
+    for listener in listeners_of(world, lb_arn):
+        protos = PROTOCOLS.get(listener.protocol, ())
+        arns = [a for a in forwarded_target_groups(listener.default_actions) if a in world.target_groups]
+        if protos and arns:
+            out.append((listener, arns, protos))
+    return out
+
+
+def listener_counters(listener_arn: str) -> tuple[str, str]:
+    """Names of a listener's counters in the count table: (new flows, every packet)."""
+    tag = listener_arn.rsplit("/", 1)[-1]
+    return f"listener_{tag}_new", f"listener_{tag}"
+
+
+def listener_keys(mark: int, address: str, listener: Listener, protos: tuple[str, ...]) -> list[str]:
+    """Keys of the count table's listener maps for flows to `address` with ct mark `mark`."""
+    return [f"{hex(mark)} . {address} . {proto} . {listener.port}" for proto in protos]
 
 
 def lb_target_groups(world: World, lb_arn: str) -> list[str]:

@@ -4,11 +4,11 @@
 "use strict";
 
 import {
-  actionsMenu, attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, nameTag,
-  liveView, page, radioGroup, showError, showSuccess, stateBadge, subheader, table, tabs,
+  actionsMenu, attempt, aws, awsAll, button, confirmDialog, details, el, field, go, goWithSuccess, header,
+  link, liveView, nameTag, page, radioGroup, showError, showSuccess, stateBadge, subheader, table, tabs,
   tagEditor, tagsTable, when,
 } from "../lib.js";
-import {breadcrumb, endpointStateBadge, flashNext, notificationsTab, showFlash, titled, zoneLabels} from "./vpcs.js";
+import {breadcrumb, endpointStateBadge, notificationsTab, titled, zoneLabels} from "./vpcs.js";
 
 const LIST = "#/vpc/endpoint-services";
 
@@ -49,7 +49,6 @@ page(LIST, async (root) => {
     header("Endpoint services", services.length,
       button("Create endpoint service", () => go(`${LIST}/create`), {primary: true})),
     table("Endpoint services", columns, services, {empty: "No endpoint services found"}));
-  showFlash(showSuccess);
 });
 
 // ---- Create endpoint service ----------------------------------------------------------------
@@ -106,8 +105,7 @@ page(`${LIST}/create`, async (root) => {
     const out = await attempt(() => aws("ec2", "CreateVpcEndpointServiceConfiguration", params));
     if (!out) { return; }
     const id = out.ServiceConfiguration.ServiceId;
-    flashNext(`Successfully created endpoint service ${id}.`);
-    go(`${LIST}/${id}`);
+    goWithSuccess(`${LIST}/${id}`, `Successfully created endpoint service ${id}.`);
   }
 
   root.append(
@@ -145,9 +143,8 @@ page(`${LIST}/:id/allow-principals`, async (root, {id}) => {
     const out = await attempt(() => aws("ec2", "ModifyVpcEndpointServicePermissions",
       {ServiceId: id, AddAllowedPrincipals: principals}));
     if (!out) { return; }
-    flashNext(`Successfully allowed ${principals.length} principal${principals.length === 1 ? "" : "s"}.`);
     openTab = "Allow principals";
-    go(`${LIST}/${id}`);
+    goWithSuccess(`${LIST}/${id}`, `Successfully allowed ${principals.length} principal${principals.length === 1 ? "" : "s"}.`);
   }
   root.append(
     breadcrumb("Endpoint services", LIST, id),
@@ -204,8 +201,7 @@ page(`${LIST}/:id`, async (root, {id}) => {
     const out = await attempt(() => aws("ec2", "DeleteVpcEndpointServiceConfigurations", {ServiceIds: [id]}));
     if (!out) { return; }
     if (out.Unsuccessful && out.Unsuccessful.length) { showError(out.Unsuccessful[0].Error); return; }
-    flashNext(`Successfully deleted endpoint service ${id}.`);
-    go(LIST);
+    goWithSuccess(LIST, `Successfully deleted endpoint service ${id}.`);
   }
   async function verifyDomain() {
     const out = await attempt(() => aws("ec2", "StartVpcEndpointServicePrivateDnsVerification", {ServiceId: id}));
@@ -232,7 +228,6 @@ page(`${LIST}/:id`, async (root, {id}) => {
     const tab = [...view.querySelectorAll('[role="tab"]')].find((t) => t.textContent === wanted);
     if (tab) { tab.click(); }
   }
-  showFlash(showSuccess);
 });
 
 function loadBalancersTab(panel, svc, lbs, labels) {

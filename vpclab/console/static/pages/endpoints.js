@@ -4,11 +4,11 @@
 "use strict";
 
 import {
-  actionsMenu, attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, nameTag,
-  liveView, page, radioGroup, selectField, showError, showSuccess, subheader, table, tabs,
-  tagEditor, tagsTable, when,
+  actionsMenu, attempt, aws, awsAll, button, confirmDialog, details, el, field, go, goWithSuccess, header,
+  link, liveView, nameTag, page, radioGroup, selectField, showError, subheader, table, tabs, tagEditor,
+  tagsTable, when,
 } from "../lib.js";
-import {breadcrumb, endpointStateBadge, flashNext, notificationsTab, showFlash, titled, zoneLabels} from "./vpcs.js";
+import {breadcrumb, endpointStateBadge, notificationsTab, titled, zoneLabels} from "./vpcs.js";
 
 const LIST = "#/vpc/endpoints";
 
@@ -34,7 +34,6 @@ page(LIST, async (root) => {
   await liveView(holder, () => awsAll("ec2", "DescribeVpcEndpoints", {}, "VpcEndpoints"), (items) => [
     header("Endpoints", items.length, button("Create endpoint", () => go(`${LIST}/create`), {primary: true})),
     table("Endpoints", COLUMNS, items, {empty: "No endpoints found"})]);
-  showFlash(showSuccess);
 });
 
 // ---- Create endpoint ----------------------------------------------------------------------
@@ -190,8 +189,7 @@ page(`${LIST}/create`, async (root) => {
     const out = await attempt(() => aws("ec2", "CreateVpcEndpoint", params));
     if (!out) { return; }
     const id = out.VpcEndpoint.VpcEndpointId;
-    flashNext(`Successfully created VPC endpoint ${id}.`);
-    go(`${LIST}/${id}`);
+    goWithSuccess(`${LIST}/${id}`, `Successfully created VPC endpoint ${id}.`);
   }
 
   root.append(
@@ -236,8 +234,7 @@ page(`${LIST}/:id`, async (root, {id}) => {
     const out = await attempt(() => aws("ec2", "DeleteVpcEndpoints", {VpcEndpointIds: [id]}));
     if (!out) { return; }
     if (out.Unsuccessful && out.Unsuccessful.length) { showError(out.Unsuccessful[0].Error); return; }
-    flashNext(`Successfully deleted VPC endpoint ${id}.`);
-    go(LIST);
+    goWithSuccess(LIST, `Successfully deleted VPC endpoint ${id}.`);
   }
   root.append(
     breadcrumb("Endpoints", LIST, id),
@@ -265,5 +262,4 @@ page(`${LIST}/:id`, async (root, {id}) => {
       {title: "Notifications", render: (panel) => notificationsTab(panel, {VpcEndpointId: id})},
       {title: "Tags", render: async (panel) => { panel.append(tagsTable(ep.Tags)); }},
     ]));
-  showFlash(showSuccess);
 });

@@ -8,7 +8,7 @@ import {
 } from "../lib.js";
 
 // What the VPC pages share (vpcs, endpoint_services and endpoints import it from here):
-// titles, breadcrumbs, zone labels, the success message after a move, endpoint states, Notifications.
+// titles, breadcrumbs, zone labels, endpoint states, the Notifications tab.
 
 const yesNo = (v) => (v ? "Yes" : "No");
 
@@ -112,13 +112,6 @@ export async function zoneLabels() {
     zones,
     byName: Object.fromEntries(zones.map((z) => [z.ZoneName, `${z.ZoneName} (${z.ZoneId})`])),
   };
-}
-
-/** A success message to show on the page an action leads to (the router clears the banner). */
-let pendingFlash = "";
-export function flashNext(text) { pendingFlash = text; }
-export function showFlash(show) {
-  if (pendingFlash) { show(pendingFlash); pendingFlash = ""; }
 }
 
 /** An endpoint's state as the console words it ("Pending acceptance"), coloured by the API's state. */
