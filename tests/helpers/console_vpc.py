@@ -186,7 +186,7 @@ def reject_connection(page: Page, service_id: str, endpoint_id: str) -> None:
 
 def wait_endpoint_available(page: Page, endpoint_id: str) -> list[str]:
     """The endpoint's details until Status is Available (live, no reload); its DNS names."""
-    if endpoint_id not in page.get_by_role("heading", level=1).inner_text():
+    if not page.url.endswith(f"#/vpc/endpoints/{endpoint_id}"):
         open_endpoint(page, endpoint_id)
     panel = page.get_by_role("region", name="Details")
     expect(panel).to_contain_text("Available", timeout=LIVE_MS)
