@@ -21,7 +21,8 @@ from tests.helpers import console_ec2 as ec2_steps
 from tests.helpers import console_elbv2 as elb_steps
 from tests.helpers import console_vpc as vpc_steps
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
-from tests.helpers.console import needs_chromium, shot, sign_in
+from tests.helpers.console import needs_chromium, sign_in
+from tests.helpers.console import shot as take_shot
 from tests.helpers.server import ServerProcess, free_port
 from tests.helpers.waiting import wait_for
 
@@ -44,6 +45,9 @@ def switch_account(page, account: str) -> None:
 
 def do_the_lab(page, srv, dataplane: bool) -> None:
     from playwright.sync_api import expect
+
+    def shot(page, name: str) -> None:  # the data-plane run's screenshots are the README's
+        take_shot(page, name if dataplane else f"control-plane-{name}")
 
     ec2_1, elb_1, ec2_2 = srv.client("ec2", ACCOUNT_1), srv.client("elbv2", ACCOUNT_1), srv.client("ec2", ACCOUNT_2)
 

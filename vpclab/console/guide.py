@@ -125,7 +125,7 @@ STEPS: tuple[Step, ...] = (
          "EC2 > Security Groups > the NLB's group > Edit inbound rules: add HTTP from anywhere.",
          lambda s, _: s.nlb_group_allows_80()),
     Step("1.13", ACCOUNT_1, "Serve nginx: the NLB is Active and the target healthy",
-         "Start nginx on the instance (Connect, then `sudo systemctl start nginx`, or user data); "
+         "Start nginx on the instance (Connect, then systemctl start nginx; or in its user data); "
          "the target becomes healthy once nginx answers the health checks.",
          lambda s, _: s.healthy_targets() and any(lb["State"]["Code"] == "active" for lb in s.forwarding_nlbs())),
     Step("1.17", ACCOUNT_1, "Create an endpoint service for the NLB",
