@@ -117,8 +117,12 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
                                 body.get("params") or {})
         except (BotoCoreError, KeyError, TypeError, ValueError) as err:  # an unknown operation, unserializable input
             return web.json_response({"error": {"Code": "ValidationError", "Message": str(err)}}, status=400)
-        payload = {"output": result.output} if result.error is None else {"error": result.error}
-        return web.Response(text=to_json(payload), status=result.status, content_type="application/json")
+        if result.error is not None:
+            return web.Response(text=to_json({"error": result.error}), status=result.status,
+                                content_type="application/json")
+        # The output is JSON already (BotoOutputSerializer's): wrapped, not parsed and written again.
+        return web.Response(body=b'{"output": ' + result.output_json + b"}", status=result.status,
+                            content_type="application/json")
 
     async def lab_guide(request: web.Request) -> web.Response:
         checked(request)

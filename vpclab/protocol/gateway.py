@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
+
+from botocore.model import OperationModel
 
 from ..store import Store
 from . import content_coding, models
@@ -20,6 +23,15 @@ from .request_guard import FORM_MEDIA_TYPE, HttpRequest, RequestGuard
 from .serializer import QuerySerializer, serializer_for
 
 log = logging.getLogger("vpclab.protocol")
+
+
+class OutputSerializer(Protocol):
+    """What `_run` writes a response with: the wire's XML (`QuerySerializer`), or the
+    console's JSON of boto3's output (`boto_output.BotoOutputSerializer`)."""
+
+    def serialize(self, operation: OperationModel, output: dict[str, Any], request_id: str) -> bytes: ...
+
+    def serialize_error(self, err: AwsError, request_id: str) -> bytes: ...
 
 
 @dataclass
@@ -81,20 +93,22 @@ class Gateway:
         except Exception:
             return _internal(serializer, ctx, f"reading a {service.name} request")
 
-    def call(self, service_name: str, params: dict[str, str], account: str, region: str) -> Response:
+    def call(self, service_name: str, params: dict[str, str], account: str, region: str,
+             serializer: OutputSerializer | None = None) -> Response:
         """An operation for vpclab's own console, as the account signed in there.
 
         The console's request was checked by its own guard (its token, Host and Origin), so
         there is no SigV4 to read; everything after that is an HTTP request's path: the
-        same parser, handler, errors and serializer."""
+        same parser, handler and errors. The output is the wire's XML, or what `serializer`
+        writes (the console's `boto_output.BotoOutputSerializer`)."""
         service = models.service(service_name)
         caller = Caller(account, account, region, service_name)
         ctx = RequestContext(account, region, self.store, dataplane=self.dataplane, extras=self.extras)
-        serializer = serializer_for(service.protocol, service.xml_namespace)
-        return self._run(service, params, caller, ctx, serializer)
+        return self._run(service, params, caller, ctx, serializer or serializer_for(service.protocol,
+                                                                                    service.xml_namespace))
 
     def _run(self, service: models.Service, params: dict[str, str], caller: Caller, ctx: RequestContext,
-             serializer: QuerySerializer) -> Response:
+             serializer: OutputSerializer) -> Response:
         """Parse, handle and serialize one operation of an identified caller."""
         action = params.get("Action", "")
         try:
@@ -137,7 +151,7 @@ class Gateway:
         return Response(err.status, serializer.serialize_error(err, ctx.request_id), ctx.request_id)
 
 
-def _internal(serializer: QuerySerializer, ctx: RequestContext, where: str) -> Response:
+def _internal(serializer: OutputSerializer, ctx: RequestContext, where: str) -> Response:
     """A vpclab bug, logged with its traceback and answered as AWS's InternalError."""
     log.exception("unhandled error in %s", where)
     internal = InternalError("An internal error has occurred")
