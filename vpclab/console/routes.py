@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -103,15 +104,22 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
                     for a in sorted(seen | set(LAB_NAMES))]
         return web.json_response({"accounts": accounts, "regions": regions})
 
-    async def call(request: web.Request) -> web.Response:
+    async def checked_body(request: web.Request, bad: Callable[[Any], str | None]) -> Any:
+        """The request's JSON body, once the guard let it through and `bad` found nothing
+        wrong with it (otherwise the console's ValidationError, as an HTTPException)."""
         checked(request)
         try:
             body: Any = await request.json()
         except ValueError:
             body = None
-        why = _bad_call(body)
+        why = bad(body)
         if why is not None:
-            return web.json_response({"error": {"Code": "ValidationError", "Message": why}}, status=400)
+            raise web.HTTPBadRequest(text=json.dumps({"error": {"Code": "ValidationError", "Message": why}}),
+                                     content_type="application/json")
+        return body
+
+    async def call(request: web.Request) -> web.Response:
+        body = await checked_body(request, _bad_call)
         try:
             result = calls.call(body["account"], body["region"], body["service"], body["operation"],
                                 body.get("params") or {})
@@ -125,14 +133,7 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
                             content_type="application/json")
 
     async def lab_guide(request: web.Request) -> web.Response:
-        checked(request)
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            body = None
-        why = _bad_guide(body)
-        if why is not None:
-            return web.json_response({"error": {"Code": "ValidationError", "Message": why}}, status=400)
+        body = await checked_body(request, _bad_guide)
         return web.json_response(guide.progress(body["region"], body.get("provider") or PROVIDER,
                                                 body.get("consumer") or CONSUMER))
 
