@@ -74,6 +74,16 @@ def test_an_aws_error_comes_back_as_aws_gave_it(shared_server):
     assert bad.status_code == 400 and bad.json()["error"]["Code"] == "ParamValidation"
 
 
+@pytest.mark.parametrize("body", [
+    [], {"account": "12", "region": REGION, "service": "ec2", "operation": "DescribeVpcs"},
+    {"account": ACCOUNT_1, "region": REGION, "service": "s3", "operation": "ListBuckets"},
+    {"account": ACCOUNT_1, "region": REGION, "service": "ec2", "operation": "NoSuchOperation"},
+])
+def test_a_malformed_console_call_is_a_validation_error(shared_server, body):
+    resp = call(shared_server, token_of(shared_server), body)
+    assert resp.status_code == 400 and resp.json()["error"]["Code"] == "ValidationError"
+
+
 @pytest.mark.parametrize("with_token,headers,why", [
     (False, {}, "token"),
     (False, {"X-Vpclab-Console-Token": "guessed"}, "token"),
