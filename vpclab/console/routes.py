@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from botocore.exceptions import BotoCoreError
+from botocore.model import OperationNotFoundError
 
 from ..lab.privatelink import CONSUMER, PROVIDER
 from ..model.ec2 import AccountRegion
@@ -123,7 +124,8 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
         try:
             result = calls.call(body["account"], body["region"], body["service"], body["operation"],
                                 body.get("params") or {})
-        except (BotoCoreError, KeyError, TypeError, ValueError) as err:  # an unknown operation, unserializable input
+        except (BotoCoreError, OperationNotFoundError, KeyError, TypeError, ValueError) as err:
+            # an unknown operation, input botocore cannot serialize
             return web.json_response({"error": {"Code": "ValidationError", "Message": str(err)}}, status=400)
         if result.error is not None:
             return web.Response(text=to_json({"error": result.error}), status=result.status,
