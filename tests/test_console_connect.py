@@ -73,7 +73,8 @@ def test_connect_opens_a_shell_in_the_instance(browser, dataplane_server):
     assert "Welcome to nginx!" in out
     shot(page, "connect-terminal")
 
-    out = run_in_terminal(page, "echo shell-pid=$$", "shell-pid=")
+    # The quotes keep the typed command from matching: only the output says shell-pid=.
+    out = run_in_terminal(page, 'echo "shell""-pid=$$"', "shell-pid=")
     shell_pid = int(re.search(r"shell-pid=(\d+)", out).group(1))
     assert vexec(srv, box, "test", "-e", f"/proc/{shell_pid}").returncode == 0
     # demo-web's session ended when its page was left: one shell is left, this one.
