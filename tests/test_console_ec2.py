@@ -9,13 +9,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
-from tests.helpers.console import needs_chromium, shot, sign_in
+from tests.helpers.console import needs_chromium, open_nav, shot, sign_in
 from tests.helpers.console_ec2 import (
     edit_inbound,
     instance_row,
     instance_state_action,
     launch_instance,
-    open_nav,
     open_security_group,
     terminate,
     wait_running,

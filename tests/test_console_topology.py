@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
 from tests.helpers.console import needs_chromium, shot, sign_in
 from tests.helpers.console_topology import open_topology
-from tests.helpers.traffic import curl, make_endpoint, service_and_consumer, wait_state
+from tests.helpers.traffic import available_endpoint, curl, make_endpoint, service_and_consumer, wait_state
 from tests.helpers.waiting import wait_for
 from vpclab.kernel import naming
 
@@ -78,10 +78,7 @@ def test_the_live_counters_show_requests_through_the_endpoint(browser, dataplane
     srv = dataplane_server
     prefix = naming.prefix_for_state_dir(srv.state_dir)
     c = service_and_consumer(srv)
-    endpoint_id, eni_ip = make_endpoint(c)
-    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
-    wait_state(c.ec2_2, endpoint_id, "available")
-    url = f"http://{eni_ip}/"
+    endpoint_id, url = available_endpoint(c)
     wait_for(lambda: curl(prefix, c.client, url, timeout=1) is not None, timeout=20, what="the endpoint answers")
 
     page = browser.new_page(viewport={"width": 1500, "height": 900})

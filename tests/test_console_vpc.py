@@ -46,7 +46,7 @@ def pages(browser, console_server):
 def test_your_vpcs_and_subnets_list_what_boto3_describes(console_server, pages):
     from playwright.sync_api import expect
 
-    from tests.helpers.console_vpc import open_nav
+    from tests.helpers.console import open_nav
 
     ec2 = console_server.client("ec2", ACCOUNT_1)
     vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16", TagSpecifications=[

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.helpers.traffic import (
+    available_endpoint,
     curl,
     endpoint_state,
     make_endpoint,
@@ -297,10 +298,7 @@ def test_endpoint_forwards_only_while_available(dataplane_server):
     wait_for(lambda: curl(prefix, c.client, url, timeout=1) is None, timeout=10)
 
     # A second endpoint: accepted, available, then deleted.
-    endpoint_id, eni_ip = make_endpoint(c)
-    url = f"http://{eni_ip}/"
-    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
-    wait_state(c.ec2_2, endpoint_id, "available")
+    endpoint_id, url = available_endpoint(c)
     assert curl(prefix, c.client, url) == f"{web} {c.p['node_ip']}"
     c.ec2_2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
     wait_state(c.ec2_2, endpoint_id, "deleted")

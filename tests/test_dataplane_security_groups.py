@@ -6,7 +6,7 @@ from functools import partial
 
 import pytest
 
-from tests.helpers.traffic import curl, make_endpoint, service_and_consumer, wait_state
+from tests.helpers.traffic import available_endpoint, curl, service_and_consumer
 from tests.helpers.waiting import wait_for as _wait_for
 from tests.helpers.worlds import LB_ARN, PREFIX, add_endpoint, add_service, plan_of, provider_world
 from vpclab.dataplane.areas import endpoints as desired_endpoints
@@ -140,10 +140,7 @@ def test_endpoint_group_rule_opens_and_closes_port_80(dataplane_server):
     # The client needs a group of its own that lets it out (the endpoint group has no rules).
     client_group = c.ec2_2.create_security_group(GroupName="client", Description="client", VpcId=c.vpc_2)["GroupId"]
     c.ec2_2.modify_instance_attribute(InstanceId=c.client, Groups=[client_group])
-    endpoint_id, eni_ip = make_endpoint(c)
-    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
-    wait_state(c.ec2_2, endpoint_id, "available")
-    url = f"http://{eni_ip}/"
+    endpoint_id, url = available_endpoint(c)
     assert curl(prefix, c.client, url, timeout=1) is None  # no rule for port 80: times out
 
     perm = [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]

@@ -5,7 +5,7 @@ reset them. Unit checks of the count table's shape run without root."""
 from __future__ import annotations
 
 from tests.helpers.console_topology import endpoint_of, listener_of, topology_of
-from tests.helpers.traffic import curl, make_endpoint, service_and_consumer, wait_state
+from tests.helpers.traffic import available_endpoint, curl, make_endpoint, service_and_consumer
 from tests.helpers.waiting import wait_for
 from tests.helpers.worlds import LB_ARN, PREFIX, add_endpoint, add_service, plan_of, provider_world
 from vpclab.dataplane.areas.endpoints import endpoint_counters
@@ -65,11 +65,8 @@ def test_endpoint_and_listener_counters_rise_and_survive_reconciles(dataplane_se
     srv = dataplane_server
     prefix = naming.prefix_for_state_dir(srv.state_dir)
     c = service_and_consumer(srv)
-    endpoint_id, eni_ip = make_endpoint(c)
-    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
-    wait_state(c.ec2_2, endpoint_id, "available")
+    endpoint_id, url = available_endpoint(c)
     listener = c.p["elb"].describe_listeners(LoadBalancerArn=c.p["lb"]["LoadBalancerArn"])["Listeners"][0]
-    url = f"http://{eni_ip}/"
     wait_for(lambda: curl(prefix, c.client, url, timeout=1) is not None, timeout=20, what="the endpoint answers")
 
     before = topology_of(srv)

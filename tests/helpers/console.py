@@ -50,6 +50,11 @@ def sign_in(page, srv, account: str) -> None:
     expect(page.get_by_text(f"Account {account}")).to_be_visible()
 
 
+def open_nav(page, name: str) -> None:
+    """Follow a link of the console's navigation (e.g. "Instances", "Endpoint services")."""
+    page.get_by_role("navigation", name="Services").get_by_role("link", name=name, exact=True).click()
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -9,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .console import open_nav
+
 #: Reads the terminal's whole buffer (scrollback too), wrapped rows joined back into lines,
 #: trailing blanks trimmed (the empty rows below the cursor are not text yet).
 BUFFER_TEXT = """(box) => {
@@ -35,7 +37,7 @@ def open_connect_page(page, instance_name_or_id: str) -> str:
     from playwright.sync_api import expect
 
     if not page.url.endswith("#/ec2/instances"):
-        page.get_by_role("navigation", name="Services").get_by_role("link", name="Instances", exact=True).click()
+        open_nav(page, "Instances")
     row = page.get_by_role("table", name="Instances").get_by_role("row").filter(has_text=instance_name_or_id)
     expect(row.first).to_contain_text(INSTANCE_ID)
     instance_id = INSTANCE_ID.search(row.first.inner_text()).group(0)

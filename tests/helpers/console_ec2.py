@@ -8,16 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .console import open_nav
+
 #: How long a state may take to move on screen (the pages poll; the data plane boots instances).
 STATE_TIMEOUT_MS = 60_000
 
 #: An inbound rule as a person enters it: (Type, Source) or (Type, Port range, Source).
 Rule = tuple[str, str] | tuple[str, str, str]
-
-
-def open_nav(page, name: str) -> None:
-    """Follow a link of the console's navigation (e.g. "Instances", "Security Groups")."""
-    page.get_by_role("navigation", name="Services").get_by_role("link", name=name, exact=True).click()
 
 
 def instance_row(page, name_or_id: str):

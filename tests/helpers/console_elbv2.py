@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from .console import open_nav
+
 #: How long a step waits for the console to show its outcome, ms.
 TIMEOUT = 20_000
 
@@ -13,12 +15,12 @@ _DNS_NAME = re.compile(r"\.elb\.[a-z0-9-]+\.amazonaws\.com")
 
 
 def open_target_groups(page) -> None:
-    page.get_by_role("navigation", name="Services").get_by_role("link", name="Target Groups").click()
+    open_nav(page, "Target Groups")
     page.get_by_role("heading", name=re.compile(r"^Target groups \(\d+\)$")).wait_for()
 
 
 def open_load_balancers(page) -> None:
-    page.get_by_role("navigation", name="Services").get_by_role("link", name="Load Balancers").click()
+    open_nav(page, "Load Balancers")
     page.get_by_role("heading", name=re.compile(r"^Load balancers \(\d+\)$")).wait_for()
 
 

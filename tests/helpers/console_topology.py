@@ -6,6 +6,7 @@ import re
 import urllib.request
 
 from .accounts import REGION
+from .console import open_nav
 
 
 def console_token(srv) -> str:
@@ -38,6 +39,6 @@ def open_topology(page) -> None:
     """vpclab > Topology in the navigation: both accounts drawn."""
     from playwright.sync_api import expect
 
-    page.get_by_role("navigation", name="Services").get_by_role("link", name="Topology").click()
+    open_nav(page, "Topology")
     expect(page.get_by_role("heading", name="Topology")).to_be_visible()
     expect(page.get_by_role("group", name="Topology of both accounts")).to_be_visible()

@@ -7,12 +7,10 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from .console import open_nav
+
 #: The console moves a state on screen within a few polls; a step waits this long for it.
 LIVE_MS = 15_000
-
-
-def open_nav(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Services").get_by_role("link", name=name, exact=True).click()
 
 
 def detail(page: Page, label: str) -> str:

@@ -119,3 +119,12 @@ def make_endpoint(c) -> tuple[str, str]:
                                      SubnetIds=[c.subnet_2], SecurityGroupIds=[c.group_2])["VpcEndpoint"]
     eni = c.ec2_2.describe_network_interfaces(NetworkInterfaceIds=ep["NetworkInterfaceIds"])["NetworkInterfaces"][0]
     return ep["VpcEndpointId"], eni["PrivateIpAddress"]
+
+
+def available_endpoint(c) -> tuple[str, str]:
+    """`make_endpoint`, accepted by the provider and reported available: its id and the
+    URL of its ENI."""
+    endpoint_id, eni_ip = make_endpoint(c)
+    c.ec2_1.accept_vpc_endpoint_connections(ServiceId=c.svc["ServiceId"], VpcEndpointIds=[endpoint_id])
+    wait_state(c.ec2_2, endpoint_id, "available")
+    return endpoint_id, f"http://{eni_ip}/"
