@@ -76,6 +76,7 @@ def test_an_aws_error_comes_back_as_aws_gave_it(shared_server):
 
 @pytest.mark.parametrize("body", [
     [], {"account": "12", "region": REGION, "service": "ec2", "operation": "DescribeVpcs"},
+    {"account": "\u0661" * 12, "region": REGION, "service": "ec2", "operation": "DescribeVpcs"},  # not ASCII digits
     {"account": ACCOUNT_1, "region": REGION, "service": "s3", "operation": "ListBuckets"},
     {"account": ACCOUNT_1, "region": REGION, "service": "ec2", "operation": "NoSuchOperation"},
 ])

@@ -21,6 +21,7 @@ from botocore.model import OperationNotFoundError
 from ..lab.privatelink import CONSUMER, PROVIDER
 from ..model.ec2 import AccountRegion
 from ..protocol.gateway import Gateway
+from ..protocol.identity import is_account_id
 from ..protocol.request_guard import RequestGuard
 from ..store import Store
 from ..store.credentials import Credentials
@@ -158,17 +159,13 @@ def add_routes(app: web.Application, store: Store, gateway: Gateway, api_guard: 
         calls, token, api_guard, Path(gateway.extras["state_dir"]), gateway.dataplane))
 
 
-def _is_account(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 12 and value.isdigit()
-
-
 def _bad_guide(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     if not isinstance(body.get("region"), str) or not body["region"]:
         return "region is required"
     for role in ("provider", "consumer"):
-        if body.get(role) not in (None, "") and not _is_account(body[role]):
+        if body.get(role) not in (None, "") and not is_account_id(body[role]):
             return f"{role} must be a 12-digit account id"
     return None
 
@@ -177,7 +174,7 @@ def _bad_call(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     account, region, service = body.get("account"), body.get("region"), body.get("service")
-    if not _is_account(account):
+    if not is_account_id(account):
         return "account must be a 12-digit account id"
     if not isinstance(region, str) or not region:
         return "region is required"

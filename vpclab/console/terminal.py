@@ -44,6 +44,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..protocol.identity import is_account_id
 from ..protocol.request_guard import RequestGuard
 from .calls import ConsoleCalls
 from .guard import TOKEN_HEADER, refusal
@@ -69,7 +70,6 @@ MAX_MESSAGE = 1 << 20
 MAX_SIZE = 1000
 
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 
@@ -110,7 +110,7 @@ def handshake_refusal(headers: dict[str, str], token: str, api_guard: RequestGua
 def target_of(query: Any) -> Target:
     """The account, region, instance and window size the page asks for (`Refused` if malformed)."""
     account, region, instance = query.get("account", ""), query.get("region", ""), query.get("instance", "")
-    if not _ACCOUNT.match(account):
+    if not is_account_id(account):
         raise Refused("InvalidArgsException", "account must be a 12-digit account id")
     if not _REGION.match(region):
         raise Refused("InvalidArgsException", "region must be a region name, such as ap-south-1")

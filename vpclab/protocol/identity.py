@@ -15,7 +15,7 @@ DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"[0-9]{12}")
 
 #: The account of a key vpclab issued, or None.
 IssuedAccount = Callable[[str], "str | None"]
@@ -41,8 +41,13 @@ def caller_from(headers: Mapping[str, str], query: Mapping[str, str],
     return Caller(key, account_for_key(key, issued), region, signing_name)
 
 
+def is_account_id(value: object) -> bool:
+    """Whether `value` is an AWS account id: exactly twelve ASCII digits."""
+    return isinstance(value, str) and _ACCOUNT.fullmatch(value) is not None
+
+
 def account_for_key(access_key: str, issued: IssuedAccount | None = None) -> str:
     account = issued(access_key) if issued is not None else None
     if account is not None:
         return account
-    return access_key if _ACCOUNT.match(access_key) else DEFAULT_ACCOUNT
+    return access_key if is_account_id(access_key) else DEFAULT_ACCOUNT
