@@ -19,3 +19,24 @@ def private_dns_domain(region: str) -> str:
 def private_dns_name(region: str, ip: str) -> str:
     """`ip-172-31-37-141.ap-south-1.compute.internal`."""
     return f"{private_host_name(ip)}.{private_dns_domain(region)}"
+
+
+#: The default login user of each image distribution (`images.Image.distribution`), as
+#: the AMIs ship it: Amazon Linux's ec2-user, Debian's admin, Ubuntu's ubuntu.
+DEFAULT_USERS = {
+    "amazon-linux-2023": "ec2-user",
+    "amazon-linux-2": "ec2-user",
+    "debian-12": "admin",
+    "ubuntu-24.04": "ubuntu",
+    "ubuntu-22.04": "ubuntu",
+}
+
+
+def default_user(distribution: str) -> str:
+    """The user `ssh` logs in as on an instance of `distribution` (ec2-user if unknown)."""
+    return DEFAULT_USERS.get(distribution, "ec2-user")
+
+
+def uses_yum(distribution: str) -> bool:
+    """Amazon Linux images manage packages with yum/dnf."""
+    return distribution.startswith("amazon-linux")

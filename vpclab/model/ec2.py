@@ -114,6 +114,12 @@ class Instance(Tagged):
     disable_api_termination: bool = False
     disable_api_stop: bool = False
     shutdown_behavior: str = "stop"  # InstanceInitiatedShutdownBehavior: stop | terminate
+    # The image's userland (`images.Image.distribution`), which decides the default user
+    # and package manager inside the instance (`aws_names.default_user`).
+    distribution: str = "amazon-linux-2023"
+    # The public half of the launch key pair, copied at launch: on EC2 it stays in the
+    # instance (authorized_keys, IMDS public-keys) even if the key pair is deleted later.
+    key_public: str = ""
 
 
 @resource("network-interface")

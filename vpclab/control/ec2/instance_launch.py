@@ -179,8 +179,12 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
                 return {"ReservationId": rid, "OwnerId": ctx.account, "Groups": [],
                         "Instances": [render(tx, i) for i in earlier if i.reservation_id == rid]}
         key_name = req.get("KeyName")
-        if key_name is not None and not tx.list(KeyPair, ctx.account, ctx.region, key_name=key_name):
-            raise AwsError(f"The key pair '{key_name}' does not exist", code="InvalidKeyPair.NotFound")
+        key_public = ""
+        if key_name is not None:
+            keys = tx.list(KeyPair, ctx.account, ctx.region, key_name=key_name)
+            if not keys:
+                raise AwsError(f"The key pair '{key_name}' does not exist", code="InvalidKeyPair.NotFound")
+            key_public = keys[0].public_key
         subnet, group_ids, private_ip, description, existing, delete_on_term = \
             _resolve_network(tx, ctx, req, max_count, default_vpc)
         count = max_count if existing else min(max_count, available_count(tx, subnet))
@@ -246,6 +250,8 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
                 disable_api_termination=bool(req.get("DisableApiTermination")),
                 disable_api_stop=bool(req.get("DisableApiStop")),
                 shutdown_behavior=shutdown,
+                distribution=image.distribution,
+                key_public=key_public,
             )
             tx.put(inst)
             launched.append(inst)
