@@ -73,10 +73,11 @@ def test_user_data_runs_nginx_and_exec_enters_the_instance(dataplane_server):
     assert (r.returncode, r.stdout) == (3, "HELLO INSTANCE\n")
     assert vexec(srv, iid, "definitely-not-a-command").returncode == 127
 
-    # nginx keeps its pid file and logs in the instance's private directories.
-    pid = int((srv.state_dir / "instances" / iid / "run" / "nginx.pid").read_text())
+    # nginx keeps its pid file in the instance's own /run (a tmpfs) and its log on the
+    # instance's disk (the upper layer of its root file system).
+    pid = int(vexec(srv, iid, "cat", "/run/nginx.pid").stdout)
     assert pid in [confinement.namespace_pid(p) for p in processes(srv, iid)]
-    assert "GET /" in (srv.state_dir / "instances" / iid / "var/log/nginx/access.log").read_text()
+    assert "GET /" in (srv.state_dir / "instances" / iid / "disk/upper/var/log/nginx/access.log").read_text()
 
 
 def test_two_nginx_side_by_side_reached_from_a_third_instance(dataplane_server):
@@ -89,13 +90,13 @@ def test_two_nginx_side_by_side_reached_from_a_third_instance(dataplane_server):
     for iid in (a, b):
         assert "Welcome to nginx!" in curl_ok(srv, "client", f"http://{ips[iid]}/")
     # Two nginx masters, each in its own namespace, each with its own pid file.
-    pids = [int((srv.state_dir / "instances" / iid / "run" / "nginx.pid").read_text()) for iid in (a, b)]
+    pids = [int(vexec(srv, iid, "cat", "/run/nginx.pid").stdout) for iid in (a, b)]
     assert pids[0] in [confinement.namespace_pid(p) for p in processes(srv, a)]
     assert pids[1] in [confinement.namespace_pid(p) for p in processes(srv, b)]
     assert processes(srv, c) == []
     # Each access log saw the client's address.
     for iid in (a, b):
-        assert ips[c] in (srv.state_dir / "instances" / iid / "var/log/nginx/access.log").read_text()
+        assert ips[c] in (srv.state_dir / "instances" / iid / "disk/upper/var/log/nginx/access.log").read_text()
     # An instance without user data says so on its console.
     assert "no user data" in wait_for(lambda: console_text(ec2, c))
 

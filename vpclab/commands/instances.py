@@ -6,13 +6,13 @@ namespaces of its init: network, mounts, host name, IPC, PIDs), confined like ev
 process of an instance (`vpclab.kernel.confinement`), and in its cgroup, so that
 what the command leaves running ends when the instance stops. stdin/stdout/stderr, the
 terminal and the exit code pass straight through (`nsenter` waits for the command).
-There is no sshd: `ssh` is a login shell as `ec2-user` in name (it runs as root, as
-everything in an instance does).
+`ssh` is a login shell as the image's default user (`aws_names.default_user`: ec2-user,
+admin, ubuntu), who has passwordless sudo; `exec` runs as root unless `--user` says
+otherwise.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
@@ -76,14 +76,22 @@ def find_instance(state_dir: Path, ref: str, account: Optional[str]) -> tuple[In
 
 
 def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *,
-           home: str, user: str, extra_env: dict[str, str] | None = None) -> None:
+           user: str | None = None, login: bool = False) -> None:
+    """Replace this process with `argv` inside the instance, as root or `user`; `login`:
+    as the image's default user, in a login shell's environment."""
     from ..dataplane.agents.instances import NoInit, cgroup_of, enter_command, instance_env, namespace_of
     from ..kernel import naming, netns
     from ..kernel.cgroups import CgroupUnavailable
 
     if os.geteuid() != 0:
         fail("entering an instance needs root (network namespaces)")
+    from ..aws_names import default_user
+
     inst, _ = find_instance(state_dir, ref, account)
+    if login:
+        user = default_user(inst.distribution)
+    user = user or "root"
+    home = "/root" if user == "root" else f"/home/{user}"
     if inst.state != "running":
         fail(f"instance {inst.id} is {inst.state}, not running")
     prefix = naming.prefix_for_state_dir(state_dir)
@@ -91,7 +99,7 @@ def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *
     if not netns.exists(ns):
         fail(f"instance {inst.id} has no namespace {ns} (is the server with its data plane running?)")
     try:
-        full = enter_command(prefix, inst.id, argv)
+        full = enter_command(prefix, inst.id, argv, user)
         # Into the instance's cgroup before exec: what the command starts is the
         # instance's, and ends with it.
         cgroup_of(prefix, inst.id).join()
@@ -100,7 +108,9 @@ def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *
              "it again; is the server running?)")
     except (OSError, CgroupUnavailable) as exc:
         fail(f"cannot enter instance {inst.id}: {exc}")
-    env = {**instance_env(home=home, user=user), **(extra_env or {})}
+    env = instance_env(home=home, user=user)
+    if login:
+        env["PS1"] = r"[\u@\h \W]\$ "
     os.chdir("/")
     try:
         os.execvpe(full[0], full, env)
@@ -108,7 +118,7 @@ def _enter(state_dir: Path, ref: str, account: Optional[str], argv: list[str], *
         fail(f"cannot run {full[0]}: {exc}")
 
 
-EXEC_USAGE = "vpclab exec [--state-dir D] [--account A] INSTANCE [--state-dir D] [--account A] [--] CMD..."
+EXEC_USAGE = "vpclab exec [--state-dir D] [--account A] [--user U] INSTANCE [--state-dir D] [--account A] [--user U] [--] CMD..."
 
 
 def exec_fast(args: list[str]) -> None:
@@ -116,6 +126,7 @@ def exec_fast(args: list[str]) -> None:
     lab prints `vpclab exec INSTANCE --state-dir D -- CMD`); the command starts after
     `--`, or at the first word after the instance that is not an option."""
     state_dir: Optional[Path] = None
+    user: Optional[str] = None
     account: Optional[str] = None
     ref: Optional[str] = None
     rest = list(args)
@@ -131,7 +142,7 @@ def exec_fast(args: list[str]) -> None:
             continue
         rest.pop(0)
         name, _, value = word.partition("=")
-        if name not in ("--state-dir", "--account"):
+        if name not in ("--state-dir", "--account", "--user"):
             fail(f"exec: unknown option {name} (usage: {EXEC_USAGE})", 2)
         if not value:
             if not rest:
@@ -139,13 +150,15 @@ def exec_fast(args: list[str]) -> None:
             value = rest.pop(0)
         if name == "--state-dir":
             state_dir = Path(value)
+        elif name == "--user":
+            user = value
         else:
             account = value
     if ref is None:
         fail(f"exec: give an instance and a command: {EXEC_USAGE}", 2)
     if not rest:
         fail("exec: give a command after --", 2)
-    _enter(resolve_state_dir(state_dir), ref, account, rest, home="/root", user="root")
+    _enter(resolve_state_dir(state_dir), ref, account, rest, user=user)
 
 
 def register(app: typer.Typer) -> None:
@@ -158,6 +171,7 @@ def register(app: typer.Typer) -> None:
         instance: str = typer.Argument(..., help="Instance id or Name tag."),
         command: List[str] = typer.Argument(..., help="Command to run (after --)."),
         account: Optional[str] = typer.Option(None, "--account", help="Only this account's instances."),
+        user: Optional[str] = typer.Option(None, "--user", help="Run as this user of the instance (default root)."),
         state_dir: Optional[Path] = state_dir_option(),
     ) -> None:
         """Run a command inside a running instance: its network, mounts and host name.
@@ -165,7 +179,7 @@ def register(app: typer.Typer) -> None:
         stdin, stdout and stderr pass through and the exit code is the command's.
         Example: vpclab exec web-1 -- curl -s http://127.0.0.1/
         """
-        _enter(resolve_state_dir(state_dir), instance, account, list(command), home="/root", user="root")
+        _enter(resolve_state_dir(state_dir), instance, account, list(command), user=user)
 
     @app.command("ssh")
     def ssh(
@@ -173,13 +187,10 @@ def register(app: typer.Typer) -> None:
         account: Optional[str] = typer.Option(None, "--account", help="Only this account's instances."),
         state_dir: Optional[Path] = state_dir_option(),
     ) -> None:
-        """An interactive shell inside a running instance, as on `ssh ec2-user@...`."""
-        shell = "bash" if shutil.which("bash") else "sh"
-        home = "/home/ec2-user"
-        script = f'cd {home} 2>/dev/null || cd /; exec {shell}' + (" --norc --noprofile -i" if shell == "bash" else " -i")
-        _enter(resolve_state_dir(state_dir), instance, account, ["sh", "-c", script],
-               home=home, user="ec2-user",
-               extra_env={"PS1": r"[ec2-user@\h \W]$ " if shell == "bash" else "[ec2-user@$(hostname) ~]$ "})
+        """An interactive login shell inside a running instance, as its image's default
+        user (ec2-user, admin, ubuntu) with passwordless sudo, as `ssh ec2-user@...`."""
+        script = 'cd "$HOME" 2>/dev/null || cd /; if command -v bash >/dev/null; then exec bash -l; fi; exec sh -l'
+        _enter(resolve_state_dir(state_dir), instance, account, ["sh", "-c", script], login=True)
 
 
 __all__ = ["find_instance", "register"]

@@ -1,43 +1,42 @@
-"""What keeps an instance's root from reaching the host: namespaces, capabilities, mounts.
+"""What keeps an instance's root from reaching the host: its own root file system,
+namespaces, capabilities.
 
-Every instance has one long-lived init (`instance_init.py`), PID 1 of a PID namespace
-of its own, started by `init_argv` as this chain of execs:
+Every instance has one long-lived init, PID 1 of a PID namespace of its own, started by
+`init_argv` as this chain of execs:
 
     sh (joins the instance's cgroup) -> ip netns exec <ns> (network namespace, a mount
-    namespace with a fresh /sys) -> sh (bind mounts, `netns.command`) -> unshare --pid
-    --fork --kill-child --mount-proc --uts --ipc -> sh (HARDEN: read-only /sys and
-    /proc/sys..., host name) -> setpriv (capabilities, no_new_privs) -> python init
+    namespace with the namespace's /sys) -> unshare --mount --pid --fork --kill-child
+    --uts --ipc -> sh (`rootfs.BOOT`: mount the instance's disk and its /proc, /dev,
+    /run, /tmp, read-only /sys and /proc/sys..., host name, pivot_root) -> setpriv
+    (capabilities) -> the image's python3 running the init from /run/vpclab
 
-Everything else that runs in the instance (user data, `vpclab exec`, `vpclab ssh`)
-joins that init's namespaces with `nsenter --target <init>` and goes through the same
+Everything else that runs in the instance (`vpclab exec`, `vpclab ssh`) joins that
+init's namespaces and root with `nsenter --target <init>` and goes through the same
 `setpriv` (`enter_argv`), after moving into the instance's cgroup (`cgroups.py`).
 
 Why util-linux tools and not ctypes: the server is multi-threaded, so nothing may run
 between fork and exec in its children (no preexec_fn); each step here is one exec of a
-standard tool, readable in `ps` and testable by hand. `setpriv` sets the bounding,
-inheritable and ambient sets and no_new_privs in one place.
+standard tool, readable in `ps` and testable by hand.
 
-What an instance keeps (`KEPT_CAPABILITIES`): Docker's default set without MKNOD (Docker
-pairs MKNOD with a device cgroup; vpclab has none). As root in the initial user
-namespace, its processes get exactly this set, effective and permitted, after every
-exec. Without CAP_SYS_ADMIN no mount, setns (so no `nsenter` into the server's
-namespaces), sethostname or unmounting of the binds that hide /run/netns; without
-CAP_NET_ADMIN no change to its own interfaces, routes or nftables; without
-CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_BPF, CAP_SYS_BOOT, CAP_DAC_READ_SEARCH
-none of what those allow. The PID namespace hides the server's and the host's processes
-(root without CAP_KILL may still signal processes of its own uid that it can see).
-/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq and /sys are read-only:
-root needs no capability to write kernel.core_pattern, sysrq-trigger or PCI config
-space, only file permissions. The instance's cgroup cannot be left: no cgroup file
-system is mounted in its view.
+What an instance can reach: its own disk (`rootfs.py`: the host's image read-only below
+its own layer, the host's private files hidden), its own /proc, /dev (no block device),
+tmpfs /run and /tmp, /sys read-only, and `/run/vpclab` (read-only: the guest programs).
+After pivot_root no path leads to the host's mounts. What it keeps
+(`KEPT_CAPABILITIES`): Docker's default set without MKNOD. Without CAP_SYS_ADMIN no
+mount, unmount, setns (so no `nsenter` into the server's namespaces) or sethostname;
+without CAP_NET_ADMIN no change to its own interfaces, routes or nftables; without
+CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_BPF, CAP_SYS_BOOT,
+CAP_DAC_READ_SEARCH none of what those allow. The PID namespace hides the server's,
+the host's and other instances' processes. /proc/sys, /proc/sysrq-trigger, /proc/bus,
+/proc/fs, /proc/irq and /sys are read-only: root needs no capability to write
+kernel.core_pattern, sysrq-trigger or PCI config space, only file permissions. The
+instance's cgroup cannot be left: no cgroup file system is mounted in its view. There is
+no no_new_privs: setuid programs of the image (sudo, su) work as on a machine, and gain
+nothing beyond the bounding set.
 
-What it does not stop (instances get their own file system in a later issue): the
-processes are uid 0 on the host's file system with CAP_DAC_OVERRIDE, so they can write
-any host file outside their private directories (which is how `apt-get install` in user
-data works), and so still become root on the host by writing a file the host runs
-(cron, /usr/bin, vpclab itself); /dev is the host's (block devices included); there is
-no seccomp filter (keyctl reaches root's user keyring). The capabilities close the
-direct routes only: setns, mounts, kernel knobs, ptrace, signals to the host.
+What it does not stop: there is no seccomp filter (keyctl reaches root's user keyring,
+which the instance shares with the host's root); the instance reads the host's image
+files that every user may read.
 """
 from __future__ import annotations
 
@@ -47,7 +46,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import cgroups, dependencies
+from . import cgroups, dependencies, rootfs
+from .rootfs import Disk
 
 #: Capabilities an instance's processes hold (bounding = permitted = effective).
 KEPT_CAPABILITIES = (
@@ -65,69 +65,51 @@ _CAP_BITS = {
 #: The capability mask of a confined process (CapBnd/CapEff in /proc/<pid>/status).
 KEPT_MASK = sum(1 << _CAP_BITS[c] for c in KEPT_CAPABILITIES)
 
-INIT_PROGRAM = Path(__file__).with_name("instance_init.py")
+#: Where an instance's init program is, as the instance sees it: its /run/vpclab, a
+#: read-only bind of the directory the data plane fills before each boot.
+GUEST_DIR = "/run/vpclab"
 
-#: Where an instance runs its init's program from: its own /run, where `prepare` copies
-#: INIT_PROGRAM at every boot. vpclab's own files may sit under a directory the instance
-#: has a private copy of (a clone in /tmp or /home), so the instance may not see them.
-INIT_PATH = "/run/vpclab/init.py"
-INIT_SOURCE = INIT_PROGRAM.read_text()
-
-#: Run as PID 1 of the new namespaces while it still holds every capability: make the
-#: kernel's global knobs read-only, set the host name ($0), exec the rest.
-HARDEN = (
-    'mount -o remount,bind,ro /sys || exit 125; '
-    'for p in /proc/sys /proc/sysrq-trigger /proc/bus /proc/fs /proc/irq; do '
-    '[ -e "$p" ] || continue; '
-    'mount --bind -o ro "$p" "$p" '
-    '|| { echo "vpclab: cannot make $p read-only" >&2; exit 125; }; done; '
-    'hostname "$0" || exit 125; exec "$@"'
-)
+#: The interpreter the init runs on: the image's (the init needs only the standard library).
+INTERPRETER = "/usr/bin/python3"
 
 
 def unavailable_reason() -> str | None:
-    """Why instances cannot be confined here (a missing tool or cgroup2), or None."""
+    """Why instances cannot be confined here (a missing tool, cgroup2, overlayfs), or None."""
     missing = dependencies.missing(dependencies.CONFINEMENT)
     if missing:
         return "; ".join(missing)
-    return cgroups.unavailable_reason()
+    return cgroups.unavailable_reason() or rootfs.unavailable_reason()
 
 
 def drop_argv(*extra: str) -> list[str]:
-    """setpriv: bounding set = KEPT_CAPABILITIES, no inheritable or ambient ones, and
-    no_new_privs (setuid programs gain nothing; root keeps its set)."""
+    """setpriv: bounding set = KEPT_CAPABILITIES, no inheritable or ambient ones."""
     keep = ",".join(f"+{c}" for c in KEPT_CAPABILITIES)
     return ["setpriv", f"--bounding-set=-all,{keep}", "--inh-caps=-all", "--ambient-caps=-all",
-            "--nnp", *extra, "--"]
+            *extra, "--"]
 
 
-def init_argv(host_name: str, hidden: Iterable[str] = ()) -> list[str]:
-    """What runs inside the network namespace (after its bind mounts, whose targets are
-    `hidden`) to become the instance's init: new PID, mount, UTS and IPC namespaces, then
-    HARDEN, then setpriv."""
-    return ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--uts", "--ipc",
-            "sh", "-c", HARDEN, host_name, *drop_argv(),
-            interpreter(hidden), "-I", "-S", INIT_PATH]
+def init_argv(host_name: str, disk: Disk, guest: Path, program: str) -> list[str]:
+    """What runs inside the network namespace to become the instance's init: new
+    mount, PID, UTS and IPC namespaces, then `rootfs.BOOT` (the disk becomes the root;
+    `guest` is bound read-only at GUEST_DIR), then setpriv, then `program` (a file name
+    in `guest`) on the image's python3."""
+    return ["unshare", "--mount", "--propagation=private", "--pid", "--fork", "--kill-child",
+            "--uts", "--ipc", "sh", "-c", rootfs.BOOT, host_name,
+            str(disk.upper), str(disk.work), str(disk.mountpoint), str(guest),
+            *drop_argv(), INTERPRETER, "-I", "-S", f"{GUEST_DIR}/{program}"]
 
 
-def interpreter(hidden: Iterable[str]) -> str:
-    """A Python the instance can see (the init needs only the standard library): the
-    binary behind this one (a venv's python is a link to it), unless it lies under a
-    directory the instance has its own copy of; then the system's python3."""
-    real = os.path.realpath(sys.executable)
-    if not any(os.path.commonpath([real, top]) == top for top in hidden):
-        return real
-    return shutil.which("python3", path="/usr/bin:/bin") or real
-
-
-def enter_argv(init_pid: int, argv: list[str]) -> list[str]:
-    """The argv that runs `argv` confined, in the namespaces of the init `init_pid`
-    (host pid). nsenter forks once inside the PID namespace and waits, passing the exit
-    code on; the command gets SIGKILL if that nsenter dies (a `vpclab exec` killed on a
-    timeout ends its command, as when it was the command itself). What the command
-    starts is not affected: the parent-death signal is not inherited."""
+def enter_argv(init_pid: int, argv: list[str], user: str | None = None) -> list[str]:
+    """The argv that runs `argv` confined, in the namespaces and root of the init
+    `init_pid` (host pid), as root or as `user` (a name in the instance's own
+    /etc/passwd, with its groups). nsenter forks once inside the PID namespace and
+    waits, passing the exit code on; the command gets SIGKILL if that nsenter dies (a
+    `vpclab exec` killed on a timeout ends its command, as when it was the command
+    itself). What the command starts is not affected: the parent-death signal is not
+    inherited."""
+    who = [f"--reuid={user}", f"--regid={user}", "--init-groups"] if user and user != "root" else []
     return ["nsenter", f"--target={init_pid}", "--net", "--mount", "--uts", "--ipc", "--pid",
-            *drop_argv("--pdeathsig=KILL"), *argv]
+            "--root", "--wd", *drop_argv("--pdeathsig=KILL", *who), *argv]
 
 
 # --- Reading processes from the host ----------------------------------------------------------

@@ -1,20 +1,20 @@
-"""Instances as processes: boot (user data), stop and terminate, and how to enter one
+"""Instances as machines: boot (user data), stop and terminate, and how to enter one
 (docs/DATAPLANE.md, "VPCs and instances").
 
 An instance is the namespace `areas.network` makes (`<prefix>-<instance id>`), an init
-(`kernel/instance_init.py`, confined as `kernel/confinement.py` says), a cgroup
-(`kernel/cgroups.py`) and a directory `<state_dir>/instances/<id>/` (`prepare`): private
-`run/`, `tmp/`, `var/log/`, `home/` bound over the real paths; `etc/resolv.conf`,
-`etc/hostname`, `etc/hosts` bound over theirs (rewritten in place, so the binds see new
-content); `console.log` (GetConsoleOutput; `run/` is emptied at each boot, like a tmpfs);
-`first-boot-done`, the marker that makes user data run once per instance, ever. The
-directory is removed once the instance is terminated.
+(confined as `kernel/confinement.py` says), a cgroup (`kernel/cgroups.py`) and a
+directory `<state_dir>/instances/<id>/`: `disk/` (its root volume, `kernel/rootfs.py`,
+written as `instance_disk.py` says), `guest/` (its read-only /run/vpclab: the init's
+program and the user data, filled before each boot by `prepare`), `console.log`
+(GetConsoleOutput) and `first-boot-done`, the marker that makes user data run once per
+instance, ever. The directory, disk included, is removed once the instance is
+terminated; a stopped instance keeps it.
 
-The init is started at boot with the bind mounts and host name; everything else that
-runs "in" the instance (user data, `vpclab exec`, `vpclab ssh`) joins the init's
-namespaces through `enter_command`. The instance's init is found from the host as the
-process of its cgroup that is PID 1 of a child PID namespace, confined, and inside the
-instance's current network namespace (`find_init`), so no pid file is trusted.
+The init is started at boot; everything else that runs "in" the instance (user data,
+`vpclab exec`, `vpclab ssh`) joins the init's namespaces and root through
+`enter_command`. The instance's init is found from the host as the process of its cgroup
+that is PID 1 of a child PID namespace, confined, and inside the instance's current
+network namespace (`find_init`), so no pid file is trusted.
 
 The agent moves states on when they really happen:
 
@@ -30,16 +30,10 @@ The agent moves states on when they really happen:
   state is written and the next plan drops the namespace. Terminated also removes the
   primary ENI (`model.observed.set_instance_state`) and the instance's directory.
 
-There is no systemd: a small `systemctl` stand-in (`SYSTEMCTL_SHIM`, first on PATH and
-bound over /usr/bin/systemctl) runs a unit's ExecStartPre/ExecStart/ExecStop lines, so
-user data like `systemctl start nginx` works; the init reaps what it leaves behind.
-
-Differences from EC2: on start nothing brings an instance's services back (the init
-does not start *enabled* units yet; `systemctl start` alone does not survive a
-stop/start on EC2 either); user data does not run again (as on EC2). Processes run as
-root (with a reduced capability set) on the host's file system apart from the private
-directories, with the host's CPU and memory: `apt-get install` in user data installs on
-the host.
+There is no systemd: a small `systemctl` stand-in (`SYSTEMCTL_SHIM`, the image's
+/usr/bin/systemctl) runs a unit's ExecStartPre/ExecStart/ExecStop lines, so user data
+like `systemctl start nginx` works; the init reaps what it leaves behind. Nothing
+brings services back after a stop/start yet.
 """
 from __future__ import annotations
 
@@ -54,8 +48,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...aws_names import private_dns_domain, private_host_name
+from ...aws_names import private_host_name
 from ...kernel import confinement, naming, netns
+from ...kernel.rootfs import Disk
+from . import instance_disk
 from ...kernel.cgroups import Cgroup
 from ...model.ec2 import Instance
 from ...model.observed import set_instance_state
@@ -72,17 +68,17 @@ INIT_WAIT = 5.0
 #: Seconds before an init that failed to start is tried again.
 INIT_RETRY = 10.0
 
-#: Where the user data script is written, as seen inside the instance (its private /run).
-USER_DATA_PATH = "/run/cloud-init/user-data"
+#: Where the user data script is, as seen inside the instance (its guest directory).
+USER_DATA_PATH = f"{confinement.GUEST_DIR}/user-data"
+
+#: The init's program, as a file of the guest directory.
+INIT_PROGRAM = "init.py"
+INIT_SOURCE = (Path(__file__).parents[2] / "kernel" / "instance_init.py").read_text()
 
 #: The PATH user data and `vpclab exec` see.
-PATH = "/run/vpclab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 FIRST_BOOT_MARKER = "first-boot-done"
-
-#: Where the systemctl stand-in lives inside an instance (first on PATH; also bound over
-#: the host's /usr/bin/systemctl when there is one).
-SHIM_DIR = "/run/vpclab/bin"
 
 SYSTEMCTL_SHIM = r'''#!/bin/sh
 # vpclab's stand-in for systemctl inside an instance, which has no systemd: it runs a
@@ -96,7 +92,7 @@ for a in "$@"; do
     *) if [ -z "$action" ]; then action=$a; else units="$units $a"; fi ;;
   esac
 done
-state=/run/vpclab/units
+state=/run/vpclab-systemctl
 mkdir -p "$state"
 
 unit_name() { case "$1" in *.*) echo "$1" ;; *) echo "$1.service" ;; esac; }
@@ -203,61 +199,38 @@ def namespace_of(prefix: str, instance_id: str) -> str:
     return naming.namespace_name(prefix, instance_id)
 
 
-def prepare(directory: Path, inst: Instance, vpc_cidr: str | None) -> dict[str, Path]:
-    """Create the instance's private directories and /etc files; return the bind mounts.
-
-    Idempotent; /etc files are rewritten only when their content changes.
-    """
-    binds: dict[str, Path] = dict(netns.private_mounts(directory))
-    home = directory / "home"
-    (home / "ec2-user").mkdir(parents=True, exist_ok=True)
-    binds["/home"] = home
-    etc = directory / "etc"
-    etc.mkdir(parents=True, exist_ok=True)
-    name = host_name(inst)
-    fqdn = f"{name}.{private_dns_domain(inst.region)}"
-    files = {
-        "hostname": f"{name}\n",
-        "hosts": f"127.0.0.1 localhost\n{inst.private_ip} {fqdn} {name}\n"
-                 "::1 localhost ip6-localhost ip6-loopback\n",
-    }
-    # Always written (empty while the VPC is unknown): the init binds it once, at boot.
-    files["resolv.conf"] = (f"nameserver {resolver_of(vpc_cidr)}\n"
-                            f"search {private_dns_domain(inst.region)}\n"
-                            "options timeout:2 attempts:5\n") if vpc_cidr else ""
-    for fname, text in files.items():
-        _write_if_changed(etc / fname, text, 0o644)
-    shim = directory / "run" / SHIM_DIR.removeprefix("/run/") / "systemctl"
-    _write_if_changed(shim, SYSTEMCTL_SHIM, 0o755)
-    _write_if_changed(directory / confinement.INIT_PATH.lstrip("/"), confinement.INIT_SOURCE, 0o644)
-    if os.path.exists("/usr/bin/systemctl"):
-        binds["/usr/bin/systemctl"] = shim
-    for fname in ("hostname", "hosts", "resolv.conf"):
-        target = f"/etc/{fname}"
-        if os.path.exists(target):  # a bind needs an existing target
-            binds[target] = etc / fname
-    return binds
+def disk_of(state_dir: str | os.PathLike[str], instance_id: str) -> Disk:
+    """The instance's root volume: `<instance dir>/disk/`."""
+    return Disk(instance_dir(state_dir, instance_id) / "disk")
 
 
-def _write_if_changed(path: Path, text: str, mode: int) -> None:
-    """Write `text` to `path` if it differs, in place (a running init's bind mount of
-    the file keeps showing this inode), or created whole if missing."""
-    try:
-        same = path.read_text() == text
-    except OSError:
-        same = False
-    if same:
-        return
-    if path.is_file():
-        with open(path, "r+") as f:
-            f.write(text)
-            f.truncate()
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    os.replace(tmp, path)
+def guest_programs() -> dict[str, bytes]:
+    """What the image answers `systemctl` with (file name in /usr/bin -> content)."""
+    return {"systemctl": SYSTEMCTL_SHIM.encode()}
+
+
+def prepare(state_dir: Path, inst: Instance, vpc_cidr: str | None) -> tuple[Disk, Path]:
+    """Make the instance's disk ready for a boot (new: personalised once) and fill its
+    guest directory (`<instance dir>/guest`, the instance's read-only /run/vpclab): the
+    init program and the user data. Run only while no process of the instance is left."""
+    directory = instance_dir(state_dir, inst.id)
+    disk = disk_of(state_dir, inst.id)
+    new = disk.create()
+    disk.hide([str(Path(state_dir).resolve())])  # first: what personalise writes is then on top
+    if new:
+        instance_disk.personalise(disk, inst)
+    instance_disk.refresh(disk, inst, vpc_cidr, guest_programs())
+    guest = directory / "guest"
+    guest.mkdir(parents=True, exist_ok=True)
+    (guest / INIT_PROGRAM).write_text(INIT_SOURCE)
+    data = decode_user_data(inst.user_data)
+    script = guest / USER_DATA_PATH.rsplit("/", 1)[1]
+    if data:
+        script.write_bytes(data)
+        script.chmod(0o700)
+    else:
+        script.unlink(missing_ok=True)
+    return disk, guest
 
 
 def cgroup_of(prefix: str, instance_id: str) -> Cgroup:
@@ -281,14 +254,15 @@ class NoInit(RuntimeError):
     """The instance has no init running in its namespace (not booted, or being restarted)."""
 
 
-def enter_command(prefix: str, instance_id: str, argv: list[str]) -> list[str]:
-    """The argv that runs `argv` inside the instance, confined: the namespaces of its
-    init (network, mounts, host name, IPC, PIDs). The caller puts the process in the
-    instance's cgroup first (`Cgroup.join` or `join_argv`). Raises NoInit."""
+def enter_command(prefix: str, instance_id: str, argv: list[str], user: str | None = None) -> list[str]:
+    """The argv that runs `argv` inside the instance, confined: the namespaces and root
+    of its init (network, mounts, host name, IPC, PIDs), as root or `user`. The caller
+    puts the process in the instance's cgroup first (`Cgroup.join` or `join_argv`).
+    Raises NoInit."""
     init = find_init(prefix, instance_id)
     if init is None:
         raise NoInit(f"instance {instance_id} has no init running")
-    return confinement.enter_argv(init, argv)
+    return confinement.enter_argv(init, argv, user)
 
 
 def instance_env(home: str = "/root", user: str = "root") -> dict[str, str]:
@@ -312,16 +286,6 @@ def console(directory: Path, inst: Instance, text: str) -> None:
 
 def _stamp() -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
-
-
-def _empty(directory: Path) -> None:
-    if not directory.is_dir() or directory.is_symlink():
-        return
-    for child in directory.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
 
 
 def decode_user_data(value: str) -> bytes:
@@ -405,8 +369,6 @@ class InstanceAgent:
             return
         if find_init(self.prefix, inst.id) is None:
             self._start_init(world, inst, reason="its init is gone or its network namespace was replaced")
-        else:
-            prepare(instance_dir(self.state_dir, inst.id), inst, self._vpc_cidr(world, inst))
 
     def _boot(self, world: World, inst: Instance) -> None:
         ns = namespace_of(self.prefix, inst.id)
@@ -452,12 +414,17 @@ class InstanceAgent:
                 starting.poll()
             if self._wait_gone(group, inode, 2.0):
                 return None
-        _empty(directory / "run")  # /run is a tmpfs on a real instance: empty at boot
-        binds = prepare(directory, inst, self._vpc_cidr(world, inst))
+        try:
+            disk, guest = prepare(self.state_dir, inst, self._vpc_cidr(world, inst))
+        except OSError as exc:
+            console(directory, inst, f"vpclab: cannot prepare the disk of {inst.id}: {exc}")
+            log.warning("instance %s: cannot prepare its disk: %s", inst.id, exc)
+            self._init_failed[inst.id] = time.monotonic()
+            return None
         console(directory, inst, f"vpclab: booting {inst.id} ({inst.image_id}, {inst.instance_type}) "
                                  f"in namespace {ns}\n"
                                  f"vpclab: eth0 {inst.private_ip} hostname {host_name(inst)}")
-        argv = group.join_argv(netns.command(ns, confinement.init_argv(host_name(inst), binds), binds))
+        argv = group.join_argv(netns.command(ns, confinement.init_argv(host_name(inst), disk, guest, INIT_PROGRAM)))
         with open(directory / "console.log", "ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     cwd="/", env=instance_env(), start_new_session=True)
@@ -496,10 +463,6 @@ class InstanceAgent:
             console(directory, inst, f"Cloud-init v. vpclab: user data is not a script ({first!r}): "
                                      "skipped (vpclab runs only #! scripts)")
             return
-        script = directory / "run" / USER_DATA_PATH.removeprefix("/run/")
-        script.parent.mkdir(parents=True, exist_ok=True)
-        script.write_bytes(data)
-        script.chmod(0o700)
         console(directory, inst, f"Cloud-init v. vpclab: running user data script {USER_DATA_PATH}")
         try:
             argv = cgroup_of(self.prefix, inst.id).join_argv(enter_command(self.prefix, inst.id, [USER_DATA_PATH]))
