@@ -12,7 +12,9 @@ shift || true
 install_debian_packages() {
     local need=()
     # "$@": more command:package pairs (the tests drive the AWS SDK for JavaScript too)
-    for cmd in nft:nftables ip:iproute2 nginx:nginx iperf3:iperf3 curl:curl pkill:procps setpriv:util-linux "$@"; do
+    # sshd and sudo are the instances' (their images are this machine's root file system).
+    for cmd in nft:nftables ip:iproute2 nginx:nginx iperf3:iperf3 curl:curl pkill:procps setpriv:util-linux \
+               sshd:openssh-server sudo:sudo ssh:openssh-client "$@"; do
         command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
     done
     [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] \
@@ -21,7 +23,15 @@ install_debian_packages() {
     if [ "${#need[@]}" -gt 0 ]; then
         echo "run.sh: installing Debian packages: ${need[*]}"
         apt-get update -qq
+        # No service of these packages may start on this machine (an sshd on the host's
+        # port 22, say): policy-rc.d refuses, for this install only, unless one is there.
+        local policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+        fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+        [ -z "$policy" ] || rm -f "$policy"
     fi
 }
 

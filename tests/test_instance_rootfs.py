@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.instances import curl_ok, launch, processes, vexec, wait_state
+from tests.helpers.traffic import available_endpoint, curl, service_and_consumer
 from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.kernel import cgroups, confinement, naming
 
@@ -54,6 +55,25 @@ def test_two_instances_serve_their_own_pages_and_the_host_keeps_its_own(dataplan
     # The page is on A's disk only.
     assert (srv.state_dir / "instances" / a / "disk/upper/var/www/html/index.html").read_text() == "hello from A\n"
     assert "hello from" not in vexec(srv, c, "sh", "-c", "cat /var/www/html/index.html 2>&1").stdout
+
+
+def test_both_pages_behind_one_nlb_through_an_endpoint(dataplane_server):
+    """The issue's check: A and B behind one NLB, seen through an interface endpoint
+    from another account's instance; the host's web root is unchanged."""
+    before = _tree_digest(WEB_ROOT)
+    c = service_and_consumer(dataplane_server, data=[page_user_data("hello from A"), page_user_data("hello from B")])
+    _, url = available_endpoint(c)
+    prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
+    seen: set[str] = set()
+
+    def both() -> bool:
+        page = curl(prefix, c.client, url)
+        if page:
+            seen.add(page)
+        return seen == {"hello from A", "hello from B"}
+
+    wait_for(both, timeout=60, what=f"both pages through the endpoint (seen {seen})")
+    assert _tree_digest(WEB_ROOT) == before
 
 
 def test_deleting_the_image_s_files_leaves_the_host_s(dataplane_server):

@@ -58,13 +58,17 @@ def curl(prefix: str, instance_id: str, url: str, timeout: float = 2) -> str | N
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def provider_nlb(srv, account: str = ACCOUNT_1, targets: int = 2):
-    """Default VPC of `account`: `targets` web instances and a client, an NLB TCP:80 in one subnet."""
+def provider_nlb(srv, account: str = ACCOUNT_1, targets: int = 2, data: list[str] | None = None):
+    """Default VPC of `account`: `targets` web instances (the whoami server, or one
+    instance per user data of `data`), an NLB TCP:80 in one subnet."""
     ec2, elb = srv.client("ec2", account), srv.client("elbv2", account)
     vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnet = sorted(ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[0]
     gid = web_group(ec2, vpc_id, "web")
-    webs = run_instances(ec2, subnet["SubnetId"], [gid], targets, user_data())
+    if data is None:
+        webs = run_instances(ec2, subnet["SubnetId"], [gid], targets, user_data())
+    else:
+        webs = [w for d in data for w in run_instances(ec2, subnet["SubnetId"], [gid], 1, d)]
     lb = elb.create_load_balancer(Name="web", Type="network", Scheme="internal",
                                   Subnets=[subnet["SubnetId"]])["LoadBalancers"][0]
     tg = elb.create_target_group(Name="web", Protocol="TCP", Port=80, VpcId=vpc_id,
@@ -92,10 +96,10 @@ def wait_state(ec2, endpoint_id: str, state: str, timeout: float = 30) -> None:
              what=f"{endpoint_id} {state}")
 
 
-def service_and_consumer(srv, groups_rule: bool = True):
+def service_and_consumer(srv, groups_rule: bool = True, data: list[str] | None = None):
     """Account 1: NLB + one web target + an endpoint service (acceptance required) that
-    account 2 may use. Account 2: a client instance and an endpoint group in its default VPC."""
-    p = provider_nlb(srv, targets=1)
+    account 2 may use (or one per user data of `data`). Account 2: a client instance and an endpoint group in its default VPC."""
+    p = provider_nlb(srv, targets=1, data=data)
     ec2_1 = p["ec2"]
     svc = ec2_1.create_vpc_endpoint_service_configuration(
         NetworkLoadBalancerArns=[p["lb"]["LoadBalancerArn"]], AcceptanceRequired=True)["ServiceConfiguration"]

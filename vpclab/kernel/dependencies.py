@@ -90,12 +90,12 @@ IPROUTE2 = Dependency("ip (iproute2)", "iproute2", _program("ip", "-V"))
 NGINX = Dependency("nginx", "nginx", _program("nginx", "-v"))
 CURL = Dependency("curl", "curl", _program("curl", "--version"))
 
-#: What confines an instance's processes (confinement.py): util-linux's namespace and
-#: capability tools, and `hostname`.
+#: What confines an instance's processes and boots its disk (confinement.py, rootfs.py):
+#: util-linux's namespace, capability and mount tools, and `hostname`.
 CONFINEMENT = tuple(Dependency(tool, package, _program(tool, "--version"))
                     for tool, package in (("unshare", "util-linux"), ("nsenter", "util-linux"),
                                           ("setpriv", "util-linux"), ("mount", "mount"),
-                                          ("hostname", "hostname")))
+                                          ("pivot_root", "util-linux"), ("hostname", "hostname")))
 
 #: What the data plane itself needs: nftables rule sets in-process, netlink, and
 #: `ip netns exec` to start instance processes (confining them needs CONFINEMENT too).
