@@ -41,9 +41,9 @@ def test_links_accept_the_consumers_own_router_addresses_as_sources():
 
 def curl(srv, instance_id: str, url: str, timeout: float = 2) -> str | None:
     """GET `url` from inside the instance, names resolved by its VPC's resolver (its
-    own resolv.conf bound over /etc/resolv.conf, as its processes have it)."""
+    own resolv.conf, from its disk, bound over /etc/resolv.conf, as its processes have it)."""
     ns = naming.namespace_name(naming.prefix_for_state_dir(srv.state_dir), instance_id)
-    resolv = srv.state_dir / "instances" / instance_id / "etc" / "resolv.conf"
+    resolv = srv.state_dir / "instances" / instance_id / "disk/upper/etc/resolv.conf"
     out = netns.run(ns, ["curl", "-s", "-m", str(timeout), url], binds={"/etc/resolv.conf": resolv},
                     timeout=timeout + 5)
     return out.stdout.strip() if out.returncode == 0 else None

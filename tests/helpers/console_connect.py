@@ -95,7 +95,7 @@ def start_nginx(page, instance_name_or_id: str, timeout: float = 30.0) -> str:
     there. (vpclab's instances run the host's programs, so nginx is installed already;
     the shell is root's in fact, so no sudo.) Returns the instance id."""
     instance_id = open_terminal(page, instance_name_or_id)
-    run_in_terminal(page, "systemctl start nginx && curl -s http://127.0.0.1/ | grep -o 'Welcome to nginx'",
+    run_in_terminal(page, "sudo systemctl start nginx && curl -s http://127.0.0.1/ | grep -o 'Welcome to nginx'",
                     "\nWelcome to nginx", timeout)
     return instance_id
 
