@@ -12,6 +12,9 @@ def test_the_catalogue_is_what_run_instances_accepts(ec2):
     assert types["t2.micro"]["ProcessorInfo"]["SupportedArchitectures"] == ["x86_64"]
     assert types["t4g.micro"]["ProcessorInfo"]["SupportedArchitectures"] == ["arm64"]
     assert types["m5.large"]["VCpuInfo"] == {"DefaultVCpus": 2, "DefaultCores": 1, "DefaultThreadsPerCore": 2}
+    assert types["t2.micro"]["MemoryInfo"] == {"SizeInMiB": 1024}  # what its instances' cgroups allow
+    assert types["t3.nano"]["MemoryInfo"] == {"SizeInMiB": 512}
+    assert types["m5.large"]["MemoryInfo"] == {"SizeInMiB": 8192}
     assert "t9.huge" not in types
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     with pytest.raises(ClientError) as err:
@@ -28,6 +31,8 @@ def test_filters_by_architecture_and_names(ec2):
     assert sorted(t["InstanceType"] for t in named) == ["t2.micro", "t3.micro"]
     micro = ec2.describe_instance_types(Filters=[{"Name": "instance-type", "Values": ["t*.micro"]}])["InstanceTypes"]
     assert {t["InstanceType"] for t in micro} == {"t2.micro", "t3.micro", "t3a.micro", "t4g.micro"}
+    half = ec2.describe_instance_types(Filters=[{"Name": "memory-info.size-in-mib", "Values": ["512"]}])["InstanceTypes"]
+    assert {t["InstanceType"] for t in half} == {"t2.nano", "t3.nano", "t3a.nano", "t4g.nano"}
 
 
 def test_an_unknown_type_is_aws_error(ec2):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from ...aws_names import private_dns_name
 from ...model.ec2 import INSTANCE_STATE_CODES, Instance, NetworkInterface
+from ...model.instance_types import INSTANCE_TYPES
 from ...model.observed import set_instance_state
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterCombination
@@ -32,7 +33,6 @@ from ..common.lookup import INSTANCE, get_all_owned
 from ..common.tags import tag_list
 from .default_vpc import ensure_default_vpc
 from .images import find_image
-from .instance_types import INSTANCE_TYPES
 from .network_interfaces import group_identifiers, group_names, render_for_instance
 from .regions import zone_by_name
 
@@ -115,7 +115,8 @@ def block_device_mapping(inst: Instance, root: str) -> dict:
 def render(tx: Transaction, inst: Instance, state: str | None = None) -> dict:
     state = state or inst.state
     image = find_image(inst.region, inst.image_id)
-    vcpus, tpc, arch = INSTANCE_TYPES.get(inst.instance_type, (1, 1, "x86_64"))
+    itype = INSTANCE_TYPES.get(inst.instance_type)
+    vcpus, tpc, arch = (itype.vcpus, itype.threads_per_core, itype.architecture) if itype else (1, 1, "x86_64")
     eni = tx.get(NetworkInterface, inst.network_interface_id) if inst.network_interface_id else None
     groups = group_identifiers(tx, inst.security_group_ids)
     zone = zone_by_name(inst.region, inst.availability_zone)
@@ -220,7 +221,8 @@ def _instance_filters(names: dict[str, str], ctx: RequestContext) -> dict:
         "launch-time": lambda i: dt.datetime.fromtimestamp(i.launch_time, tz=dt.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%S.000Z"),
         "client-token": lambda i: i.client_token,
-        "architecture": lambda i: INSTANCE_TYPES.get(i.instance_type, (0, 0, "x86_64"))[2],
+        "architecture": lambda i: INSTANCE_TYPES[i.instance_type].architecture
+        if i.instance_type in INSTANCE_TYPES else "x86_64",
         "root-device-type": lambda i: "ebs",
         "virtualization-type": lambda i: "hvm",
         "hypervisor": lambda i: "xen",

@@ -52,6 +52,7 @@ from ...aws_names import private_host_name
 from ...kernel import confinement, naming, netns
 from ...kernel.rootfs import Disk
 from . import instance_disk
+from .instance_limits import limits_for
 from ...kernel.cgroups import Cgroup
 from ...model.ec2 import Instance
 from ...model.observed import set_instance_state
@@ -424,6 +425,7 @@ class InstanceAgent:
         console(directory, inst, f"vpclab: booting {inst.id} ({inst.image_id}, {inst.instance_type}) "
                                  f"in namespace {ns}\n"
                                  f"vpclab: eth0 {inst.private_ip} hostname {host_name(inst)}")
+        group.apply_limits(limits_for(inst.instance_type))
         argv = group.join_argv(netns.command(ns, confinement.init_argv(host_name(inst), disk, guest, INIT_PROGRAM)))
         with open(directory / "console.log", "ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
