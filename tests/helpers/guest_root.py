@@ -175,3 +175,35 @@ def wait_gone(pid: int, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def booted(base: Path, **kw: object):
+    """A fixture body: a booted GuestRoot, stopped (or killed) at the end."""
+    guest = GuestRoot(base, **kw)  # type: ignore[arg-type]
+    try:
+        yield guest
+    finally:
+        try:
+            guest.stop()
+        finally:
+            guest.kill()
+
+
+#: A unit of the tests' own (not on the host), written into a guest's /etc/systemd/system.
+HELLO_UNIT = """[Unit]
+Description=Hello test service
+
+[Service]
+Type=simple
+Environment="GREETING=hello there" NAME=world
+EnvironmentFile=-/etc/default/hello
+EnvironmentFile=-/etc/default/missing
+RuntimeDirectory=hello
+WorkingDirectory=/var/lib/hello
+ExecStartPre=/bin/sh -c 'echo pre $$GREETING ${NAME} > /run/hello/pre'
+ExecStart=/bin/sh -c 'echo "$GREETING $NAME $EXTRA $(pwd) $(id -un)"; exec sleep infinity'
+ExecStop=/bin/sh -c 'echo stopping $MAINPID > /var/lib/hello/stopped'
+
+[Install]
+WantedBy=multi-user.target
+"""

@@ -439,7 +439,9 @@ class Command:
 
 
 def expand(word: str, env: dict[str, str]) -> str:
-    return re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), ""), word)
+    """${VAR} inside a word; `$$` is a literal `$`."""
+    return re.sub(r"\$\$|\$\{(\w+)\}",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), ""), word)
 
 
 def command(unit: Unit, line: str, env: dict[str, str]) -> Command:
@@ -730,7 +732,7 @@ def start(unit: Unit) -> None:
     finally:
         os.close(log)
         if not ok:
-            signal_all(unit_processes(invocation), signal.SIGKILL)
+            signal_all(unit_processes(invocation, _int(state.get("main_pid"))), signal.SIGKILL)
             remove_runtime_dirs(unit)
             state.update(active="failed", result="exit-code", since=time.time())
         elif unit.type == "oneshot" and not unit.flag("RemainAfterExit"):
