@@ -171,6 +171,7 @@ class Console:
         self.stage("init")
         self.net_info()
         if self.info.get("first_boot"):
+            _delete_host_keys()  # cloud-init's ssh_deletekeys: an image's keys never serve
             self.host_keys(FAST_KEY_TYPES)
         self.stage("modules:config")
         run(systemctl_argv("vpclab-boot"))
@@ -239,8 +240,7 @@ class Console:
                                       "Flags"], routes)
 
     def host_keys(self, types: tuple[str, ...]) -> bool:
-        """Make the host keys of `types` (at first boot, as cloud-init: old ones of those
-        types go first, so an image's keys are never reused); False without ssh-keygen."""
+        """Make the host keys of `types`; False without ssh-keygen."""
         if not os.path.exists(SSH_KEYGEN) or not os.path.isdir("/etc/ssh"):
             return False
         host = str(self.info.get("hostname") or os.uname().nodename)
@@ -389,6 +389,19 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     out += ["|" + "|".join(str(c).center(w) for c, w in zip(r, widths)) + "|" for r in rows]
     out.append(rule)
     print("\n".join(f"ci-info: {line}" for line in out), flush=True)
+
+
+def _delete_host_keys() -> None:
+    try:
+        names = os.listdir("/etc/ssh")
+    except OSError:
+        return
+    for name in names:
+        if name.startswith("ssh_host_") and "_key" in name:
+            try:
+                os.unlink(os.path.join("/etc/ssh", name))
+            except OSError:
+                pass
 
 
 def _mask(bits: int) -> str:
