@@ -127,7 +127,7 @@ def test_services_outlive_user_data_and_end_with_the_instance(dataplane_server):
     iid = launch(ec2, "web", user_data="#!/bin/bash\nsystemctl start nginx\necho started\n")["InstanceId"]
     wait_state(ec2, iid, "running")
     assert "Welcome to nginx!" in curl_ok(srv, iid, "http://127.0.0.1/")
-    wait_for(lambda: "user data script finished" in console_text(ec2, iid), what="user data done")
+    wait_for(lambda: "Datasource DataSourceEc2" in console_text(ec2, iid), what="cloud-init finished")
     # A daemon started by exec belongs to the instance too.
     r = vexec(srv, iid, "sh", "-c", "setsid sleep 1000 </dev/null >/dev/null 2>&1 &")
     assert r.returncode == 0, r.stderr

@@ -71,6 +71,17 @@ def processes(srv, iid: str) -> list[int]:
     return [p for p in cgroup_of(prefix, iid).pids() if p != init and confinement.is_confined(p)]
 
 
+def program_names(srv, iid: str) -> list[str]:
+    """The names (`comm`) of the instance's programs (`processes`)."""
+    out = []
+    for pid in processes(srv, iid):
+        try:
+            out.append(open(f"/proc/{pid}/comm").read().strip())
+        except OSError:
+            pass
+    return out
+
+
 def alive(pid: int) -> bool:
     """True if `pid` runs (a zombie waiting for init to reap it has ended)."""
     try:

@@ -38,6 +38,7 @@ brings services back after a stop/start yet.
 from __future__ import annotations
 
 import base64
+import json
 import binascii
 import logging
 import os
@@ -48,8 +49,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...aws_names import private_host_name
+from ...aws_names import default_user, private_host_name
 from ...kernel import confinement, naming, netns
+from ...guest import PROGRAMS
 from ...kernel.rootfs import Disk
 from . import instance_disk
 from .instance_limits import limits_for
@@ -74,115 +76,13 @@ USER_DATA_PATH = f"{confinement.GUEST_DIR}/user-data"
 
 #: The init's program, as a file of the guest directory.
 INIT_PROGRAM = "init.py"
-INIT_SOURCE = (Path(__file__).parents[2] / "kernel" / "instance_init.py").read_text()
+INIT_SOURCE = PROGRAMS["init"].read_text()
 
 #: The PATH user data and `vpclab exec` see.
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 FIRST_BOOT_MARKER = "first-boot-done"
 
-SYSTEMCTL_SHIM = r'''#!/bin/sh
-# vpclab's stand-in for systemctl inside an instance, which has no systemd: it runs a
-# unit's ExecStartPre/ExecStart/ExecReload/ExecStop lines itself. Enough for user data
-# such as `systemctl start nginx`; units do not come back after a stop/start.
-action=""; units=""; now=0
-for a in "$@"; do
-  case "$a" in
-    --now) now=1 ;;
-    -*) ;;
-    *) if [ -z "$action" ]; then action=$a; else units="$units $a"; fi ;;
-  esac
-done
-state=/run/vpclab-systemctl
-mkdir -p "$state"
-
-unit_name() { case "$1" in *.*) echo "$1" ;; *) echo "$1.service" ;; esac; }
-unit_file() {
-  for d in /etc/systemd/system /run/systemd/system /lib/systemd/system /usr/lib/systemd/system; do
-    if [ -f "$d/$1" ]; then echo "$d/$1"; return 0; fi
-  done
-  return 1
-}
-values() { sed -n "s/^$2=//p" "$1"; }
-main_pid() {
-  pidfile=$(values "$1" PIDFile | tail -n 1)
-  [ -n "$pidfile" ] || pidfile="$state/$2.pid"
-  [ -f "$pidfile" ] && cat "$pidfile" 2>/dev/null
-}
-active() {
-  pid=$(main_pid "$1" "$2")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
-}
-run_lines() {
-  values "$1" "$2" | while IFS= read -r line; do
-    ignore=0
-    while :; do
-      case "$line" in
-        -*) ignore=1; line=${line#?} ;;
-        [@+!:]*) line=${line#?} ;;
-        *) break ;;
-      esac
-    done
-    [ -n "$line" ] || continue
-    MAINPID=$3 sh -c "$line" || [ "$ignore" = 1 ] || exit 1
-  done
-}
-start() {
-  if active "$1" "$2"; then return 0; fi
-  run_lines "$1" ExecStartPre || { echo "Job for $2 failed (ExecStartPre)." >&2; return 1; }
-  type=$(values "$1" Type | tail -n 1)
-  case "$type" in
-    forking|oneshot)
-      run_lines "$1" ExecStart || { echo "Job for $2 failed." >&2; return 1; } ;;
-    *)
-      line=$(values "$1" ExecStart | tail -n 1 | sed 's/^[-@+!:]*//')
-      setsid sh -c "exec $line" </dev/null >>"/var/log/$2.log" 2>&1 &
-      echo $! >"$state/$2.pid" ;;
-  esac
-  run_lines "$1" ExecStartPost
-}
-stop() {
-  pid=$(main_pid "$1" "$2")
-  if [ -n "$(values "$1" ExecStop)" ]; then run_lines "$1" ExecStop "$pid"; fi
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
-    i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-  fi
-  rm -f "$state/$2.pid"
-}
-
-case "$action" in
-  daemon-reload|"") exit 0 ;;
-esac
-status=0
-for u in $units; do
-  name=$(unit_name "$u")
-  file=$(unit_file "$name") || { echo "Unit $name could not be found." >&2; status=5; continue; }
-  case "$action" in
-    start) start "$file" "$name" || status=1 ;;
-    stop) stop "$file" "$name" ;;
-    restart|try-restart) stop "$file" "$name"; start "$file" "$name" || status=1 ;;
-    reload|reload-or-restart)
-      if active "$file" "$name" && [ -n "$(values "$file" ExecReload)" ]; then
-        run_lines "$file" ExecReload "$(main_pid "$file" "$name")" || status=1
-      else
-        stop "$file" "$name"; start "$file" "$name" || status=1
-      fi ;;
-    enable) [ "$now" = 1 ] && { start "$file" "$name" || status=1; } ;;
-    disable) [ "$now" = 1 ] && stop "$file" "$name" ;;
-    is-enabled) echo enabled ;;
-    is-active) if active "$file" "$name"; then echo active; else echo inactive; status=3; fi ;;
-    status)
-      if active "$file" "$name"; then
-        echo "* $name - active (running) since vpclab started it; main pid $(main_pid "$file" "$name")"
-      else
-        echo "* $name - inactive (dead)"; status=3
-      fi ;;
-    *) echo "vpclab systemctl: '$action' is not supported inside a vpclab instance" >&2; status=1 ;;
-  esac
-done
-exit $status
-'''
 
 
 # --- Layout, shared with `vpclab exec` / `vpclab ssh` ---------------------------------------
@@ -206,8 +106,10 @@ def disk_of(state_dir: str | os.PathLike[str], instance_id: str) -> Disk:
 
 
 def guest_programs() -> dict[str, bytes]:
-    """What the image answers `systemctl` with (file name in /usr/bin -> content)."""
-    return {"systemctl": SYSTEMCTL_SHIM.encode()}
+    """What the image answers `systemctl`, `yum` and `dnf` with (file name in /usr/bin ->
+    content; `instance_disk.refresh` writes yum and dnf on Amazon Linux images only)."""
+    yum = PROGRAMS["yum"].read_bytes()
+    return {"systemctl": PROGRAMS["systemctl"].read_bytes(), "yum": yum, "dnf": yum}
 
 
 def prepare(state_dir: Path, inst: Instance, vpc_cidr: str | None) -> tuple[Disk, Path]:
@@ -224,6 +126,7 @@ def prepare(state_dir: Path, inst: Instance, vpc_cidr: str | None) -> tuple[Disk
     guest = directory / "guest"
     guest.mkdir(parents=True, exist_ok=True)
     (guest / INIT_PROGRAM).write_text(INIT_SOURCE)
+    (guest / "systemctl.py").write_bytes(PROGRAMS["systemctl"].read_bytes())
     data = decode_user_data(inst.user_data)
     script = guest / USER_DATA_PATH.rsplit("/", 1)[1]
     if data:
@@ -231,6 +134,10 @@ def prepare(state_dir: Path, inst: Instance, vpc_cidr: str | None) -> tuple[Disk
         script.chmod(0o700)
     else:
         script.unlink(missing_ok=True)
+    boot = {"instance_id": inst.id, "hostname": host_name(inst), "default_user": default_user(inst.distribution),
+            "distribution": inst.distribution, "first_boot": not (directory / FIRST_BOOT_MARKER).exists(),
+            "user_data": USER_DATA_PATH if data else None}
+    (guest / "boot.json").write_text(json.dumps(boot))
     return disk, guest
 
 
@@ -285,10 +192,6 @@ def console(directory: Path, inst: Instance, text: str) -> None:
             f.write(f"[{uptime:12.6f}] {line}\n")
 
 
-def _stamp() -> str:
-    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
-
-
 def decode_user_data(value: str) -> bytes:
     if not value:
         return b""
@@ -312,7 +215,6 @@ class InstanceAgent:
         self.dp = dp
         self.state_dir = Path(dp.state_dir)
         self.prefix = dp.prefix
-        self._user_data: dict[str, subprocess.Popen] = {}
         # The unshare of each init this server started, and the namespace it was for.
         self._inits: dict[str, tuple[subprocess.Popen, int | None]] = {}
         self._init_failed: dict[str, float] = {}  # instance id -> monotonic time
@@ -379,14 +281,10 @@ class InstanceAgent:
         if find_init(self.prefix, inst.id) is None and self._start_init(world, inst) is None:
             return  # stays pending; the next pass looks again
         marker = directory / FIRST_BOOT_MARKER
-        if marker.exists():
-            console(directory, inst, "Cloud-init v. vpclab: not first boot: user data already ran, "
-                                     "not running it again")
-        else:
-            # Recorded before the script starts: user data runs at most once, even if the
-            # server dies right after starting it.
+        if not marker.exists():
+            # The init runs the user data of a first boot (boot.json): once it is up,
+            # every later boot is not a first one, even if the server dies now.
             marker.write_text(f"{time.time()}\n")
-            self._run_user_data(directory, inst)
         self._write_state(inst.id, "pending", "running")
 
     def _start_init(self, world: World, inst: Instance, reason: str | None = None,
@@ -454,43 +352,10 @@ class InstanceAgent:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    def _run_user_data(self, directory: Path, inst: Instance) -> None:
-        data = decode_user_data(inst.user_data)
-        console(directory, inst, f"Cloud-init v. vpclab running 'modules:final' at {_stamp()}.")
-        if not data:
-            console(directory, inst, "Cloud-init v. vpclab: no user data")
-            return
-        if not data.startswith(b"#!"):
-            first = data.split(b"\n", 1)[0][:40].decode(errors="replace")
-            console(directory, inst, f"Cloud-init v. vpclab: user data is not a script ({first!r}): "
-                                     "skipped (vpclab runs only #! scripts)")
-            return
-        console(directory, inst, f"Cloud-init v. vpclab: running user data script {USER_DATA_PATH}")
-        try:
-            argv = cgroup_of(self.prefix, inst.id).join_argv(enter_command(self.prefix, inst.id, [USER_DATA_PATH]))
-        except NoInit:
-            console(directory, inst, "Cloud-init v. vpclab: the init is gone: user data not run")
-            return
-        with open(directory / "console.log", "ab") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    cwd="/", env=instance_env(), start_new_session=True)
-        self._user_data[inst.id] = proc
-
     def _reap(self) -> None:
         for iid, (proc, _) in list(self._inits.items()):
             if proc.poll() is not None:
                 del self._inits[iid]
-        for iid, proc in list(self._user_data.items()):
-            code = proc.poll()
-            if code is None:
-                continue
-            del self._user_data[iid]
-            directory = instance_dir(self.state_dir, iid)
-            with self.dp.store.read() as tx:
-                inst = tx.get(Instance, iid)
-            if inst is not None and inst.state != "terminated":
-                what = "finished" if code == 0 else f"failed (exit code {code})"
-                console(directory, inst, f"Cloud-init v. vpclab: user data script {what} at {_stamp()}")
 
     # Stop / terminate ----------------------------------------------------------------------
     def _shut_down(self, inst: Instance, wait: bool = True) -> None:
@@ -530,11 +395,9 @@ class InstanceAgent:
         if not group.remove():
             return
         self._stopping.pop(inst.id, None)
-        user_data = self._user_data.pop(inst.id, None)
         init = self._inits.pop(inst.id, None)
-        for proc in (user_data, init[0] if init else None):
-            if proc is not None:
-                proc.poll()
+        if init is not None:
+            init[0].poll()
         console(directory, inst, f"vpclab: {inst.id} {final}")
         if self._write_state(inst.id, inst.state, final) and final == "terminated":
             shutil.rmtree(directory, ignore_errors=True)
