@@ -52,6 +52,7 @@ MAX_HEAD = 8192
 MAX_BODY = 4096
 REQUEST_TIMEOUT = 5.0
 IDLE_TIMEOUT = 5.0
+LINGER = 2.0
 MAX_CONNECTIONS = 512
 MAX_PER_SOURCE = 32
 SERVER = "EC2ws"
@@ -253,7 +254,7 @@ class MetadataService:
         if not chunk:
             self._close(conn)
             return
-        if conn.close_after:  # answered for good: ignore what follows
+        if conn.close_after:  # answered for good: drop what follows
             return
         conn.inbuf += chunk
         self._handle(conn)
@@ -304,8 +305,15 @@ class MetadataService:
             self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
             return
         if conn.close_after:
-            self._close(conn)
-            return
+            # A lingering close: what the client still sends is read and dropped until it
+            # closes too (or `LINGER` passes), so that unread input does not turn the close
+            # into a reset that destroys the answer before the client read it.
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                self._close(conn)
+                return
+            conn.deadline = min(conn.deadline, self.clock() + LINGER)
         self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
 
     def _close(self, conn: _Connection) -> None:
