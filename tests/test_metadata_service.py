@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
-from tests.helpers.instances import describe, launch, vexec, wait_state
+from tests.helpers.instances import console_text, describe, launch, vexec, wait_state
 from tests.helpers.waiting import wait_for
 
 IMDS = "http://169.254.169.254"
@@ -99,6 +99,19 @@ def test_answers_match_the_instance_v1_and_v2(dataplane_server):
     assert status == 200
     wait_for(lambda: get(dataplane_server, iid, "/latest/meta-data/instance-id", short)[0] == 401,
              timeout=5, interval=0.5, what="the 1 s token to expire")
+
+
+def test_user_data_asks_imds_at_first_boot(dataplane_server):
+    """A new VPC's service is up before its first instance boots: user data gets a token
+    and the instance id (the AL2023 image requires IMDSv2)."""
+    ec2 = dataplane_server.client("ec2", ACCOUNT_2)
+    script = ("#!/bin/sh\n"
+              f"T=$(curl -s -m 5 -X PUT -H '{TTL}' {IMDS}/latest/api/token)\n"
+              f"echo imds-says-$(curl -s -m 5 -H \"X-aws-ec2-metadata-token: $T\" "
+              f"{IMDS}/latest/meta-data/instance-id)\n")
+    iid = launch(ec2, "imds-boot", user_data=script)["InstanceId"]
+    wait_for(lambda: f"imds-says-{iid}" in console_text(ec2, iid), timeout=20, interval=0.3,
+             what="user data's IMDS answer in the console")
 
 
 def test_public_keys_come_from_the_launch_key(dataplane_server):

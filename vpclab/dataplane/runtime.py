@@ -33,7 +33,8 @@ log = logging.getLogger("vpclab.dataplane")
 AREAS = [network, security_groups, load_balancers, endpoints]
 
 #: Agents: long-lived helpers synced after every apply (modules defining `make_agent(dp)`).
-AGENT_MODULES: list[AgentModule] = [instances, dns, metadata, health]
+#: The metadata service opens before instances boot: user data asks it at first boot.
+AGENT_MODULES: list[AgentModule] = [metadata, instances, dns, health]
 
 PERIOD = 1.0  # seconds between passes when nothing changed
 FULL_PERIOD = 15.0  # seconds between full passes (read every namespace: repairs hand-made damage)
