@@ -76,6 +76,7 @@ class _Connection:
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: bytearray = field(default_factory=bytearray)
     close_after: bool = False
+    closed: bool = False
 
 
 class _BadRequest(Exception):
@@ -111,7 +112,8 @@ class MetadataService:
             self._views_changed = True
         for vpc_id in list(self._listeners):
             listener = self._listeners[vpc_id]
-            if vpc_id not in world.vpcs or netns.inode_of(listener.namespace) != listener.inode:
+            if vpc_id not in world.vpcs or (
+                    listener.namespace and netns.inode_of(listener.namespace) != listener.inode):
                 self._command("drop", self._listeners.pop(vpc_id))
         for vpc_id in world.vpcs:
             if vpc_id not in self._listeners:
@@ -140,7 +142,13 @@ class MetadataService:
         except OSError as exc:  # the service address is not up yet: next pass
             log.debug("metadata for %s not served yet: %s", vpc_id, exc)
             return
-        listener = _Listener(vpc_id, name, inode, sock)
+        self.adopt(vpc_id, sock, name, inode)
+
+    def adopt(self, vpc_id: str, sock: socket.socket, namespace: str = "", inode: int = 0) -> None:
+        """Serve the listening socket `sock` as VPC `vpc_id`'s service (a test serves one
+        on 127.0.0.1 this way: `sync` keeps it while the World has the VPC)."""
+        sock.setblocking(False)
+        listener = _Listener(vpc_id, namespace, inode, sock)
         self._listeners[vpc_id] = listener
         self._command("add", listener)
 
@@ -184,8 +192,10 @@ class MetadataService:
             conn = cast(_Connection, data)
             if events & selectors.EVENT_READ:
                 self._read(conn)
-            if events & selectors.EVENT_WRITE and conn.sock.fileno() in self._connections:
+            if events & selectors.EVENT_WRITE and not conn.closed:
                 self._flush(conn)
+                if not conn.closed and not conn.outbuf:
+                    self._handle(conn)  # requests that came in while the answer was sent
 
     def _drain_wake(self) -> None:
         try:
@@ -260,8 +270,10 @@ class MetadataService:
         self._handle(conn)
 
     def _handle(self, conn: _Connection) -> None:
-        """Answer every whole request in the buffer, in order."""
-        while conn.inbuf and not conn.close_after:
+        """Answer the whole requests in the buffer, in order, one at a time: the next only
+        once the last answer is sent (a client that pipelines without reading is not read
+        from, so neither buffer grows)."""
+        while conn.inbuf and not conn.close_after and not conn.outbuf and not conn.closed:
             try:
                 parsed = _parse(conn.inbuf)
             except _BadRequest:
@@ -292,6 +304,8 @@ class MetadataService:
         self._flush(conn)
 
     def _flush(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
         try:
             while conn.outbuf:
                 sent = conn.sock.send(conn.outbuf)
@@ -302,7 +316,7 @@ class MetadataService:
             self._close(conn)
             return
         if conn.outbuf:
-            self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+            self._selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
             return
         if conn.close_after:
             # A lingering close: what the client still sends is read and dropped until it
@@ -317,10 +331,10 @@ class MetadataService:
         self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
 
     def _close(self, conn: _Connection) -> None:
-        fd = conn.sock.fileno()
-        if self._connections.get(fd) is not conn:
+        if conn.closed:
             return
-        del self._connections[fd]
+        conn.closed = True
+        self._connections.pop(conn.sock.fileno(), None)
         try:
             self._selector.unregister(conn.sock)
         except (KeyError, ValueError):
@@ -330,6 +344,11 @@ class MetadataService:
     def connection_count(self) -> int:
         """Open client connections (for tests of the bounds)."""
         return len(self._connections)
+
+    def buffered(self) -> int:
+        """Bytes held for all connections, read and not yet answered or answered and not
+        yet sent (for tests of the bounds)."""
+        return sum(len(c.inbuf) + len(c.outbuf) for c in list(self._connections.values()))
 
 
 def _parse(buf: bytearray) -> tuple[Request, str, int] | None:
