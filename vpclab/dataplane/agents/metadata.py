@@ -126,6 +126,10 @@ class MetadataService:
         for listener in self._listeners.values():
             listener.sock.close()
         self._listeners.clear()
+        if not self._thread.is_alive():
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
 
     def view(self, vpc_id: str, ip: str) -> InstanceView | None:
         with self._lock:
