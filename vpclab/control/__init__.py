@@ -11,6 +11,7 @@ from .ec2 import (
     images,
     instance_attributes,
     instance_launch,
+    instance_metadata,
     instance_types,
     instances,
     key_pairs,
@@ -30,7 +31,7 @@ from .sts import caller_identity
 AREAS = [
     # EC2: account, networking, compute
     regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
-    instances, instance_launch, instance_attributes, instance_types, images, key_pairs, network_interfaces,
+    instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
     # EC2: PrivateLink
     endpoint_services, endpoints, endpoint_connections, connection_notifications,
     # ELBv2

@@ -20,7 +20,7 @@ from ..kernel import confinement, dependencies, naming, netns
 from ..kernel.backend import Backend
 from ..kernel.nft import Count, NftContext
 from ..store import Store
-from .agents import dns, health, instances
+from .agents import dns, health, instances, metadata
 from .areas import endpoints, load_balancers, network, security_groups
 from .areas.nodes import COUNT_TABLE
 from .planner import Contributor, build_plan
@@ -33,7 +33,8 @@ log = logging.getLogger("vpclab.dataplane")
 AREAS = [network, security_groups, load_balancers, endpoints]
 
 #: Agents: long-lived helpers synced after every apply (modules defining `make_agent(dp)`).
-AGENT_MODULES: list[AgentModule] = [instances, dns, health]
+#: The metadata service opens before instances boot: user data asks it at first boot.
+AGENT_MODULES: list[AgentModule] = [metadata, instances, dns, health]
 
 PERIOD = 1.0  # seconds between passes when nothing changed
 FULL_PERIOD = 15.0  # seconds between full passes (read every namespace: repairs hand-made damage)

@@ -102,6 +102,9 @@ def resolver_of(vpc_cidr: str) -> str:
 #: The other address of the VPC resolver, reachable from every VPC.
 LINK_LOCAL_RESOLVER = "169.254.169.253"
 
+#: The instance metadata service's address, reachable from every instance.
+METADATA_ADDRESS = "169.254.169.254"
+
 
 def prefix_len(cidr: str) -> int:
     return ipaddress.IPv4Network(cidr).prefixlen

@@ -120,6 +120,11 @@ class Instance(Tagged):
     # The public half of the launch key pair, copied at launch: on EC2 it stays in the
     # instance (authorized_keys, IMDS public-keys) even if the key pair is deleted later.
     key_public: str = ""
+    # MetadataOptions as the API shows them, without State (`ec2/instance_metadata.py`):
+    # HttpTokens, HttpPutResponseHopLimit, HttpEndpoint, HttpProtocolIpv6,
+    # InstanceMetadataTags, and ModifiedAt (when ModifyInstanceMetadataOptions last
+    # changed them). The metadata agent serves the instance as they say.
+    metadata_options: dict = field(default_factory=dict)
 
 
 @resource("network-interface")

@@ -5,7 +5,9 @@ Linux images (Amazon Linux 2023 and 2, Debian 12, Ubuntu 24.04 and 22.04, each f
 and arm64), under the owners AWS publishes them with. Their ids are fixed per region:
 `ami-` and 17 hex digits derived from the region and the image name, so a script that
 found an id once keeps working, and the same name has a different id in each region as
-on AWS. `distribution` tells the data plane which userland an instance expects.
+on AWS. `distribution` tells the data plane which userland an instance expects. The
+Amazon Linux 2023 images have `ImdsSupport` `v2.0`, as AWS publishes them (their
+instances require IMDSv2); the others have none.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ class Image:
     distribution: str  # amazon-linux-2023 | amazon-linux-2 | debian-12 | ubuntu-24.04 | ubuntu-22.04
     boot_mode: str = "uefi-preferred"
     volume_size: int = 8
+    # "v2.0": instances launched from it require IMDSv2 (`instance_metadata.defaults`).
+    imds_support: str | None = None
 
     def image_id(self, region: str) -> str:
         return "ami-" + hashlib.sha256(f"vpclab:{region}:{self.name}".encode()).hexdigest()[:17]
@@ -52,7 +56,8 @@ def _catalogue() -> list[Image]:
         out += [
             Image(f"al2023-ami-2023.6.20241121.0-kernel-6.1-{arch}",
                   f"Amazon Linux 2023 AMI 2023.6.20241121.0 {arch} HVM kernel-6.1",
-                  AMAZON, "amazon", arch, "/dev/xvda", "2024-11-19T22:04:52.000Z", "amazon-linux-2023"),
+                  AMAZON, "amazon", arch, "/dev/xvda", "2024-11-19T22:04:52.000Z", "amazon-linux-2023",
+                  imds_support="v2.0"),
             Image(f"amzn2-ami-kernel-5.10-hvm-2.0.20241113.1-{arch}-gp2",
                   "Amazon Linux 2 Kernel 5.10 AMI 2.0.20241113.1 " + arch + " HVM gp2",
                   AMAZON, "amazon", arch, "/dev/xvda", "2024-11-14T18:32:10.000Z", "amazon-linux-2",
@@ -119,7 +124,7 @@ def render(image: Image, region: str) -> dict:
         "EnaSupport": True,
         "SriovNetSupport": "simple",
         "BootMode": image.boot_mode,
-        "ImdsSupport": "v2.0" if image.owner_id == AMAZON else None,
+        "ImdsSupport": image.imds_support,
         "BlockDeviceMappings": [{
             "DeviceName": image.root_device_name,
             "Ebs": {

@@ -19,6 +19,7 @@ from ..common.tags import tags_from_specs
 from .addresses import available_count, create_network_interface
 from .default_vpc import ensure_default_vpc
 from .images import get_image
+from .instance_metadata import for_launch
 from .instance_types import DEFAULT_INSTANCE_TYPE, check_architecture, check_instance_type
 from .instances import render
 from .regions import zone_by_name, zones
@@ -165,6 +166,7 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
     if shutdown not in ("stop", "terminate"):
         raise InvalidParameterValue(
             f"Value ({shutdown}) for parameter instanceInitiatedShutdownBehavior is invalid.")
+    metadata_options = for_launch(image, req.get("MetadataOptions"))
     token = req.get("ClientToken") or ""
     default_vpc = ensure_default_vpc(ctx)
     now = ctx.now.timestamp()
@@ -252,6 +254,7 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
                 shutdown_behavior=shutdown,
                 distribution=image.distribution,
                 key_public=key_public,
+                metadata_options=dict(metadata_options),
             )
             tx.put(inst)
             launched.append(inst)

@@ -31,6 +31,7 @@ from ..common import lifecycle
 from ..common.filters import filter_and_page
 from ..common.lookup import INSTANCE, get_all_owned
 from ..common.tags import tag_list
+from . import instance_metadata
 from .default_vpc import ensure_default_vpc
 from .images import find_image
 from .network_interfaces import group_identifiers, group_names, render_for_instance
@@ -161,10 +162,7 @@ def render(tx: Transaction, inst: Instance, state: str | None = None) -> dict:
         "CpuOptions": {"CoreCount": max(1, vcpus // tpc), "ThreadsPerCore": tpc},
         "CapacityReservationSpecification": {"CapacityReservationPreference": "open"},
         "HibernationOptions": {"Configured": False},
-        "MetadataOptions": {
-            "State": "applied", "HttpTokens": "required", "HttpPutResponseHopLimit": 2,
-            "HttpEndpoint": "enabled", "HttpProtocolIpv6": "disabled", "InstanceMetadataTags": "disabled",
-        },
+        "MetadataOptions": instance_metadata.render(inst),
         "EnclaveOptions": {"Enabled": False},
         "BootMode": image.boot_mode if image else None,
         "PlatformDetails": "Linux/UNIX",

@@ -2,7 +2,8 @@
 
 - A VPC is a router namespace: one bridge per subnet holding the subnet's base+1 (the
   gateway), forwarding between its subnets. Another bridge with no ports, the *service
-  bridge*, holds the VPC's own local addresses: the resolver (base+2 and 169.254.169.253).
+  bridge*, holds the VPC's own local addresses: the resolver (base+2 and 169.254.169.253)
+  and the instance metadata service (169.254.169.254, `agents/metadata.py`).
   The router also holds the VPC's NLB nodes, as addresses (`load_balancers`).
   Two VPCs share no link, so they cannot reach each other except through what
   PrivateLink adds (an endpoint's link, from a subnet bridge into the router of the
@@ -15,7 +16,7 @@ from __future__ import annotations
 from ...kernel import naming
 from ...kernel.topology import Bridge, Interface, Route, VethPair
 from ..planner import PlanBuilder
-from ..world import LINK_LOCAL_RESOLVER, World, gateway_of, prefix_len, resolver_of
+from ..world import LINK_LOCAL_RESOLVER, METADATA_ADDRESS, World, gateway_of, prefix_len, resolver_of
 
 #: GSO/GRO packet size on every veth end vpclab makes (instances' eth0, their bridge
 #: ports, transit links) and on subnet bridges: 192 KiB, IPv4 BIG TCP (Linux 6.3+; the
@@ -92,7 +93,8 @@ def contribute(world: World, builder: PlanBuilder) -> None:
         draft.sysctls.update(ROUTER_SYSCTLS)
         services = service_bridge(prefix, vpc.id)
         draft.bridges[services] = Bridge(
-            services, addresses=(f"{resolver_of(vpc.cidr_block)}/32", f"{LINK_LOCAL_RESOLVER}/32"))
+            services, addresses=(f"{resolver_of(vpc.cidr_block)}/32", f"{LINK_LOCAL_RESOLVER}/32",
+                                 f"{METADATA_ADDRESS}/32"))
         for subnet in world.subnets_of(vpc.id):
             name = naming.bridge_name(prefix, subnet.id)
             draft.sysctls[f"net.ipv4.conf.{name}.send_redirects"] = "0"
