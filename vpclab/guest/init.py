@@ -208,7 +208,7 @@ class Console:
               f"Up {self.up():.2f} seconds.", flush=True)
 
     def net_info(self) -> None:
-        rows = []
+        rows: list[list[str]] = []
         for line in capture(["ip", "-o", "addr", "show"]).splitlines():
             parts = line.split()
             if len(parts) < 4:
@@ -225,7 +225,7 @@ class Console:
             else:
                 rows.append([dev, up, cidr, ".", scope, "." if dev == "lo" else mac])
         table("Net device info", ["Device", "Up", "Address", "Mask", "Scope", "Hw-Address"], rows)
-        routes = []
+        routes: list[list[str]] = []
         for line in capture(["ip", "-4", "route", "show"]).splitlines():
             parts = line.split()
             if not parts or "dev" not in parts:
@@ -292,8 +292,8 @@ class Console:
                   f"scripts_user (scripts in {scripts})", flush=True)
 
     def authorized_keys(self) -> None:
-        import hashlib
         import binascii
+        import hashlib
         user = str(self.info.get("default_user") or "")
         if not user:
             return

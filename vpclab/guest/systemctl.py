@@ -268,10 +268,10 @@ def enable(unit: Unit, out: list[str]) -> None:
     if unit.masked:
         raise Failure(f"Failed to enable unit: Unit file {unit.name} is masked.")
     if not unit.has_install:
-        out.append(f"The unit files have no installation config (WantedBy=, RequiredBy=, "
-                   f"Also=, Alias= settings in the [Install] section, and DefaultInstance= "
-                   f"for template units). This means they are not meant to be enabled or "
-                   f"disabled using systemctl.")
+        out.append("The unit files have no installation config (WantedBy=, RequiredBy=, "
+                   "Also=, Alias= settings in the [Install] section, and DefaultInstance= "
+                   "for template units). This means they are not meant to be enabled or "
+                   "disabled using systemctl.")
         return
     targets = [(f"{t}.wants", t) for v in unit.values("Install", "WantedBy") for t in v.split()]
     targets += [(f"{t}.requires", t) for v in unit.values("Install", "RequiredBy")
@@ -549,7 +549,7 @@ class Run:
     def spawn(self, cmd: Command, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         env = dict(self.env, **(extra or {}))
         kw = self.credentials(cmd)
-        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        return subprocess.Popen(  # type: ignore[call-overload]
             cmd.argv, executable=cmd.argv0, env=env, cwd=self.cwd(), stdin=subprocess.DEVNULL,
             stdout=self.log, stderr=self.log, start_new_session=True, **kw)
 
@@ -755,8 +755,8 @@ def _start_main(unit: Unit, run: Run, state: dict[str, object]) -> bool:
         if kind == "forking":
             pid = _forking_main_pid(unit, str(state["invocation"]))
             if pid:
-                proc = read_proc(pid)
-                state.update(main_pid=pid, main_start=proc.start if proc else None)
+                found = read_proc(pid)
+                state.update(main_pid=pid, main_start=found.start if found else None)
         return True
     lines = unit.values("Service", "ExecStart")
     cmd = command(unit, lines[-1], run.env)
@@ -822,7 +822,7 @@ def _wait_ready(sock: socket.socket, proc: subprocess.Popen[bytes], timeout: flo
     while time.monotonic() < deadline:
         try:
             message = sock.recv(4096).decode(errors="replace")
-        except socket.timeout:
+        except TimeoutError:
             message = ""
         for line in message.splitlines():
             if line.startswith("MAINPID=") and line[8:].isdigit():
@@ -1240,10 +1240,10 @@ def one(o: Options, name: str) -> int:
                 stop(unit)
                 start(unit)
         elif verb in ("reload-or-restart", "try-reload-or-restart"):
-            active = active_state(unit)[0] == "active"
-            if active and unit.values("Service", "ExecReload"):
+            running = active_state(unit)[0] == "active"
+            if running and unit.values("Service", "ExecReload"):
                 reload(unit)
-            elif active or verb == "reload-or-restart":
+            elif running or verb == "reload-or-restart":
                 stop(unit)
                 start(unit)
         elif verb == "reload":
