@@ -3,7 +3,9 @@ source: every import (top level and inside functions) parsed with `ast`.
 
 - the kernel layer imports nothing of AWS: of vpclab, only vpclab.kernel;
 - the data plane imports no control-plane module: of vpclab, only itself, the kernel,
-  the model, the store and aws_names; its areas import no agent;
+  the model, the store, aws_names and the guest programs; its areas import no agent;
+- the guest programs (they run inside instances, copied there alone) import nothing of
+  vpclab but their package's paths;
 - the model (which both planes import) imports only itself and the store;
 - no import cycle among vpclab modules.
 """
@@ -81,8 +83,13 @@ def test_kernel_imports_nothing_of_aws():
 def test_dataplane_imports_no_control_plane_module():
     assert not any(_within(t, ("vpclab.control",))
                    for m, targets in IMPORTS.items() if _within(m, ("vpclab.dataplane",)) for t in targets)
-    allowed = ("vpclab.dataplane", "vpclab.kernel", "vpclab.model", "vpclab.store", "vpclab.aws_names")
+    allowed = ("vpclab.dataplane", "vpclab.kernel", "vpclab.model", "vpclab.store", "vpclab.aws_names",
+               "vpclab.guest")
     assert _violations("vpclab.dataplane", allowed) == {}
+
+
+def test_guest_programs_import_nothing_of_vpclab():
+    assert _violations("vpclab.guest", ()) == {}
 
 
 def test_areas_import_no_agent():
