@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.instances import curl_ok, launch, processes, vexec, wait_state
+from tests.helpers.instances import curl_ok, launch, processes, vexec, vpclab, wait_state
 from tests.helpers.traffic import available_endpoint, curl, service_and_consumer
 from tests.helpers.waiting import wait_for as _wait_for
 from vpclab.kernel import cgroups, confinement, naming
@@ -201,3 +201,28 @@ def test_no_mount_or_cgroup_is_left_after_terminate(dataplane_server):
     assert iid not in mounts and str(srv.state_dir) not in mounts
     prefix = naming.prefix_for_state_dir(srv.state_dir)
     assert not (cgroups.prefix_dir(prefix) / iid).exists()
+
+
+def _mounts_of_state_dir(state_dir: Path) -> list[str]:
+    """Mount lines, in any process's mount namespace, that name the state directory."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            text = Path(f"/proc/{pid}/mountinfo").read_text()
+        except OSError:
+            continue
+        found += [line for line in text.splitlines() if str(state_dir) in line]
+    return found
+
+
+def test_down_leaves_no_mount_and_no_instance_process(dataplane_server):
+    srv = dataplane_server
+    ec2 = srv.client("ec2")
+    iid = launch(ec2, "downed")["InstanceId"]
+    wait_state(ec2, iid, "running")
+    curl_ok(srv, iid, "http://127.0.0.1/")
+    pids = processes(srv, iid)
+    assert _mounts_of_state_dir(srv.state_dir)  # the instance's overlay, in its own namespace
+    assert vpclab(srv, "down", "--state-dir", str(srv.state_dir)).returncode == 0
+    assert not any(os.path.exists(f"/proc/{p}") for p in pids)
+    assert _mounts_of_state_dir(srv.state_dir) == []
