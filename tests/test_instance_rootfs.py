@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from functools import partial
 from pathlib import Path
 
@@ -226,3 +227,22 @@ def test_down_leaves_no_mount_and_no_instance_process(dataplane_server):
     assert vpclab(srv, "down", "--state-dir", str(srv.state_dir)).returncode == 0
     assert not any(os.path.exists(f"/proc/{p}") for p in pids)
     assert _mounts_of_state_dir(srv.state_dir) == []
+
+
+def test_a_setuid_program_left_on_the_disk_is_out_of_reach_of_host_users(dataplane_server):
+    """Root in an instance may make a setuid-root program on its disk; the disk's
+    directory is root's alone, so no other user of the host can run it."""
+    srv = dataplane_server
+    ec2 = srv.client("ec2")
+    iid = launch(ec2, "setuid", user_data="#!/bin/sh\ncp /bin/sh /usr/local/bin/rootsh && chmod 4755 /usr/local/bin/rootsh\n")["InstanceId"]
+    wait_state(ec2, iid, "running")
+    disk = srv.state_dir / "instances" / iid / "disk"
+    planted = disk / "upper/usr/local/bin/rootsh"
+    wait_for(planted.exists, what="the setuid program on the disk")
+    assert planted.stat().st_mode & 0o4000
+    st = disk.stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o700)
+    r = subprocess.run(["su", "-s", "/bin/sh", "nobody", "-c", f"{planted} -c 'id -u'"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "Permission denied" in r.stderr, (r.stdout, r.stderr)
+    assert oct((srv.state_dir / "instances" / iid / "guest").stat().st_mode & 0o777) == "0o700"

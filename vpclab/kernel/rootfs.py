@@ -129,10 +129,13 @@ class Disk:
         return self.upper.is_dir()
 
     def create(self) -> bool:
-        """Make the layer's directories; True if the disk is new."""
+        """Make the layer's directories; True if the disk is new. `directory` is root's
+        alone (0700): the instance's root may leave setuid-root programs in its layer,
+        which no other user of the host may reach."""
         new = not self.exists()
         for d in (self.upper, self.work, self.mountpoint):
             d.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
         self.upper.chmod(0o755)
         return new
 

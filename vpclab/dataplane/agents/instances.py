@@ -125,6 +125,7 @@ def prepare(state_dir: Path, inst: Instance, vpc_cidr: str | None) -> tuple[Disk
     instance_disk.refresh(disk, inst, vpc_cidr, guest_programs())
     guest = directory / "guest"
     guest.mkdir(parents=True, exist_ok=True)
+    guest.chmod(0o700)  # the user data is the instance's and root's (the instance is root)
     (guest / INIT_PROGRAM).write_text(INIT_SOURCE)
     (guest / "systemctl.py").write_bytes(PROGRAMS["systemctl"].read_bytes())
     data = decode_user_data(inst.user_data)
