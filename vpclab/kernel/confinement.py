@@ -41,9 +41,6 @@ files that every user may read.
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 from . import cgroups, dependencies, rootfs

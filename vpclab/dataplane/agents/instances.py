@@ -58,7 +58,7 @@ from .instance_limits import limits_for
 from ...kernel.cgroups import Cgroup
 from ...model.ec2 import Instance
 from ...model.observed import set_instance_state
-from ..world import AgentHost, World, resolver_of
+from ..world import AgentHost, World
 
 log = logging.getLogger("vpclab.dataplane.instances")
 
