@@ -181,6 +181,22 @@ def test_cgroup2_limits_are_written_where_the_kernel_reads_them(tmp_path):
     assert (root / "cgroup.subtree_control").read_text() == "+cpu\n"
 
 
+def test_a_cgroup2_controller_the_kernel_will_not_enable_disables_that_limit(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(cgroups, "_disabled", {})
+    monkeypatch.setattr(cgroups, "_limits_logged", False)
+    root = _v2_root(tmp_path, "cpu memory")
+    lay = cgroups.read_layout(f"cgroup2 {root} cgroup2 rw 0 0\n", V1_KNOWN)
+    group = Cgroup("vpclab-vl00000/i-1", lay).create()
+    (root / "cgroup.subtree_control").mkdir()  # writing it fails, as EBUSY would
+    with caplog.at_level("WARNING", logger="vpclab.kernel.cgroups"):
+        assert not group.apply_limits(Limits(vcpus=1, memory_mib=512))
+        assert not Cgroup("vpclab-vl00000/i-2", lay).apply_limits(Limits(vcpus=1, memory_mib=512))
+    reason = cgroups.limits_unavailable_reason()
+    assert reason and "cannot enable the cgroup v2 memory controller" in reason and "cpu controller" in reason
+    assert [r.getMessage() for r in caplog.records] == [f"cgroup limits: {reason}"]  # said once
+    assert not (group.path / "memory.max").exists()
+
+
 # --- real cgroups on this host ---------------------------------------------------------
 
 @needs_limits
