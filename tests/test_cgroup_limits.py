@@ -27,7 +27,7 @@ from tests.helpers.waiting import wait_for
 from vpclab.dataplane.agents.instance_limits import limits_for
 from vpclab.dataplane.agents.instances import cgroup_of, find_init
 from vpclab.kernel import cgroups, naming
-from vpclab.kernel.cgroups import Cgroup, Hierarchy, Layout, Limits
+from vpclab.kernel.cgroups import Cgroup, Hierarchy, Limits
 
 needs_root = pytest.mark.skipif(not is_root() or cgroups.unavailable_reason() is not None,
                                 reason="needs root and a cgroup hierarchy")
@@ -60,7 +60,7 @@ def machine(prefix: str) -> Iterator[Cgroup]:
 
 
 def _run(group: Cgroup, argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(group.join_argv(argv), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(group.join_argv(argv), capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def _memory_dir(group: Cgroup) -> Path:
@@ -179,6 +179,22 @@ def test_cgroup2_limits_are_written_where_the_kernel_reads_them(tmp_path):
     assert (group.path / "cpu.max").read_text() == "200000 100000\n"
     assert (root / "vpclab-vl00000" / "cgroup.subtree_control").read_text() == "+cpu\n"  # the last one written
     assert (root / "cgroup.subtree_control").read_text() == "+cpu\n"
+
+
+def test_a_cgroup2_controller_the_kernel_will_not_enable_disables_that_limit(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(cgroups, "_disabled", {})
+    monkeypatch.setattr(cgroups, "_limits_logged", False)
+    root = _v2_root(tmp_path, "cpu memory")
+    lay = cgroups.read_layout(f"cgroup2 {root} cgroup2 rw 0 0\n", V1_KNOWN)
+    group = Cgroup("vpclab-vl00000/i-1", lay).create()
+    (root / "cgroup.subtree_control").mkdir()  # writing it fails, as EBUSY would
+    with caplog.at_level("WARNING", logger="vpclab.kernel.cgroups"):
+        assert not group.apply_limits(Limits(vcpus=1, memory_mib=512))
+        assert not Cgroup("vpclab-vl00000/i-2", lay).apply_limits(Limits(vcpus=1, memory_mib=512))
+    reason = cgroups.limits_unavailable_reason()
+    assert reason and "cannot enable the cgroup v2 memory controller" in reason and "cpu controller" in reason
+    assert [r.getMessage() for r in caplog.records] == [f"cgroup limits: {reason}"]  # said once
+    assert not (group.path / "memory.max").exists()
 
 
 # --- real cgroups on this host ---------------------------------------------------------

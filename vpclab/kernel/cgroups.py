@@ -170,9 +170,9 @@ def unavailable_reason() -> str | None:
     return None
 
 
-#: Why a limit could not be set up when it was tried (a cgroup2 controller that would
-#: not be enabled); reported by `limits_unavailable_reason`.
-_limits_failed: str | None = None
+#: Controllers found unusable when tried (a cgroup2 controller that would not be
+#: enabled), with why: no machine gets that limit any more (`limits_unavailable_reason`).
+_disabled: dict[str, str] = {}
 _limits_logged = False
 
 
@@ -182,12 +182,13 @@ def limits_unavailable_reason() -> str | None:
         lay = layout()
     except CgroupUnavailable as exc:
         return exc.strerror
+    reasons = list(_disabled.values())
     missing = lay.missing_controllers()
     if missing:
-        return (f"no {' or '.join(missing)} cgroup controller (neither in cgroup v2's "
-                f"cgroup.controllers nor a v1 hierarchy): instances run without "
-                f"{' or '.join(missing)} limits")
-    return _limits_failed
+        reasons.insert(0, f"no {' or '.join(missing)} cgroup controller (neither in cgroup v2's "
+                          f"cgroup.controllers nor a v1 hierarchy): instances run without "
+                          f"{' or '.join(missing)} limits")
+    return "; ".join(reasons) or None
 
 
 def _log_limits_once() -> None:
@@ -288,13 +289,14 @@ class Cgroup:
         ok = True
         for what, hierarchy, apply in (("memory", self.layout.memory, self._limit_memory),
                                        ("cpu", self.layout.cpu, self._limit_cpu)):
-            if hierarchy is None:
+            if hierarchy is None or what in _disabled:
                 ok = False
                 continue
             path = hierarchy.mount / self.name
             try:
-                if hierarchy.version == 2:
-                    self._enable_v2(hierarchy, what)
+                if hierarchy.version == 2 and not self._enable_v2(hierarchy, what):
+                    ok = False
+                    continue
                 apply(path, hierarchy.version, limits)
             except OSError as exc:
                 log.warning("cgroup %s: cannot set its %s limit: %s", path, what, exc)
@@ -302,21 +304,23 @@ class Cgroup:
         _log_limits_once()
         return ok
 
-    def _enable_v2(self, hierarchy: Hierarchy, controller: str) -> None:
+    def _enable_v2(self, hierarchy: Hierarchy, controller: str) -> bool:
         """Enable `controller` in the subtree_control of every cgroup2 ancestor of the
-        cgroup (the root and `vpclab-<prefix>`), so its files exist in it."""
-        global _limits_failed
+        cgroup (the root and `vpclab-<prefix>`), so its files exist in it; False (and
+        the controller disabled for good) if the kernel refuses, as in a container whose
+        root cgroup holds processes."""
         parts = self.name.split("/")[:-1]
         for depth in range(len(parts) + 1):
             control = hierarchy.mount.joinpath(*parts[:depth]) / "cgroup.subtree_control"
-            if controller in control.read_text().split():
-                continue
             try:
-                control.write_text(f"+{controller}\n")
+                if controller not in control.read_text().split():
+                    control.write_text(f"+{controller}\n")
             except OSError as exc:
-                _limits_failed = (f"cannot enable the cgroup v2 {controller} controller in {control} "
-                                  f"({exc.strerror}): instances run without {controller} limits")
-                raise
+                _disabled[controller] = (f"cannot enable the cgroup v2 {controller} controller in "
+                                         f"{control} ({exc.strerror}): instances run without "
+                                         f"{controller} limits")
+                return False
+        return True
 
     @staticmethod
     def _limit_memory(path: Path, version: int, limits: Limits) -> None:

@@ -12,7 +12,6 @@ from ...protocol.errors import AwsError, InvalidParameterValue
 from ..common.filters import filter_and_page
 from .images import Image
 
-
 #: What RunInstances launches when the request names no InstanceType (and no launch
 #: template): AWS's documented default.
 DEFAULT_INSTANCE_TYPE = "m1.small"
