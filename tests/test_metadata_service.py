@@ -261,3 +261,22 @@ def test_hostile_clients_do_not_break_the_service(dataplane_server):
     assert cut <= 8
     # And the hostile instance itself is served again.
     assert get(dataplane_server, bad, "/latest/meta-data/instance-id") == (200, bad)
+
+
+def test_security_groups_do_not_filter_the_metadata_service(dataplane_server):
+    """As on AWS: an instance whose groups allow no egress at all still reaches IMDS."""
+    srv = dataplane_server
+    ec2 = srv.client("ec2")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    gid = ec2.create_security_group(GroupName="no-egress", Description="none", VpcId=vpc)["GroupId"]
+    ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    iid = launch(ec2, "closed", user_data=None, SecurityGroupIds=[gid])["InstanceId"]
+    wait_state(ec2, iid, "running")
+    wait_for(lambda: vexec(srv, iid, "sh", "-c", "t=$(curl -s -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "
+                                                 "http://169.254.169.254/latest/api/token) && curl -s -m 2 -H "
+                                                 "\"X-aws-ec2-metadata-token: $t\" "
+                                                 "http://169.254.169.254/latest/meta-data/instance-id").stdout == iid,
+             what="IMDS through a group with no egress")
+    # Other egress is dropped (the group allows none).
+    assert vexec(srv, iid, "curl", "-s", "-m", "2", "http://172.31.0.1/").returncode == 28  # dropped: a timeout

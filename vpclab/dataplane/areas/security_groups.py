@@ -5,7 +5,8 @@ flow must match an allow rule of one of the ENI's groups, and what matches none 
 dropped silently (a default deny: a client times out, as on AWS).
 
 - Instance: table `inet <p>-sg` in the instance namespace; chain `input` (policy drop)
-  for the ingress rules, chain `output` (policy drop) for the egress rules.
+  for the ingress rules, chain `output` (policy drop) for the egress rules; traffic to
+  the link-local services (metadata, the 169.254.169.253 resolver) is never filtered.
 - Endpoint ENIs: table `inet <p>-sgep` in the provider router where the ENI's link ends
   (`endpoints`); a chain of type nat (run for a flow's first packet only) at
   prerouting priority ``dstnat - 10`` (before the listener DNAT rewrites the address)
@@ -44,7 +45,7 @@ from ...kernel.nft import NftChain, NftSet, NftTable
 from ...model.ec2 import SecurityGroupRule
 from ...model.elbv2 import LoadBalancer
 from ..planner import PlanBuilder
-from ..world import World
+from ..world import LINK_LOCAL_RESOLVER, METADATA_ADDRESS, World
 from .endpoints import endpoint_enis, node_link_name
 from .network import instance_namespace
 from .nodes import node_namespace, nodes, realized, transit_pattern
@@ -153,8 +154,14 @@ def instance_table(world: World, prefix: str, group_ids: list[str], member_ips: 
     egress = rule_statements(world, group_ids, True, used)
     return NftTable("inet", naming.table_name(prefix, "sg"), _sets(world, member_ips, used), (
         NftChain("input", ESTABLISHED + ('iifname "lo" accept',) + tuple(ingress), "filter", "input", 0, "drop"),
-        NftChain("output", ESTABLISHED + ('oifname "lo" accept',) + tuple(egress), "filter", "output", 0, "drop"),
+        NftChain("output", ESTABLISHED + ('oifname "lo" accept', *LINK_LOCAL_SERVICES) + tuple(egress),
+                 "filter", "output", 0, "drop"),
     ))
+
+
+#: Security groups do not filter an instance's traffic to the link-local services (the
+#: instance metadata service, the resolver's 169.254.169.253), as on AWS.
+LINK_LOCAL_SERVICES = tuple(f"ip daddr {a} accept" for a in (LINK_LOCAL_RESOLVER, METADATA_ADDRESS))
 
 
 def group_set_chain(group_ids: list[str]) -> str:
