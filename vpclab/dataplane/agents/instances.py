@@ -18,9 +18,11 @@ network namespace (`find_init`), so no pid file is trusted.
 
 The agent moves states on when they really happen:
 
-- `pending` -> `running`: the namespace exists (the plan was applied before `sync`), the
-  init is up and, at first boot, the user data script has been started (not waited for:
-  it may start a server in the foreground). Output of the script goes to console.log.
+- `pending` -> `running`: the namespace exists (the plan was applied before `sync`) and
+  the init is up. The init boots the machine itself (`vpclab/guest/init.py`: cloud-init's
+  console, host keys, enabled units, and the user data when `boot.json` says first
+  boot), its output going to console.log; once it is up the first-boot marker is
+  written, so no later boot runs the user data again.
 - `running`: if the init is gone or sits in another network namespace than the
   instance's (someone deleted the namespace by hand and the plan made a new one), every
   process left in the cgroup is killed and a new init starts, as after a reboot.
@@ -30,16 +32,14 @@ The agent moves states on when they really happen:
   state is written and the next plan drops the namespace. Terminated also removes the
   primary ENI (`model.observed.set_instance_state`) and the instance's directory.
 
-There is no systemd: a small `systemctl` stand-in (`SYSTEMCTL_SHIM`, the image's
-/usr/bin/systemctl) runs a unit's ExecStartPre/ExecStart/ExecStop lines, so user data
-like `systemctl start nginx` works; the init reaps what it leaves behind. Nothing
-brings services back after a stop/start yet.
+There is no systemd: the image's /usr/bin/systemctl is `vpclab/guest/systemctl.py`,
+written at each boot, and the init starts the enabled units at every boot.
 """
 from __future__ import annotations
 
 import base64
-import json
 import binascii
+import json
 import logging
 import os
 import shutil
