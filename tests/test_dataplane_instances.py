@@ -156,7 +156,10 @@ def test_server_restart_keeps_instances_and_runs_user_data_once(dataplane_server
     iid = launch(ec2, "web-1")["InstanceId"]
     wait_state(ec2, iid, "running")
     curl_ok(srv, iid, "http://127.0.0.1/")
-    pids = processes(srv, iid)
+    # `running` comes before cloud-init has finished (as on EC2): its boot child, the host
+    # keys and the user data come and go until then.
+    wait_for(lambda: "Datasource DataSourceEc2" in console_text(ec2, iid), what="cloud-init finished")
+    pids = sorted(processes(srv, iid))
 
     assert srv.stop() == 0
     # The instance's processes outlive the server.
