@@ -18,6 +18,7 @@ import errno
 import os
 import queue
 import shlex
+import socket
 import subprocess
 import threading
 import time
@@ -446,3 +447,18 @@ def run(
 def describe(argv: Sequence[str]) -> str:
     """Shell-quoted form of argv, for logs and error messages."""
     return shlex.join(argv)
+
+
+def listening_socket(address: str, port: int, backlog: int) -> socket.socket:
+    """A non-blocking TCP listener on `address`:`port`, made in the calling thread's
+    network namespace (run it through `run_in`: the socket stays in that namespace)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((address, port))
+        s.listen(backlog)
+        s.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
+    return s

@@ -142,7 +142,7 @@ class MetadataService:
         if inode is None:
             return
         try:
-            sock = netns.run_in(name, _listen, METADATA_ADDRESS)
+            sock = netns.run_in(name, netns.listening_socket, METADATA_ADDRESS, PORT, 128)
         except OSError as exc:  # the service address is not up yet: next pass
             log.debug("metadata for %s not served yet: %s", vpc_id, exc)
             return
@@ -404,21 +404,6 @@ def _render(reply: Reply, head_only: bool, keep_alive: bool) -> bytes:
     lines += [f"{name}: {value}" for name, value in reply.headers]
     head = ("\r\n".join(lines) + "\r\n\r\n").encode()
     return head if head_only else head + reply.body
-
-
-def _listen(address: str) -> socket.socket:
-    """A listening TCP socket on `address`:80, made in the calling thread's (the VPC
-    router's) namespace; bound to the address itself, so answers come from it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((address, PORT))
-        sock.listen(128)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def make_agent(dp: AgentHost) -> MetadataService:

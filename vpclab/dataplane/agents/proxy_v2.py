@@ -219,20 +219,6 @@ def original_destination(sock: socket.socket) -> Address:
     return str(ipaddress.IPv4Address(raw[4:8])), port
 
 
-def _listening_socket(address: str, port: int) -> socket.socket:
-    """A TCP listener on `address`:`port`, made in the calling thread's namespace."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((address, port))
-        s.listen(512)
-        s.setblocking(False)
-    except BaseException:
-        s.close()
-        raise
-    return s
-
-
 def _client_socket(source_ip: str | None) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -346,7 +332,7 @@ class Relay:
                 continue
             try:
                 sock = await self.loop.run_in_executor(None, netns.run_in, spec.namespace,
-                                                       _listening_socket, spec.node_ip, spec.port)
+                                                       netns.listening_socket, spec.node_ip, spec.port, 512)
             except OSError as exc:
                 log.warning("relay %s:%d in %s: %s", spec.tg_arn, spec.port, spec.namespace, exc)
                 continue
