@@ -1,4 +1,4 @@
-"""AWS's private DNS names of instances, which the control plane reports and the data
+"""AWS's private and public DNS names of instances, which the control plane reports and the data
 plane serves and writes into instances: one rule, kept in one place.
 
 No imports: `vpclab exec` uses it and must start quickly.
@@ -19,6 +19,13 @@ def private_dns_domain(region: str) -> str:
 def private_dns_name(region: str, ip: str) -> str:
     """`ip-172-31-37-141.ap-south-1.compute.internal`."""
     return f"{private_host_name(ip)}.{private_dns_domain(region)}"
+
+
+def public_dns_name(region: str, ip: str) -> str:
+    """EC2's public host name: `ec2-198-18-1-7.ap-south-1.compute.amazonaws.com`
+    (us-east-1 has the historic `compute-1.amazonaws.com`)."""
+    domain = "compute-1.amazonaws.com" if region == "us-east-1" else f"{region}.compute.amazonaws.com"
+    return f"ec2-{ip.replace('.', '-')}.{domain}"
 
 
 #: The default login user of each image distribution (`images.Image.distribution`), as

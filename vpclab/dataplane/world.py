@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..model.dataplane import TransitLink
-from ..model.ec2 import Instance, NetworkInterface, SecurityGroup, Subnet, Vpc
+from ..model.ec2 import Instance, InternetGateway, NetworkInterface, RouteTable, SecurityGroup, Subnet, Vpc
 from ..model.elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 from ..model.privatelink import Endpoint, EndpointService
 from ..store import Store
@@ -35,6 +35,8 @@ class World:
     services: dict[str, EndpointService] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     transit_links: dict[str, TransitLink] = field(default_factory=dict)  # by endpoint ENI id
+    internet_gateways: dict[str, InternetGateway] = field(default_factory=dict)
+    route_tables: dict[str, RouteTable] = field(default_factory=dict)
 
     @classmethod
     def snapshot(cls, store: Store) -> "World":
@@ -52,6 +54,8 @@ class World:
                 services={o.id: o for o in tx.list(EndpointService)},
                 endpoints={o.id: o for o in tx.list(Endpoint)},
                 transit_links={o.id: o for o in tx.list(TransitLink)},
+                internet_gateways={o.id: o for o in tx.list(InternetGateway)},
+                route_tables={o.id: o for o in tx.list(RouteTable)},
             )
 
     # Small queries every reconciler needs ---------------------------------------------

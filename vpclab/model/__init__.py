@@ -10,13 +10,25 @@ Times are epoch seconds (float).
 """
 from ..store import Resource
 from .dataplane import TransitLink
-from .ec2 import AccountRegion, Instance, KeyPair, NetworkInterface, SecurityGroup, Subnet, Vpc
+from .ec2 import (
+    AccountRegion,
+    ElasticIp,
+    Instance,
+    InternetGateway,
+    KeyPair,
+    NetworkInterface,
+    RouteTable,
+    SecurityGroup,
+    Subnet,
+    Vpc,
+)
 from .elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
 from .privatelink import ConnectionNotification, Endpoint, EndpointService
 
 #: Every kind the store serves: `open_store(state_dir, KINDS)`.
 KINDS: tuple[type[Resource], ...] = (
     AccountRegion, Vpc, Subnet, SecurityGroup, NetworkInterface, Instance, KeyPair,
+    InternetGateway, RouteTable, ElasticIp,
     LoadBalancer, TargetGroup, Listener, TargetHealth,
     EndpointService, Endpoint, ConnectionNotification,
     TransitLink,

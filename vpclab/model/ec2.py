@@ -127,6 +127,22 @@ class Instance(Tagged):
     metadata_options: dict = field(default_factory=dict)
 
 
+@dataclass
+class PublicIpAssociation:
+    """A public IPv4 address on an ENI's primary private address (the API's
+    `Association`): one-to-one NAT at the VPC's internet gateway (`model/internet.py`).
+
+    The ENI holds it, whoever owns the address, so that the API (DescribeInstances,
+    DescribeNetworkInterfaces, DescribeAddresses) and the data plane read one record."""
+
+    public_ip: str = ""
+    # "amazon" for an address EC2 assigned at launch, "amazon-elb" for an internet-facing
+    # NLB node's, the owning account for an Elastic IP.
+    ip_owner_id: str = "amazon"
+    allocation_id: str | None = None  # eipalloc-… when the address is an Elastic IP
+    association_id: str | None = None  # eipassoc-… when the address is an Elastic IP
+
+
 @resource("network-interface")
 @dataclass
 class NetworkInterface(Tagged):
@@ -147,6 +163,67 @@ class NetworkInterface(Tagged):
     # What owns it, so that deleting the owner removes it: ("instance"|"vpc-endpoint"|"load-balancer", id)
     owner_kind: str = ""
     owner_id: str = ""
+    # Its public IPv4 address, if it has one (None: reachable from its VPC only).
+    association: PublicIpAssociation | None = None
+
+
+@resource("internet-gateway")
+@dataclass
+class InternetGateway(Tagged):
+    """An internet gateway (igw-…): attached to at most one VPC, as on AWS."""
+
+    vpc_id: str | None = None  # the attached VPC; None while detached
+
+
+@dataclass
+class RouteEntry:
+    """One route of a route table. Exactly one target is set; vpclab realizes `local`
+    and internet gateways (`model/internet.py`). Its state (active | blackhole) is not
+    stored: it follows from whether the target still exists and is attached."""
+
+    destination_cidr: str = ""
+    gateway_id: str | None = None  # "local" or igw-…
+    network_interface_id: str | None = None
+    instance_id: str | None = None
+    vpc_endpoint_id: str | None = None
+    destination_prefix_list_id: str | None = None
+    # CreateRouteTable (the local route, made with the table) | CreateRoute
+    origin: str = "CreateRoute"
+
+
+@dataclass
+class RouteTableAssociation:
+    """A route table's association (rtbassoc-…): with one subnet, or `main` (the VPC's
+    main route table, which every subnet without an explicit association uses)."""
+
+    id: str = ""
+    subnet_id: str | None = None
+    main: bool = False
+    gateway_id: str | None = None  # an edge association with a gateway (not realized)
+
+
+@resource("route-table")
+@dataclass
+class RouteTable(Tagged):
+    vpc_id: str = ""
+    routes: list[RouteEntry] = field(default_factory=list)
+    associations: list[RouteTableAssociation] = field(default_factory=list)
+
+
+@resource("elastic-ip")
+@dataclass
+class ElasticIp(Tagged):
+    """An Elastic IP address; id is its allocation id (eipalloc-…). While associated,
+    the ENI's `association` carries the same address and ids (the data plane reads the
+    ENI)."""
+
+    public_ip: str = ""
+    domain: str = "vpc"
+    network_border_group: str = ""
+    association_id: str | None = None
+    network_interface_id: str | None = None
+    private_ip: str | None = None
+    instance_id: str | None = None
 
 
 @resource("key-pair")
