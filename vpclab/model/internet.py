@@ -82,6 +82,14 @@ def table_of_subnet(tables: Iterable[RouteTable], subnet_id: str, vpc_id: str) -
     return main_table(tables, vpc_id)
 
 
+def attached_gateway(gateways: Iterable[InternetGateway], vpc_id: str) -> InternetGateway | None:
+    """The internet gateway attached to `vpc_id`, if any (a VPC has at most one)."""
+    for igw in gateways:
+        if igw.vpc_id == vpc_id:
+            return igw
+    return None
+
+
 def route_active(route: RouteEntry, vpc_id: str, gateways: dict[str, InternetGateway]) -> bool:
     """A route's state: active (True) or blackhole. Targets vpclab does not realize
     (network interfaces, instances, endpoints) are shown active while they exist; only
