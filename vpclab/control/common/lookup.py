@@ -65,6 +65,7 @@ KEY_PAIR = IdKind("key", "InvalidKeyPair", "key pair")
 ENDPOINT = IdKind("vpce", "InvalidVpcEndpointId", "VpcEndpoint Id")
 SERVICE = IdKind("vpce-svc", "InvalidVpcEndpointServiceId", "VpcEndpointService Id")
 IMAGE = IdKind("ami", "InvalidAMIID", "image id")
+ALLOCATION = IdKind("eipalloc", "InvalidAllocationID", "allocation ID")
 
 
 def find_owned(tx: Transaction, ctx: RequestContext, cls: type[T], rid: str) -> T | None:

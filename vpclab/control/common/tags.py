@@ -12,6 +12,7 @@ from ...protocol.serializer import forbidden_in_xml
 from ...store import Transaction
 from .filters import filter_and_page
 from .lookup import (
+    ALLOCATION,
     ENDPOINT,
     ENI,
     GROUP,
@@ -37,6 +38,7 @@ PREFIXES: dict[str, tuple[str, IdKind]] = {
     "vpce": ("vpc-endpoint", ENDPOINT),
     "vpce-svc": ("vpc-endpoint-service", SERVICE),
     "sgr": ("security-group-rule", GROUP_RULE),
+    "eipalloc": ("elastic-ip", ALLOCATION),
 }
 
 MAX_TAGS = 50
