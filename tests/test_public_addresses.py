@@ -210,3 +210,65 @@ def test_addresses_survive_a_restart(tmp_path):
         assert default_vpc(ec2) == before["VpcId"]
     finally:
         srv.stop()
+
+
+# --- What the data plane's agents answer (pure functions of a World) ------------------------
+
+def _world_with_public_instance():
+    from tests.helpers.worlds import A1, A2, add_instance, add_vpc
+    from vpclab.dataplane.world import World
+    from vpclab.model.ec2 import PublicIpAssociation
+
+    w = World()
+    web = add_vpc(w, A1, "vpc-p")
+    other = add_vpc(w, A2, "vpc-c")
+    w.vpcs["vpc-p"].enable_dns_hostnames = True
+    inst = add_instance(w, "i-web", web[0], "172.31.32.10")
+    w.enis[inst.network_interface_id].association = PublicIpAssociation(public_ip="198.18.7.9")
+    w.enis[inst.network_interface_id].mac_address = "02:00:00:00:00:01"
+    client = add_instance(w, "i-client", other[0], "172.31.32.10")
+    w.enis[client.network_interface_id].mac_address = "02:00:00:00:00:02"
+    return w
+
+
+def test_public_dns_name_resolves_private_at_home_and_public_elsewhere():
+    from vpclab.dataplane.agents.dns import zones_for
+
+    w = _world_with_public_instance()
+    zones = zones_for(w)
+    name = dns_of("198.18.7.9")
+    assert zones["vpc-p"].records[name] == ["172.31.32.10"]
+    assert zones["vpc-c"].records[name] == ["198.18.7.9"]
+    # No public name where the VPC gives none.
+    w.vpcs["vpc-p"].enable_dns_hostnames = False
+    assert name not in zones_for(w)["vpc-c"].records
+
+
+def test_metadata_serves_public_addresses_only_when_there_is_one():
+    from dataclasses import replace
+
+    from vpclab.dataplane.agents.metadata_answers import Request, Tokens, respond, views_for
+
+    w = _world_with_public_instance()
+    views = views_for(w)
+    view = views[("vpc-p", "172.31.32.10")]
+
+    def get(v, path):
+        return respond(v, Request("GET", path, {}), Tokens(), 0.0)
+
+    assert get(view, "/latest/meta-data/public-ipv4").body == b"198.18.7.9"
+    assert get(view, "/latest/meta-data/public-hostname").body == dns_of("198.18.7.9").encode()
+    listing = get(view, "/latest/meta-data/").body.decode().split("\n")
+    assert listing == sorted(listing) and "public-ipv4" in listing and "public-hostname" in listing
+    mac = f"/latest/meta-data/network/interfaces/macs/{view.mac}/"
+    assert get(view, mac + "public-ipv4s").body == b"198.18.7.9"
+    assert get(view, mac + "public-hostname").body == dns_of("198.18.7.9").encode()
+    assert get(view, mac + "ipv4-associations/").body == b"198.18.7.9"
+    assert get(view, mac + "ipv4-associations/198.18.7.9").body == b"172.31.32.10"
+    client = views[("vpc-c", "172.31.32.10")]
+    for path in ("/latest/meta-data/public-ipv4", "/latest/meta-data/public-hostname", mac + "public-ipv4s",
+                 mac + "ipv4-associations/"):
+        assert get(client, path.replace(view.mac, client.mac)).status == 404
+    nameless = replace(view, public_hostname=None)
+    assert get(nameless, "/latest/meta-data/public-ipv4").body == b"198.18.7.9"
+    assert get(nameless, "/latest/meta-data/public-hostname").status == 404
