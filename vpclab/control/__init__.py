@@ -8,6 +8,7 @@ from .. import model  # noqa: F401  (registers resource kinds)
 from .common import tags
 from .ec2 import (
     account_attributes,
+    elastic_ips,
     images,
     instance_attributes,
     instance_launch,
@@ -35,6 +36,7 @@ AREAS = [
     regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
     internet_gateways, route_tables,
     instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
+    elastic_ips,
     # EC2: PrivateLink
     endpoint_services, endpoints, endpoint_connections, connection_notifications,
     # ELBv2

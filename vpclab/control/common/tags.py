@@ -12,6 +12,7 @@ from ...protocol.serializer import forbidden_in_xml
 from ...store import Transaction
 from .filters import filter_and_page
 from .lookup import (
+    ALLOCATION,
     ENDPOINT,
     ENI,
     GROUP,
@@ -41,6 +42,7 @@ PREFIXES: dict[str, tuple[str, IdKind]] = {
     "sgr": ("security-group-rule", GROUP_RULE),
     "igw": ("internet-gateway", INTERNET_GATEWAY),
     "rtb": ("route-table", ROUTE_TABLE),
+    "eipalloc": ("elastic-ip", ALLOCATION),
 }
 
 MAX_TAGS = 50
