@@ -15,9 +15,11 @@ from .ec2 import (
     instance_metadata,
     instance_types,
     instances,
+    internet_gateways,
     key_pairs,
     network_interfaces,
     regions,
+    route_tables,
     security_group_rules,
     security_groups,
     subnets,
@@ -32,6 +34,7 @@ from .sts import caller_identity
 AREAS = [
     # EC2: account, networking, compute
     regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
+    internet_gateways, route_tables,
     instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
     elastic_ips,
     # EC2: PrivateLink

@@ -18,7 +18,9 @@ from .lookup import (
     GROUP,
     GROUP_RULE,
     INSTANCE,
+    INTERNET_GATEWAY,
     KEY_PAIR,
+    ROUTE_TABLE,
     SERVICE,
     SUBNET,
     VPC,
@@ -38,6 +40,8 @@ PREFIXES: dict[str, tuple[str, IdKind]] = {
     "vpce": ("vpc-endpoint", ENDPOINT),
     "vpce-svc": ("vpc-endpoint-service", SERVICE),
     "sgr": ("security-group-rule", GROUP_RULE),
+    "igw": ("internet-gateway", INTERNET_GATEWAY),
+    "rtb": ("route-table", ROUTE_TABLE),
     "eipalloc": ("elastic-ip", ALLOCATION),
 }
 
