@@ -5,6 +5,7 @@ No server, no root: the areas' `contribute` functions are pure over a World.
 from __future__ import annotations
 
 from vpclab.dataplane.areas import endpoints as desired_endpoints
+from vpclab.dataplane.areas import internet as desired_internet
 from vpclab.dataplane.areas import load_balancers as desired_load_balancers
 from vpclab.dataplane.areas import network as desired_network
 from vpclab.dataplane.areas import security_groups as desired_security_groups
@@ -117,7 +118,7 @@ def add_endpoint(w: World, n: int, state: str, vpc_id: str = "vpc-c", zone: int 
     return w.endpoints[eid]
 
 
-AREAS = [desired_network.contribute, desired_security_groups.contribute,
+AREAS = [desired_network.contribute, desired_internet.contribute, desired_security_groups.contribute,
          desired_load_balancers.contribute, desired_endpoints.contribute]
 
 

@@ -23,6 +23,7 @@ IFNAMSIZ = 15  # usable characters in a Linux interface name (IFNAMSIZ - 1)
 TAG_BRIDGE = "b"  # a bridge (the data plane: a subnet's, in its VPC's namespace)
 TAG_VETH = "v"  # the bridge-side end of a veth (the data plane: an instance's)
 TAG_TRANSIT = "t"  # a link between two namespaces' bridges (the data plane: an endpoint ENI's)
+TAG_GATEWAY = "g"  # a VPC router's link to the internet namespace (either end)
 TAG_OTHER = "x"
 
 _NS_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")

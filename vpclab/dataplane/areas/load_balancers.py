@@ -58,6 +58,7 @@ from ...model.elbv2 import LoadBalancer, SubnetMapping
 from ...model.observed import mark_load_balancer_active
 from ..planner import PlanBuilder
 from ..world import Reporter, World
+from .internet import gateway_link
 from .nodes import (
     COUNT_TABLE,
     ENDPOINT_ALL,
@@ -71,6 +72,7 @@ from .nodes import (
     listener_keys,
     node_chain,
     node_namespace,
+    node_public_ip,
     nodes,
     realized,
     relay_port,
@@ -134,6 +136,12 @@ def node_rules(world: World, lb: LoadBalancer, mapping: SubnetMapping) -> tuple[
     return NftChain(node_chain(mapping), tuple(rules)), sets
 
 
+#: Verdict map of the nlb table: an internet-facing node's public address -> its chain,
+#: for flows that come from the internet (`internet.gateway_link`) only: a flow from the
+#: VPC to that address goes out through the gateway and comes back, as on AWS.
+PUBLIC_NODES = "public_nodes"
+
+
 def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, SubnetMapping]]) -> NftTable:
     """The nlb table of one router, for the nodes `members` it holds (module doc)."""
     transit = transit_pattern(prefix)
@@ -141,16 +149,26 @@ def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, Sub
                           NftSet.map(LINK_SNAT, "ifname", "ipv4_addr", {})]
     chains: list[NftChain] = []
     by_address: dict[str, str] = {}
+    by_public: dict[str, str] = {}
     snat: list[str] = []
+    vpc_id = ""
     for lb, m in sorted(members, key=lambda x: x[1].network_interface_id):
         chain, maps = node_rules(world, lb, m)
         chains.append(chain)
         sets.extend(maps)
         by_address[m.private_ip] = f"jump {chain.name}"
         snat.append(f"ct status dnat ct original ip daddr {m.private_ip} snat ip to {m.private_ip}")
+        vpc_id = lb.vpc_id
+        public = node_public_ip(world, m)
+        if public is not None:
+            by_public[public] = f"jump {chain.name}"
+            snat.append(f"ct status dnat ct original ip daddr {public} snat ip to {m.private_ip}")
     sets.append(NftSet.map("nodes", "ipv4_addr", "verdict", by_address))
+    sets.append(NftSet.map(PUBLIC_NODES, "ipv4_addr", "verdict", by_public))
     pre = (f"iifname . ip daddr vmap @{ENI_FORWARDING}",
            f'iifname "{transit}" drop',
+           f'iifname "{gateway_link(prefix, vpc_id)}" ip daddr vmap @{PUBLIC_NODES}',
+           f"ip daddr @{PUBLIC_NODES} drop",
            "ip daddr vmap @nodes",
            "ip daddr @nodes drop")
     post = (f'iifname "{transit}" ct status dnat snat ip to iifname map @{LINK_SNAT}',

@@ -84,6 +84,12 @@ def node_namespace(world: World, prefix: str, mapping: SubnetMapping) -> str | N
     return vpc_namespace(prefix, subnet.vpc_id) if subnet is not None else None
 
 
+def node_public_ip(world: World, mapping: SubnetMapping) -> str | None:
+    """The public address of an internet-facing node (its ENI's), None if it has none."""
+    eni = world.enis.get(mapping.network_interface_id)
+    return eni.association.public_ip if eni is not None and eni.association is not None else None
+
+
 def node_chain(mapping: SubnetMapping) -> str:
     """The nlb table's chain of one node (named by its ENI: unique in the VPC)."""
     return "node_" + mapping.network_interface_id.removeprefix("eni-")

@@ -48,7 +48,7 @@ from ..planner import PlanBuilder
 from ..world import LINK_LOCAL_RESOLVER, METADATA_ADDRESS, World
 from .endpoints import endpoint_enis, node_link_name
 from .network import instance_namespace
-from .nodes import node_namespace, nodes, realized, transit_pattern
+from .nodes import node_namespace, node_public_ip, nodes, realized, transit_pattern
 
 #: Before the endpoint / listener DNAT (dstnat = -100), after conntrack (-200).
 PRE_DNAT = "dstnat - 10"
@@ -215,6 +215,9 @@ def nodes_table(world: World, prefix: str, lbs: list[LoadBalancer], links: dict[
             chains.append(NftChain(f"pl_{tag}", tuple(pl_rules) + ("drop",)))
         for m in nodes(world, lb):
             by_address[m.private_ip] = f"jump vpc_{tag}"
+            public = node_public_ip(world, m)
+            if public is not None:  # from the internet, with its real source
+                by_address[public] = f"jump vpc_{tag}"
     elements = {f'"{link}"': f"jump pl_{_lb_tag(arn)}" for link, arn in links.items()}
     # A nat-type chain (a flow's first packet only, like the endpoint groups above): no
     # hook on the per-packet path of established flows.
