@@ -13,9 +13,9 @@ def test_default_vpcs_of_two_accounts_are_separate_namespaces(dataplane_server):
     prefix = naming.prefix_for_state_dir(dataplane_server.state_dir)
     vpc1 = dataplane_server.client("ec2", ACCOUNT_1).describe_vpcs()["Vpcs"][0]["VpcId"]
     vpc2 = dataplane_server.client("ec2", ACCOUNT_2).describe_vpcs()["Vpcs"][0]["VpcId"]
-    names = wait_for(lambda: (lambda n: n if len(n) >= 2 else None)(netns.list_namespaces(prefix)))
-    assert naming.namespace_name(prefix, vpc1) in names
-    assert naming.namespace_name(prefix, vpc2) in names
+    routers = {naming.namespace_name(prefix, vpc1), naming.namespace_name(prefix, vpc2)}
+    names = wait_for(lambda: (lambda n: n if routers <= set(n) else None)(netns.list_namespaces(prefix)))
+    assert routers <= set(names) and len(routers) == 2
     # Both routers hold the same gateway address, each in its own world.
     def addresses(vpc):
         return subprocess.run(["ip", "netns", "exec", naming.namespace_name(prefix, vpc), "ip", "-4", "-br", "addr"],

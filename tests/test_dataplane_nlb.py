@@ -112,7 +112,7 @@ def test_udp_and_tcp_udp_listeners():
     assert "tcp dport 80" in rules and "udp dport 80" in rules
     w.listeners["lst"].protocol = "UDP"
     table = node_nft(plan_of(w))
-    assert {s.name for s in table.sets} == {"eni_forwarding", "link_snat", "nodes", "be_node0_udp_80",
+    assert {s.name for s in table.sets} == {"eni_forwarding", "link_snat", "nodes", "public_nodes", "be_node0_udp_80",
                                             "be_node1_udp_80"}
 
 
@@ -125,7 +125,8 @@ def test_no_targets_means_an_empty_map():
 def test_nodes_are_addresses_of_the_vpc_router():
     w = provider_world(zones=2)
     plan = plan_of(w)
-    assert {ns.name for ns in plan} == {ROUTER} | {naming.namespace_name(PREFIX, i) for i in w.instances}
+    assert {ns.name for ns in plan} == ({ROUTER, naming.namespace_name(PREFIX, "internet")}
+                                        | {naming.namespace_name(PREFIX, i) for i in w.instances})
     router = plan.namespace(ROUTER)
     for m in w.load_balancers[LB_ARN].mappings:
         bridge = next(b for b in router.bridges if b.name == naming.bridge_name(PREFIX, m.subnet_id))

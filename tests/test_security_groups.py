@@ -111,6 +111,10 @@ def test_no_default_vpc(server):
     default_vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     for s in ec2.describe_subnets()["Subnets"]:
         ec2.delete_subnet(SubnetId=s["SubnetId"])
+    # The default VPC's internet gateway keeps it from being deleted, as on AWS.
+    for igw in ec2.describe_internet_gateways()["InternetGateways"]:
+        ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=default_vpc)
+        ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
     ec2.delete_vpc(VpcId=default_vpc)
     with pytest.raises(ClientError) as err:
         ec2.create_security_group(GroupName="x", Description="x")

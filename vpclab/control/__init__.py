@@ -8,15 +8,18 @@ from .. import model  # noqa: F401  (registers resource kinds)
 from .common import tags
 from .ec2 import (
     account_attributes,
+    elastic_ips,
     images,
     instance_attributes,
     instance_launch,
     instance_metadata,
     instance_types,
     instances,
+    internet_gateways,
     key_pairs,
     network_interfaces,
     regions,
+    route_tables,
     security_group_rules,
     security_groups,
     subnets,
@@ -31,7 +34,9 @@ from .sts import caller_identity
 AREAS = [
     # EC2: account, networking, compute
     regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
+    internet_gateways, route_tables,
     instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
+    elastic_ips,
     # EC2: PrivateLink
     endpoint_services, endpoints, endpoint_connections, connection_notifications,
     # ELBv2

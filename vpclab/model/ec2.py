@@ -165,6 +165,10 @@ class NetworkInterface(Tagged):
     owner_id: str = ""
     # Its public IPv4 address, if it has one (None: reachable from its VPC only).
     association: PublicIpAssociation | None = None
+    # EC2 gives it an address of its own while its instance runs (RunInstances'
+    # AssociatePublicIpAddress, else the subnet's MapPublicIpOnLaunch): kept so that
+    # StartInstances and DisassociateAddress know to assign a new one.
+    auto_public_ip: bool = False
 
 
 @resource("internet-gateway")

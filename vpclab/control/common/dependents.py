@@ -1,13 +1,14 @@
 """What keeps a resource from being deleted while another resource still uses it.
 
-DeleteVpc, DeleteSecurityGroup and DeleteLoadBalancer each ask one function here; the
+DeleteVpc, DeleteSecurityGroup, DeleteLoadBalancer and DetachInternetGateway each ask
+one function here; the
 queries read `vpclab.model` only, so an area learns what other areas keep in its
 resources without importing their handlers. A resource kind that can hold a VPC, a
 security group or a load balancer is added to the query here.
 """
 from __future__ import annotations
 
-from ...model.ec2 import Instance, NetworkInterface, SecurityGroup, Subnet
+from ...model.ec2 import Instance, InternetGateway, NetworkInterface, RouteTable, SecurityGroup, Subnet
 from ...model.elbv2 import LoadBalancer, TargetGroup
 from ...model.privatelink import Endpoint, EndpointService
 from ...store import Resource, Transaction
@@ -15,12 +16,21 @@ from ...store import Resource, Transaction
 
 def vpc_dependents(tx: Transaction, vpc_id: str) -> list[Resource]:
     """What in a VPC keeps DeleteVpc from deleting it: subnets, ENIs, security groups other
-    than `default` (which DeleteVpc deletes with the VPC), NLBs, target groups, and
-    endpoints not yet deleted."""
+    than `default` and route tables other than the main one (which DeleteVpc deletes with
+    the VPC), an attached internet gateway, NLBs, target groups, and endpoints not yet
+    deleted."""
     groups = tx.list(SecurityGroup, vpc_id=vpc_id, where=lambda g: g.group_name != "default")
+    tables = tx.list(RouteTable, vpc_id=vpc_id, where=lambda t: not any(a.main for a in t.associations))
     endpoints = tx.list(Endpoint, vpc_id=vpc_id, where=lambda e: e.state != "deleted")
-    return [*tx.list(Subnet, vpc_id=vpc_id), *tx.list(NetworkInterface, vpc_id=vpc_id), *groups,
-            *tx.list(LoadBalancer, vpc_id=vpc_id), *tx.list(TargetGroup, vpc_id=vpc_id), *endpoints]
+    return [*tx.list(Subnet, vpc_id=vpc_id), *tx.list(NetworkInterface, vpc_id=vpc_id), *groups, *tables,
+            *tx.list(InternetGateway, vpc_id=vpc_id), *tx.list(LoadBalancer, vpc_id=vpc_id),
+            *tx.list(TargetGroup, vpc_id=vpc_id), *endpoints]
+
+
+def mapped_public_addresses(tx: Transaction, vpc_id: str) -> list[NetworkInterface]:
+    """What keeps DetachInternetGateway from detaching a VPC's gateway: the VPC's ENIs
+    that hold a public address (an instance's, an Elastic IP's, an NLB node's)."""
+    return tx.list(NetworkInterface, vpc_id=vpc_id, where=lambda e: e.association is not None)
 
 
 def group_dependents(tx: Transaction, group: SecurityGroup) -> list[Resource]:

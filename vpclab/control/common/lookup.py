@@ -65,6 +65,10 @@ KEY_PAIR = IdKind("key", "InvalidKeyPair", "key pair")
 ENDPOINT = IdKind("vpce", "InvalidVpcEndpointId", "VpcEndpoint Id")
 SERVICE = IdKind("vpce-svc", "InvalidVpcEndpointServiceId", "VpcEndpointService Id")
 IMAGE = IdKind("ami", "InvalidAMIID", "image id")
+INTERNET_GATEWAY = IdKind("igw", "InvalidInternetGatewayID", "internetGateway ID", malformed_stem="InvalidInternetGatewayId")
+ROUTE_TABLE = IdKind("rtb", "InvalidRouteTableID", "routeTable ID", malformed_stem="InvalidRouteTableId")
+ROUTE_TABLE_ASSOCIATION = IdKind("rtbassoc", "InvalidAssociationID", "association ID")
+ALLOCATION = IdKind("eipalloc", "InvalidAllocationID", "allocation ID")
 
 
 def find_owned(tx: Transaction, ctx: RequestContext, cls: type[T], rid: str) -> T | None:

@@ -12,12 +12,15 @@ from ...protocol.serializer import forbidden_in_xml
 from ...store import Transaction
 from .filters import filter_and_page
 from .lookup import (
+    ALLOCATION,
     ENDPOINT,
     ENI,
     GROUP,
     GROUP_RULE,
     INSTANCE,
+    INTERNET_GATEWAY,
     KEY_PAIR,
+    ROUTE_TABLE,
     SERVICE,
     SUBNET,
     VPC,
@@ -37,6 +40,9 @@ PREFIXES: dict[str, tuple[str, IdKind]] = {
     "vpce": ("vpc-endpoint", ENDPOINT),
     "vpce-svc": ("vpc-endpoint-service", SERVICE),
     "sgr": ("security-group-rule", GROUP_RULE),
+    "igw": ("internet-gateway", INTERNET_GATEWAY),
+    "rtb": ("route-table", ROUTE_TABLE),
+    "eipalloc": ("elastic-ip", ALLOCATION),
 }
 
 MAX_TAGS = 50

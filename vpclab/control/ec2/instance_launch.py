@@ -3,6 +3,8 @@ and creating the instances with their primary ENIs (eth0, device index 0).
 
 Instances start `pending` with a data plane (which moves them on, see `instances.py`) and
 `running` at once without one; RunInstances always answers `pending`, as AWS does.
+A new primary ENI gets a public address (`public_ips.py`) when the request's
+AssociatePublicIpAddress says so, else when its subnet has MapPublicIpOnLaunch.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .images import get_image
 from .instance_metadata import for_launch
 from .instance_types import DEFAULT_INSTANCE_TYPE, check_architecture, check_instance_type
 from .instances import render
+from .public_ips import assign_amazon_address
 from .regions import zone_by_name, zones
 from .security_groups import default_group, find_groups, find_groups_by_name
 
@@ -75,6 +78,23 @@ def _default_subnet(tx: Transaction, ctx: RequestContext, vpc_id: str | None, zo
             raise AwsError(f"No default subnet for availability zone: '{zone_name}'.",
                            code="MissingInput")
     return min(subnets, key=lambda s: order.index(s.availability_zone) if s.availability_zone in order else 99)
+
+
+def public_ip_asked(req: dict) -> bool | None:
+    """RunInstances' AssociatePublicIpAddress (None: not given, the subnet decides), with
+    EC2's errors where it cannot apply: more than one interface, or an existing one."""
+    nics = req.get("NetworkInterfaces") or []
+    asked = [n.get("AssociatePublicIpAddress") for n in nics if n.get("AssociatePublicIpAddress") is not None]
+    if not asked:
+        return None
+    if len(nics) > 1:
+        raise InvalidParameterCombination(
+            "The associatePublicIPAddress parameter cannot be specified when launching with multiple "
+            "network interfaces.")
+    if nics[0].get("NetworkInterfaceId") and asked[0]:
+        raise InvalidParameterCombination(
+            "The associatePublicIPAddress parameter cannot be specified for a network interface with an ID.")
+    return bool(asked[0])
 
 
 def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int, default_vpc: str | None,
@@ -187,8 +207,13 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
             if not keys:
                 raise AwsError(f"The key pair '{key_name}' does not exist", code="InvalidKeyPair.NotFound")
             key_public = keys[0].public_key
+        asked_public = public_ip_asked(req)
         subnet, group_ids, private_ip, description, existing, delete_on_term = \
             _resolve_network(tx, ctx, req, max_count, default_vpc)
+        # A new primary ENI gets an address of EC2's own when asked, else when its subnet
+        # maps one on launch; an existing ENI keeps what it has (an Elastic IP, or none).
+        auto_public = existing is None and (
+            asked_public if asked_public is not None else subnet.map_public_ip_on_launch)
         count = max_count if existing else min(max_count, available_count(tx, subnet))
         if count < min_count:
             raise AwsError(
@@ -225,6 +250,9 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
                     attachment=attachment,
                 )
                 eni.tags = dict(eni_tags)
+                eni.auto_public_ip = auto_public
+                if auto_public:
+                    assign_amazon_address(tx, eni)
             tx.put(eni)
             inst = Instance(
                 id=inst_id,
@@ -258,6 +286,7 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
             )
             tx.put(inst)
             launched.append(inst)
-        # AWS answers `pending` (code 0) to RunInstances.
-        instances = [render(tx, i, state="pending") for i in launched]
+        # AWS answers `pending` (code 0) to RunInstances, before it shows the public
+        # address (DescribeInstances does).
+        instances = [render(tx, i, state="pending", public=False) for i in launched]
     return {"ReservationId": reservation_id, "OwnerId": ctx.account, "Groups": [], "Instances": instances}

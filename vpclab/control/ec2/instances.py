@@ -8,8 +8,10 @@ the data plane runs each instance as a network namespace with real processes and
 `state` on; without one, the transitions settle by the lifecycle timer
 (`settle_instances`). Both write it through `model.observed.set_instance_state`.
 
-vpclab has no public IP addresses: instances never get a PublicIpAddress or a public DNS
-name, whatever the subnet's MapPublicIpOnLaunch or AssociatePublicIpAddress say.
+An instance's public address is its primary ENI's (`public_ips.py`). One of EC2's own
+is released at StopInstances and TerminateInstances, and StartInstances assigns a new
+one; an Elastic IP stays through stop and start, and is disassociated (not released)
+at termination when the ENI goes with the instance.
 
 A terminated instance stays visible for an hour, as on AWS, or until the server restarts.
 """
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from ...aws_names import private_dns_name
-from ...model.ec2 import INSTANCE_STATE_CODES, Instance, NetworkInterface
+from ...model.ec2 import INSTANCE_STATE_CODES, ElasticIp, Instance, NetworkInterface
 from ...model.instance_types import INSTANCE_TYPES
 from ...model.observed import set_instance_state
 from ...protocol.dispatch import RequestContext, operation
@@ -34,7 +36,8 @@ from ..common.tags import tag_list
 from . import instance_metadata
 from .default_vpc import ensure_default_vpc
 from .images import find_image
-from .network_interfaces import group_identifiers, group_names, render_for_instance
+from .network_interfaces import group_identifiers, group_names, public_name, render_for_instance
+from .public_ips import assign_amazon_address, forget_eni, release_amazon_address
 from .regions import zone_by_name
 
 STATE_CODES = INSTANCE_STATE_CODES
@@ -113,7 +116,9 @@ def block_device_mapping(inst: Instance, root: str) -> dict:
     }
 
 
-def render(tx: Transaction, inst: Instance, state: str | None = None) -> dict:
+def render(tx: Transaction, inst: Instance, state: str | None = None, public: bool = True) -> dict:
+    """DescribeInstances' `Instance`; without `public`, as RunInstances answers (before
+    the public address shows)."""
     state = state or inst.state
     image = find_image(inst.region, inst.image_id)
     itype = INSTANCE_TYPES.get(inst.instance_type)
@@ -123,12 +128,14 @@ def render(tx: Transaction, inst: Instance, state: str | None = None) -> dict:
     zone = zone_by_name(inst.region, inst.availability_zone)
     gone = state == "terminated"
     root = image.root_device_name if image else "/dev/xvda"
+    shown = eni if eni is not None and public and not gone and eni.association is not None else None
     return {
+        "PublicIpAddress": shown.association.public_ip if shown is not None and shown.association else None,
         "InstanceId": inst.id,
         "ImageId": inst.image_id,
         "State": state_view(state),
         "PrivateDnsName": "" if gone else private_dns_name(inst.region, inst.private_ip),
-        "PublicDnsName": "",
+        "PublicDnsName": public_name(tx, shown) if shown is not None else "",
         "StateTransitionReason": inst.state_transition_reason,
         "KeyName": inst.key_name,
         "AmiLaunchIndex": inst.ami_launch_index,
@@ -151,7 +158,7 @@ def render(tx: Transaction, inst: Instance, state: str | None = None) -> dict:
         "EbsOptimized": False,
         "EnaSupport": True,
         "Hypervisor": "xen",
-        "NetworkInterfaces": [render_for_instance(eni, groups)] if eni is not None and not gone else [],
+        "NetworkInterfaces": [render_for_instance(tx, eni, groups, public)] if eni is not None and not gone else [],
         "RootDeviceName": root,
         "RootDeviceType": "ebs",
         "SecurityGroups": [] if gone else groups,
@@ -188,9 +195,15 @@ def _reservations(tx: Transaction, instances: list[Instance]) -> list[dict]:
 
 # --- DescribeInstances ---------------------------------------------------------------------------
 
-def _instance_filters(names: dict[str, str], ctx: RequestContext) -> dict:
+def _instance_filters(names: dict[str, str], enis: dict[str, NetworkInterface], dns_names: dict[str, str]) -> dict:
     def live(fn: Callable[[Instance], object]) -> Callable[[Instance], object]:
         return lambda i: None if i.state == "terminated" else fn(i)
+
+    def public(key: str) -> Callable[[Instance], object]:
+        def get(i: Instance) -> object:
+            eni = enis.get(i.network_interface_id)
+            return getattr(eni.association, key) if eni is not None and eni.association else None
+        return live(get)
 
     return {
         "instance-id": lambda i: i.id,
@@ -228,7 +241,14 @@ def _instance_filters(names: dict[str, str], ctx: RequestContext) -> dict:
         "platform-details": lambda i: "Linux/UNIX",
         "monitoring-state": lambda i: "disabled",
         "state-reason-code": lambda i: (i.state_reason or {}).get("Code"),
-        "dns-name": lambda i: "",
+        "ip-address": public("public_ip"),
+        "dns-name": live(lambda i: dns_names.get(i.network_interface_id) or None),
+        "network-interface.addresses.association.public-ip": public("public_ip"),
+        "network-interface.addresses.association.ip-owner-id": public("ip_owner_id"),
+        "network-interface.association.public-ip": public("public_ip"),
+        "network-interface.association.ip-owner-id": public("ip_owner_id"),
+        "network-interface.association.allocation-id": public("allocation_id"),
+        "network-interface.association.association-id": public("association_id"),
     }
 
 
@@ -241,7 +261,9 @@ def describe_instances(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         instances = INSTANCE.select(visible_instances(tx, ctx), ids)
         names = group_names(tx, sorted({g for i in instances for g in i.security_group_ids}))
-        chosen, token = filter_and_page(instances, req.get("Filters"), _instance_filters(names, ctx),
+        enis = {e.id: e for e in tx.list(NetworkInterface, ctx.account, ctx.region)}
+        dns_names = {e.id: public_name(tx, e) for e in enis.values() if e.association is not None}
+        chosen, token = filter_and_page(instances, req.get("Filters"), _instance_filters(names, enis, dns_names),
                                         tags=lambda i: i.tags, max_results=req.get("MaxResults"),
                                         next_token=req.get("NextToken"))
         reservations = _reservations(tx, chosen)
@@ -329,8 +351,15 @@ def stop_instances(ctx: RequestContext, req: dict) -> dict:
                 _begin(inst, "stopping", "stopped", now)
                 inst.state_transition_reason = f"User initiated ({_gmt(now)})"
                 tx.put(inst)
+                eni = _primary_eni(tx, inst)
+                if eni is not None and release_amazon_address(eni):
+                    tx.put(eni)
             out.append(_change(inst, previous))
     return {"StoppingInstances": out}
+
+
+def _primary_eni(tx: Transaction, inst: Instance) -> NetworkInterface | None:
+    return tx.get(NetworkInterface, inst.network_interface_id) if inst.network_interface_id else None
 
 
 @operation("ec2", "StartInstances")
@@ -348,6 +377,10 @@ def start_instances(ctx: RequestContext, req: dict) -> dict:
                 inst.state_reason = None
                 inst.state_transition_reason = ""
                 tx.put(inst)
+                eni = _primary_eni(tx, inst)
+                if eni is not None and eni.auto_public_ip and eni.association is None:
+                    assign_amazon_address(tx, eni)
+                    tx.put(eni)
             out.append(_change(inst, previous))
     return {"StartingInstances": out}
 
@@ -369,8 +402,26 @@ def terminate_instances(ctx: RequestContext, req: dict) -> dict:
                 _begin(inst, "shutting-down", "terminated", now)
                 inst.state_transition_reason = f"User initiated ({_gmt(now)})"
                 tx.put(inst)
+                _release_at_termination(tx, inst)
             out.append(_change(inst, previous))
     return {"TerminatingInstances": out}
+
+def _release_at_termination(tx: Transaction, inst: Instance) -> None:
+    """EC2's own address goes at once; an Elastic IP leaves with the ENI that is deleted
+    with the instance (one that outlives it keeps its Elastic IP)."""
+    eni = _primary_eni(tx, inst)
+    if eni is None:
+        return
+    release_amazon_address(eni)
+    if (eni.attachment or {}).get("delete_on_termination", True):
+        forget_eni(tx, eni)
+    elif eni.association is not None and eni.association.allocation_id:
+        eip = tx.get(ElasticIp, eni.association.allocation_id)
+        if eip is not None:
+            eip.instance_id = None
+            tx.put(eip)
+    tx.put(eni)
+
 
 __all__ = [
     "STATE_CODES",

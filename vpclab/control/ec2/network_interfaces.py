@@ -4,12 +4,14 @@ Every ENI kind is listed here: an instance's eth0 (`interface`), an interface en
 (`vpc_endpoint`, requester-managed) and an NLB node's (`network_load_balancer`,
 requester-managed). The areas that own them create and delete them through
 `addresses.create_network_interface`; users may create and delete plain ones.
-vpclab has no public IPs, so an ENI never carries an `Association`.
+An ENI with a public address (`NetworkInterface.association`, see `public_ips.py`) shows
+it as `Association`, on the ENI and on its primary private address; its public DNS
+name is "" where the VPC's enableDnsHostnames is off, as on EC2.
 """
 from __future__ import annotations
 
-from ...aws_names import private_dns_name
-from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
+from ...aws_names import private_dns_name, public_dns_name
+from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
 from ...store import Transaction
@@ -18,6 +20,7 @@ from ..common.lookup import ENI, SUBNET, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .addresses import create_network_interface
 from .default_vpc import ensure_default_vpc
+from .public_ips import forget_eni
 from .regions import zone_by_name
 from .security_groups import default_group, find_groups
 
@@ -54,10 +57,44 @@ def attachment_view(eni: NetworkInterface) -> dict | None:
     }
 
 
-def render(eni: NetworkInterface, groups: list[dict], status: str | None = None) -> dict:
+def public_name(tx: Transaction, eni: NetworkInterface) -> str:
+    """The public DNS name of `eni`'s public address: "" without one, or where its VPC's
+    enableDnsHostnames is off."""
+    if eni.association is None:
+        return ""
+    vpc = tx.get(Vpc, eni.vpc_id)
+    if vpc is None or not vpc.enable_dns_hostnames:
+        return ""
+    return public_dns_name(eni.region, eni.association.public_ip)
+
+
+def association_view(tx: Transaction, eni: NetworkInterface, instance_form: bool = False) -> dict | None:
+    """`Association` of `eni`: `NetworkInterfaceAssociation` (with the Elastic IP's
+    ids), or with `instance_form` the `InstanceNetworkInterfaceAssociation` that
+    DescribeInstances nests (owner, name and address only)."""
+    a = eni.association
+    if a is None:
+        return None
+    out: dict = {"IpOwnerId": a.ip_owner_id, "PublicDnsName": public_name(tx, eni), "PublicIp": a.public_ip}
+    if not instance_form and a.allocation_id:
+        out["AllocationId"] = a.allocation_id
+        out["AssociationId"] = a.association_id
+    return out
+
+
+def _private_addresses(tx: Transaction, eni: NetworkInterface, dns: str, instance_form: bool) -> list[dict]:
+    entry: dict = {"Primary": True, "PrivateDnsName": dns, "PrivateIpAddress": eni.private_ip}
+    association = association_view(tx, eni, instance_form)
+    if association is not None:
+        entry["Association"] = association
+    return [entry]
+
+
+def render(tx: Transaction, eni: NetworkInterface, groups: list[dict], status: str | None = None) -> dict:
     zone = zone_by_name(eni.region, eni.availability_zone)
     dns = private_dns_name(eni.region, eni.private_ip)
     return {
+        "Association": association_view(tx, eni),
         "NetworkInterfaceId": eni.id,
         "OwnerId": eni.account,
         "AvailabilityZone": eni.availability_zone,
@@ -69,7 +106,7 @@ def render(eni: NetworkInterface, groups: list[dict], status: str | None = None)
         "MacAddress": eni.mac_address,
         "PrivateDnsName": dns,
         "PrivateIpAddress": eni.private_ip,
-        "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": dns, "PrivateIpAddress": eni.private_ip}],
+        "PrivateIpAddresses": _private_addresses(tx, eni, dns, instance_form=False),
         "RequesterId": eni.requester_id,
         "RequesterManaged": eni.requester_managed,
         "SourceDestCheck": True,
@@ -83,11 +120,16 @@ def render(eni: NetworkInterface, groups: list[dict], status: str | None = None)
     }
 
 
-def render_for_instance(eni: NetworkInterface, groups: list[dict]) -> dict:
-    """The `InstanceNetworkInterface` form, as DescribeInstances nests it."""
+def render_for_instance(tx: Transaction, eni: NetworkInterface, groups: list[dict], public: bool = True) -> dict:
+    """The `InstanceNetworkInterface` form, as DescribeInstances nests it (without the
+    public address when not `public`: RunInstances' answer)."""
     dns = private_dns_name(eni.region, eni.private_ip)
     attachment = attachment_view(eni) or {}
+    association = association_view(tx, eni, instance_form=True) if public else None
+    addresses = _private_addresses(tx, eni, dns, instance_form=True) if public else \
+        [{"Primary": True, "PrivateDnsName": dns, "PrivateIpAddress": eni.private_ip}]
     return {
+        "Association": association,
         "NetworkInterfaceId": eni.id,
         "OwnerId": eni.account,
         "Description": eni.description,
@@ -97,7 +139,7 @@ def render_for_instance(eni: NetworkInterface, groups: list[dict]) -> dict:
         "MacAddress": eni.mac_address,
         "PrivateDnsName": dns,
         "PrivateIpAddress": eni.private_ip,
-        "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": dns, "PrivateIpAddress": eni.private_ip}],
+        "PrivateIpAddresses": addresses,
         "SourceDestCheck": True,
         "Status": eni.status,
         "SubnetId": eni.subnet_id,
@@ -108,9 +150,17 @@ def render_for_instance(eni: NetworkInterface, groups: list[dict]) -> dict:
     }
 
 
-def _filters(names: dict[str, str]) -> dict:
+def _filters(names: dict[str, str], dns_names: dict[str, str]) -> dict:
     att = lambda key: (lambda e: (e.attachment or {}).get(key))  # noqa: E731
+    assoc = lambda key: (lambda e: getattr(e.association, key) if e.association else None)  # noqa: E731
     return {
+        "association.public-ip": assoc("public_ip"),
+        "association.ip-owner-id": assoc("ip_owner_id"),
+        "association.allocation-id": assoc("allocation_id"),
+        "association.association-id": assoc("association_id"),
+        "association.public-dns-name": lambda e: dns_names.get(e.id) or None,
+        "addresses.association.public-ip": assoc("public_ip"),
+        "addresses.association.owner-id": assoc("ip_owner_id"),
         "network-interface-id": lambda e: e.id,
         "subnet-id": lambda e: e.subnet_id,
         "vpc-id": lambda e: e.vpc_id,
@@ -146,11 +196,12 @@ def describe_network_interfaces(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         enis = tx.list(NetworkInterface, ctx.account, ctx.region)
         names = group_names(tx, sorted({g for e in enis for g in e.security_group_ids}))
-    enis = ENI.select(enis, ids)
-    page, token = filter_and_page(enis, req.get("Filters"), _filters(names), tags=lambda e: e.tags,
-                                  max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
-    out = [render(e, [{"GroupId": g, "GroupName": names.get(g, "")} for g in e.security_group_ids])
-           for e in page]
+        dns_names = {e.id: public_name(tx, e) for e in enis if e.association is not None}
+        enis = ENI.select(enis, ids)
+        page, token = filter_and_page(enis, req.get("Filters"), _filters(names, dns_names), tags=lambda e: e.tags,
+                                      max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
+        out = [render(tx, e, [{"GroupId": g, "GroupName": names.get(g, "")} for g in e.security_group_ids])
+               for e in page]
     return {"NetworkInterfaces": out, "NextToken": token}
 
 
@@ -184,8 +235,9 @@ def create_network_interface_api(ctx: RequestContext, req: dict) -> dict:
         eni.tags = tags
         tx.put(eni)
         groups = group_identifiers(tx, eni.security_group_ids)
-    # AWS answers `pending`; Describe shows `available` at once.
-    return {"NetworkInterface": render(eni, groups, status="pending")}
+        # AWS answers `pending`; Describe shows `available` at once.
+        view = render(tx, eni, groups, status="pending")
+    return {"NetworkInterface": view}
 
 
 @operation("ec2", "DeleteNetworkInterface")
@@ -198,5 +250,6 @@ def delete_network_interface(ctx: RequestContext, req: dict) -> dict:
         if eni.attachment or eni.owner_kind:
             raise AwsError(f"The network interface '{eni.id}' is currently in use.",
                            code="InvalidNetworkInterface.InUse")
+        forget_eni(tx, eni)
         tx.delete(eni)
     return {}

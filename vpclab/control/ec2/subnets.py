@@ -2,14 +2,15 @@
 
 A subnet is an IPv4 range of one VPC in one Availability Zone. Its free address count is
 read off the network interfaces in it (`addresses.available_count`), so it is never
-stored. vpclab has no IPv6, IPAM or Outposts: the parameters for them are refused, or
+stored. DeleteSubnet removes the subnet's explicit route-table association with it, as
+AWS does. vpclab has no IPv6, IPAM or Outposts: the parameters for them are refused, or
 accepted when they ask for what is already so (`false`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...model.ec2 import NetworkInterface, Subnet, Vpc
+from ...model.ec2 import NetworkInterface, RouteTable, Subnet, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
     AwsError,
@@ -183,6 +184,10 @@ def delete_subnet(ctx: RequestContext, req: dict) -> dict:
         # Every address in use (instances, NLB nodes, endpoint ENIs) is a network interface.
         if tx.list(NetworkInterface, subnet_id=subnet.id):
             raise DependencyViolation(f"The subnet '{subnet.id}' has dependencies and cannot be deleted.")
+        for table in tx.list(RouteTable, vpc_id=subnet.vpc_id,
+                             where=lambda t: any(a.subnet_id == subnet.id for a in t.associations)):
+            table.associations = [a for a in table.associations if a.subnet_id != subnet.id]
+            tx.put(table)
         tx.delete(subnet)
     return {}
 

@@ -1,9 +1,14 @@
-"""VPCs: CreateVpc, DescribeVpcs, DeleteVpc, Modify/DescribeVpcAttribute."""
+"""VPCs: CreateVpc, DescribeVpcs, DeleteVpc, Modify/DescribeVpcAttribute.
+
+A VPC is made with its default security group and its main route table (`local` only),
+and DeleteVpc deletes both with it; whatever else it holds (`dependents.vpc_dependents`)
+keeps it from being deleted.
+"""
 from __future__ import annotations
 
 import ipaddress
 
-from ...model.ec2 import SecurityGroup, Vpc
+from ...model.ec2 import RouteTable, SecurityGroup, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
     AwsError,
@@ -18,6 +23,7 @@ from ..common.ids import new_id
 from ..common.lookup import VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
+from .stored_routes import make_vpc_routing
 from .stored_rules import make_default_group
 
 
@@ -82,6 +88,7 @@ def create_vpc(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         tx.put(vpc)
         tx.put(make_default_group(ctx.account, ctx.region, vpc.id, now))
+        make_vpc_routing(tx, vpc, now)
     # AWS answers `pending`; the VPC is usable (and Describe shows `available`) at once.
     return {"Vpc": {**render(vpc), "State": "pending"}}
 
@@ -119,6 +126,8 @@ def delete_vpc(ctx: RequestContext, req: dict) -> dict:
             raise DependencyViolation(f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
         for group in tx.list(SecurityGroup, vpc_id=vpc.id):
             tx.delete(group)
+        for table in tx.list(RouteTable, vpc_id=vpc.id):  # the main one: any other is a dependent
+            tx.delete(table)
         tx.delete(vpc)
     return {}
 

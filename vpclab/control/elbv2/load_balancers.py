@@ -8,6 +8,11 @@ data plane makes a node of each mapping and moves the NLB from `provisioning` to
 `active`; without a data plane, a lifecycle step does so `lifecycle.SETTLE_DELAY`
 seconds after creation (both through `model.observed.mark_load_balancer_active`).
 
+An internet-facing NLB's node ENIs have a public address each (`ec2/public_ips.py`):
+ELB's own (ip_owner_id `amazon-elb`), or the Elastic IP its subnet mapping names; the
+NLB's deletion releases ELB's and leaves an Elastic IP allocated. Internal nodes have
+none.
+
 Only `network` load balancers exist in vpclab; `application` and `gateway` are refused
 with a ValidationError that says so.
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet
+from ...model.ec2 import ElasticIp, NetworkInterface, SecurityGroup, Subnet
 from ...model.elbv2 import (
     CROSS_ZONE,
     Listener,
@@ -34,6 +39,7 @@ from ..common.dependents import load_balancer_users
 from ..common.lookup import find_owned
 from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
+from ..ec2.public_ips import AMAZON_ELB, assign_amazon_address, associate, forget_eni, holder
 from ..ec2.regions import zone_by_name
 from .common import (
     check_lb_name,
@@ -138,6 +144,7 @@ def _subnets(tx: Transaction, ctx: RequestContext, mappings: list[dict], scheme:
         raise ValidationError("At least one subnet must be specified")
     out: list[tuple[Subnet, dict]] = []
     seen_ids: set[str] = set()
+    allocations: set[str] = set()
     for m in mappings:
         sid = m.get("SubnetId")
         if not sid:
@@ -148,9 +155,17 @@ def _subnets(tx: Transaction, ctx: RequestContext, mappings: list[dict], scheme:
         subnet = find_owned(tx, ctx, Subnet, sid)
         if subnet is None:
             raise err("SubnetNotFound", f"The subnet ID '{sid}' does not exist")
-        if m.get("AllocationId"):
-            # vpclab has no Elastic IPs.
-            raise err("AllocationIdNotFound", f"The allocation ID '{m['AllocationId']}' does not exist")
+        allocation_id = m.get("AllocationId")
+        if allocation_id:
+            if scheme == "internal":
+                # Unconfirmed wording: AWS refuses Elastic IPs on internal load balancers.
+                raise ValidationError("Elastic IP addresses can only be specified for internet-facing load balancers")
+            eip = find_owned(tx, ctx, ElasticIp, allocation_id)
+            if eip is None:
+                raise err("AllocationIdNotFound", f"The allocation ID '{allocation_id}' does not exist")
+            if holder(tx, eip) is not None or allocation_id in allocations:
+                raise err("ResourceInUse", "The allocation IDs are not available for use")
+            allocations.add(allocation_id)
         if m.get("IPv6Address") or m.get("SourceNatIpv6Prefix"):
             raise ValidationError("vpclab does not support IPv6 on load balancers")
         ip = m.get("PrivateIPv4Address")
@@ -203,13 +218,23 @@ def _add_node(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, subnet: Su
         owner_id=lb.id,
         private_ip=m.get("PrivateIPv4Address"),
     )
-    return SubnetMapping(
+    mapping = SubnetMapping(
         zone=subnet.availability_zone,
         zone_id=zone.zone_id if zone else subnet.availability_zone_id,
         subnet_id=subnet.id,
         network_interface_id=eni.id,
         private_ip=eni.private_ip,
     )
+    if lb.scheme == "internet-facing":
+        eip = tx.get(ElasticIp, m["AllocationId"]) if m.get("AllocationId") else None
+        if eip is not None:
+            associate(tx, eip, eni)
+            mapping.allocation_id = eip.id
+        else:
+            assign_amazon_address(tx, eni, owner=AMAZON_ELB)
+            tx.put(eni)
+        mapping.public_ip = eni.association.public_ip if eni.association else None
+    return mapping
 
 
 # Operations ---------------------------------------------------------------------------------
@@ -332,6 +357,7 @@ def delete_load_balancer(ctx: RequestContext, req: dict) -> dict:
             tg_arns.extend(forwarded_target_groups(listener.default_actions))
             tx.delete(listener)
         for eni in tx.list(NetworkInterface, owner_kind="load-balancer", owner_id=arn):
+            forget_eni(tx, eni)
             tx.delete(eni)
         tx.delete(lb)
         clear_unused_health(tx, tg_arns)

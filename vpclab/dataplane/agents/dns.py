@@ -7,9 +7,13 @@ them all. It answers only what vpclab knows and nothing leaves the machine:
 
 - endpoint DNS names (public names, so every VPC of the region resolves them): the
   regional name gives all of the endpoint's ENI IPs, each zonal name the IP in its zone;
-- an NLB's DNS name: its nodes' private IPs (vpclab has no public addresses);
+- an NLB's DNS name: an internet-facing NLB's nodes' public addresses (in every VPC, as
+  on AWS: the name is public), an internal NLB's nodes' private IPs;
 - `ip-a-b-c-d.<region>.compute.internal` (`ec2.internal` in us-east-1) for the private
   IPs of ENIs in the asking VPC;
+- an instance's public DNS name (`ec2-a-b-c-d.…`, where its VPC has enableDnsHostnames):
+  its private IP inside its own VPC and its public address in every other, as Amazon's
+  resolver answers;
 - an endpoint service's private DNS name, inside a consumer VPC whose endpoint to it has
   PrivateDnsEnabled: that endpoint's ENI IPs.
 
@@ -28,7 +32,7 @@ from typing import cast
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
-from ...aws_names import private_dns_name
+from ...aws_names import private_dns_name, public_dns_name
 from ...kernel import netns
 from ..areas.network import vpc_namespace
 from ..world import LINK_LOCAL_RESOLVER, AgentHost, World, resolver_of
@@ -68,8 +72,20 @@ def zones_for(world: World) -> dict[str, Zone]:
                 public[ep.region].add(name, eni.private_ip)
     for lb in world.load_balancers.values():
         for mapping in lb.mappings:
-            if lb.dns_name and mapping.private_ip:
+            node = world.enis.get(mapping.network_interface_id)
+            if lb.scheme != "internal":
+                if lb.dns_name and node is not None and node.association is not None:
+                    public[lb.region].add(lb.dns_name, node.association.public_ip)
+            elif lb.dns_name and mapping.private_ip:
                 public[lb.region].add(lb.dns_name, mapping.private_ip)
+    # Public host names of ENIs with a public address: (name, its VPC, private, public).
+    hosts: list[tuple[str, str, str, str]] = []
+    for eni in world.enis.values():
+        vpc_of = world.vpcs.get(eni.vpc_id)
+        if (eni.association is not None and eni.interface_type == "interface" and eni.private_ip
+                and vpc_of is not None and vpc_of.enable_dns_hostnames):
+            hosts.append((public_dns_name(eni.region, eni.association.public_ip), eni.vpc_id,
+                          eni.private_ip, eni.association.public_ip))
 
     zones: dict[str, Zone] = {}
     for vpc in world.vpcs.values():
@@ -77,6 +93,8 @@ def zones_for(world: World) -> dict[str, Zone]:
         for eni in world.enis.values():
             if eni.vpc_id == vpc.id and eni.private_ip:
                 zone.add(private_dns_name(vpc.region, eni.private_ip), eni.private_ip)
+        for name, home, private_ip, public_ip in hosts:
+            zone.add(name, private_ip if home == vpc.id else public_ip)
         zones[vpc.id] = zone
     for ep in world.endpoints.values():
         if (ep.private_dns_enabled and ep.private_dns_name and ep.vpc_id in zones

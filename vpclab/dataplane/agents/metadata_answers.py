@@ -16,8 +16,9 @@ EC2's rules, as its user guide states them ("Instance metadata categories", "Use
   is turned off").
 - Directory listings are one entry a line, subdirectories ending in `/`, with or without
   the trailing slash on the request; values have no final newline; unknown paths are 404.
-  `public-ipv4` / `public-hostname` appear only for an instance with a public address
-  (vpclab gives none yet), `public-keys/` only with a launch key, `user-data` only with
+  `public-ipv4` (and, under its MAC, `public-ipv4s` and `ipv4-associations/<public ip>`)
+  appear only for an instance with a public address, `public-hostname` only when it
+  has a public DNS name too (its VPC's enableDnsHostnames), `public-keys/` only with a launch key, `user-data` only with
   user data, `tags/` only with InstanceMetadataTags `enabled`.
 - Errors carry EC2's small XHTML page ("404 - Not Found"), `text/html`.
 """
@@ -31,7 +32,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ...aws_names import private_dns_name
+from ...aws_names import private_dns_name, public_dns_name
 from ..world import World
 
 TOKEN_PATH = "api/token"
@@ -84,6 +85,8 @@ class InstanceView:
     http_endpoint: str = "enabled"
     hop_limit: int = 1
     metadata_tags: str = "disabled"
+    public_ip: str | None = None  # the primary ENI's public address
+    public_hostname: str | None = None  # its public DNS name, where the VPC gives one
 
 
 def views_for(world: World) -> dict[tuple[str, str], InstanceView]:
@@ -100,6 +103,7 @@ def views_for(world: World) -> dict[tuple[str, str], InstanceView]:
             continue
         groups = [world.security_groups[g] for g in eni.security_group_ids if g in world.security_groups]
         options = inst.metadata_options
+        public_ip = eni.association.public_ip if eni.association is not None else None
         out[(vpc.id, eni.private_ip)] = InstanceView(
             instance_id=inst.id, account=inst.account, region=inst.region, image_id=inst.image_id,
             instance_type=inst.instance_type, launch_index=inst.ami_launch_index,
@@ -114,6 +118,9 @@ def views_for(world: World) -> dict[tuple[str, str], InstanceView]:
             http_endpoint=options.get("HttpEndpoint", "enabled"),
             hop_limit=int(options.get("HttpPutResponseHopLimit", 1)),
             metadata_tags=options.get("InstanceMetadataTags", "disabled"),
+            public_ip=public_ip,
+            public_hostname=public_dns_name(inst.region, public_ip)
+            if public_ip and vpc.enable_dns_hostnames else None,
         )
     return out
 
@@ -259,6 +266,12 @@ def meta_data(view: InstanceView) -> Tree:
         "vpc-ipv4-cidr-block": view.vpc_cidr,
         "vpc-ipv4-cidr-blocks": view.vpc_cidr,
     }
+    if view.public_ip:
+        interface["ipv4-associations"] = {view.public_ip: view.private_ip}
+        interface["public-ipv4s"] = view.public_ip
+        if view.public_hostname:
+            interface["public-hostname"] = view.public_hostname
+    interface = dict(sorted(interface.items()))
     tree: Tree = {
         "ami-id": view.image_id,
         "ami-launch-index": str(view.launch_index),
@@ -279,11 +292,15 @@ def meta_data(view: InstanceView) -> Tree:
         "security-groups": "\n".join(view.group_names),
         "services": {"domain": "amazonaws.com", "partition": "aws"},
     }
+    if view.public_ip:
+        tree["public-ipv4"] = view.public_ip
+        if view.public_hostname:
+            tree["public-hostname"] = view.public_hostname
     if view.key_public:
         tree["public-keys"] = {"0": {"openssh-key": view.key_public.rstrip("\n") + "\n"}}
     if view.metadata_tags == "enabled":
         tree["tags"] = {"instance": {k: v for k, v in view.tags if "/" not in k and k}}
-    return tree
+    return dict(sorted(tree.items()))  # EC2 lists a directory's entries in name order
 
 
 def identity_document(view: InstanceView) -> str:
