@@ -127,7 +127,7 @@ def select_elastic_ip(page: Page, public_ip: str, action: str) -> None:
     open_nav(page, "Elastic IPs")
     eip_row(page, public_ip).get_by_role("radio").check()
     page.get_by_role("button", name="Actions").click()
-    page.get_by_role("menuitem", name=action).click()
+    page.get_by_role("menuitem", name=action, exact=True).click()
 
 
 def associate_elastic_ip(page: Page, public_ip: str, *, instance_id: str | None = None,
@@ -184,7 +184,7 @@ def internet_gateway_action(page: Page, igw_id: str, action: str) -> None:
     open_nav(page, "Internet gateways")
     igw_row(page, igw_id).get_by_role("radio").check()
     page.get_by_role("button", name="Actions").click()
-    page.get_by_role("menuitem", name=action).click()
+    page.get_by_role("menuitem", name=action, exact=True).click()
 
 
 def attach_internet_gateway(page: Page, igw_id: str, vpc_id: str) -> None:
@@ -249,6 +249,7 @@ def remove_route(page: Page, rtb_id: str, destination: str) -> None:
     """Edit routes: Remove the route to `destination`; Save changes."""
     open_route_table(page, rtb_id)
     page.get_by_role("tabpanel").get_by_role("button", name="Edit routes").click()
+    expect(page.get_by_role("button", name="Add route")).to_be_visible()
     groups = page.get_by_role("group", name=re.compile(r"^Route \d+$"))
     for i in range(groups.count()):
         g = groups.nth(i)
@@ -266,6 +267,7 @@ def edit_subnet_associations(page: Page, rtb_id: str, subnet_ids: list[str]) -> 
     page.get_by_role("tab", name="Subnet associations").click()
     page.get_by_role("tabpanel").get_by_role("button", name="Edit subnet associations").click()
     available = page.get_by_role("table", name="Available subnets")
+    expect(available).to_be_visible()
     for box in available.get_by_role("checkbox").all():
         box.set_checked(box.get_attribute("aria-label") in subnet_ids)
     page.get_by_role("button", name="Save associations").click()

@@ -117,8 +117,7 @@ def public_addresses(state_dir: Path) -> list[PublicAddress]:
             if lb.scheme != "internet-facing":
                 continue
             for m in lb.mappings:
-                ip = public_ip_of(m.network_interface_id) or (m.public_ip or "")
-                ip = ip if is_public(ip) else ""
+                ip = public_ip_of(m.network_interface_id)
                 if ip:
                     out.append(PublicAddress(lb.account, "load-balancer", lb.name, m.zone, ip, host_address(ip),
                                              dns_name=lb.dns_name))
