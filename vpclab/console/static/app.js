@@ -13,6 +13,9 @@ import "./pages/endpoint_services.js";
 import "./pages/endpoints.js";
 import "./pages/connect.js";
 import "./pages/topology.js";
+import "./pages/elastic_ips.js";
+import "./pages/internet_gateways.js";
+import "./pages/route_tables.js";
 import {renderGuide} from "./pages/guide.js";
 
 const HOME = "#/ec2/instances";

@@ -424,3 +424,32 @@ export function subheader(title, count, ...actions) {
     el("h2", {}, count === undefined || count === null ? title : `${title} (${count})`),
     el("div", {class: "actions"}, ...actions));
 }
+
+// ---- helper present (public addresses): where the user's machine reaches a public address ----
+
+/**
+ * Where the user's machine reaches a vpclab public address: 198.18.A.B at 127.18.A.B and
+ * 198.19.A.B at 127.19.A.B, on loopback (the public range is 198.18.0.0/15). This is the
+ * documented fixed mapping of `vpclab.model.internet.host_address`, mirrored so a page can
+ * link to it; tests/test_console_internet.py checks both agree. null for any other address.
+ */
+export function hostAddress(publicIp) {
+  const m = /^198\.(18|19)\.(\d{1,3})\.(\d{1,3})$/.exec(publicIp || "");
+  if (!m || [m[2], m[3]].some((o) => Number(o) > 255 || (o.length > 1 && o.startsWith("0")))) { return null; }
+  return `127.${m[1]}.${m[2]}.${m[3]}`;
+}
+
+/** The console's "open address" link: a new tab at the address's host mapping (null when it has none). */
+export function openAddress(publicIp, label = "open address") {
+  const host = hostAddress(publicIp);
+  if (!host) { return null; }
+  const url = `http://${host}/`;
+  return el("a", {href: url, target: "_blank", rel: "noopener noreferrer", title: url, class: "open-address"}, label);
+}
+
+/** A public address as the console shows it: "198.18.1.7 — open address" ("–" without one). */
+export function publicAddress(ip, label) {
+  if (!ip) { return "–"; }
+  const open = openAddress(ip, label);
+  return open ? el("span", {}, ip, " — ", open) : ip;
+}

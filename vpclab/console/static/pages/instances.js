@@ -4,7 +4,7 @@
 
 import {
   attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, actionsMenu,
-  nameTag, page, poll, radioGroup, selectField, selected, showSuccess, stateBadge, table, tabs, when,
+  nameTag, openAddress, page, poll, publicAddress, radioGroup, selectField, selected, showSuccess, stateBadge, table, tabs, when,
 } from "../lib.js";
 import {groupRules, rulesTable} from "./security_groups.js";
 
@@ -39,9 +39,17 @@ const COLUMNS = [
   {title: "Instance type", value: (i) => i.InstanceType},
   {title: "Status check", value: (i) => statusCheck(i.Status)},
   {title: "Availability Zone", value: (i) => i.Placement.AvailabilityZone},
+  {title: "Public IPv4 DNS", value: (i) => i.PublicDnsName || "–"},
   {title: "Public IPv4 address", value: (i) => i.PublicIpAddress || "–"},
   {title: "Private IP address", value: (i) => i.PrivateIpAddress || "–"},
 ];
+
+/** The Public IPv4 DNS name with its "open address" link (the name stands for the address). */
+function publicDns(i) {
+  if (!i.PublicDnsName) { return "–"; }
+  const open = openAddress(i.PublicIpAddress);
+  return open ? el("span", {}, i.PublicDnsName, " — ", open) : i.PublicDnsName;
+}
 
 // ---- Instance state: stop, start, terminate -------------------------------------------------
 
@@ -192,7 +200,8 @@ page("#/ec2/instances/launch", async (root) => {
     `${v.VpcId}${nameTag(v.Tags) ? ` (${nameTag(v.Tags)})` : ""}${v.IsDefault ? " (default)" : ""}`]),
   {value: defaultVpc && defaultVpc.VpcId});
   const subnet = selectField("Subnet", []);
-  const publicIp = el("dd", {});
+  const publicIp = selectField("Auto-assign public IP", [["enable", "Enable"], ["disable", "Disable"]]);
+  let publicIpDefault = "enable";
   const count = field("Number of instances", {type: "number", value: "1"});
 
   // The instance types that fit the chosen image's architecture (DescribeInstanceTypes).
@@ -225,7 +234,9 @@ page("#/ec2/instances/launch", async (root) => {
     const s = subnets.find((x) => x.SubnetId === subnet.input.value);
     const chosenVpc = vpcs.find((v) => v.VpcId === vpc.input.value);
     const auto = s ? s.MapPublicIpOnLaunch : Boolean(chosenVpc && chosenVpc.IsDefault);
-    publicIp.textContent = auto ? "Enable" : "Disable";
+    // The subnet's setting (MapPublicIpOnLaunch) is the default; a choice overrides it.
+    publicIpDefault = auto ? "enable" : "disable";
+    publicIp.input.value = publicIpDefault;
   }
   image.input.addEventListener("change", () => attempt(fillTypes));
   vpc.input.addEventListener("change", fillSubnets);
@@ -279,8 +290,16 @@ page("#/ec2/instances/launch", async (root) => {
     }
     const n = Number(count.input.value);
     const params = {ImageId: image.input.value, InstanceType: type.input.value, MinCount: n, MaxCount: n};
-    if (groupIds.length) { params.SecurityGroupIds = groupIds; }
-    if (subnet.input.value) { params.SubnetId = subnet.input.value; }
+    if (publicIp.input.value !== publicIpDefault) {
+      // AssociatePublicIpAddress exists only on a network interface: the subnet and groups go there too.
+      const nic = {DeviceIndex: 0, AssociatePublicIpAddress: publicIp.input.value === "enable"};
+      if (subnet.input.value) { nic.SubnetId = subnet.input.value; }
+      if (groupIds.length) { nic.Groups = groupIds; }
+      params.NetworkInterfaces = [nic];
+    } else {
+      if (groupIds.length) { params.SecurityGroupIds = groupIds; }
+      if (subnet.input.value) { params.SubnetId = subnet.input.value; }
+    }
     if (key.input.value) { params.KeyName = key.input.value; }
     if (userData.input.value) { params.UserData = userData.input.value; }  // boto3 base64-encodes it (calls.py)
     if (name.input.value) {
@@ -307,7 +326,7 @@ page("#/ec2/instances/launch", async (root) => {
       section("Instance type", type.row),
       section("Key pair (login)", key.row, newKey),
       section("Network settings", vpc.row, subnet.row,
-        el("dl", {class: "details"}, el("dt", {}, "Auto-assign public IP"), publicIp),
+        publicIp.row,
         firewall.row, createBox, selectBox),
       el("section", {}, advancedToggle, advanced),
       section("Summary", count.row, el("div", {class: "actions end"},
@@ -324,13 +343,13 @@ async function describeOne(id) {
 function summaryPairs(i) {
   return [
     ["Instance ID", i.InstanceId],
-    ["Public IPv4 address", i.PublicIpAddress || "–"],
+    ["Public IPv4 address", publicAddress(i.PublicIpAddress)],
     ["Private IPv4 addresses", i.PrivateIpAddress || "–"],
     ["Instance state", stateBadge(i.State.Name)],
     ["Instance type", i.InstanceType],
     ["Status check", statusCheck(i.Status)],
     ["Private IP DNS name (IPv4 only)", i.PrivateDnsName || "–"],
-    ["Public IPv4 DNS", i.PublicDnsName || "–"],
+    ["Public IPv4 DNS", publicDns(i)],
     ["VPC ID", i.VpcId ? link(`#/vpc/vpcs/${i.VpcId}`, i.VpcId) : "–"],
     ["Subnet ID", i.SubnetId ? link(`#/vpc/subnets/${i.SubnetId}`, i.SubnetId) : "–"],
     ["Availability Zone", i.Placement.AvailabilityZone],
@@ -379,7 +398,8 @@ page("#/ec2/instances/:id", async (root, {id}) => {
       }},
       {title: "Networking", render: async (panel) => {
         panel.append(details("Networking details", [
-          ["Public IPv4 address", inst.PublicIpAddress || "–"],
+          ["Public IPv4 address", publicAddress(inst.PublicIpAddress)],
+          ["Public IPv4 DNS", inst.PublicDnsName || "–"],
           ["Private IPv4 addresses", inst.PrivateIpAddress || "–"],
           ["VPC ID", inst.VpcId || "–"],
           ["Subnet ID", inst.SubnetId || "–"],
@@ -392,6 +412,7 @@ page("#/ec2/instances/:id", async (root, {id}) => {
           {title: "Interface ID", value: (n) => n.NetworkInterfaceId},
           {title: "Description", value: (n) => n.Description || "–"},
           {title: "Private IPv4 address", value: (n) => n.PrivateIpAddress},
+          {title: "Public IPv4 address", value: (n) => (n.Association && n.Association.PublicIp) || "–"},
           {title: "Private IPv4 DNS", value: (n) => n.PrivateDnsName || "–"},
           {title: "Subnet ID", value: (n) => n.SubnetId},
           {title: "VPC ID", value: (n) => n.VpcId},

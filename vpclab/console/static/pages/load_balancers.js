@@ -5,7 +5,8 @@
 
 import {
   actionsMenu, attempt, aws, awsAll, button, confirmDialog, details, el, field, go, header, link, liveView,
-  nameTag, page, radioGroup, selectField, selected, showError, showSuccess, stateBadge, table, tabs, tagEditor, when,
+  nameTag, openAddress, page, publicAddress, radioGroup, selectField, selected, showError, showSuccess, stateBadge, table,
+  tabs, tagEditor, when,
 } from "../lib.js";
 
 /** What the next page says first (the console's flash after a create or delete). */
@@ -277,8 +278,24 @@ function detailsPanel(lb, ids) {
       `${z.SubnetId} ${zoneLabel(z.ZoneName, ids)}`]))],
     ["Date created", when(lb.CreatedTime)],
     ["Load balancer ARN", lb.LoadBalancerArn],
-    ["DNS name", `${lb.DNSName} (A Record)`],
+    ["DNS name", el("span", {}, `${lb.DNSName} (A Record)`, ...openNode(lb))],
   ]);
+}
+
+/**
+ * An internet-facing NLB's "open" link: one node's public address at its host mapping
+ * (the DNS name resolves to the nodes' addresses; the user's machine reaches them on
+ * loopback). Nothing for an internal NLB, whose nodes have private addresses only.
+ */
+function openNode(lb) {
+  if (lb.Scheme !== "internet-facing") { return []; }
+  for (const z of lb.AvailabilityZones || []) {
+    for (const a of z.LoadBalancerAddresses || []) {
+      const open = openAddress(a.IpAddress, "open");
+      if (open) { return [" — ", open]; }
+    }
+  }
+  return [];
 }
 
 async function listenersTab(panel, lb) {
@@ -305,14 +322,16 @@ function mappingTab(panel, lb, ids) {
   const address = (z) => {
     const a = (z.LoadBalancerAddresses || [])[0];
     if (!a) { return "Assigned by AWS"; }
-    return a.IpAddress || a.PrivateIPv4Address || "Assigned by AWS";
+    return a.IpAddress ? publicAddress(a.IpAddress, "open") : a.PrivateIPv4Address || "Assigned by AWS";
   };
+  const privateAddress = (z) => ((z.LoadBalancerAddresses || [])[0] || {}).PrivateIPv4Address || "–";
   panel.append(details("Network mapping", [["VPC", lb.VpcId], ["IP address type", IP_TYPES[lb.IpAddressType] || lb.IpAddressType]]),
     header("Mappings", lb.AvailabilityZones.length),
     table("Mappings", [
       {title: "Zone", value: (z) => zoneLabel(z.ZoneName, ids)},
       {title: "Subnet", value: (z) => z.SubnetId},
       {title: "IPv4 address", value: address},
+      {title: "Private IPv4 address", value: privateAddress},
     ], lb.AvailabilityZones));
 }
 
