@@ -285,3 +285,25 @@ def test_down_leaves_no_namespace_link_or_listener(tmp_path):
     finally:
         server.stop()
         tear_down(server.state_dir)
+
+
+def test_ssh_from_the_host_to_the_public_address(srv, tmp_path):
+    """The seed's SSH step from the user's own machine: `ssh -i key.pem ec2-user@127.A.B.C`."""
+    ec2 = srv.client("ec2", ACCOUNT_1)
+    vpc = default_vpc(ec2)
+    key = tmp_path / "edge.pem"
+    key.write_text(ec2.create_key_pair(KeyName="edge-ssh")["KeyMaterial"] + "\n")
+    key.chmod(0o600)
+    group = ec2.create_security_group(GroupName="edge-ssh", Description="ssh", VpcId=vpc)["GroupId"]
+    inst = launch(ec2, "edge-ssh", None, KeyName="edge-ssh", SecurityGroupIds=[group])
+    host = host_address(wait_state(ec2, inst["InstanceId"], "running")["PublicIpAddress"])
+    ssh = ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "BatchMode=yes", "-o", "ConnectTimeout=3", f"ec2-user@{host}", "whoami; hostname"]
+    # No rule for SSH yet: the connection gets nowhere.
+    assert subprocess.run(ssh, capture_output=True, text=True, timeout=30).returncode == 255
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    r = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(
+        subprocess.run(ssh, capture_output=True, text=True, timeout=30)), timeout=40, interval=0.5,
+        what="ssh through the public address")
+    assert r.stdout.split() == ["ec2-user", "ip-" + inst["PrivateIpAddress"].replace(".", "-")]
