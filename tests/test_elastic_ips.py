@@ -262,3 +262,19 @@ def test_elastic_ips_survive_a_restart(tmp_path):
         assert one(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
     finally:
         srv.stop()
+
+
+def test_release_in_the_default_vpc_disassociates(ec2):
+    """EC2's rule for the default VPC: releasing an associated address disassociates it
+    (elsewhere it is InvalidIPAddress.InUse); the instance gets an address of EC2's own."""
+    iid = launch(ec2)["Instances"][0]["InstanceId"]
+    wait_state(ec2, iid, "running")
+    eip = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=iid)
+    assert one(ec2, iid)["PublicIpAddress"] == eip["PublicIp"]
+    ec2.release_address(AllocationId=eip["AllocationId"])
+    now = one(ec2, iid)["PublicIpAddress"]
+    assert_public(now)
+    assert now != eip["PublicIp"]
+    assert ec2.describe_addresses(Filters=[{"Name": "public-ip", "Values": [eip["PublicIp"]]}])["Addresses"] == []
+    ec2.terminate_instances(InstanceIds=[iid])

@@ -145,3 +145,21 @@ def test_nlb_names_resolve_to_public_addresses_only_when_internet_facing():
     privates = sorted(m.private_ip for m in lb.mappings)
     for zone in zones_for(w).values():
         assert sorted(zone.records[lb.dns_name]) == privates
+
+
+def test_internet_facing_needs_an_internet_gateway(ec2, elb):
+    vpc = ec2.create_vpc(CidrBlock="10.45.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.45.1.0/24")["Subnet"]["SubnetId"]
+    err = error_of(nlb, elb, [subnet], unique("nogw"))
+    assert (err["Code"], err["Message"]) == ("InvalidSubnet", f"VPC {vpc} has no internet gateway")
+    # A detached gateway is no gateway; an internal NLB needs none.
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    assert error_of(nlb, elb, [subnet], unique("nogw"), Scheme="internet-facing")["Code"] == "InvalidSubnet"
+    internal = nlb(elb, [subnet], unique("int"), Scheme="internal")
+    elb.delete_load_balancer(LoadBalancerArn=internal["LoadBalancerArn"])
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    public = nlb(elb, [subnet], unique("gw"))
+    assert public["Scheme"] == "internet-facing"
+    elb.delete_load_balancer(LoadBalancerArn=public["LoadBalancerArn"])

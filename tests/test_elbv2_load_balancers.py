@@ -286,7 +286,7 @@ def test_vpc_with_nlb_or_target_group_cannot_be_deleted(elb, ec2):
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.22.1.0/24", AvailabilityZone="ap-south-1a")["Subnet"]["SubnetId"]
     tg = tcp_group(elb, vpc)
     assert error_of(ec2.delete_vpc, VpcId=vpc)["Code"] == "DependencyViolation"
-    lb = nlb(elb, [subnet])
+    lb = nlb(elb, [subnet], Scheme="internal")
     assert error_of(ec2.delete_subnet, SubnetId=subnet)["Code"] == "DependencyViolation"
     elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     ec2.delete_subnet(SubnetId=subnet)

@@ -8,6 +8,7 @@ from tests.helpers.accounts import ACCOUNT_1
 from tests.helpers.errors import error_of
 from tests.helpers.server import ServerProcess, free_port
 from tests.test_awscli import aws_json
+from tests.test_instances import launch, one, wait_state
 from vpclab.model import KINDS
 from vpclab.model.ec2 import NetworkInterface, PublicIpAssociation
 from vpclab.store import open_store
@@ -213,6 +214,27 @@ def test_aws_cli_shape(shared_server, ec2, vpc, igw):
     assert got["InternetGateways"] == [
         {"Attachments": [{"State": "available", "VpcId": vpc}], "InternetGatewayId": igw, "OwnerId": ACCOUNT_1}
     ]
+
+
+def test_detach_refused_while_an_instance_has_a_public_address(ec2, vpc, igw):
+    """An instance's public address keeps its VPC's gateway attached until it is released."""
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
+    ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    instance_id = launch(ec2, SubnetId=subnet)["Instances"][0]["InstanceId"]
+    try:
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        assert one(ec2, instance_id).get("PublicIpAddress")
+        assert error_of(ec2.detach_internet_gateway, InternetGatewayId=igw, VpcId=vpc) == {
+            "Code": "DependencyViolation",
+            "Message": f"Network {vpc} has some mapped public address(es). "
+                       "Please unmap those public address(es) before detaching the gateway.",
+        }
+    finally:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+        wait_state(ec2, instance_id, "terminated")
+    ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    assert ec2.describe_internet_gateways(InternetGatewayIds=[igw])["InternetGateways"][0]["Attachments"] == []
+    ec2.delete_subnet(SubnetId=subnet)
 
 
 def test_detach_refused_while_public_addresses_are_mapped(tmp_path):

@@ -66,12 +66,15 @@ def test_answers_match_the_instance_v1_and_v2(dataplane_server):
     # Listings, with and without the trailing slash, and what is not there.
     status, listing = get(dataplane_server, iid, "/latest/meta-data/", tok)
     assert status == 200 and {"ami-id", "instance-id", "placement/", "network/"} <= set(listing.split("\n"))
-    assert "public-ipv4" not in listing and "public-keys/" not in listing
+    # A default-subnet instance has a public address (MapPublicIpOnLaunch), as on EC2.
+    assert "public-ipv4" in listing and "public-hostname" in listing and "public-keys/" not in listing
     assert get(dataplane_server, iid, "/latest/meta-data", tok) == (200, listing)
     assert get(dataplane_server, iid, "/latest/meta-data/placement", tok) == \
         get(dataplane_server, iid, "/latest/meta-data/placement/", tok)
     assert get(dataplane_server, iid, "/latest/", tok) == (200, "dynamic\nmeta-data\nuser-data")
-    status, page = get(dataplane_server, iid, "/latest/meta-data/public-ipv4", tok)
+    assert get(dataplane_server, iid, "/latest/meta-data/public-ipv4", tok) == (200, inst["PublicIpAddress"])
+    assert get(dataplane_server, iid, "/latest/meta-data/public-hostname", tok) == (200, inst["PublicDnsName"])
+    status, page = get(dataplane_server, iid, "/latest/meta-data/public-keys/", tok)
     assert status == 404 and "<title>404 - Not Found</title>" in page
     mac = get(dataplane_server, iid, "/latest/meta-data/mac", tok)[1]
     assert mac == inst["NetworkInterfaces"][0]["MacAddress"]

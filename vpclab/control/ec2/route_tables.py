@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import ipaddress
 
-from ...model.ec2 import Instance, InternetGateway, NetworkInterface, RouteEntry, RouteTable, RouteTableAssociation, Subnet, Vpc
+from ...model.ec2 import (
+    Instance,
+    InternetGateway,
+    NetworkInterface,
+    RouteEntry,
+    RouteTable,
+    RouteTableAssociation,
+    Subnet,
+    Vpc,
+)
 from ...model.internet import LOCAL, route_active
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
@@ -138,6 +147,11 @@ FILTERS = {
     "route.gateway-id": lambda t: [r.gateway_id for r in t.routes],
     "route.instance-id": lambda t: [r.instance_id for r in t.routes],
     "route.origin": lambda t: [r.origin for r in t.routes],
+    # Targets and destinations vpclab has none of: valid filters that match no table.
+    **{name: lambda t: [] for name in (
+        "route.nat-gateway-id", "route.transit-gateway-id", "route.vpc-peering-connection-id",
+        "route.egress-only-internet-gateway-id", "route.destination-prefix-list-id",
+        "route.destination-ipv6-cidr-block")},
 }
 
 

@@ -8,7 +8,13 @@ directory older than route tables) what they would have had.
 """
 from __future__ import annotations
 
-from ...model.ec2 import InternetGateway, RouteEntry, RouteTable, RouteTableAssociation, Vpc
+from ...model.ec2 import (
+    InternetGateway,
+    RouteEntry,
+    RouteTable,
+    RouteTableAssociation,
+    Vpc,
+)
 from ...model.internet import LOCAL, attached_gateway, main_table
 from ...store import Transaction
 from ..common.ids import new_id

@@ -11,7 +11,8 @@ seconds after creation (both through `model.observed.mark_load_balancer_active`)
 An internet-facing NLB's node ENIs have a public address each (`ec2/public_ips.py`):
 ELB's own (ip_owner_id `amazon-elb`), or the Elastic IP its subnet mapping names; the
 NLB's deletion releases ELB's and leaves an Elastic IP allocated. Internal nodes have
-none.
+none, and an internet-facing NLB needs an internet gateway attached to its VPC
+(`InvalidSubnet` otherwise, as AWS answers).
 
 Only `network` load balancers exist in vpclab; `application` and `gateway` are refused
 with a ValidationError that says so.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ...model.ec2 import ElasticIp, NetworkInterface, SecurityGroup, Subnet
+from ...model.ec2 import ElasticIp, InternetGateway, NetworkInterface, SecurityGroup, Subnet
 from ...model.elbv2 import (
     CROSS_ZONE,
     Listener,
@@ -30,6 +31,7 @@ from ...model.elbv2 import (
     TargetHealth,
     forwarded_target_groups,
 )
+from ...model.internet import attached_gateway
 from ...model.observed import mark_load_balancer_active
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import ValidationError
@@ -262,6 +264,8 @@ def create_load_balancer(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         nodes = _subnets(tx, ctx, mappings, scheme)
         vpc_id = nodes[0][0].vpc_id
+        if scheme == "internet-facing" and attached_gateway(tx.list(InternetGateway), vpc_id) is None:
+            raise err("InvalidSubnet", f"VPC {vpc_id} has no internet gateway")
         group_ids = _groups(tx, ctx, req.get("SecurityGroups") or [], vpc_id)
         existing = tx.list(LoadBalancer, ctx.account, ctx.region, name=name)
         if existing:

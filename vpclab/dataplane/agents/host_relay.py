@@ -260,7 +260,8 @@ class HostRelay:
                                 exposure.public_ip, exposure.public_ip, exposure.host_ip, exposure.port, reason)
                 continue
             self._refused.discard(key)
-            server = await loop.create_server(lambda e=exposure: _HostSide(self, e), sock=sock)  # type: ignore[misc]
+            server = await loop.create_server(lambda e=exposure: _HostSide(self, e), sock=sock,  # type: ignore[misc]
+                                             backlog=BACKLOG)
             self.servers[key] = (exposure, server)
         self._refused &= set(desired)
 

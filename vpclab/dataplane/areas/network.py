@@ -9,7 +9,11 @@
   PrivateLink adds (an endpoint's link, from a subnet bridge into the router of the
   NLB's VPC).
 - An instance is a namespace with `eth0` (its private IP) on a veth whose other end is a
-  port of its subnet's bridge, and a default route via the subnet's gateway.
+  port of its subnet's bridge, and a default route via the subnet's gateway. `eth0` has
+  its ENI's MAC address, as on EC2: it is the same after a stop and start (a new veth),
+  so the router's neighbour entry for the instance stays right; a new MAC would leave
+  the router sending to the old one until the entry went stale, tens of seconds in which
+  nothing reached a restarted instance that had not spoken first.
 """
 from __future__ import annotations
 
@@ -77,10 +81,12 @@ def attach_to_subnet(builder: PlanBuilder, world: World, prefix: str, namespace:
     length = prefix_len(subnet.cidr_block)
     router = builder.namespace(vpc_namespace(prefix, subnet.vpc_id))
     peer = naming.veth_name(prefix, eni_id)
+    eni = world.enis.get(eni_id)
     router.veths[peer] = VethPair(
         local=Interface(peer, master=naming.bridge_name(prefix, subnet.id), gso_max_size=GSO_MAX_SIZE),
         peer_namespace=namespace,
-        peer=Interface("eth0", addresses=(f"{private_ip}/{length}",), gso_max_size=GSO_MAX_SIZE),
+        peer=Interface("eth0", addresses=(f"{private_ip}/{length}",), gso_max_size=GSO_MAX_SIZE,
+                       mac=eni.mac_address.lower() if eni is not None and eni.mac_address else None),
     )
     draft = builder.namespace(namespace)
     draft.routes.append(Route("default", via=gateway_of(subnet.cidr_block), dev="eth0"))
