@@ -13,7 +13,7 @@ from tests.helpers.elbv2 import default_subnets, default_vpc, run_instance, uniq
 from tests.helpers.instances import launch, wait_state
 from tests.helpers.waiting import wait_for
 
-SETUP = ["1.2", "1.7", "1.10", "1.12", "1.13", "1.17", "2.1", "2.7", "2.9", "2.11", "2.13"]
+SETUP = ["1.2", "1.4", "1.7", "1.10", "1.12", "1.13", "1.17", "2.1", "2.7", "2.9", "2.11", "2.13"]
 CLEANUP = ["3.1", "3.2", "3.3", "3.4", "3.5"]
 
 
@@ -62,7 +62,8 @@ def test_the_guide_follows_the_lab_done_with_boto3(fast_dataplane_server):
     web = web_group(ec2, vpc, "launch-wizard")
     iid = launch(ec2, "demo-server-instance", SecurityGroupIds=[web])["InstanceId"]
     wait_state(ec2, iid, "running")
-    assert ticked(guide(srv, token)) == ["1.2"]
+    # Running in a default subnet, it has a public address: Step 1.4 can be opened in a tab.
+    assert ticked(guide(srv, token)) == ["1.2", "1.4"]
 
     tg = elb.create_target_group(Name="demo-service-tg", Protocol="TCP", Port=80, VpcId=vpc,
                                  TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
@@ -74,7 +75,7 @@ def test_the_guide_follows_the_lab_done_with_boto3(fast_dataplane_server):
     elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     progress = guide(srv, token)
-    assert ticked(progress) == ["1.2", "1.7", "1.10"] and progress["current"] == "1.12"
+    assert ticked(progress) == ["1.2", "1.4", "1.7", "1.10"] and progress["current"] == "1.12"
     ec2.authorize_security_group_ingress(GroupId=nlb_group, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     # Active and healthy come by themselves (here by the control plane's timers).
@@ -84,7 +85,7 @@ def test_the_guide_follows_the_lab_done_with_boto3(fast_dataplane_server):
     svc = ec2.create_vpc_endpoint_service_configuration(
         NetworkLoadBalancerArns=[lb["LoadBalancerArn"]], AcceptanceRequired=True)["ServiceConfiguration"]
     run_instance(ec2_2, wait=False)
-    assert ticked(guide(srv, token)) == SETUP[:7]
+    assert ticked(guide(srv, token)) == SETUP[:8]
     ec2.modify_vpc_endpoint_service_permissions(ServiceId=svc["ServiceId"],
                                                 AddAllowedPrincipals=[f"arn:aws:iam::{ACCOUNT_2}:root"])
     vpc_2 = default_vpc(ec2_2)
@@ -93,7 +94,7 @@ def test_the_guide_follows_the_lab_done_with_boto3(fast_dataplane_server):
                                    SubnetIds=[default_subnets(ec2_2)[0]["SubnetId"]],
                                    SecurityGroupIds=[ep_group])["VpcEndpoint"]["VpcEndpointId"]
     progress = guide(srv, token)
-    assert ticked(progress) == SETUP[:9] and progress["current"] == "2.11"
+    assert ticked(progress) == SETUP[:10] and progress["current"] == "2.11"
     ec2.accept_vpc_endpoint_connections(ServiceId=svc["ServiceId"], VpcEndpointIds=[ep])
     wait_for(lambda: "2.11" in ticked(guide(srv, token)), timeout=30, interval=0.3, what="endpoint available")
     assert guide(srv, token)["current"] == "2.13"

@@ -335,3 +335,80 @@ def test_step_1_4_the_public_address_opens_nginx_in_a_new_tab(browser, dataplane
         shot(tab, "internet-step-1-4-nginx-tab")
     finally:
         context.close()
+
+
+def node_addresses(ec2, lb: dict) -> dict[str, str]:
+    """{zone: public address} of an NLB's nodes, from their network interfaces (as on AWS)."""
+    suffix = lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    enis = ec2.describe_network_interfaces(Filters=[{"Name": "description", "Values": [f"ELB {suffix}"]}])
+    return {n["AvailabilityZone"]: n["Association"]["PublicIp"] for n in enis["NetworkInterfaces"]
+            if n.get("Association")}
+
+
+def test_an_internet_facing_nlb_opens_at_a_node_address_and_an_internal_one_has_none(console_server, pages):
+    from playwright.sync_api import expect
+
+    from tests.helpers import console_internet as steps
+    from tests.helpers.elbv2 import default_subnets, nlb, unique
+
+    ec2, elb = console_server.client("ec2", ACCOUNT_1), console_server.client("elbv2", ACCOUNT_1)
+    subnets = [s["SubnetId"] for s in default_subnets(ec2)]
+    outside = nlb(elb, subnets, name=unique("outside"))
+    inside = nlb(elb, subnets, name=unique("inside"), Scheme="internal")
+    nodes = node_addresses(ec2, outside)
+    assert len(nodes) == 3 and node_addresses(ec2, inside) == {}
+    page = pages(ACCOUNT_1)
+
+    steps.open_load_balancer(page, outside["LoadBalancerName"])
+    dns = steps.detail(page, "Details", "DNS name")
+    expect(dns).to_contain_text(outside["DNSName"])
+    href = dns.get_by_role("link", name="open").get_attribute("href")
+    assert href in {f"http://{host_address(ip)}/" for ip in nodes.values()}
+    page.get_by_role("tab", name="Network mapping").click()
+    mappings = page.get_by_role("table", name="Mappings")
+    for zone, ip in nodes.items():
+        expect(mappings.get_by_role("row").filter(has_text=zone)).to_contain_text(ip)
+    shot(page, "internet-nlb-open")
+
+    steps.open_load_balancer(page, inside["LoadBalancerName"])
+    expect(steps.detail(page, "Details", "DNS name")).to_contain_text(inside["DNSName"])
+    expect(steps.detail(page, "Details", "DNS name").get_by_role("link")).to_have_count(0)
+
+
+def test_step_1_13_the_nlb_opens_nginx_in_a_new_tab(browser, fast_dataplane_server):
+    """The seed's Step 1.13 with the data plane: the NLB (boto3, Steps 1.7–1.12) is active and
+    its target healthy; the DNS name's "open" link shows nginx in a new tab."""
+    from playwright.sync_api import expect
+
+    from tests.helpers import console_internet as steps
+    from tests.helpers.elbv2 import default_subnets, default_vpc, security_group, tcp_group, unique, wait_active
+    from tests.helpers.instances import launch, wait_state
+    from tests.helpers.waiting import wait_for
+
+    srv = fast_dataplane_server
+    ec2, elb = srv.client("ec2", ACCOUNT_1), srv.client("elbv2", ACCOUNT_1)
+    group = security_group(ec2, default_vpc(ec2))
+    iid = launch(ec2, "demo-server-instance", SecurityGroupIds=[group],
+                 Placement={"AvailabilityZone": "ap-south-1a"})["InstanceId"]
+    wait_state(ec2, iid, "running")
+    tg = tcp_group(elb, default_vpc(ec2), name=unique("demo-service-tg"))["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": iid, "Port": 80}])
+    lb = elb.create_load_balancer(Name=unique("demo-service-nlb"), Type="network", Scheme="internet-facing",
+                                  Subnets=[s["SubnetId"] for s in default_subnets(ec2)],
+                                  SecurityGroups=[group])["LoadBalancers"][0]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="TCP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    wait_active(elb, lb["LoadBalancerArn"])
+    wait_for(lambda: elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"][0]["TargetHealth"][
+        "State"] == "healthy", timeout=60, interval=0.3, what="the target healthy")
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        sign_in(page, srv, ACCOUNT_1)
+        tab = steps.open_nlb(page, lb["LoadBalancerName"])
+        assert tab.url in {f"http://{host_address(ip)}/" for ip in node_addresses(ec2, lb).values()}
+        expect(tab).to_have_title("Welcome to nginx!")
+        shot(tab, "internet-step-1-13-nginx-tab")
+    finally:
+        context.close()

@@ -19,6 +19,7 @@ import pytest
 from tests.helpers import console_connect as connect
 from tests.helpers import console_ec2 as ec2_steps
 from tests.helpers import console_elbv2 as elb_steps
+from tests.helpers import console_internet as internet_steps
 from tests.helpers import console_vpc as vpc_steps
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
 from tests.helpers.console import needs_chromium, sign_in
@@ -61,14 +62,15 @@ def do_the_lab(page, srv, dataplane: bool) -> None:
         private_ip = ec2_1.describe_instances(InstanceIds=[server])["Reservations"][0]["Instances"][0][
             "PrivateIpAddress"]
         connect.curl_in_instance(page, "demo-server-instance", f"http://{private_ip}/")
+        internet_steps.open_public_address(page, server)[1].close()  # Step 1.4: the public address, in a new tab
     tg_arn = elb_steps.create_target_group(page, "demo-service-tg", ["demo-server-instance"])
-    dns_name = elb_steps.create_nlb(page, "demo-service-nlb", "demo-service-tg", security_group="default")
+    elb_steps.create_nlb(page, "demo-service-nlb", "demo-service-tg", security_group="default")
     ec2_steps.edit_inbound(page, "default", add=[("HTTP", "0.0.0.0/0")])  # Step 1.12
     elb_steps.wait_nlb_active(page, "demo-service-nlb")
     shot(page, "seed-1.13-nlb-active")
     if dataplane:
         elb_steps.wait_target_healthy(page, "demo-service-tg", "demo-server-instance")
-        connect.curl_in_instance(page, "demo-server-instance", f"http://{dns_name}/")  # Step 1.13, inside the VPC
+        internet_steps.open_nlb(page, "demo-service-nlb").close()  # Step 1.13: the DNS name, in a new tab
     service_id, service_name = vpc_steps.create_endpoint_service(page, "demo-service-provider", "demo-service-nlb")
     shot(page, "seed-1.18-endpoint-service")
     assert ec2_1.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])[

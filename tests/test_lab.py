@@ -11,6 +11,8 @@ import pytest
 from tests.helpers.lab import processes_of, run_lab
 from tests.helpers.server import ServerProcess, free_port
 from vpclab.kernel import naming, netns
+from vpclab.lab.privatelink import open_in_browser_tab
+from vpclab.model.internet import host_address
 
 pytestmark = pytest.mark.netns
 
@@ -39,6 +41,13 @@ def test_lab_runs_end_to_end_and_leaves_nothing(tmp_path):
         assert steps["Step 2.12"]["ids"]["state"] == "available"
         assert "<title>Welcome to nginx!</title>" in report["curl_output"]
         assert steps["Step 2.9"]["ids"]["endpoint"].startswith("vpce-")
+        # Steps 1.4 and 1.13: the seed's browser tabs, from this machine at the host mapping.
+        public_ip = steps["Step 1.4"]["ids"]["public_ip"]
+        assert steps["Step 1.4"]["ids"]["url"] == f"http://{host_address(public_ip)}/"
+        assert steps["Step 1.4"]["detail"] == (
+            f"Public IPv4 address {public_ip} — open http://{host_address(public_ip)}/: Welcome to nginx!")
+        assert steps["Step 1.13"]["ids"]["url"].startswith(("http://127.18.", "http://127.19."))
+        assert steps["Step 1.13"]["detail"].endswith("Welcome to nginx!")
         print(f"lab took {report['seconds']} s")
         # Nothing left: no namespace of the state directory, no process, no server.
         assert netns.list_namespaces(naming.prefix_for_state_dir(state_dir)) == []
@@ -61,3 +70,14 @@ def test_lab_failure_names_the_step_and_keeps_resources(tmp_path):
         assert "data plane" in result.stderr
     finally:
         srv.stop()
+
+
+def test_a_browser_tab_whose_page_does_not_come_fails_in_one_clear_line():
+    """Steps 1.4 and 1.13 name the address they opened and why nothing came."""
+    port = free_port()  # nothing listens there
+    url = f"http://127.0.0.1:{port}/"
+    with pytest.raises(RuntimeError) as err:
+        open_in_browser_tab([url], 0.5, "the public address 198.18.1.7 of i-1")
+    text = str(err.value)
+    assert text.startswith(f"no nginx page from this machine at {url} (the public address 198.18.1.7 of i-1)")
+    assert "refused" in text.lower()

@@ -96,7 +96,7 @@ def open_public_address(page: Page, instance_id: str) -> tuple[str, Page]:
 def open_load_balancer(page: Page, name: str) -> None:
     open_nav(page, "Load Balancers")
     page.get_by_role("link", name=name, exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    expect(page.get_by_role("heading", level=1, name=name, exact=True)).to_be_visible()
 
 
 def open_nlb(page: Page, name: str) -> Page:

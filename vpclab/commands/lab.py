@@ -174,6 +174,8 @@ def _explore(console: Console, lab: PrivateLinkLab, sd: Path, url: str) -> None:
     for line in (
         f"{url.rstrip('/')}{PREFIX}    # the console: sign in as 111111111111 or 222222222222",
         f"vpclab ssh {s.consumer_instance} --state-dir {sd}    # account2-ec2",
+        f"curl {s.provider_url}    # demo-server-instance: Public IPv4 address {s.provider_public_ip}",
+        f"curl {s.load_balancer_url}    # the internet-facing NLB {s.load_balancer_dns}",
         f"vpclab exec --state-dir {sd} {s.consumer_instance} -- curl -s http://{s.endpoint_dns}/",
         f"{env2} aws --endpoint-url {url} ec2 describe-vpc-endpoints --vpc-endpoint-ids {s.endpoint_id}",
         f"{env1} aws --endpoint-url {url} ec2 describe-vpc-endpoint-connections "

@@ -79,8 +79,21 @@ class Seen:
         return any(allows_port(g, 80) for g in self.provider_groups if g["GroupId"] in groups)
 
     def instance_allows_80(self) -> bool:
-        groups = {g["GroupId"] for i in self.live_instances(self.provider_instances) for g in i.get("SecurityGroups", [])}
-        return any(allows_port(g, 80) for g in self.provider_groups if g["GroupId"] in groups)
+        return bool(self.web_instances())
+
+    def web_instances(self) -> list[dict[str, Any]]:
+        """Account 1's live instances whose security groups let port 80 in."""
+        return [i for i in self.live_instances(self.provider_instances)
+                if any(allows_port(g, 80) for g in self.provider_groups
+                       if g["GroupId"] in {x["GroupId"] for x in i.get("SecurityGroups", [])})]
+
+    def web_instance_public(self) -> bool:
+        """A running web instance has a public IPv4 address: the learner can open it in a tab."""
+        return any(i["State"]["Name"] == "running" and i.get("PublicIpAddress") for i in self.web_instances())
+
+    def internet_facing_nlb_active(self) -> bool:
+        return any(lb["State"]["Code"] == "active" and lb.get("Scheme") == "internet-facing"
+                   for lb in self.forwarding_nlbs())
 
 
 def allows_port(group: dict[str, Any], port: int) -> bool:
@@ -112,6 +125,10 @@ STEPS: tuple[Step, ...] = (
          "EC2 > Instances > Launch instances. Name it demo-server-instance; under Network settings, "
          "check Allow HTTP traffic from the internet.",
          lambda s, _: s.instance_allows_80()),
+    Step("1.4", ACCOUNT_1, "Open the instance's public IPv4 address in a new tab",
+         "EC2 > Instances > the instance: Public IPv4 address > open address (this machine reaches "
+         "198.18.x.y at 127.18.x.y). nginx's page shows once it runs.",
+         lambda s, _: s.web_instance_public()),
     Step("1.7", ACCOUNT_1, "Create a target group with the instance",
          "EC2 > Target Groups > Create target group: Instances, TCP : 80 (demo-service-tg); "
          "include the instance as pending, then Create target group.",
@@ -126,8 +143,9 @@ STEPS: tuple[Step, ...] = (
          lambda s, _: s.nlb_group_allows_80()),
     Step("1.13", ACCOUNT_1, "Serve nginx: the NLB is Active and the target healthy",
          "Start nginx on the instance (Connect, then systemctl start nginx; or in its user data); "
-         "the target becomes healthy once nginx answers the health checks.",
-         lambda s, _: s.healthy_targets() and any(lb["State"]["Code"] == "active" for lb in s.forwarding_nlbs())),
+         "the target becomes healthy once nginx answers the health checks. Then EC2 > Load Balancers > "
+         "the NLB: DNS name > open shows nginx in a new tab.",
+         lambda s, _: s.healthy_targets() and s.internet_facing_nlb_active()),
     Step("1.17", ACCOUNT_1, "Create an endpoint service for the NLB",
          "VPC > Endpoint services > Create endpoint service (demo-service-provider): "
          "load balancer type Network, your NLB, Acceptance required.",

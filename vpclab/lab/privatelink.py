@@ -24,6 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ..model.internet import host_address, is_public
 from . import tagged
 from .steps import Recorder
 
@@ -69,9 +70,12 @@ class LabState:
     provider_sg: str = ""
     provider_instance: str = ""
     provider_ip: str = ""
+    provider_public_ip: str = ""
+    provider_url: str = ""  # where this machine opens the instance's public address
     target_group: str = ""
     load_balancer: str = ""
     load_balancer_dns: str = ""
+    load_balancer_url: str = ""  # where this machine opened the NLB (one node's public address)
     listener: str = ""
     service_id: str = ""
     service_name: str = ""
@@ -106,6 +110,39 @@ def poll(fn: Callable[[], Any], timeout: float, interval: float = 0.1, what: str
             return last
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+#: What the seed's browser tab shows once nginx answers.
+NGINX_PAGE = "Welcome to nginx!"
+
+
+def fetch_from_host(url: str, timeout: float = 2) -> str:
+    """GET `url` from this machine, as the seed's browser tab does (never through a proxy:
+    the address is on loopback). The page, or raises OSError."""
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout) as resp:
+        return resp.read(65536).decode("utf-8", "replace")
+
+
+def open_in_browser_tab(urls: Sequence[str], timeout: float, what: str) -> str:
+    """The first of `urls` that serves nginx's page from this machine, trying each again
+    until `timeout`; a clear RuntimeError naming the addresses and the last error if none does."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        for url in urls:
+            try:
+                if NGINX_PAGE in fetch_from_host(url):
+                    return url
+                last = f"{url} answered without nginx's page"
+            except OSError as exc:
+                last = f"{url}: {exc}"
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"no nginx page from this machine at {', '.join(urls)} ({what}) after "
+                               f"{timeout:.0f}s; last: {last}")
+        time.sleep(0.2)
 
 
 def exec_in(state_dir: Path, instance: str, argv: list[str],
@@ -182,11 +219,20 @@ class PrivateLinkLab:
             console = ec2.get_console_output(InstanceId=s.provider_instance).get("Output", "")
             r.detail = next((line for line in console.splitlines()
                              if "user data" in line.lower() or "user-data" in line.lower()), "")
-        with rec.step("Step 1.4", "Check the nginx page from inside the VPC", "vpclab exec … curl") as r:
+            # The page from inside the VPC, at the instance's private address.
             page = exec_in(self.state_dir, s.provider_instance, ["curl", "-s", f"http://{s.provider_ip}/"]).stdout
-            if "Welcome to nginx!" not in page:
-                raise RuntimeError(f"no nginx page at {s.provider_ip}: {page[:200]!r}")
-            r.detail = "Welcome to nginx!"
+            if NGINX_PAGE not in page:
+                raise RuntimeError(f"no nginx page at {s.provider_ip} inside the VPC: {page[:200]!r}")
+        with rec.step("Step 1.4", "Open the instance's public IPv4 address in a browser tab (from this machine)",
+                      "DescribeInstances, GET http://127.x.y.z/") as r:
+            s.provider_public_ip = rec.wait("waiting for the public IPv4 address", lambda: poll(
+                lambda: self._public_ip(ec2, s.provider_instance), 20, 0.1, "the instance's public IPv4 address"))
+            s.provider_url = f"http://{host_address(s.provider_public_ip)}/"
+            self.save()
+            rec.wait(f"opening {s.provider_url}", lambda: open_in_browser_tab(
+                [s.provider_url], 20, f"the public address {s.provider_public_ip} of {s.provider_instance}"))
+            r.ids = {"public_ip": s.provider_public_ip, "url": s.provider_url}
+            r.detail = f"Public IPv4 address {s.provider_public_ip} — open {s.provider_url}: {NGINX_PAGE}"
         with rec.step("Step 1.7", "Create target group demo-service-tg (TCP:80, instances)",
                       "CreateTargetGroup") as r:
             vpc_id = self._default_vpc(ec2)
@@ -227,17 +273,27 @@ class PrivateLinkLab:
                 LoadBalancerArns=[s.load_balancer])["LoadBalancers"][0]["State"]["Code"] == "active",
                 60, 0.1, "the NLB to be active"))
             r.ids = {"state": "active"}
-        with rec.step("Step 1.13", "Target healthy; nginx through the NLB's DNS name",
-                      "DescribeTargetHealth, vpclab exec … curl <nlb dns>") as r:
+        with rec.step("Step 1.13", "Target healthy; the NLB's DNS name opened in a browser tab (from this machine)",
+                      "DescribeTargetHealth, DescribeNetworkInterfaces, GET http://127.x.y.z/") as r:
             rec.wait("health checks", lambda: poll(lambda: elb.describe_target_health(
                 TargetGroupArn=s.target_group)["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "healthy",
                 60, 0.1, "the target to be healthy"))
-            page = rec.wait("curl the NLB", lambda: poll(lambda: (lambda out: out if "Welcome to nginx!" in out else None)(
-                exec_in(self.state_dir, s.provider_instance,
-                        ["curl", "-s", "--max-time", "2", f"http://{s.load_balancer_dns}/"]).stdout),
-                20, 0.2, "nginx through the NLB"))
-            r.ids = {"target": "healthy", "dns": s.load_balancer_dns}
-            r.detail = "Welcome to nginx!" if page else ""
+            # The seed pastes the DNS name in a browser tab: it resolves to the nodes' public
+            # addresses (everywhere, as on AWS), which this machine reaches at their host
+            # mapping. (Not from the instance itself: an NLB keeps the client's address, so
+            # a target cannot reach itself through its own NLB, as on AWS.)
+            # The nodes' addresses are their network interfaces' ("ELB net/<name>/<id>"), as on AWS.
+            nodes = sorted(n["Association"]["PublicIp"] for n in ec2.describe_network_interfaces(Filters=[
+                {"Name": "description", "Values": [f"ELB {s.load_balancer.split(':loadbalancer/', 1)[1]}"]}],
+            )["NetworkInterfaces"] if is_public(n.get("Association", {}).get("PublicIp", "")))
+            if not nodes:
+                raise RuntimeError(f"the internet-facing NLB {s.load_balancer_dns} has no public address")
+            s.load_balancer_url = rec.wait("opening the NLB", lambda: open_in_browser_tab(
+                [f"http://{host_address(ip)}/" for ip in nodes], 20,
+                f"the public addresses {', '.join(nodes)} of {s.load_balancer_dns}"))
+            self.save()
+            r.ids = {"target": "healthy", "dns": s.load_balancer_dns, "url": s.load_balancer_url}
+            r.detail = f"{s.load_balancer_dns} — open {s.load_balancer_url}: {NGINX_PAGE}"
         with rec.step("Step 1.17", "Create endpoint service (acceptance required)",
                       "CreateVpcEndpointServiceConfiguration") as r:
             svc = ec2.create_vpc_endpoint_service_configuration(
@@ -432,6 +488,12 @@ class PrivateLinkLab:
         except ClientError:
             return None
         return res[0]["Instances"][0]["State"]["Name"] if res else None
+
+    @staticmethod
+    def _public_ip(ec2: EC2Client, iid: str) -> str:
+        """The instance's public IPv4 address ("" while it has none)."""
+        res = ec2.describe_instances(InstanceIds=[iid])["Reservations"]
+        return res[0]["Instances"][0].get("PublicIpAddress", "") if res else ""
 
     def _running(self, ec2: EC2Client, iid: str) -> bool:
         return poll(lambda: self._instance_state(ec2, iid) == "running", 60, 0.05, f"{iid} to run")

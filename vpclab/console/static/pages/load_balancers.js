@@ -266,7 +266,21 @@ async function findLoadBalancer(ref) {
   return (await aws("elbv2", "DescribeLoadBalancers", params)).LoadBalancers[0];
 }
 
-function detailsPanel(lb, ids) {
+/**
+ * The public address of each node of an internet-facing NLB, by zone: its network
+ * interface's ("ELB net/<name>/<id>", as on AWS), since DescribeLoadBalancers lists
+ * addresses only for Elastic IPs. Empty for an internal NLB.
+ */
+async function nodeAddresses(lb) {
+  if (lb.Scheme !== "internet-facing") { return {}; }
+  const suffix = lb.LoadBalancerArn.split(":loadbalancer/")[1];
+  const enis = await awsAll("ec2", "DescribeNetworkInterfaces",
+    {Filters: [{Name: "description", Values: [`ELB ${suffix}`]}]}, "NetworkInterfaces");
+  return Object.fromEntries(enis.filter((n) => n.Association && n.Association.PublicIp)
+    .map((n) => [n.AvailabilityZone, {publicIp: n.Association.PublicIp, privateIp: n.PrivateIpAddress}]));
+}
+
+function detailsPanel(lb, ids, nodes) {
   return details("Details", [
     ["Load balancer type", TYPES[lb.Type] || lb.Type],
     ["Status", el("span", {role: "status", "aria-label": "Load balancer status"}, lbState(lb))],
@@ -278,7 +292,7 @@ function detailsPanel(lb, ids) {
       `${z.SubnetId} ${zoneLabel(z.ZoneName, ids)}`]))],
     ["Date created", when(lb.CreatedTime)],
     ["Load balancer ARN", lb.LoadBalancerArn],
-    ["DNS name", el("span", {}, `${lb.DNSName} (A Record)`, ...openNode(lb))],
+    ["DNS name", el("span", {}, `${lb.DNSName} (A Record)`, ...openNode(lb, nodes))],
   ]);
 }
 
@@ -287,13 +301,14 @@ function detailsPanel(lb, ids) {
  * (the DNS name resolves to the nodes' addresses; the user's machine reaches them on
  * loopback). Nothing for an internal NLB, whose nodes have private addresses only.
  */
-function openNode(lb) {
+function openNode(lb, nodes) {
   if (lb.Scheme !== "internet-facing") { return []; }
-  for (const z of lb.AvailabilityZones || []) {
-    for (const a of z.LoadBalancerAddresses || []) {
-      const open = openAddress(a.IpAddress, "open");
-      if (open) { return [" — ", open]; }
-    }
+  // The first zone's node, by name (each node has its own "open" on the Network mapping tab):
+  // with cross-zone load balancing off, a node serves the targets of its own zone.
+  const zones = [...(lb.AvailabilityZones || [])].sort((a, b) => a.ZoneName.localeCompare(b.ZoneName));
+  for (const z of zones) {
+    const open = openAddress((nodes[z.ZoneName] || {}).publicIp, "open");
+    if (open) { return [" — ", open]; }
   }
   return [];
 }
@@ -318,13 +333,15 @@ async function listenersTab(panel, lb) {
     ], listeners, {empty: "No listeners"}));
 }
 
-function mappingTab(panel, lb, ids) {
+function mappingTab(panel, lb, ids, nodes) {
   const address = (z) => {
-    const a = (z.LoadBalancerAddresses || [])[0];
-    if (!a) { return "Assigned by AWS"; }
-    return a.IpAddress ? publicAddress(a.IpAddress, "open") : a.PrivateIPv4Address || "Assigned by AWS";
+    const a = (z.LoadBalancerAddresses || [])[0] || {};
+    const ip = a.IpAddress || (nodes[z.ZoneName] || {}).publicIp;
+    if (ip) { return publicAddress(ip, "open"); }
+    return a.PrivateIPv4Address || "Assigned by AWS";
   };
-  const privateAddress = (z) => ((z.LoadBalancerAddresses || [])[0] || {}).PrivateIPv4Address || "–";
+  const privateAddress = (z) => ((z.LoadBalancerAddresses || [])[0] || {}).PrivateIPv4Address
+    || (nodes[z.ZoneName] || {}).privateIp || "–";
   panel.append(details("Network mapping", [["VPC", lb.VpcId], ["IP address type", IP_TYPES[lb.IpAddressType] || lb.IpAddressType]]),
     header("Mappings", lb.AvailabilityZones.length),
     table("Mappings", [
@@ -368,7 +385,7 @@ async function tagsTab(panel, lb) {
 
 page("#/ec2/load-balancers/:name", async (root, {name}) => {
   let lb = await findLoadBalancer(name);
-  const ids = await zoneIds();
+  const [ids, nodes] = await Promise.all([zoneIds(), nodeAddresses(lb)]);
   const menu = actionsMenu("Actions", [{label: "Delete load balancer", onclick: async () => {
     if (await deleteLoadBalancer(lb)) {
       flash = {text: `Successfully deleted load balancer: ${lb.LoadBalancerName}`};
@@ -381,7 +398,7 @@ page("#/ec2/load-balancers/:name", async (root, {name}) => {
     header(lb.LoadBalancerName, null, menu), live);
   showFlash();
   await liveView(live, async () => (await aws("elbv2", "DescribeLoadBalancers", {LoadBalancerArns: [lb.LoadBalancerArn]})).LoadBalancers[0],
-    (fresh) => { lb = fresh; return detailsPanel(fresh, ids); });
+    (fresh) => { lb = fresh; return detailsPanel(fresh, ids, nodes); });
   const security = async (panel) => {
     lb = await findLoadBalancer(lb.LoadBalancerArn);
     panel.replaceChildren();
@@ -389,7 +406,7 @@ page("#/ec2/load-balancers/:name", async (root, {name}) => {
   };
   root.append(tabs("Load balancer", [
     {title: "Listeners", render: (panel) => listenersTab(panel, lb)},
-    {title: "Network mapping", render: async (panel) => mappingTab(panel, lb, ids)},
+    {title: "Network mapping", render: async (panel) => mappingTab(panel, lb, ids, nodes)},
     {title: "Security", render: security},
     {title: "Tags", render: (panel) => tagsTab(panel, lb)},
   ]));
