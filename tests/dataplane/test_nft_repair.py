@@ -4,7 +4,9 @@ The plan is the real one (the four areas over a hand-built World, tests/helpers/
 so every table kind vpclab makes is here: an instance's security groups (``inet sg``), and
 in the provider VPC's router the NLB nodes' DNAT (``ip nlb``), the NLB's groups (``inet
 sg``), the endpoint ENIs' groups (``inet sgep``), the links' zones and marks (``ip
-links``), the links' ARP mark (``arp linkarp``) and the traffic counters (``ip count``). Each is damaged by hand with the nft
+links``), the links' ARP mark (``arp linkarp``), the traffic counters (``ip count``) and
+the internet gateway (``ip igw``), and the internet namespace's filter (``ip internet``).
+Each is damaged by hand with the nft
 command line inside its namespace, as an operator would; no packet is sent.
 """
 
@@ -18,7 +20,15 @@ from tests.helpers.worlds import LB_ARN, add_endpoint, add_service, plan_of, pro
 from vpclab.kernel import FakeBackend, netns
 from vpclab.kernel.nft import Listing, NftSet, canonical_elements, with_elements
 from vpclab.kernel.seam import ApplyTable
-from vpclab.model.ec2 import SecurityGroup, SecurityGroupRule
+from vpclab.model.ec2 import (
+    InternetGateway,
+    PublicIpAssociation,
+    RouteEntry,
+    RouteTable,
+    RouteTableAssociation,
+    SecurityGroup,
+    SecurityGroupRule,
+)
 
 
 def lab_world():
@@ -33,6 +43,12 @@ def lab_world():
     add_service(w)
     for n in range(3):
         add_endpoint(w, n, "available", link=n)
+    # The internet edge: a gateway, and a public address on the target and the node.
+    w.internet_gateways["igw-p"] = InternetGateway(id="igw-p", account="1", region="r", vpc_id="vpc-p")
+    w.route_tables["rtb-p"] = RouteTable(id="rtb-p", account="1", region="r", vpc_id="vpc-p", routes=[
+        RouteEntry("0.0.0.0/0", gateway_id="igw-p")], associations=[RouteTableAssociation(id="a", main=True)])
+    w.enis["eni-i-a"].association = PublicIpAssociation(public_ip="198.18.1.7")
+    w.enis["eni-node0"].association = PublicIpAssociation(public_ip="198.18.1.20", ip_owner_id="amazon-elb")
     return w
 
 
@@ -77,8 +93,9 @@ def test_every_table_kind_flushed_by_hand_is_replaced_by_the_next_full_pass(back
     plan = plan_of(lab_world(), owned)
     kinds = table_kinds(plan)
     assert {(f, n.removeprefix(owned)) for _, f, n in kinds} == {
-        ("inet", "-sg"), ("ip", "-nlb"), ("inet", "-sgep"), ("ip", "-links"), ("arp", "-linkarp"), ("ip", "-count")}
-    assert len(kinds) == 7  # `inet sg` twice: an instance's groups, the NLB's groups in the router
+        ("inet", "-sg"), ("ip", "-nlb"), ("inet", "-sgep"), ("ip", "-links"), ("arp", "-linkarp"), ("ip", "-count"),
+        ("ip", "-igw"), ("ip", "-internet")}
+    assert len(kinds) == 9  # `inet sg` twice: an instance's groups, the NLB's groups in the router
     backend.apply(plan)
     # Converged: a full pass reads every table back and finds each as applied (every
     # element syntax vpclab writes compares equal to the kernel's listing of it).
