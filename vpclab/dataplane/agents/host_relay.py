@@ -62,8 +62,6 @@ def desired_exposures(world: World) -> dict[Key, Exposure]:
     for eni in public_enis(world):
         assert eni.association is not None
         public = eni.association.public_ip
-        if not internet.is_public(public):
-            continue
         host = internet.host_address(public)
         for port in exposed_ports(world, eni):
             out[(host, port)] = Exposure(host, port, public)

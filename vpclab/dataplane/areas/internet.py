@@ -104,10 +104,9 @@ def host_bridge(prefix: str) -> str:
 def public_enis(world: World) -> list[NetworkInterface]:
     """ENIs with a public address whose subnet and VPC are known, by address."""
     out = [e for e in world.enis.values()
-           if e.association is not None and e.association.public_ip and e.private_ip
+           if e.association is not None and internet.is_public(e.association.public_ip) and e.private_ip
            and e.subnet_id in world.subnets and e.vpc_id in world.vpcs]
-    return sorted(out, key=lambda e: ipaddress.IPv4Address(e.association.public_ip)  # type: ignore[union-attr]
-                  if internet.is_public(e.association.public_ip) else ipaddress.IPv4Address(0))  # type: ignore[union-attr]
+    return sorted(out, key=lambda e: ipaddress.IPv4Address(e.association.public_ip if e.association else 0))
 
 
 def is_node(eni: NetworkInterface) -> bool:
