@@ -9,7 +9,7 @@ One command, as root: it starts a vpclab server with the data plane (temporary s
 directory, free port), launches two instances in account 1's default VPC — nginx on
 one, with a security group allowing HTTP from 0.0.0.0/0, as the seed's launch wizard
 makes it — and times GET / on a new TCP connection per request (as curl and a new
-browser tab do), sequentially and with `--concurrency` clients, from the host to
+browser tab do), sequentially and with `--concurrency` clients, and on one kept-alive connection, from the host to
 http://127.A.B.C/ and from the second instance's namespace to the first's private
 address. It prints requests/s, median and p99 latency of each, and the added latency;
 then it stops the server it started (by pid) and removes everything it made.
@@ -50,6 +50,34 @@ def fetch(sock: socket.socket, address: tuple[str, int]) -> float:
     if not data.startswith(b"HTTP/1.1 200"):
         raise RuntimeError(f"unexpected answer from {address}: {data[:80]!r}")
     return time.perf_counter() - started
+
+
+KEEPALIVE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
+def keepalive(sock: socket.socket, address: tuple[str, int], requests: int) -> dict:
+    """One connection, `requests` GETs one after another (as a browser tab reuses it)."""
+    latencies = []
+    with sock:
+        sock.settimeout(10)
+        sock.connect(address)
+        buffer = b""
+        for _ in range(requests):
+            started = time.perf_counter()
+            sock.sendall(KEEPALIVE_REQUEST)
+            while b"\r\n\r\n" not in buffer:
+                buffer += sock.recv(65536)
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            while len(buffer) < length:
+                buffer += sock.recv(65536)
+            buffer = buffer[length:]
+            latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    total = sum(latencies)
+    return {"requests": requests, "rps": requests / total, "median_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
 
 
 def run(make_socket, address: tuple[str, int], requests: int, concurrency: int) -> dict:
@@ -134,17 +162,20 @@ def main() -> int:
             a = run(inside_socket, (private, 80), args.requests, concurrency)
             b = run(host_socket, (host, 80), args.requests, concurrency)
             rows.append((concurrency, a, b))
+        reused = (keepalive(inside_socket(), (private, 80), args.requests),
+                  keepalive(host_socket(), (host, 80), args.requests))
         inside.close()
-        print(f"\nGET / on a new connection each, {args.requests} requests per row")
-        print("| clients | path | requests/s | median ms | p99 ms |")
-        print("|---|---|---|---|---|")
-        for concurrency, a, b in rows:
-            print(f"| {concurrency} | inside the VPC (instance -> {private}) | {a['rps']:.0f} | "
+        print(f"\nGET /, {args.requests} requests per row")
+        print("| connection | clients | path | requests/s | median ms | p99 ms |")
+        print("|---|---|---|---|---|---|")
+        table = [("new each", c, a, b) for c, a, b in rows] + [("one, kept alive", 1, *reused)]
+        for kind, concurrency, a, b in table:
+            print(f"| {kind} | {concurrency} | inside the VPC (instance -> {private}) | {a['rps']:.0f} | "
                   f"{a['median_ms']:.2f} | {a['p99_ms']:.2f} |")
-            print(f"| {concurrency} | host -> {host} -> {public} | {b['rps']:.0f} | "
+            print(f"| {kind} | {concurrency} | host -> {host} -> {public} | {b['rps']:.0f} | "
                   f"{b['median_ms']:.2f} | {b['p99_ms']:.2f} |")
-        for concurrency, a, b in rows:
-            print(f"added latency, {concurrency} client(s): median +{b['median_ms'] - a['median_ms']:.2f} ms, "
+        for kind, concurrency, a, b in table:
+            print(f"added latency, {kind}, {concurrency} client(s): median +{b['median_ms'] - a['median_ms']:.2f} ms, "
                   f"p99 +{b['p99_ms'] - a['p99_ms']:.2f} ms; requests/s x{b['rps'] / a['rps']:.2f}")
         return 0
     finally:

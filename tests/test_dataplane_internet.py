@@ -167,3 +167,47 @@ def test_host_relay_serves_the_mapping_on_loopback(edge, prefix):
         relay.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.18.1.7", 80), timeout=1)
+
+
+def udp_from(prefix: str, ns: str, source: str | None, to: str, port: int) -> None:
+    """Send one datagram from namespace `ns`, from `source` (any address: IP_TRANSPARENT,
+    as an instance's raw socket would forge it) or the namespace's own."""
+    from vpclab.kernel import netns
+
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            if source is not None:
+                s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT
+                s.bind((source, 0))
+            s.sendto(b"hello", (to, port))
+    netns.run_in(ns, send)
+
+
+def test_an_instance_cannot_forge_another_public_source(edge, backend, prefix):
+    from vpclab.kernel import netns
+    w = edge
+    w.security_groups["sg-any"].rules.append(
+        SecurityGroupRule(id="sgr-10", egress=False, protocol="udp", from_port=9999, to_port=9999,
+                          cidr_ipv4="0.0.0.0/0"))
+    backend.apply(plan_of(w, prefix))
+    receiver = netns.run_in(instance_namespace(prefix, "i-c"), socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
+    with receiver:
+        receiver.bind(("172.31.32.30", 9999))
+        receiver.settimeout(1.5)
+        a = instance_namespace(prefix, "i-a")
+        udp_from(prefix, a, None, C_PUBLIC, 9999)
+        assert receiver.recvfrom(64)[1][0] == A_PUBLIC  # its own, translated: arrives
+        udp_from(prefix, a, NODE_PUBLIC, C_PUBLIC, 9999)  # the NLB's address, forged
+        udp_from(prefix, a, "198.18.77.77", C_PUBLIC, 9999)  # nobody's
+        with pytest.raises((TimeoutError, socket.timeout)):
+            receiver.recvfrom(64)
+
+
+def test_an_instance_cannot_open_a_connection_to_the_users_machine(edge, prefix):
+    from vpclab.kernel import netns
+    # Something listening on the user's machine in the internet namespace: the relay's
+    # own sockets never listen there, but if anything did, an instance must not reach it.
+    with EchoServer(internet_namespace(prefix), HOST_ADDRESS, 8081, "host"):
+        assert netns.run_in(internet_namespace(prefix), lambda: tcp_ask(internet_namespace(prefix),
+                                                                         HOST_ADDRESS, 8081)) is not None
+        assert tcp_ask(instance_namespace(prefix, "i-a"), HOST_ADDRESS, 8081, timeout=1) is None

@@ -8,6 +8,7 @@ The host sends only to 127.0.0.0/8; instances' requests are made inside their na
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,15 @@ import pytest
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
 from tests.helpers.dataplane_server import dataplane_server_in
 from tests.helpers.instances import NGINX, describe, launch, vexec, wait_state
+from tests.helpers.traffic import user_data as whoami_user_data
 from tests.helpers.waiting import wait_for
 from vpclab.model.internet import HOST_ADDRESS, host_address
 
 PAGE = "Welcome to nginx"
 #: nginx that comes back after a stop and start (user data runs at first boot only).
 ENABLED_NGINX = "#!/bin/sh\nsystemctl enable --now nginx\n"
+#: A server that answers "<its address> <the client's address>".
+WHOAMI = whoami_user_data()
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +184,126 @@ def test_a_vpc_without_an_attached_gateway_is_cut_off(srv):
     wait_for(lambda: PAGE in vexec(srv, iid, "curl", "-s", "-m", "2", "http://127.0.0.1/").stdout,
              timeout=30, what="nginx up again")
     assert host_get(host, timeout=1.5) == "timeout"  # the route is a blackhole now
+
+
+def node_addresses(ec2, lb: dict) -> list[dict]:
+    """The ENIs of an NLB's nodes, as DescribeNetworkInterfaces shows them."""
+    suffix = lb["LoadBalancerArn"].split("/", 1)[1]  # net/<name>/<id>
+    return ec2.describe_network_interfaces(Filters=[{"Name": "description", "Values": [f"ELB {suffix}"]}]
+                                           )["NetworkInterfaces"]
+
+
+def test_internet_facing_nlb_answers_the_host_and_an_internal_one_has_no_address(srv):
+    ec2, elb = srv.client("ec2", ACCOUNT_1), srv.client("elbv2", ACCOUNT_1)
+    vpc = default_vpc(ec2)
+    subnet = sorted(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"],
+                    key=lambda s: s["AvailabilityZone"])[0]["SubnetId"]
+    web = public_web(ec2, "edge-nlb-target", SubnetId=subnet)
+    tg = elb.create_target_group(Name="edge", Protocol="TCP", Port=80, VpcId=vpc, HealthCheckIntervalSeconds=5,
+                                 HealthCheckTimeoutSeconds=2)["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": web["InstanceId"]}])
+    made = {}
+    for scheme in ("internet-facing", "internal"):
+        lb = elb.create_load_balancer(Name=f"edge-{scheme}", Type="network", Scheme=scheme,
+                                      Subnets=[subnet])["LoadBalancers"][0]
+        made[scheme] = lb
+    elb.create_listener(LoadBalancerArn=made["internet-facing"]["LoadBalancerArn"], Protocol="TCP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    elb.get_waiter("load_balancer_available").wait(LoadBalancerArns=[lb["LoadBalancerArn"] for lb in made.values()],
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    internal = node_addresses(ec2, made["internal"])
+    assert len(internal) == 1 and "Association" not in internal[0]
+    facing = node_addresses(ec2, made["internet-facing"])
+    assert len(facing) == 1 and facing[0]["Association"]["IpOwnerId"] == "amazon-elb"
+    public = facing[0]["Association"]["PublicIp"]
+    wait_serving(host_address(public))
+    # The NLB's name resolves to its public address inside a VPC too, as on AWS, and a
+    # VPC instance with a public address reaches it over the internet.
+    name = made["internet-facing"]["DNSName"]
+    out = vexec(srv, web["InstanceId"], "getent", "hosts", name)
+    assert out.stdout.split()[0] == public
+    assert PAGE in wait_for(lambda: vexec(srv, web["InstanceId"], "curl", "-s", "-m", "2", f"http://{name}/").stdout,
+                            timeout=20, what="the NLB by name from the VPC")
+
+
+def test_consumer_reaches_the_provider_public_address_over_the_internet_only(srv):
+    provider, consumer = srv.client("ec2", ACCOUNT_1), srv.client("ec2", ACCOUNT_2)
+    web = public_web(provider, "edge-provider", user_data=WHOAMI)
+    client = wait_state(consumer, launch(consumer, "edge-consumer", None)["InstanceId"], "running")
+    answer = wait_for(lambda: vexec(srv, client["InstanceId"], "curl", "-s", "-m", "2",
+                                    f"http://{web['PublicIpAddress']}/", account=ACCOUNT_2).stdout,
+                      timeout=30, what="the provider's public address from the consumer")
+    # The provider sees the consumer's public address: the path went out through the
+    # consumer's gateway and in through the provider's.
+    assert answer.split() == [web["PrivateIpAddress"], client["PublicIpAddress"]]
+    # The private path is closed: the provider's private address is the consumer's own
+    # (overlapping) VPC space, where nothing answers it.
+    private = vexec(srv, client["InstanceId"], "curl", "-s", "-m", "2", f"http://{web['PrivateIpAddress']}/",
+                    account=ACCOUNT_2)
+    assert private.returncode != 0 and web["PrivateIpAddress"] not in private.stdout
+
+
+def listening_on(addresses: set[str]) -> set[tuple[str, int]]:
+    """TCP listeners of the host's namespace on any of `addresses` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state != "0A":  # TCP_LISTEN
+            continue
+        hex_ip, hex_port = local.split(":")
+        ip = socket.inet_ntoa(bytes.fromhex(hex_ip)[::-1])
+        if ip in addresses:
+            found.add((ip, int(hex_port, 16)))
+    return found
+
+
+def test_down_leaves_no_namespace_link_or_listener(tmp_path):
+    from tests.helpers.instances import vpclab
+    from tests.helpers.server import ServerProcess, free_port, is_root
+    from vpclab.commands.down import tear_down
+    from vpclab.kernel import naming, netns
+
+    if not is_root():
+        pytest.skip("the data plane needs root")
+    server = ServerProcess(tmp_path / "state", free_port(), dataplane=True)
+    try:
+        server.start()
+        ec2 = server.client("ec2", ACCOUNT_1)
+        inst = public_web(ec2, "edge-down")
+        host = host_address(inst["PublicIpAddress"])
+        wait_serving(host)
+        assert {p for _, p in listening_on({host})} >= {22, 80, 443}
+        prefix = naming.prefix_for_state_dir(server.state_dir)
+        assert naming.namespace_name(prefix, "internet") in netns.list_namespaces(prefix)
+        result = vpclab(server, "down", "--state-dir", str(server.state_dir))
+        assert result.returncode == 0, result.stderr
+        assert netns.list_namespaces(prefix) == []
+        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+        assert prefix not in links  # none was ever in the host's namespace; none is left anywhere
+        assert listening_on({host}) == set()
+        assert host_get(host, timeout=1) == "refused"
+    finally:
+        server.stop()
+        tear_down(server.state_dir)
+
+
+def test_ssh_from_the_host_to_the_public_address(srv, tmp_path):
+    """The seed's SSH step from the user's own machine: `ssh -i key.pem ec2-user@127.A.B.C`."""
+    ec2 = srv.client("ec2", ACCOUNT_1)
+    vpc = default_vpc(ec2)
+    key = tmp_path / "edge.pem"
+    key.write_text(ec2.create_key_pair(KeyName="edge-ssh")["KeyMaterial"] + "\n")
+    key.chmod(0o600)
+    group = ec2.create_security_group(GroupName="edge-ssh", Description="ssh", VpcId=vpc)["GroupId"]
+    inst = launch(ec2, "edge-ssh", None, KeyName="edge-ssh", SecurityGroupIds=[group])
+    host = host_address(wait_state(ec2, inst["InstanceId"], "running")["PublicIpAddress"])
+    ssh = ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "BatchMode=yes", "-o", "ConnectTimeout=3", f"ec2-user@{host}", "whoami; hostname"]
+    # No rule for SSH yet: the connection gets nowhere.
+    assert subprocess.run(ssh, capture_output=True, text=True, timeout=30).returncode == 255
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    r = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(
+        subprocess.run(ssh, capture_output=True, text=True, timeout=30)), timeout=40, interval=0.5,
+        what="ssh through the public address")
+    assert r.stdout.split() == ["ec2-user", "ip-" + inst["PrivateIpAddress"].replace(".", "-")]

@@ -23,7 +23,9 @@ namespace that plays the internet between them (DESIGN.md, "The internet edge").
   - postrouting, filter, after NAT (every packet): a packet leaves for the internet
     only from a public address, and only where the route table of the subnet that
     address lives in sends its destination to the internet gateway (verdict map
-    ``routes``: public address -> the chain of its route table). This is how the route
+    ``routes``: public address -> the chain of its route table), and only in a flow the
+    gateway translated (an instance that forges another public source, with a raw
+    socket, sends nothing out: EC2's source check). This is how the route
     tables are followed: an instance in a subnet without a route to the gateway never
     answers the internet (its reply has no route, as on AWS), and sends nothing to it.
   - forward and input, filter: from the internet, only flows to a public address
@@ -162,7 +164,8 @@ def gateway_table(world: World, prefix: str, vpc_id: str, enis: list[NetworkInte
                  "nat", "prerouting", INBOUND_PRIORITY, "accept"),
         NftChain("postrouting", (f'oifname "{link}" snat ip to ip saddr map @outbound',),
                  "nat", "postrouting", "srcnat", "accept"),
-        NftChain("route_check", (f'oifname != "{link}" accept', "ip saddr vmap @routes", "drop"),
+        NftChain("route_check", (f'oifname != "{link}" accept', "ct status & (snat | dnat) == 0 drop",
+                                 "ip saddr vmap @routes", "drop"),
                  "filter", "postrouting", ROUTE_CHECK_PRIORITY, "accept"),
         NftChain("from_internet", (f'iifname != "{link}" accept', "ct state established,related accept",
                                    "ct status dnat accept", "drop"),

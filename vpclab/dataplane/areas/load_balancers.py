@@ -168,7 +168,7 @@ def nodes_table(world: World, prefix: str, members: list[tuple[LoadBalancer, Sub
     pre = (f"iifname . ip daddr vmap @{ENI_FORWARDING}",
            f'iifname "{transit}" drop',
            f'iifname "{gateway_link(prefix, vpc_id)}" ip daddr vmap @{PUBLIC_NODES}',
-           f"ip daddr @{PUBLIC_NODES} drop",
+           f'iifname "{gateway_link(prefix, vpc_id)}" ip daddr @{PUBLIC_NODES} drop',
            "ip daddr vmap @nodes",
            "ip daddr @nodes drop")
     post = (f'iifname "{transit}" ct status dnat snat ip to iifname map @{LINK_SNAT}',
