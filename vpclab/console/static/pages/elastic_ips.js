@@ -14,6 +14,7 @@ async function describeAddresses(params) {
   return (await aws("ec2", "DescribeAddresses", params || {})).Addresses;
 }
 
+/** The list's columns (the owner account and border group are on the address's page). */
 const COLUMNS = [
   {title: "Name", value: (a) => nameTag(a.Tags) || "–"},
   {title: "Allocated IPv4 address", value: (a) => link(`${LIST}/${a.AllocationId}`, a.PublicIp)},
@@ -23,8 +24,6 @@ const COLUMNS = [
   {title: "Private IP address", value: (a) => a.PrivateIpAddress || "–"},
   {title: "Association ID", value: (a) => a.AssociationId || "–"},
   {title: "Network interface ID", value: (a) => a.NetworkInterfaceId || "–"},
-  {title: "Network interface owner account ID", value: (a) => a.NetworkInterfaceOwnerId || "–"},
-  {title: "Network border group", value: (a) => a.NetworkBorderGroup || "–"},
 ];
 
 /** Disassociate Elastic IP address, with the console's confirmation; true once done. */

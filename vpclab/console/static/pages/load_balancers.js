@@ -292,7 +292,7 @@ function detailsPanel(lb, ids, nodes) {
       `${z.SubnetId} ${zoneLabel(z.ZoneName, ids)}`]))],
     ["Date created", when(lb.CreatedTime)],
     ["Load balancer ARN", lb.LoadBalancerArn],
-    ["DNS name", el("span", {}, `${lb.DNSName} (A Record)`, ...openNode(lb, nodes))],
+    ["DNS name", el("span", {}, el("span", {}, `${lb.DNSName} (A Record)`), ...openNode(lb, nodes))],
   ]);
 }
 
