@@ -31,6 +31,7 @@ from .console import routes as console_routes
 from .control.common import lifecycle
 from .protocol.errors import AwsError, InvalidQueryParameter
 from .protocol.gateway import Gateway
+from .protocol.in_process import InProcessClient
 from .protocol.request_guard import HttpRequest, RequestGuard
 from .store import Store, open_store
 from .store.credentials import Credentials
@@ -116,6 +117,9 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
     guard = RequestGuard(allowed_hosts, issued_secret if strict_auth else None)
     gateway = Gateway(store, dataplane, extras={"state_dir": state_dir}, regions=set(REGIONS),
                       guard=guard, issued=issued_account, max_body=MAX_BODY_BYTES)
+    # Handlers that act through other operations (CloudFormation's resources) call them
+    # in-process, as any client would: the same parser, handlers and errors.
+    gateway.extras["calls"] = InProcessClient(gateway)
 
     async def aws(request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")

@@ -17,6 +17,7 @@ SERVICES: dict[str, str] = {
     "ec2": "ec2",
     "elasticloadbalancing": "elbv2",
     "sts": "sts",
+    "cloudformation": "cloudformation",
 }
 
 
@@ -24,7 +25,7 @@ SERVICES: dict[str, str] = {
 class Service:
     """A botocore service model plus the protocol it is spoken in."""
 
-    name: str  # botocore name: ec2, elbv2, sts
+    name: str  # botocore name: ec2, elbv2, sts, cloudformation
     model: ServiceModel
 
     @property
@@ -65,7 +66,7 @@ def _action_index() -> dict[str, str]:
     always an EC2 one (the AWS CLI with --no-sign-request, curl by hand).
     """
     index: dict[str, str] = {}
-    for name in ("sts", "elbv2", "ec2"):
+    for name in ("cloudformation", "sts", "elbv2", "ec2"):
         for op in service(name).model.operation_names:
             index[op] = name
     return index
