@@ -9,6 +9,7 @@ store encodes and decodes from the field types.
 Times are epoch seconds (float).
 """
 from ..store import Resource
+from .cloudformation import ChangeSet, Stack, StackEvent
 from .dataplane import TransitLink
 from .ec2 import (
     AccountRegion,
@@ -32,4 +33,5 @@ KINDS: tuple[type[Resource], ...] = (
     LoadBalancer, TargetGroup, Listener, TargetHealth,
     EndpointService, Endpoint, ConnectionNotification,
     TransitLink,
+    Stack, StackEvent, ChangeSet,
 )
