@@ -19,7 +19,14 @@ from .dependencies import dependencies, order
 from .errors import TemplateError
 from .intrinsics import resolve
 from .parameters import MASK, displayed, no_echo, resolve_parameters
-from .structure import OutputSpec, ParameterSpec, ResourceSpec, Template, build, check_structure
+from .structure import (
+    OutputSpec,
+    ParameterSpec,
+    ResourceSpec,
+    Template,
+    build,
+    check_structure,
+)
 from .summary import capabilities, summary, validation_result
 from .validation import active, check_active, validate
 

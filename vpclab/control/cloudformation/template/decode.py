@@ -48,7 +48,7 @@ class _NotWellFormed(yaml.MarkedYAMLError):
 class _CfnLoader(yaml.SafeLoader):
     """SafeLoader less timestamps and merge keys, plus the short-form tags."""
 
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers = {  # noqa: RUF012 (PyYAML's own class attribute, overridden)
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
@@ -123,7 +123,7 @@ def decode(body: str) -> dict[str, Any]:
             raise format_error(f"JSON not well-formed. (line {err.lineno}, column {err.colno})") from None
     else:
         try:
-            document = yaml.load(body, Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+            document = yaml.load(body, Loader=_CfnLoader)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

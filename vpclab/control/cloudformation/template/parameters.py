@@ -9,7 +9,8 @@ which vpclab does not have.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .errors import TemplateError, format_error
@@ -99,7 +100,7 @@ def _typed(spec: ParameterSpec, value: str) -> Any:
 
 def resolve_parameters(tpl: Template, given: Mapping[str, str],
                        previous: Mapping[str, str] | None = None,
-                       use_previous: Set[str] = frozenset()) -> dict[str, Any]:
+                       use_previous: AbstractSet[str] = frozenset()) -> dict[str, Any]:
     """Each template parameter's typed value; CloudFormation's ValidationError for a parameter
     that is unknown, missing, or fails its type or constraints."""
     unknown = [name for name in [*given, *use_previous] if name not in tpl.parameters]
