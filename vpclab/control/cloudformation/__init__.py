@@ -1,0 +1,1 @@
+"""CloudFormation: stacks whose resources are made through the same AWS operations a user calls."""
