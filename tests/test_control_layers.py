@@ -24,6 +24,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "elbv2": {"common", "ec2", "elbv2"},
     "privatelink": {"common", "ec2", "elbv2", "privatelink"},
     "sts": {"common", "sts"},
+    "cloudformation": {"common", "cloudformation"},
 }
 
 #: The vpclab modules outside control that control may import: never the data plane, the

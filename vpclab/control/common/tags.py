@@ -10,6 +10,7 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterValue, MissingParameter
 from ...protocol.serializer import forbidden_in_xml
 from ...store import Transaction
+from . import reserved_tags
 from .filters import filter_and_page
 from .lookup import (
     ALLOCATION,
@@ -67,7 +68,7 @@ def tag_dict(tags: list[dict]) -> dict[str, str]:
         key = tag.get("Key")
         if key is None:
             raise MissingParameter("The request must contain the parameter Tag.Key")
-        if key.lower().startswith("aws:"):
+        if reserved_tags.is_reserved(key):
             raise InvalidParameterValue(
                 "Tag keys starting with 'aws:' are reserved for internal use"
             )

@@ -16,6 +16,7 @@ from ...model.elbv2 import Listener, LoadBalancer, TargetGroup, forwarded_target
 from ...protocol.dispatch import RequestContext
 from ...protocol.errors import AwsError, ValidationError
 from ...store import Resource, Transaction
+from ..common import reserved_tags
 from ..common.filters import decode_token, encode_token
 from ..common.ids import new_hex
 from ..common.lookup import find_owned
@@ -259,7 +260,7 @@ def tag_dict(tags: list[dict] | None) -> dict[str, str]:
             )
         _check_tag_text(key, "key")
         _check_tag_text(tag.get("Value") or "", "value")
-        if key.lower().startswith("aws:"):
+        if reserved_tags.is_reserved(key):
             raise ValidationError("Tag keys starting with 'aws:' are reserved for internal use")
         if key in out:
             raise err("DuplicateTagKeys", f"Tag key was specified more than once: {key}")
