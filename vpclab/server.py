@@ -148,7 +148,7 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
         )
 
     async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "running", "services": ["ec2", "elbv2", "sts"],
+        return web.json_response({"status": "running", "services": ["ec2", "elbv2", "sts", "cloudformation"],
                                   "dataplane": dataplane_counters() if dataplane_counters else None})
 
     async def root(request: web.Request) -> web.StreamResponse:

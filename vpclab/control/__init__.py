@@ -5,6 +5,7 @@ area module below registers its handlers (`@operation`) when it is imported, and
 list is the one place that says which areas are served.
 """
 from .. import model  # noqa: F401  (registers resource kinds)
+from .cloudformation import change_sets, exports, recovery, stacks
 from .common import tags
 from .ec2 import (
     account_attributes,
@@ -43,6 +44,8 @@ AREAS = [
     load_balancers, target_groups, listeners, elbv2_tags,
     # STS
     caller_identity,
+    # CloudFormation
+    stacks, change_sets, exports, recovery,
 ]
 
 #: Transitions that settle with time where no data plane observes them
@@ -52,4 +55,5 @@ LIFECYCLE_STEPS = [
     load_balancers.settle_load_balancers,
     target_groups.finish_draining,
     endpoints.settle_endpoints,
+    recovery.end_interrupted,
 ]

@@ -16,7 +16,7 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, ValidationError
 from . import engine, journal, plan, render, submitted, template
 from .lookup import find_stack, get_change_set, get_stack, is_busy, new_change_set_arn, new_stack_arn, stack_missing
-from .stacks import UPDATABLE, begin_update, cannot_update, start
+from .stacks import UPDATABLE, api_of, begin_update, cannot_update, start
 
 NO_CHANGES = ("The submitted information didn't contain changes. Submit different information to create a "
               "change set.")
@@ -55,34 +55,35 @@ def create_change_set(ctx: RequestContext, req: dict) -> dict:
                                   existing.parameters if kind == "UPDATE" and existing is not None else None)
     tags = submitted.tags(req) if req.get("Tags") is not None else None
     now = ctx.now.timestamp()
+    stack = existing or Stack(new_stack_arn(ctx, stack_name), ctx.account, ctx.region, name=stack_name,
+                              status=REVIEW, status_reason="User Initiated", description=tpl.description,
+                              creation_time=now)
+    cs = ChangeSet(new_change_set_arn(ctx, cs_name), ctx.account, ctx.region, name=cs_name, stack_id=stack.id,
+                   stack_name=stack.name, change_set_type=kind, description=req.get("Description"),
+                   template_body=body, parameters=params, capabilities=list(req.get("Capabilities") or []),
+                   notification_arns=list(req.get("NotificationARNs") or []),
+                   tags=tags if tags is not None else list(stack.tags),
+                   on_stack_failure=req.get("OnStackFailure"), creation_time=now)
+    try:
+        changes = plan.plan(ctx.store, api_of(ctx), stack, tpl, params)
+    except (engine.StackFailure, template.TemplateError) as exc:
+        cs.status, cs.status_reason = "FAILED", str(exc) if isinstance(exc, engine.StackFailure) else exc.message
+    else:
+        cs.changes = changes.changes
+        if kind == "UPDATE" and changes.empty and _same_inputs(stack, body, cs):
+            cs.status, cs.status_reason = "FAILED", NO_CHANGES
+        else:
+            cs.status, cs.execution_status = "CREATE_COMPLETE", "AVAILABLE"
     with ctx.write() as tx:
-        stack = find_stack(tx, ctx, stack_name)
-        if stack is None:
-            stack = Stack(new_stack_arn(ctx, stack_name), ctx.account, ctx.region, name=stack_name, status=REVIEW,
-                          status_reason="User Initiated", description=tpl.description, creation_time=now)
+        if existing is None:
+            if find_stack(tx, ctx, stack_name) is not None:
+                raise AwsError(f"Stack [{stack_name}] already exists", code="AlreadyExistsException")
             tx.put(stack)
             journal.stack_event(tx, stack, REVIEW, "User Initiated", req.get("ClientToken"))
         if tx.list(ChangeSet, ctx.account, ctx.region, stack_id=stack.id, name=cs_name):
             raise AwsError(f"ChangeSet [{cs_name}] already exists", code="AlreadyExistsException")
-        cs = ChangeSet(new_change_set_arn(ctx, cs_name), ctx.account, ctx.region, name=cs_name, stack_id=stack.id,
-                       stack_name=stack.name, change_set_type=kind, description=req.get("Description"),
-                       template_body=body, parameters=params, capabilities=list(req.get("Capabilities") or []),
-                       notification_arns=list(req.get("NotificationARNs") or []),
-                       tags=tags if tags is not None else list(stack.tags),
-                       on_stack_failure=req.get("OnStackFailure"), creation_time=now)
-        try:
-            changes = plan.plan(ctx.store, stack, tpl, params)
-        except (engine.StackFailure, template.TemplateError) as exc:
-            cs.status, cs.status_reason = "FAILED", str(exc) if isinstance(exc, engine.StackFailure) else exc.message
-        else:
-            cs.changes = changes.changes
-            unchanged = kind == "UPDATE" and changes.empty and _same_inputs(stack, body, cs)
-            if unchanged:
-                cs.status, cs.status_reason = "FAILED", NO_CHANGES
-            else:
-                cs.status, cs.execution_status = "CREATE_COMPLETE", "AVAILABLE"
         tx.put(cs)
-        return {"Id": cs.id, "StackId": stack.id}
+    return {"Id": cs.id, "StackId": stack.id}
 
 
 def _same_inputs(stack: Stack, body: str, cs: ChangeSet) -> bool:

@@ -34,7 +34,6 @@ from typing import Any
 
 from ...model.cloudformation import DELETED, Stack, StackOutput, StackResource, exporting, importers
 from ...store import Store
-from ..ec2.regions import zones
 from . import journal, resources, template
 from .resources import Api, ApiError, ResourceFailed, StackRef
 
@@ -143,7 +142,19 @@ class Evaluation:
         return template.order(self.deps)
 
 
-def evaluate(store: Store, stack: Stack, tpl: template.Template, parameters: dict[str, Any],
+def zone_names(api: Api) -> Callable[[str], list[str]]:
+    """Fn::GetAZs: the zone names DescribeAvailabilityZones gives in a region (the stack's
+    for "")."""
+
+    def azs(region: str) -> list[str]:
+        regional = Api(api.calls, api.account, region or api.region)
+        found = regional.call("ec2", "DescribeAvailabilityZones").get("AvailabilityZones", [])
+        return [z["ZoneName"] for z in found]
+
+    return azs
+
+
+def evaluate(store: Store, api: Api, stack: Stack, tpl: template.Template, parameters: dict[str, Any],
              live: dict[str, StackResource]) -> Evaluation:
     """`tpl`'s context for `stack`, Ref/GetAtt reading `live` (as the engine fills it)."""
     exports: dict[str, str] | None = None
@@ -169,7 +180,7 @@ def evaluate(store: Store, stack: Stack, tpl: template.Template, parameters: dic
     ctx = template.Context(
         account=stack.account, region=stack.region, stack_id=stack.id, stack_name=stack.name,
         parameters=parameters, conditions={}, ref=ref, get_att=get_att, import_value=import_value,
-        azs=lambda region: [z.name for z in zones(region or stack.region)],
+        azs=zone_names(api),
         no_echo=template.no_echo(tpl), mappings=tpl.mappings, notification_arns=list(stack.notification_arns))
     ctx.conditions = template.evaluate_conditions(tpl, ctx)
     template.check_active(tpl, ctx.conditions)
@@ -422,7 +433,7 @@ def create(runner: Runner) -> None:
     tpl = template.load(stack.template_body)
     live: dict[str, StackResource] = {}
     try:
-        ev = evaluate(runner.store, stack, tpl, parameters_of(stack), live)
+        ev = evaluate(runner.store, runner.api, stack, tpl, parameters_of(stack), live)
         failed = runner.waves(ev.waves(), lambda lid: runner.create_one(ev, live, lid))
         if failed:
             raise StackFailure(failed_to("create", failed))
@@ -505,7 +516,7 @@ def update(runner: Runner) -> None:
     done = UpdateRecord()
     try:
         tpl = template.load(stack.template_body)
-        ev = evaluate(runner.store, stack, tpl, parameters_of(stack), live)
+        ev = evaluate(runner.store, runner.api, stack, tpl, parameters_of(stack), live)
 
         def step(lid: str) -> bool:
             spec = tpl.resources[lid]

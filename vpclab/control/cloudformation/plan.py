@@ -52,12 +52,13 @@ class Plan:
         return not self.changes
 
 
-def plan(store: Store, stack: Stack, tpl: template.Template, params: list[StackParameter]) -> Plan:
+def plan(store: Store, api: resources.Api, stack: Stack, tpl: template.Template,
+         params: list[StackParameter]) -> Plan:
     """The changes of `tpl` with `params` against `stack`'s resources (all Add for a new stack).
     Raises TemplateError or engine.StackFailure (an import of no export)."""
     current = engine.live_records(stack)
     view: dict[str, StackResource] = dict(current)
-    ev = engine.evaluate(store, stack, tpl, {p.key: p.resolved for p in params}, view)
+    ev = engine.evaluate(store, api, stack, tpl, {p.key: p.resolved for p in params}, view)
     changes: list[dict] = []
     for wave in ev.waves():
         for lid in wave:

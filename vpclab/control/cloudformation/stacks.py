@@ -30,6 +30,11 @@ def cannot_update(stack: Stack) -> AwsError:
     return ValidationError(f"Stack:{stack.id} is in {stack.status} state and can not be updated.")
 
 
+def api_of(ctx: RequestContext) -> resources.Api:
+    """The caller's AWS operations, in-process (what evaluating a template may call)."""
+    return resources.Api(ctx.extras["calls"], ctx.account, ctx.region)
+
+
 def start(ctx: RequestContext, stack_id: str, work: Any) -> None:
     """Hand a committed operation to the engine's thread (the handler `engine.claim`ed the
     stack before its IN_PROGRESS status committed, so recovery never takes it for lost)."""
@@ -108,7 +113,7 @@ def update_stack(ctx: RequestContext, req: dict) -> dict:
     tpl = submitted.parse(body)
     params = submitted.parameters(tpl, req.get("Parameters"), current.parameters)
     tags = submitted.tags(req) if req.get("Tags") is not None else None
-    changes = plan.plan(ctx.store, current, tpl, params)
+    changes = plan.plan(ctx.store, api_of(ctx), current, tpl, params)
     if changes.empty and _same(current, body, params, tags):
         raise ValidationError("No updates are to be performed.")
     with ctx.write() as tx:
