@@ -51,13 +51,14 @@ def test_two_vpcs_same_cidr_connected_and_isolated(backend: Backend) -> None:
     backend.apply(lab.plan())
     a1, a2, a3, b1, b2 = (lab.ns(i) for i in ("i-a1", "i-a2", "i-a3", "i-b1", "i-b2"))
 
-    # same subnet, through the bridge; other subnet, through the VPC router
-    assert ping(a1, "172.31.0.11")
-    assert ping(a1, "172.31.16.10")
-    assert ping(a1, "172.31.0.1")
+    # same subnet, through the bridge; other subnet, through the VPC router (3 s each: a
+    # first echo waits for ARP, and on a loaded machine 1 s was sometimes not enough)
+    assert ping(a1, "172.31.0.11", timeout=3)
+    assert ping(a1, "172.31.16.10", timeout=3)
+    assert ping(a1, "172.31.0.1", timeout=3)
     # VPC B reuses A's addresses, and works on its own
-    assert ping(b1, "172.31.0.20")
-    assert ping(b2, "172.31.0.10")
+    assert ping(b1, "172.31.0.20", timeout=3)
+    assert ping(b2, "172.31.0.10", timeout=3)
 
     with EchoServer(a2, "0.0.0.0", 7000, "a2"), EchoServer(a3, "0.0.0.0", 7000, "a3"), EchoServer(b2, "0.0.0.0", 7000, "b2"), EchoServer(b1, "0.0.0.0", 7000, "b1"):
         assert tcp_ask(a1, "172.31.0.11", 7000) == "a2 172.31.0.10"
