@@ -7,7 +7,7 @@ an unrecognized resource type.
 """
 from __future__ import annotations
 
-from . import ec2 as _ec2  # noqa: F401  (registers the EC2 providers)
+from . import ec2, elbv2, privatelink  # noqa: F401  (each registers its providers)
 from .api import Api, ApiError
 from .provider import (
            Outcome,

@@ -453,3 +453,283 @@ def _instance_outcome(inst: dict[str, Any]) -> Outcome:
         "ImageId": inst.get("ImageId", ""), "InstanceType": inst.get("InstanceType", ""),
         "State": {"Code": str(inst["State"]["Code"]), "Name": inst["State"]["Name"]},
     })
+
+
+# --- Key pairs and network interfaces ----------------------------------------------------------------
+
+@provides
+class KeyPair(Provider):
+    """Ref is the key's name. Every property is create-only. (CloudFormation also keeps a
+    made key's private half in SSM Parameter Store, which vpclab does not serve.)"""
+
+    type_name = "AWS::EC2::KeyPair"
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        specs = ec2_specs("key-pair", stack, props)
+        if props.get("PublicKeyMaterial"):
+            out = api.call("ec2", "ImportKeyPair", {"KeyName": props.get("KeyName", ""), "TagSpecifications": specs,
+                                                    "PublicKeyMaterial": str(props["PublicKeyMaterial"]).encode()})
+        else:
+            out = api.call("ec2", "CreateKeyPair", {**mapped(props, {"KeyName": "KeyName", "KeyType": "KeyType",
+                                                                     "KeyFormat": "KeyFormat"}),
+                                                    "TagSpecifications": specs})
+        return Outcome(out["KeyName"], {"KeyName": out["KeyName"], "KeyPairId": out["KeyPairId"],
+                                        "KeyFingerprint": out["KeyFingerprint"]})
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        [key] = api.call("ec2", "DescribeKeyPairs", {"KeyNames": [physical_id]})["KeyPairs"]
+        return Outcome(physical_id, {"KeyName": physical_id, "KeyPairId": key["KeyPairId"],
+                                     "KeyFingerprint": key["KeyFingerprint"]})
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        api.call("ec2", "DeleteKeyPair", {"KeyName": physical_id})  # a missing key is success in EC2 too
+
+
+@provides
+class NetworkInterface(Provider):
+    type_name = "AWS::EC2::NetworkInterface"
+    _PARAMS: ClassVar[dict[str, str]] = {
+        "SubnetId": "SubnetId", "Description": "Description", "GroupSet": "Groups",
+        "PrivateIpAddress": "PrivateIpAddress", "InterfaceType": "InterfaceType",
+        "SecondaryPrivateIpAddressCount": "SecondaryPrivateIpAddressCount",
+        "Ipv6AddressCount": "Ipv6AddressCount"}
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        eni = api.call("ec2", "CreateNetworkInterface", {
+            **mapped(props, self._PARAMS),
+            "TagSpecifications": ec2_specs("network-interface", stack, props)})["NetworkInterface"]
+        return self._outcome(eni)
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        unmodifiable = changed(old, new, "Description", "GroupSet", "SourceDestCheck")
+        if unmodifiable:
+            raise ResourceFailed(f"vpclab cannot change {', '.join(unmodifiable)} of a network interface "
+                                 "(ModifyNetworkInterfaceAttribute is not served)")
+        update_ec2_tags(api, physical_id, old, new)
+        [eni] = api.call("ec2", "DescribeNetworkInterfaces", {"NetworkInterfaceIds": [physical_id]})[
+            "NetworkInterfaces"]
+        return self._outcome(eni)
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        try:
+            api.call("ec2", "DeleteNetworkInterface", {"NetworkInterfaceId": physical_id})
+        except ApiError as err:
+            if not gone(err):
+                raise
+
+    def _outcome(self, eni: dict[str, Any]) -> Outcome:
+        addresses = eni.get("PrivateIpAddresses") or []
+        return Outcome(eni["NetworkInterfaceId"], {
+            "Id": eni["NetworkInterfaceId"], "PrimaryPrivateIpAddress": eni.get("PrivateIpAddress", ""),
+            "SecondaryPrivateIpAddresses": [a["PrivateIpAddress"] for a in addresses if not a.get("Primary")],
+            "VpcId": eni.get("VpcId", "")})
+
+
+# --- Internet gateways and route tables --------------------------------------------------------------
+
+@provides
+class InternetGateway(Provider):
+    type_name = "AWS::EC2::InternetGateway"
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        igw = api.call("ec2", "CreateInternetGateway", {
+            "TagSpecifications": ec2_specs("internet-gateway", stack, props)})["InternetGateway"]
+        return Outcome(igw["InternetGatewayId"], {"InternetGatewayId": igw["InternetGatewayId"]})
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        update_ec2_tags(api, physical_id, old, new)
+        return Outcome(physical_id, {"InternetGatewayId": physical_id})
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        try:
+            api.call("ec2", "DeleteInternetGateway", {"InternetGatewayId": physical_id})
+        except ApiError as err:
+            if not gone(err):
+                raise
+
+
+@provides
+class VpcGatewayAttachment(Provider):
+    """Ref is the attachment's id, which CloudFormation writes `IGW|<vpc-id>` for an
+    internet gateway's (the schema's primary identifier is AttachmentType and VpcId)."""
+
+    type_name = "AWS::EC2::VPCGatewayAttachment"
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        if not props.get("InternetGatewayId"):
+            raise ResourceFailed("vpclab attaches internet gateways only (VpnGatewayId is not served)")
+        api.call("ec2", "AttachInternetGateway", {"InternetGatewayId": props["InternetGatewayId"],
+                                                  "VpcId": props["VpcId"]})
+        return self._outcome(props)
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        if old.get("InternetGatewayId") != new.get("InternetGatewayId"):
+            self._delete(api, physical_id, old, stack)
+            return self._create(api, stack.logical_id, new, stack)
+        return self._outcome(new)
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        try:
+            api.call("ec2", "DetachInternetGateway", {"InternetGatewayId": props.get("InternetGatewayId", ""),
+                                                      "VpcId": props.get("VpcId", "")})
+        except ApiError as err:
+            if not (gone(err) or err.code == "Gateway.NotAttached"):
+                raise
+
+    def _outcome(self, props: Props) -> Outcome:
+        return Outcome(f"IGW|{props['VpcId']}", {"AttachmentType": "InternetGateway", "VpcId": props["VpcId"]})
+
+
+@provides
+class RouteTable(Provider):
+    type_name = "AWS::EC2::RouteTable"
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        table = api.call("ec2", "CreateRouteTable", {
+            "VpcId": props["VpcId"], "TagSpecifications": ec2_specs("route-table", stack, props)})["RouteTable"]
+        return Outcome(table["RouteTableId"], {"RouteTableId": table["RouteTableId"]})
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        update_ec2_tags(api, physical_id, old, new)
+        return Outcome(physical_id, {"RouteTableId": physical_id})
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        try:
+            api.call("ec2", "DeleteRouteTable", {"RouteTableId": physical_id})
+        except ApiError as err:
+            if not gone(err):
+                raise
+
+
+@provides
+class Route(Provider):
+    """Ref is `<route-table-id>|<destination>`, the schema's primary identifier
+    (RouteTableId and CidrBlock) as CloudFormation joins it."""
+
+    type_name = "AWS::EC2::Route"
+    _TARGETS: ClassVar[dict[str, str]] = {
+        "GatewayId": "GatewayId", "InstanceId": "InstanceId", "NetworkInterfaceId": "NetworkInterfaceId",
+        "NatGatewayId": "NatGatewayId", "VpcEndpointId": "VpcEndpointId",
+        "VpcPeeringConnectionId": "VpcPeeringConnectionId", "TransitGatewayId": "TransitGatewayId",
+        "EgressOnlyInternetGatewayId": "EgressOnlyInternetGatewayId", "CarrierGatewayId": "CarrierGatewayId",
+        "LocalGatewayId": "LocalGatewayId", "CoreNetworkArn": "CoreNetworkArn"}
+    _DESTINATIONS: ClassVar[dict[str, str]] = {
+        "DestinationCidrBlock": "DestinationCidrBlock", "DestinationIpv6CidrBlock": "DestinationIpv6CidrBlock",
+        "DestinationPrefixListId": "DestinationPrefixListId"}
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        api.call("ec2", "CreateRoute", self._params(props))
+        return self._outcome(props)
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        api.call("ec2", "ReplaceRoute", self._params(new))
+        return self._outcome(new)
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        try:
+            api.call("ec2", "DeleteRoute", {"RouteTableId": props["RouteTableId"],
+                                            **mapped(props, self._DESTINATIONS)})
+        except ApiError as err:
+            if not gone(err):
+                raise
+
+    def _params(self, props: Props) -> dict[str, Any]:
+        return {"RouteTableId": props["RouteTableId"], **mapped(props, self._DESTINATIONS),
+                **mapped(props, self._TARGETS)}
+
+    def _outcome(self, props: Props) -> Outcome:
+        destination = next((str(props[p]) for p in self._DESTINATIONS if props.get(p)), "")
+        return Outcome(f"{props['RouteTableId']}|{destination}", {"CidrBlock": destination})
+
+
+@provides
+class SubnetRouteTableAssociation(Provider):
+    type_name = "AWS::EC2::SubnetRouteTableAssociation"
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        out = api.call("ec2", "AssociateRouteTable", {"SubnetId": props["SubnetId"],
+                                                      "RouteTableId": props["RouteTableId"]})
+        return Outcome(out["AssociationId"], {"Id": out["AssociationId"]})
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        return Outcome(physical_id, {"Id": physical_id})  # both properties are create-only
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        try:
+            api.call("ec2", "DisassociateRouteTable", {"AssociationId": physical_id})
+        except ApiError as err:
+            if not gone(err):
+                raise
+
+
+# --- Elastic IPs -------------------------------------------------------------------------------------
+
+def _address(api: Api, public_ip: str) -> dict[str, Any] | None:
+    try:
+        found = api.call("ec2", "DescribeAddresses", {"PublicIps": [public_ip]})["Addresses"]
+    except ApiError as err:
+        if gone(err):
+            return None
+        raise
+    return found[0] if found else None
+
+
+@provides
+class Eip(Provider):
+    """Ref is the address itself (the public IP), as the docs' "Return values" say."""
+
+    type_name = "AWS::EC2::EIP"
+    _PARAMS: ClassVar[dict[str, str]] = {
+        "Domain": "Domain", "PublicIpv4Pool": "PublicIpv4Pool", "NetworkBorderGroup": "NetworkBorderGroup",
+        "Address": "Address", "IpamPoolId": "IpamPoolId"}
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        out = api.call("ec2", "AllocateAddress", {**mapped(props, self._PARAMS),
+                                                  "TagSpecifications": ec2_specs("elastic-ip", stack, props)})
+        if props.get("InstanceId"):
+            api.call("ec2", "AssociateAddress", {"AllocationId": out["AllocationId"],
+                                                 "InstanceId": props["InstanceId"]})
+        return Outcome(out["PublicIp"], {"PublicIp": out["PublicIp"], "AllocationId": out["AllocationId"]})
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        address = _address(api, physical_id)
+        if address is None:
+            raise ResourceFailed(f"The Elastic IP {physical_id} does not exist")
+        if old.get("InstanceId") != new.get("InstanceId"):
+            if address.get("AssociationId"):
+                api.call("ec2", "DisassociateAddress", {"AssociationId": address["AssociationId"]})
+            if new.get("InstanceId"):
+                api.call("ec2", "AssociateAddress", {"AllocationId": address["AllocationId"],
+                                                     "InstanceId": new["InstanceId"]})
+        update_ec2_tags(api, address["AllocationId"], old, new)
+        return Outcome(physical_id, {"PublicIp": physical_id, "AllocationId": address["AllocationId"]})
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        address = _address(api, physical_id)
+        if address is None:
+            return
+        if address.get("AssociationId"):
+            api.call("ec2", "DisassociateAddress", {"AssociationId": address["AssociationId"]})
+        api.call("ec2", "ReleaseAddress", {"AllocationId": address["AllocationId"]})
+
+
+@provides
+class EipAssociation(Provider):
+    type_name = "AWS::EC2::EIPAssociation"
+    _PARAMS: ClassVar[dict[str, str]] = {
+        "AllocationId": "AllocationId", "InstanceId": "InstanceId", "NetworkInterfaceId": "NetworkInterfaceId",
+        "PrivateIpAddress": "PrivateIpAddress", "EIP": "PublicIp"}
+
+    def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        out = api.call("ec2", "AssociateAddress", mapped(props, self._PARAMS))
+        return Outcome(out["AssociationId"], {"Id": out["AssociationId"]})
+
+    def _update(self, api: Api, physical_id: str, old: Props, new: Props, stack: StackRef) -> Outcome:
+        return Outcome(physical_id, {"Id": physical_id})  # every property is create-only
+
+    def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
+        try:
+            api.call("ec2", "DisassociateAddress", {"AssociationId": physical_id})
+        except ApiError as err:
+            if not (gone(err) or err.code == "InvalidAssociationID.NotFound"):
+                raise
