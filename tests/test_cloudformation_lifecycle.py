@@ -5,11 +5,12 @@ retry), and a server restarted in the middle of an operation."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from botocore.exceptions import WaiterError
 
-from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2
+from tests.helpers.accounts import ACCOUNT_2
 from tests.test_awscli import aws_json, run_aws
 
 FAST = {"Delay": 1, "MaxAttempts": 120}
@@ -160,7 +161,6 @@ def test_a_restart_mid_operation_leaves_a_state_aws_shows(server):
         stack = cfn.describe_stacks(StackName="restart-1")["Stacks"][0]
         if not stack["StackStatus"].endswith("_IN_PROGRESS"):
             break
-        import time
         time.sleep(0.1)
     assert stack["StackStatus"] in ("CREATE_FAILED", "CREATE_COMPLETE")
     if stack["StackStatus"] == "CREATE_FAILED":
@@ -168,7 +168,3 @@ def test_a_restart_mid_operation_leaves_a_state_aws_shows(server):
     cfn.delete_stack(StackName="restart-1")
     cfn.get_waiter("stack_delete_complete").wait(StackName="restart-1", WaiterConfig=FAST)
     assert [v for v in server.client("ec2").describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
-
-
-def test_account_1_is_the_default_of_these_tests():
-    assert ACCOUNT_1 != ACCOUNT_2

@@ -41,7 +41,7 @@ def stack(s: Stack) -> dict[str, Any]:
 
 
 def summary(s: Stack) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "StackId": s.id,
         "StackName": s.name,
         "TemplateDescription": s.description,
@@ -56,7 +56,7 @@ def summary(s: Stack) -> dict[str, Any]:
 
 
 def event(e: StackEvent) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "StackId": e.stack_id,
         "EventId": e.id,
         "StackName": e.stack_name,
@@ -103,7 +103,7 @@ def resource_summary(r: StackResource) -> dict[str, Any]:
 
 
 def change_set(cs: ChangeSet) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "ChangeSetName": cs.name,
         "ChangeSetId": cs.id,
         "StackId": cs.stack_id,
@@ -126,7 +126,7 @@ def change_set(cs: ChangeSet) -> dict[str, Any]:
 
 
 def change_set_summary(cs: ChangeSet) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "StackId": cs.stack_id,
         "StackName": cs.stack_name,
         "ChangeSetId": cs.id,
