@@ -80,8 +80,16 @@ class ServerCalls:
 
 
 def _without_cfn_tags(value: Any) -> Any:
+    """`value` without CloudFormation's own tags (and without a tag list they leave empty)."""
     if isinstance(value, dict):
-        return {k: _without_cfn_tags(v) for k, v in value.items()}
+        out = {k: _without_cfn_tags(v) for k, v in value.items()}
+        if out.get("Tags") == [] and value.get("Tags"):
+            del out["Tags"]
+        if "TagSpecifications" in out:
+            out["TagSpecifications"] = [t for t in out["TagSpecifications"] if t.get("Tags")]
+            if not out["TagSpecifications"]:
+                del out["TagSpecifications"]
+        return out
     if isinstance(value, list):
         return [_without_cfn_tags(v) for v in value
                 if not (isinstance(v, dict) and str(v.get("Key", "")).startswith("aws:cloudformation:"))]
