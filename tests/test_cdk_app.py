@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 from cfnlint.decode.decode import decode_str
 
-from tests.test_cfn_examples import EXAMPLES, PROVIDER, lint_findings
+from tests.helpers.cfn_examples import EXAMPLES, PROVIDER_TEMPLATE, lint_findings
 
 APP = EXAMPLES / "cdk" / "provider_stack.py"
 STACK_NAME = "demo-provider-cdk"
@@ -39,7 +39,7 @@ def test_needs_no_bootstrap(synthesized):
 
 
 def test_is_the_provider_stack(synthesized):
-    yaml_template, errors = decode_str(PROVIDER.read_text())
+    yaml_template, errors = decode_str(PROVIDER_TEMPLATE.read_text())
     assert not errors and yaml_template is not None
 
     def types(template: dict) -> dict[str, str]:

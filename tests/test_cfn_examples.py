@@ -6,15 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cfnlint.api import lint
 
-from tests.helpers.accounts import REGION
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-PROVIDER = EXAMPLES / "cloudformation" / "provider.yaml"
-CONSUMER = EXAMPLES / "cloudformation" / "consumer.yaml"
-
+from tests.helpers.cfn_examples import CONSUMER_TEMPLATE, EXAMPLES, PROVIDER_TEMPLATE, lint_findings
 
 def templates() -> list[Path]:
     """Every CloudFormation template kept in examples/ (cdk.out, a synth's output, is not kept)."""
@@ -22,13 +15,8 @@ def templates() -> list[Path]:
     return sorted(p for p in found if "cdk.out" not in p.parts and p.name != "cdk.json")
 
 
-def lint_findings(text: str) -> list[str]:
-    """cfn-lint's errors and warnings (its default rules) for one template, one line each."""
-    return [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in lint(text, regions=[REGION])]
-
-
 def test_examples_hold_both_stacks():
-    assert {PROVIDER, CONSUMER} <= set(templates())
+    assert {PROVIDER_TEMPLATE, CONSUMER_TEMPLATE} <= set(templates())
 
 
 @pytest.mark.parametrize("path", templates(), ids=lambda p: str(p.relative_to(EXAMPLES)))
@@ -38,7 +26,7 @@ def test_example_is_cfn_lint_clean(path: Path):
 
 def test_lint_does_find_a_broken_template():
     """The check above can fail: a property the type lacks and a Ref to nothing are found."""
-    broken = (PROVIDER.read_text()
+    broken = (PROVIDER_TEMPLATE.read_text()
               .replace("AcceptanceRequired: true", "AcceptanceRequired: true\n      NoSuchProperty: 1")
               .replace("ServiceId: !Ref EndpointService", "ServiceId: !Ref Nowhere"))
     found = lint_findings(broken)
