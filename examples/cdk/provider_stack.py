@@ -31,7 +31,8 @@ class ProviderStack(cdk.Stack):
         vpc_id = cdk.CfnParameter(self, "VpcId", type="AWS::EC2::VPC::Id",
                                   description="The VPC to serve from (the account's default VPC in the lab).")
         subnets = cdk.CfnParameter(self, "Subnets", type="List<AWS::EC2::Subnet::Id>",
-                                   description="The load balancer's subnets, one per zone (the instance goes in the first).")
+                                   description="The load balancer's subnets, one per zone "
+                                               "(the instance goes in the first).")
         image_id = cdk.CfnParameter(self, "ImageId", type="AWS::EC2::Image::Id", default=AMAZON_LINUX_2023,
                                     description="The instance's image (Amazon Linux 2023, x86_64).")
         consumer = cdk.CfnParameter(self, "ConsumerPrincipal", type="String",

@@ -16,6 +16,8 @@ PROVIDER_TEMPLATE = EXAMPLES / "cloudformation" / "provider.yaml"
 CONSUMER_TEMPLATE = EXAMPLES / "cloudformation" / "consumer.yaml"
 PROVIDER_STACK = "demo-provider"
 CONSUMER_STACK = "demo-consumer"
+#: WaiterConfig for botocore's CloudFormation waiters in a test: poll every 0.5 s, for 2 minutes.
+FAST_WAIT = {"Delay": 0.5, "MaxAttempts": 240}
 
 
 def lint_findings(text: str) -> list[str]:
