@@ -24,6 +24,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "elbv2": {"common", "ec2", "elbv2"},
     "privatelink": {"common", "ec2", "elbv2", "privatelink"},
     "sts": {"common", "sts"},
+    # its resources go through the in-process API, not another area's modules
+    "cloudformation": {"common", "cloudformation"},
 }
 
 #: The vpclab modules outside control that control may import: never the data plane, the
