@@ -2,6 +2,7 @@
 # Set up vpclab on a fresh Debian machine (as root) and run the lab or the tests.
 #   ./run.sh lab    install everything, put `vpclab` on PATH, then run the PrivateLink lab
 #   ./run.sh test   install everything, then type-check vpclab/ (mypy) and run the test suite
+#                   (with cfn-lint and the CDK's Python packages: jsii runs Debian's nodejs)
 # Extra arguments go to `vpclab lab privatelink` or to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -61,7 +62,7 @@ case "$what" in
         ;;
     test)
         install_debian_packages node:nodejs npm:npm chromium:chromium
-        install_python_packages test,bench
+        install_python_packages test,bench,iac
         # The type checker first (its config is in pyproject.toml); a type error fails the run.
         .venv/bin/python -m mypy
         exec .venv/bin/python -m pytest -q "$@"
