@@ -1,17 +1,19 @@
 """The CDK app in examples/cdk/: synthesized in-process (Python aws-cdk-lib; jsii runs
-node), it is the provider stack of examples/cloudformation/, needs no bootstrap, and is
-cfn-lint clean."""
+node), it is the provider stack of examples/cloudformation/, needs no bootstrap, is
+cfn-lint clean, and deploys on vpclab."""
 from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 from cfnlint.decode.decode import decode_str
 
-from tests.helpers.cfn_examples import EXAMPLES, PROVIDER_TEMPLATE, lint_findings
+from tests.helpers.accounts import ACCOUNT_1
+from tests.helpers.cfn_examples import (
+    EXAMPLES, FAST_WAIT, PROVIDER_TEMPLATE, leftovers, lint_findings, network_parameters, outputs,
+)
 
 APP = EXAMPLES / "cdk" / "provider_stack.py"
 STACK_NAME = "demo-provider-cdk"
@@ -60,3 +62,26 @@ def test_is_the_provider_stack(synthesized):
 
 def test_is_cfn_lint_clean(synthesized):
     assert lint_findings(json.dumps(synthesized, indent=1)) == []
+
+
+def test_deploys_on_vpclab(server, synthesized):
+    """The synthesized template as CloudFormation's CreateStack gets it: CREATE_COMPLETE,
+    the endpoint service requires acceptance, and DeleteStack leaves nothing behind."""
+    ec2, cf = server.client("ec2", ACCOUNT_1), server.client("cloudformation", ACCOUNT_1)
+    parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in network_parameters(ec2).items()]
+    cf.create_stack(StackName=STACK_NAME, TemplateBody=json.dumps(synthesized), Parameters=parameters)
+    cf.get_waiter("stack_create_complete").wait(StackName=STACK_NAME, WaiterConfig=FAST_WAIT)
+    stack = cf.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    made = {r["LogicalResourceId"]: r["ResourceStatus"]
+            for r in cf.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]}
+    assert made == {logical_id: "CREATE_COMPLETE" for logical_id in synthesized["Resources"]}
+    service_id = outputs(cf, STACK_NAME)["ServiceId"]
+    svc = ec2.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])["ServiceConfigurations"][0]
+    assert svc["AcceptanceRequired"] is True
+    allowed = ec2.describe_vpc_endpoint_service_permissions(ServiceId=service_id)["AllowedPrincipals"]
+    assert [p["Principal"] for p in allowed] == ["arn:aws:iam::222222222222:root"]
+
+    cf.delete_stack(StackName=STACK_NAME)
+    cf.get_waiter("stack_delete_complete").wait(StackName=STACK_NAME, WaiterConfig=FAST_WAIT)
+    assert leftovers(server, ACCOUNT_1) == {kind: [] for kind in leftovers(server, ACCOUNT_1)}
