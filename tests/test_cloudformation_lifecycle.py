@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import WaiterError
 
 from tests.helpers.accounts import ACCOUNT_2
+from tests.helpers.server import ServerProcess, free_port
 from tests.test_awscli import aws_json, run_aws
 
 FAST = {"Delay": 1, "MaxAttempts": 120}
@@ -144,9 +145,21 @@ def test_provider_stack_held_by_a_connection_fails_to_delete_then_goes(shared_se
     assert shared_server.client("elbv2").describe_load_balancers()["LoadBalancers"] == []
 
 
-def test_a_restart_mid_operation_leaves_a_state_aws_shows(server):
+@pytest.fixture
+def answering_at_once(tmp_path):
+    """A server whose stack operations answer at once, as AWS's do (`VPCLAB_STACK_WAIT=0`):
+    the create is still going on when the server stops."""
+    srv = ServerProcess(tmp_path / "state", free_port(), env={"VPCLAB_STACK_WAIT": "0"}).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_a_restart_mid_operation_leaves_a_state_aws_shows(answering_at_once):
     """The server stops while a stack is being made; after the restart the stack is
     CREATE_FAILED (no thread carries the create on), and DeleteStack removes what it made."""
+    server = answering_at_once
     cfn = server.client("cloudformation")
     ec2 = server.client("ec2")
     template = {"Resources": {

@@ -15,7 +15,8 @@ import signal
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,6 +121,11 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
     # Handlers that act through other operations (CloudFormation's resources) call them
     # in-process, as any client would: the same parser, handlers and errors.
     gateway.extras["calls"] = InProcessClient(gateway)
+    # How long a stack operation's request waits for the operation to end (`stack_wait`).
+    gateway.extras["stack_wait"] = stack_wait(os.environ)
+    # Requests run on threads, never on the event loop: a request that waits (a stack
+    # operation) holds up neither other requests nor the lifecycle timer on the loop.
+    requests = ThreadPoolExecutor(max_workers=REQUEST_THREADS, thread_name_prefix="vpclab-api")
 
     async def aws(request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")
@@ -138,7 +144,7 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
             result = gateway.refuse(request.query_string, authorization, InvalidQueryParameter(
                 f"The request body could not be read ({_one_line(exc)})"))
         else:
-            result = gateway.handle(HttpRequest(
+            result = await asyncio.get_running_loop().run_in_executor(requests, gateway.handle, HttpRequest(
                 request.method, request.raw_path.partition("?")[0], request.query_string,
                 {name.lower(): request.headers.getall(name) for name in request.headers}, body))
         return web.Response(
@@ -165,6 +171,28 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
     app.router.add_get("/", root)
     app.router.add_route("*", "/{tail:.*}", aws)
     return app
+
+
+#: Threads that run API requests (`make_app`).
+REQUEST_THREADS = 16
+
+#: Seconds a CreateStack, UpdateStack, DeleteStack or ExecuteChangeSet request waits for
+#: its operation to end before it answers (`VPCLAB_STACK_WAIT` overrides; 0: answer at
+#: once, as AWS does). AWS answers at once because its operations take minutes, and the
+#: AWS CLI's waiters then look every 30 s; vpclab's take seconds, so answering when done
+#: lets `aws cloudformation deploy` find its stack complete at the first look.
+STACK_WAIT = 20.0
+STACK_WAIT_ENV = "VPCLAB_STACK_WAIT"
+
+
+def stack_wait(environ: Mapping[str, str]) -> float:
+    raw = environ.get(STACK_WAIT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else STACK_WAIT
+    except ValueError:
+        log.warning("ignoring %s=%r (not a number)", STACK_WAIT_ENV, raw)
+        return STACK_WAIT
+    return max(0.0, value)
 
 
 class CannotServe(Exception):

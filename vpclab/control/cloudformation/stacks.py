@@ -37,8 +37,11 @@ def api_of(ctx: RequestContext) -> resources.Api:
 
 def start(ctx: RequestContext, stack_id: str, work: Any) -> None:
     """Hand a committed operation to the engine's thread (the handler `engine.claim`ed the
-    stack before its IN_PROGRESS status committed, so recovery never takes it for lost)."""
-    engine.start(ctx.store, ctx.extras["calls"], stack_id, work)
+    stack before its IN_PROGRESS status committed, so recovery never takes it for lost),
+    and wait for it up to the server's `stack_wait` (`server.STACK_WAIT`: the AWS CLI's
+    waiters then find it done at their first look)."""
+    thread = engine.start(ctx.store, ctx.extras["calls"], stack_id, work)
+    thread.join(float(ctx.extras.get("stack_wait", 0.0)))
 
 
 def check_updatable(stack: Stack) -> None:
