@@ -16,7 +16,7 @@ from tests.helpers.cfn_examples import (
     leftovers, lint_findings, network_parameters, outputs,
 )
 from tests.helpers.instances import vexec
-from tests.helpers.traffic import wait_state
+from tests.helpers.traffic import endpoint_state, wait_state
 from tests.helpers.waiting import wait_for
 from tests.test_awscli import aws_json, run_aws
 
@@ -115,8 +115,9 @@ def test_the_seed_lab_as_two_stacks(fast_dataplane_server):
         return r.stdout if r.returncode == 0 and "Welcome to nginx!" in r.stdout else None
     assert "Welcome to nginx!" in wait_for(page, timeout=30, interval=0.3, what="nginx through the endpoint")
 
-    # The provider's stack cannot go while account 2's endpoint is connected.
-    cf_1.delete_stack(StackName=PROVIDER_STACK)
+    # The provider's stack cannot go while account 2's endpoint is connected; the
+    # connection outlives the attempt.
+    run_aws(srv, "cloudformation", "delete-stack", "--stack-name", PROVIDER_STACK, account=ACCOUNT_1)
     with pytest.raises(botocore.exceptions.WaiterError):
         cf_1.get_waiter("stack_delete_complete").wait(StackName=PROVIDER_STACK, WaiterConfig=FAST_WAIT)
     stack = cf_1.describe_stacks(StackName=PROVIDER_STACK)["Stacks"][0]
@@ -126,6 +127,7 @@ def test_the_seed_lab_as_two_stacks(fast_dataplane_server):
               and e["LogicalResourceId"] == "EndpointService"]
     assert failed and "Service has existing active VPC Endpoint connections!" in failed[0]["ResourceStatusReason"]
     assert ec2_1.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])["ServiceConfigurations"]
+    assert endpoint_state(ec2_2, endpoint_id) == "available"
 
     # Consumer first, then the provider: nothing is left in either account.
     run_aws(srv, "cloudformation", "delete-stack", "--stack-name", CONSUMER_STACK, account=ACCOUNT_2)
