@@ -48,8 +48,7 @@ def test_is_the_provider_stack(synthesized):
         return {k: v["Type"] for k, v in template["Resources"].items()}
 
     assert types(synthesized) == types(yaml_template)
-    assert {"VpcId", "Subnets", "ImageId", "ConsumerPrincipal"} <= set(synthesized["Parameters"])
-    assert synthesized["Parameters"]["Subnets"]["Type"] == "List<AWS::EC2::Subnet::Id>"
+    assert synthesized["Parameters"] == yaml_template["Parameters"]
     props = {k: v["Properties"] for k, v in synthesized["Resources"].items()}
     assert props["EndpointService"]["AcceptanceRequired"] is True
     assert props["LoadBalancer"]["Type"] == "network" and props["LoadBalancer"]["Scheme"] == "internet-facing"

@@ -31,10 +31,12 @@ class ProviderStack(cdk.Stack):
         vpc_id = cdk.CfnParameter(self, "VpcId", type="AWS::EC2::VPC::Id",
                                   description="The VPC to serve from (the account's default VPC in the lab).")
         subnets = cdk.CfnParameter(self, "Subnets", type="List<AWS::EC2::Subnet::Id>",
-                                   description="The load balancer's subnets, one per zone "
+                                   description="The subnets of the load balancer, one per Availability Zone "
                                                "(the instance goes in the first).")
         image_id = cdk.CfnParameter(self, "ImageId", type="AWS::EC2::Image::Id", default=AMAZON_LINUX_2023,
                                     description="The instance's image (Amazon Linux 2023, x86_64).")
+        instance_type = cdk.CfnParameter(self, "InstanceType", type="String", default="t2.micro",
+                                         allowed_values=["t2.micro", "t3.micro", "t3.small"])
         consumer = cdk.CfnParameter(self, "ConsumerPrincipal", type="String",
                                     default="arn:aws:iam::222222222222:root",
                                     allowed_pattern=r"^arn:aws:iam::\d{12}:root$",
@@ -48,7 +50,7 @@ class ProviderStack(cdk.Stack):
             tags=[cdk.CfnTag(key="Name", value="demo-server-sg")])
 
         server = ec2.CfnInstance(
-            self, "ServerInstance", image_id=image_id.value_as_string, instance_type="t2.micro",
+            self, "ServerInstance", image_id=image_id.value_as_string, instance_type=instance_type.value_as_string,
             subnet_id=cdk.Fn.select(0, subnets.value_as_list),
             security_group_ids=[web.attr_group_id],
             user_data=cdk.Fn.base64(USER_DATA),
