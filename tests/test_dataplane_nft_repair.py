@@ -9,6 +9,7 @@ command line inside its namespace; everything runs inside namespaces the server 
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -71,11 +72,13 @@ class Tables:
         name = naming.table_name(self.prefix, purpose)
         before = listing(ns, family, name)
         # A full pass may repair the table between the flush and the listing (the period is
-        # short here): flush again then, a few times at most.
-        for _ in range(3):
+        # short here, and on a loaded machine a pass can take most of it): flush again
+        # then, a little later each time, ten times at most.
+        for attempt in range(10):
             netns.run(ns, ["nft", "flush", "table", family, name], check=True)
             if listing(ns, family, name) != before:
                 break
+            time.sleep(0.1 * attempt)
         assert listing(ns, family, name) != before
         return ns, family, name, before
 
