@@ -28,6 +28,15 @@ def gone(err: ApiError) -> bool:
     return err.code.endswith("NotFound")
 
 
+def call_unless_gone(api: Api, service: str, operation: str, params: dict[str, Any]) -> None:
+    """`api.call` for a delete: an error saying the resource is not there is its success."""
+    try:
+        api.call(service, operation, params)
+    except ApiError as err:
+        if not gone(err):
+            raise
+
+
 def changed(old: Props, new: Props, *names: str) -> list[str]:
     return [n for n in names if old.get(n) != new.get(n)]
 
@@ -76,11 +85,7 @@ class Vpc(Provider):
         return self._outcome(api, physical_id)
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("ec2", "DeleteVpc", {"VpcId": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "ec2", "DeleteVpc", {"VpcId": physical_id})
 
     def _set_attributes(self, api: Api, vpc_id: str, old: Props, new: Props) -> None:
         for prop in self._ATTRIBUTES:
@@ -128,11 +133,7 @@ class Subnet(Provider):
         return self._outcome(api, physical_id)
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("ec2", "DeleteSubnet", {"SubnetId": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "ec2", "DeleteSubnet", {"SubnetId": physical_id})
 
     def _set_attributes(self, api: Api, subnet_id: str, old: Props, new: Props) -> None:
         for prop in self._ATTRIBUTES:
@@ -226,7 +227,7 @@ class SecurityGroup(Provider):
         return self._outcome(api, group_id, new)
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
+        try:  # a group named by its name is looked up first: not found there is gone too
             api.call("ec2", "DeleteSecurityGroup", {"GroupId": self._group_id(api, physical_id)})
         except ApiError as err:
             if not gone(err):
@@ -511,11 +512,7 @@ class NetworkInterface(Provider):
         return self._outcome(eni)
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("ec2", "DeleteNetworkInterface", {"NetworkInterfaceId": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "ec2", "DeleteNetworkInterface", {"NetworkInterfaceId": physical_id})
 
     def _outcome(self, eni: dict[str, Any]) -> Outcome:
         addresses = eni.get("PrivateIpAddresses") or []
@@ -541,11 +538,7 @@ class InternetGateway(Provider):
         return Outcome(physical_id, {"InternetGatewayId": physical_id})
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("ec2", "DeleteInternetGateway", {"InternetGatewayId": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "ec2", "DeleteInternetGateway", {"InternetGatewayId": physical_id})
 
 
 @provides
@@ -594,11 +587,7 @@ class RouteTable(Provider):
         return Outcome(physical_id, {"RouteTableId": physical_id})
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("ec2", "DeleteRouteTable", {"RouteTableId": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "ec2", "DeleteRouteTable", {"RouteTableId": physical_id})
 
 
 @provides
@@ -626,12 +615,8 @@ class Route(Provider):
         return self._outcome(new)
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("ec2", "DeleteRoute", {"RouteTableId": props["RouteTableId"],
-                                            **mapped(props, self._DESTINATIONS)})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "ec2", "DeleteRoute", {"RouteTableId": props["RouteTableId"],
+                                                     **mapped(props, self._DESTINATIONS)})
 
     def _params(self, props: Props) -> dict[str, Any]:
         return {"RouteTableId": props["RouteTableId"], **mapped(props, self._DESTINATIONS),
@@ -655,11 +640,7 @@ class SubnetRouteTableAssociation(Provider):
         return Outcome(physical_id, {"Id": physical_id})  # both properties are create-only
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("ec2", "DisassociateRouteTable", {"AssociationId": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "ec2", "DisassociateRouteTable", {"AssociationId": physical_id})
 
 
 # --- Elastic IPs -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import secrets
 from typing import Any, ClassVar
 
 from .api import Api, ApiError
-from .ec2 import changed, gone, mapped
+from .ec2 import call_unless_gone, changed, gone, mapped
 from .provider import Outcome, Props, Provider, ResourceFailed, StackRef, provides
 from .tagging import all_tags, update_elbv2_tags
 from .waiting import until
@@ -172,11 +172,7 @@ class TargetGroup(Provider):
             api.call("elbv2", "RegisterTargets", {"TargetGroupArn": arn, "Targets": coming})
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("elbv2", "DeleteTargetGroup", {"TargetGroupArn": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "elbv2", "DeleteTargetGroup", {"TargetGroupArn": physical_id})
 
     def _outcome(self, api: Api, arn: str) -> Outcome:
         [group] = api.call("elbv2", "DescribeTargetGroups", {"TargetGroupArns": [arn]})["TargetGroups"]
@@ -228,8 +224,4 @@ class Listener(Provider):
             api.call("elbv2", "ModifyListenerAttributes", {"ListenerArn": arn, "Attributes": attributes})
 
     def _delete(self, api: Api, physical_id: str, props: Props, stack: StackRef) -> None:
-        try:
-            api.call("elbv2", "DeleteListener", {"ListenerArn": physical_id})
-        except ApiError as err:
-            if not gone(err):
-                raise
+        call_unless_gone(api, "elbv2", "DeleteListener", {"ListenerArn": physical_id})
