@@ -462,3 +462,17 @@ def listening_socket(address: str, port: int, backlog: int) -> socket.socket:
         s.close()
         raise
     return s
+
+
+def client_socket(source_ip: str | None = None) -> socket.socket:
+    """A non-blocking TCP socket bound to `source_ip` (any port), made in the calling
+    thread's network namespace (run it through `run_in` or a `NamespaceThread`)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if source_ip:
+            s.bind((source_ip, 0))
+        s.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
+    return s

@@ -68,19 +68,6 @@ def desired_exposures(world: World) -> dict[Key, Exposure]:
     return out
 
 
-def _inner_socket() -> socket.socket:
-    """A TCP socket of the calling thread's namespace (the internet), from the user's machine."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setblocking(False)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.bind((internet.HOST_ADDRESS, 0))
-    except BaseException:
-        s.close()
-        raise
-    return s
-
-
 def _host_listener(address: str, port: int) -> socket.socket:
     """A listener in the host namespace (the relay's thread never leaves it), on loopback only."""
     if not address.startswith("127."):
@@ -232,7 +219,8 @@ class HostRelay:
         if thread is None:
             return None
         try:
-            return thread.call(_inner_socket)
+            # From the user's machine; TCP_NODELAY comes with the transport (`_Side`).
+            return thread.call(netns.client_socket, internet.HOST_ADDRESS)
         except OSError as exc:
             log.debug("no socket in the internet namespace: %s", exc)
             return None

@@ -219,21 +219,9 @@ def original_destination(sock: socket.socket) -> Address:
     return str(ipaddress.IPv4Address(raw[4:8])), port
 
 
-def _client_socket(source_ip: str | None) -> socket.socket:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        if source_ip:
-            s.bind((source_ip, 0))
-        s.setblocking(False)
-    except BaseException:
-        s.close()
-        raise
-    return s
-
-
 def client_socket(namespace: str, source_ip: str | None = None) -> socket.socket:
     """A non-blocking TCP socket that belongs to `namespace` (bound to `source_ip`)."""
-    return netns.run_in(namespace, _client_socket, source_ip)
+    return netns.run_in(namespace, netns.client_socket, source_ip)
 
 
 @dataclass(frozen=True)
