@@ -79,12 +79,18 @@ class _Host:
         pass
 
 
-@pytest.fixture
-def lab(backend, prefix, tmp_path):
+#: Strict mode's issued key (account 2's) and its secret.
+ISSUED_KEY, ISSUED_SECRET = "AKIAVPCLABTESTKEY222", "issued-secret"
+
+
+@pytest.fixture(params=["open"])
+def lab(request, backend, prefix, tmp_path):
     state_dir = tmp_path / "state"
     state_dir.mkdir(exist_ok=True)
     store = open_store(state_dir, model.KINDS)
-    gateway = Gateway(store, guard=RequestGuard())
+    strict = request.param == "strict"
+    guard = RequestGuard(secret_of=lambda k: ISSUED_SECRET if k == ISSUED_KEY else None) if strict else RequestGuard()
+    gateway = Gateway(store, guard=guard, issued=lambda k: A2 if k == ISSUED_KEY else None)
     for account, cidr in ((A1, "10.1.0.0/16"), (A2, "10.2.0.0/16")):
         assert gateway.call("ec2", {"Action": "CreateVpc", "CidrBlock": cidr}, account, R).status == 200
     w = service_world()
@@ -98,14 +104,15 @@ def lab(backend, prefix, tmp_path):
         store.close()
 
 
-def ask(prefix: str, state_dir: Path, *, host: str = EC2_NAME, key: str = A1, service: str = "ec2",
+def ask(prefix: str, state_dir: Path, *, host: str = EC2_NAME, key: str = A1, secret: str = "secret",
+        service: str = "ec2",
         action: str = "DescribeVpcs", server_name: str = EC2_NAME, timeout: float = 3.0) -> tuple[int, str]:
     """An SDK's request from instance i-c to the endpoint's ENI: signed for `service` with
     access key `key`, naming `host`, verifying the certificate for `server_name`."""
     body = urlencode({"Action": action, "Version": "2016-11-15" if service == "ec2" else "2011-06-15"})
     request = AWSRequest("POST", f"https://{host}/", data=body,
                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-    SigV4Auth(Credentials(key, "secret"), service, R).add_auth(request)
+    SigV4Auth(Credentials(key, secret), service, R).add_auth(request)
     context = ssl.create_default_context(cafile=str(ca_cert_path(state_dir)))
     sock = netns.run_in(instance_namespace(prefix, "i-c"), socket.socket, socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -132,6 +139,18 @@ def test_another_accounts_id_as_key_still_acts_as_the_endpoints_owner(lab, prefi
     status, text = ask(prefix, state_dir, key=A2)
     assert status == 200, text
     assert "10.1.0.0/16" in text and "10.2.0.0/16" not in text
+
+
+@pytest.mark.parametrize("lab", ["strict"], indirect=True)
+def test_in_strict_mode_a_verified_key_acts_as_its_account_and_others_are_refused(lab, prefix):
+    _w, _agent, state_dir = lab
+    status, text = ask(prefix, state_dir, key=ISSUED_KEY, secret=ISSUED_SECRET)
+    assert status == 200, text
+    assert "10.2.0.0/16" in text and "10.1.0.0/16" not in text
+    status, text = ask(prefix, state_dir, key=ISSUED_KEY, secret="wrong")
+    assert status == 401 and "AuthFailure" in text
+    status, text = ask(prefix, state_dir, key=A1)
+    assert status == 401 and "AuthFailure" in text
 
 
 def test_the_endpoints_own_dns_name_is_served_too(lab, prefix):
