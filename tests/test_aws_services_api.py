@@ -219,6 +219,28 @@ def test_s3_interface_endpoint_names_start_with_a_wildcard(ec2):
     ec2.delete_vpc_endpoints(VpcEndpointIds=[eid])
 
 
+def test_s3_private_dns_answers_inbound_resolvers_only_beside_a_gateway_endpoint(ec2):
+    vpc_id, subnets = make_vpc(ec2, zones=1)
+    err = error_of(ec2.create_vpc_endpoint, VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=S3,
+                   SubnetIds=subnets)
+    assert err == {"Code": "InvalidParameter", "Message":
+                   f"To set PrivateDnsOnlyForInboundResolverEndpoint to true, the VPC {vpc_id} must have a "
+                   "Gateway endpoint for the service."}
+    open_to_all = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=S3, SubnetIds=subnets,
+        DnsOptions={"PrivateDnsOnlyForInboundResolverEndpoint": False})["VpcEndpoint"]
+    assert open_to_all["PrivateDnsEnabled"] is True
+    assert open_to_all["DnsOptions"] == {"DnsRecordIpType": "ipv4", "PrivateDnsOnlyForInboundResolverEndpoint": False}
+    assert open_to_all["DnsEntries"][-1]["DnsName"] == f"*.s3.{REGION}.amazonaws.com"
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[open_to_all["VpcEndpointId"]])
+    wait_state(ec2, open_to_all["VpcEndpointId"], "deleted")
+    gateway = ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName=S3, RouteTableIds=[main_table(ec2, vpc_id)])
+    ep = ec2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=S3,
+                                 SubnetIds=subnets)["VpcEndpoint"]
+    assert ep["DnsOptions"] == {"DnsRecordIpType": "ipv4", "PrivateDnsOnlyForInboundResolverEndpoint": True}
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"], gateway["VpcEndpoint"]["VpcEndpointId"]])
+
+
 def test_private_dns_needs_the_vpcs_dns_attributes(ec2):
     vpc_id, subnets = make_vpc(ec2, dns=False, zones=1)
     message = ("Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes "

@@ -358,6 +358,7 @@ def make_interface(tx: Transaction, ctx: RequestContext, vpc: Vpc, ep: Endpoint,
     ep.private_dns_enabled = check_private_dns(vpc, target, req.get("PrivateDnsEnabled"))
     if ep.private_dns_enabled:
         check_dns_conflict(tx, ep)
+        check_inbound_resolver_only(tx, ep, target, req.get("DnsOptions"))
     add_interfaces(tx, ctx, ep, subnets)
     refresh_dns(tx, ep)
 
@@ -372,6 +373,25 @@ def make_gateway(tx: Transaction, ctx: RequestContext, ep: Endpoint, target: Tar
     ep.private_dns_name = None
     ep.dns_options = {}
     ep.ip_address_type = "ipv4"
+
+
+def check_inbound_resolver_only(tx: Transaction, ep: Endpoint, target: Target, options: dict | None) -> None:
+    """An Interface endpoint with private DNS to a service that also has a Gateway
+    endpoint (S3) answers its private name only for the VPC's inbound resolver endpoints
+    unless the request says otherwise (`PrivateDnsOnlyForInboundResolverEndpoint`, AWS's
+    default true): instances in the VPC keep reaching the service through the Gateway
+    endpoint, which the VPC must then have."""
+    if target.aws is None or "Gateway" not in target.aws.types:
+        return
+    only_inbound = (options or {}).get("PrivateDnsOnlyForInboundResolverEndpoint")
+    only_inbound = True if only_inbound is None else bool(only_inbound)
+    ep.dns_options["PrivateDnsOnlyForInboundResolverEndpoint"] = only_inbound
+    if only_inbound and not tx.list(Endpoint, vpc_id=ep.vpc_id, where=lambda e: e.service_name == ep.service_name
+                                    and e.endpoint_type == "Gateway" and e.state not in ("deleting", "deleted")):
+        raise InvalidParameter(
+            f"To set PrivateDnsOnlyForInboundResolverEndpoint to true, the VPC {ep.vpc_id} must have a "
+            "Gateway endpoint for the service."
+        )
 
 
 def check_dns_conflict(tx: Transaction, ep: Endpoint) -> None:
@@ -493,6 +513,7 @@ def modify_interface(tx: Transaction, ctx: RequestContext, ep: Endpoint, target:
         ep.private_dns_enabled = check_private_dns(vpc, target, bool(req["PrivateDnsEnabled"]))
         if ep.private_dns_enabled:
             check_dns_conflict(tx, ep)
+            check_inbound_resolver_only(tx, ep, target, req.get("DnsOptions") or ep.dns_options)
     if req.get("IpAddressType") or req.get("DnsOptions"):
         subnets = [s for s in (tx.get(Subnet, sid) for sid in ep.subnet_ids) if s]
         ep.ip_address_type = check_ip_address_type(target, req.get("IpAddressType") or ep.ip_address_type, subnets)
