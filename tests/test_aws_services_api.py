@@ -361,6 +361,8 @@ def test_a_gateway_endpoint_keeps_its_vpc_and_lets_its_tables_go(ec2):
     # DeleteRouteTable takes the table out of the endpoint, as on AWS.
     ec2.delete_route_table(RouteTableId=table)
     assert endpoint(ec2, ep["VpcEndpointId"])["RouteTableIds"] == []
+    err = error_of(ec2.modify_vpc_endpoint, VpcEndpointId=ep["VpcEndpointId"], RemoveRouteTableIds=[table])
+    assert err == {"Code": "InvalidRouteTableID.NotFound", "Message": f"The routeTable ID '{table}' does not exist"}
     err = error_of(ec2.delete_vpc, VpcId=vpc_id)
     assert err == {"Code": "DependencyViolation", "Message": f"The vpc '{vpc_id}' has dependencies and cannot be deleted."}
     ec2.delete_vpc_endpoints(VpcEndpointIds=[ep["VpcEndpointId"]])

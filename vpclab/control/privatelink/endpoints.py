@@ -30,7 +30,7 @@ from __future__ import annotations
 import string
 
 from ...model import aws_services
-from ...model.ec2 import NetworkInterface, SecurityGroup, Subnet, Vpc
+from ...model.ec2 import NetworkInterface, RouteTable, SecurityGroup, Subnet, Vpc
 from ...model.elbv2 import LoadBalancer
 from ...model.observed import mark_endpoint_available, mark_endpoint_deleted
 from ...model.privatelink import Endpoint, EndpointService
@@ -476,7 +476,8 @@ def modify_gateway(tx: Transaction, ctx: RequestContext, ep: Endpoint, target: T
     prefix_list = target.aws.prefix_list_id(ep.region)
     remove = list(dict.fromkeys(req.get("RemoveRouteTableIds") or ()))
     for tid in remove:
-        ROUTE_TABLE.check(tid)
+        # A table deleted since (DeleteRouteTable took it out of the endpoint) is not found.
+        get_owned(tx, ctx, RouteTable, tid, ROUTE_TABLE)
     add = [t for t in dict.fromkeys(req.get("AddRouteTableIds") or ()) if t not in ep.route_table_ids]
     tables = gateway_routes.check_route_tables(tx, ctx, ep, prefix_list, add)
     gateway_routes.remove_routes(tx, ep, [t for t in remove if t in ep.route_table_ids])
