@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ...model import aws_services
 from ...protocol.dispatch import RequestContext, operation
-from ..common.filters import filter_and_page
+from ..common.filters import by_ids, filter_and_page
 from ..common.lookup import IdKind
 
 PREFIX_LIST = IdKind("pl", "InvalidPrefixListID", "prefix list ID")
@@ -29,10 +29,14 @@ class PrefixList:
     region: str
 
 
-def prefix_lists(region: str) -> list[PrefixList]:
-    """The region's AWS-managed lists, in the catalog's (service-name) order."""
-    return [PrefixList(s.prefix_list_id(region), s.prefix_list_name(region), tuple(s.prefix_list_cidrs()), region)
-            for s in aws_services.gateway_services()]
+def prefix_lists(region: str, ids: list[str] | None = None) -> list[PrefixList]:
+    """The region's AWS-managed lists, in the catalog's (service-name) order; only those
+    `ids` names if given (`.Malformed` / `.NotFound` as for any id)."""
+    lists = [PrefixList(s.prefix_list_id(region), s.prefix_list_name(region), tuple(s.prefix_list_cidrs()), region)
+             for s in aws_services.gateway_services()]
+    for pid in ids or ():
+        PREFIX_LIST.check(pid)
+    return by_ids(lists, ids, lambda p: p.id, PREFIX_LIST.not_found)
 
 
 FILTERS = {
@@ -43,7 +47,7 @@ FILTERS = {
 
 @operation("ec2", "DescribePrefixLists")
 def describe_prefix_lists(ctx: RequestContext, req: dict) -> dict:
-    lists = PREFIX_LIST.select(prefix_lists(ctx.region), req.get("PrefixListIds"))
+    lists = prefix_lists(ctx.region, req.get("PrefixListIds"))
     page, token = filter_and_page(lists, req.get("Filters"), FILTERS,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {
@@ -70,7 +74,7 @@ def render_managed(p: PrefixList) -> dict:
 @operation("ec2", "DescribeManagedPrefixLists")
 def describe_managed_prefix_lists(ctx: RequestContext, req: dict) -> dict:
     """The AWS-managed lists (AWS lists them with the caller's own, which vpclab has none of)."""
-    lists = PREFIX_LIST.select(prefix_lists(ctx.region), req.get("PrefixListIds"))
+    lists = prefix_lists(ctx.region, req.get("PrefixListIds"))
     page, token = filter_and_page(lists, req.get("Filters"), MANAGED_FILTERS,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {"PrefixLists": [render_managed(p) for p in page], "NextToken": token}
@@ -78,7 +82,7 @@ def describe_managed_prefix_lists(ctx: RequestContext, req: dict) -> dict:
 
 @operation("ec2", "GetManagedPrefixListEntries")
 def get_managed_prefix_list_entries(ctx: RequestContext, req: dict) -> dict:
-    (found,) = PREFIX_LIST.select(prefix_lists(ctx.region), [req["PrefixListId"]])
+    (found,) = prefix_lists(ctx.region, [req["PrefixListId"]])
     page, token = filter_and_page([{"Cidr": c} for c in found.cidrs], None, {},
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
     return {"Entries": page, "NextToken": token}
