@@ -402,13 +402,14 @@ def test_managed_prefix_lists(ec2):
 
 # Endpoint services of an account ---------------------------------------------------------
 
-def make_service(srv) -> dict:
+def make_service(srv, **kwargs) -> dict:
     owner = srv.client("ec2", ACCOUNT_1)
     subnets = owner.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
     lb = srv.client("elbv2", ACCOUNT_1).create_load_balancer(
         Name=f"svc-api-{next(_cidrs)}", Type="network", Scheme="internal", Subnets=[subnets[0]["SubnetId"]])
     arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
-    return owner.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[arn])["ServiceConfiguration"]
+    return owner.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[arn],
+                                                           **kwargs)["ServiceConfiguration"]
 
 
 def test_payer_responsibility(srv):
@@ -443,3 +444,18 @@ def test_empty_tags_are_empty_lists(srv):
     names = owner.describe_vpc_endpoint_services()["ServiceNames"]
     assert names.index(svc["ServiceName"]) > names.index(f"com.amazonaws.{REGION}.xray")
     owner.delete_vpc_endpoint_service_configurations(ServiceIds=[svc["ServiceId"]])
+
+
+def test_private_dns_messages_for_an_endpoint_service(srv):
+    """The one place that decides private DNS answers an account's services with AWS's
+    words too: no name, and a name not verified yet."""
+    owner = srv.client("ec2", ACCOUNT_1)
+    subnet = owner.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]},
+                                             {"Name": "availability-zone", "Values": [ZONES[0]]}])["Subnets"][0]
+    plain, named = make_service(srv), make_service(srv, PrivateDnsName="api.example.net")
+    for svc, why in ((plain, "does not provide a private DNS name."), (named, "has not verified the private DNS name.")):
+        err = error_of(owner.create_vpc_endpoint, VpcEndpointType="Interface", VpcId=subnet["VpcId"],
+                       ServiceName=svc["ServiceName"], SubnetIds=[subnet["SubnetId"]], PrivateDnsEnabled=True)
+        assert err == {"Code": "InvalidParameter",
+                       "Message": f"Private DNS can't be enabled because the service {svc['ServiceName']} {why}"}
+    owner.delete_vpc_endpoint_service_configurations(ServiceIds=[plain["ServiceId"], named["ServiceId"]])

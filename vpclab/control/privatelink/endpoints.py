@@ -181,7 +181,8 @@ def check_subnets(tx: Transaction, ctx: RequestContext, ep: Endpoint, service: T
 def check_private_dns(vpc: Vpc, service: Target, enabled: bool | None) -> bool:
     """Whether private DNS is on, and AWS's InvalidParameter when it cannot be.
 
-    Not asked: on for an AWS service that offers a private DNS name (AWS's default,
+    The three messages are AWS's, word for word (as Terraform's and CDK's users quote
+    them). Not asked: on for an AWS service that offers a private DNS name (AWS's default,
     which then needs the VPC's DNS attributes like an explicit request); for an endpoint
     service of an account, on only when its name is verified and the VPC resolves it.
     """
@@ -199,8 +200,8 @@ def check_private_dns(vpc: Vpc, service: Target, enabled: bool | None) -> bool:
         )
     if not service.private_dns_verified:
         raise InvalidParameter(
-            f"Private DNS can only be enabled if the private DNS name of the service "
-            f"{service.service_name} is verified."
+            f"Private DNS can't be enabled because the service {service.service_name} "
+            "has not verified the private DNS name."
         )
     if not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
         raise InvalidParameter(
