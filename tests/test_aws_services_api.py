@@ -328,6 +328,10 @@ def test_gateway_endpoint_to_s3(ec2):
     err = error_of(ec2.create_vpc_endpoint, VpcId=vpc_id, ServiceName=S3, RouteTableIds=[other])
     assert err == {"Code": "RouteAlreadyExists", "Message":
                    f"route table {other} already has a route with destination-prefix-list-id {pl['PrefixListId']}"}
+    # The route is the endpoint's: DeleteRoute does not take it away.
+    err = error_of(ec2.delete_route, RouteTableId=other, DestinationPrefixListId=pl["PrefixListId"])
+    assert err["Code"] == "InvalidParameterValue"
+    assert routes_to(ec2, eid)[other] == [route]
     ec2.delete_vpc_endpoints(VpcEndpointIds=[eid])
     assert routes_to(ec2, eid)[other] == []
     wait_state(ec2, eid, "deleted")
