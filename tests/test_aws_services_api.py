@@ -389,7 +389,7 @@ def test_prefix_lists(ec2):
     err = error_of(ec2.describe_prefix_lists, PrefixListIds=["pl-0123abcd"])
     assert err == {"Code": "InvalidPrefixListID.NotFound", "Message": "The prefix list ID 'pl-0123abcd' does not exist"}
     err = error_of(ec2.describe_prefix_lists, PrefixListIds=["pl-zz"])
-    assert err["Code"] == "InvalidPrefixListID.Malformed"
+    assert err == {"Code": "InvalidPrefixListId.Malformed", "Message": 'Invalid id: "pl-zz" (expecting "pl-...")'}
 
 
 def test_managed_prefix_lists(ec2):
@@ -463,3 +463,16 @@ def test_private_dns_messages_for_an_endpoint_service(srv):
         assert err == {"Code": "InvalidParameter",
                        "Message": f"Private DNS can't be enabled because the service {svc['ServiceName']} {why}"}
     owner.delete_vpc_endpoint_service_configurations(ServiceIds=[plain["ServiceId"], named["ServiceId"]])
+
+
+@pytest.mark.xfail(strict=True, reason="security_group_rules.py (helper `details`) accepts any well-formed "
+                                       "pl- id; AWS refuses a prefix list that does not exist")
+def test_a_security_group_rule_names_an_existing_prefix_list_only(ec2):
+    vpc_id, _ = make_vpc(ec2, zones=0)
+    group = ec2.create_security_group(GroupName="to-s3", Description="egress to S3", VpcId=vpc_id)["GroupId"]
+    (s3,) = ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [S3]}])["PrefixLists"]
+    ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": s3["PrefixListId"]}]}])
+    err = error_of(ec2.authorize_security_group_egress, GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": "pl-0123abcd"}]}])
+    assert err["Code"] in ("InvalidPrefixListID.NotFound", "InvalidPrefixListId.NotFound")

@@ -16,7 +16,8 @@ from ...protocol.dispatch import RequestContext, operation
 from ..common.filters import by_ids, filter_and_page
 from ..common.lookup import IdKind
 
-PREFIX_LIST = IdKind("pl", "InvalidPrefixListID", "prefix list ID")
+#: AWS spells the two codes differently: InvalidPrefixListID.NotFound, InvalidPrefixListId.Malformed.
+PREFIX_LIST = IdKind("pl", "InvalidPrefixListID", "prefix list ID", malformed_stem="InvalidPrefixListId", expecting=True)
 #: OwnerId of the AWS-managed lists in DescribeManagedPrefixLists.
 AWS_OWNER = "AWS"
 
