@@ -120,8 +120,8 @@ def visible_service(tx: Transaction, ctx: RequestContext, name: str) -> Endpoint
 @dataclass(frozen=True)
 class Target:
     """The service an endpoint connects to, as the endpoint code reads it: an endpoint
-    service of an account (`service` is its stored record) or an AWS service of the
-    catalog (`aws` is its entry; nothing stored, no provider sees the endpoint).
+    service of an account (stored) or an AWS service of the catalog (`aws` is its entry;
+    nothing stored, no provider sees the endpoint).
 
     `dns_tail` is what follows an endpoint's own label in its DNS names (the service id's
     or the AWS service's `vpce` name) and `dns_stem` what precedes it (`*.` for S3).
@@ -130,7 +130,6 @@ class Target:
 
     service_name: str
     service_id: str
-    endpoint_type: str
     types: tuple[str, ...]
     account: str
     acceptance_required: bool
@@ -141,7 +140,6 @@ class Target:
     dns_tail: str
     dns_stem: str = ""
     default_private_dns: bool | None = None
-    service: EndpointService | None = None
     aws: aws_services.AwsService | None = None
 
 
@@ -153,7 +151,6 @@ def aws_target(service: aws_services.AwsService, region: str, endpoint_type: str
     return Target(
         service_name=service.service_name(region),
         service_id=service.service_id(region, endpoint_type),
-        endpoint_type=endpoint_type,
         types=service.types,
         account=aws_services.OWNER,
         acceptance_required=False,
@@ -173,7 +170,6 @@ def service_target(tx: Transaction, service: EndpointService) -> Target:
     return Target(
         service_name=service.service_name,
         service_id=service.id,
-        endpoint_type=service.service_type,
         types=(service.service_type,),
         account=service.account,
         acceptance_required=service.acceptance_required,
@@ -182,7 +178,6 @@ def service_target(tx: Transaction, service: EndpointService) -> Target:
         supported_ip_address_types=service.supported_ip_address_types,
         zone_ids=service_zone_ids(tx, service),
         dns_tail=base_dns_name(service.region, service.id),
-        service=service,
     )
 
 
