@@ -161,6 +161,11 @@ PREFIX_LIST_CIDRS = {
 _BY_SHORT_NAME = {s.short_name: s for s in SERVICES}
 
 
+def gateway_services() -> list[AwsService]:
+    """The services offered as Gateway endpoints (S3, DynamoDB): those with a prefix list."""
+    return [s for s in SERVICES if "Gateway" in s.types]
+
+
 def lookup(service_name: str) -> tuple[AwsService, str] | None:
     """(service, region) of `com.amazonaws.<region>.<short name>`, or None (an endpoint
     service of some account, `com.amazonaws.vpce.<region>.vpce-svc-…`, or unknown)."""
@@ -176,7 +181,3 @@ def lookup(service_name: str) -> tuple[AwsService, str] | None:
 def is_aws_service(service_name: str) -> bool:
     return lookup(service_name) is not None
 
-
-def gateway_services() -> list[AwsService]:
-    """The services offered as Gateway endpoints (S3, DynamoDB): those with a prefix list."""
-    return [s for s in SERVICES if "Gateway" in s.types]
