@@ -19,6 +19,7 @@ from .ec2 import (
     internet_gateways,
     key_pairs,
     network_interfaces,
+    prefix_lists,
     regions,
     route_tables,
     security_group_rules,
@@ -35,7 +36,7 @@ from .sts import caller_identity
 AREAS = [
     # EC2: account, networking, compute
     regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
-    internet_gateways, route_tables,
+    internet_gateways, route_tables, prefix_lists,
     instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
     elastic_ips,
     # EC2: PrivateLink
