@@ -20,6 +20,7 @@ from ...protocol.errors import (
 from ..common.dependents import vpc_dependents
 from ..common.filters import filter_and_page
 from ..common.ids import new_id
+from ..common.ipv6 import VPC_IPV6, refuse_ipv6
 from ..common.lookup import VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
@@ -61,6 +62,7 @@ def render(vpc: Vpc) -> dict:
 
 @operation("ec2", "CreateVpc")
 def create_vpc(ctx: RequestContext, req: dict) -> dict:
+    refuse_ipv6(req, VPC_IPV6)
     cidr = req.get("CidrBlock")
     if cidr is None:
         raise MissingParameter("Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.")
