@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.elbv2 import default_subnets, default_vpc, nlb, run_instance, tcp_group, wait_active
+from tests.helpers.elbv2 import (
+    default_subnets,
+    default_vpc,
+    nlb,
+    run_instance,
+    tcp_group,
+    wait_active,
+)
 from tests.helpers.errors import error_of
 from tests.helpers.waiting import wait_for
 

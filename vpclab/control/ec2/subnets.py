@@ -110,7 +110,7 @@ def create_subnet(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
     with ctx.write() as tx:
         vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
-        if not 16 <= net.prefixlen <= 28 or not net.subnet_of(parse_cidr(vpc.cidr_block)):
+        if not 16 <= net.prefixlen <= 28 or not any(net.subnet_of(parse_cidr(b)) for b in vpc.ipv4_cidr_blocks()):
             raise AwsError(f"The CIDR '{cidr}' is invalid.", code="InvalidSubnet.Range")
         for other in tx.list(Subnet, vpc_id=vpc.id):
             if net.overlaps(parse_cidr(other.cidr_block)):

@@ -2,11 +2,10 @@
 
 A VPC is made with its default security group and its main route table (`local` only),
 and DeleteVpc deletes both with it; whatever else it holds (`dependents.vpc_dependents`)
-keeps it from being deleted.
+keeps it from being deleted. Its IPv4 CIDR blocks beyond the primary one are
+`vpc_cidr_blocks`'s; IPv6 is refused (`common.ipv6`).
 """
 from __future__ import annotations
-
-import ipaddress
 
 from ...model.ec2 import RouteTable, SecurityGroup, Vpc
 from ...protocol.dispatch import RequestContext, operation
@@ -26,20 +25,14 @@ from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
 from .stored_routes import make_vpc_routing
 from .stored_rules import make_default_group
-
-
-def parse_cidr(value: str, param: str = "cidrBlock") -> ipaddress.IPv4Network:
-    try:
-        net = ipaddress.IPv4Network(value, strict=False)
-    except ValueError:
-        raise InvalidParameterValue(
-            f"Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
-        ) from None
-    if "/" not in value:
-        raise InvalidParameterValue(
-            f"Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
-        )
-    return net
+from .vpc_cidr_blocks import (
+    association_cidrs,
+    association_ids,
+    association_set,
+    association_states,
+    check_vpc_cidr_size,
+    parse_cidr,
+)
 
 
 def render(vpc: Vpc) -> dict:
@@ -51,11 +44,8 @@ def render(vpc: Vpc) -> dict:
         "DhcpOptionsId": vpc.dhcp_options_id,
         "InstanceTenancy": vpc.instance_tenancy,
         "IsDefault": vpc.is_default,
-        "CidrBlockAssociationSet": [{
-            "AssociationId": vpc.cidr_association_id,
-            "CidrBlock": vpc.cidr_block,
-            "CidrBlockState": {"State": "associated"},
-        }],
+        "CidrBlockAssociationSet": association_set(vpc),
+        "Ipv6CidrBlockAssociationSet": [],
         "Tags": tag_list(vpc.tags),
     }
 
@@ -67,8 +57,7 @@ def create_vpc(ctx: RequestContext, req: dict) -> dict:
     if cidr is None:
         raise MissingParameter("Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.")
     net = parse_cidr(cidr)
-    if not 16 <= net.prefixlen <= 28:
-        raise AwsError(f"The CIDR '{cidr}' is invalid.", code="InvalidVpc.Range")
+    check_vpc_cidr_size(net, cidr)
     tenancy = req.get("InstanceTenancy", "default")
     if tenancy not in ("default", "dedicated", "host"):
         raise InvalidParameterValue(f"Value ({tenancy}) for parameter instanceTenancy is invalid.")
@@ -98,9 +87,9 @@ def create_vpc(ctx: RequestContext, req: dict) -> dict:
 FILTERS = {
     "vpc-id": lambda v: v.id,
     "cidr": lambda v: v.cidr_block,
-    "cidr-block-association.cidr-block": lambda v: v.cidr_block,
-    "cidr-block-association.association-id": lambda v: v.cidr_association_id,
-    "cidr-block-association.state": lambda v: "associated",
+    "cidr-block-association.cidr-block": association_cidrs,
+    "cidr-block-association.association-id": association_ids,
+    "cidr-block-association.state": association_states,
     "dhcp-options-id": lambda v: v.dhcp_options_id,
     "is-default": lambda v: v.is_default,
     "owner-id": lambda v: v.account,
