@@ -28,7 +28,7 @@ from ..common.tags import tag_list, tags_from_specs
 from .addresses import available_count
 from .default_vpc import ensure_default_vpc
 from .regions import Zone, zone_by_id, zone_by_name, zones
-from .vpcs import parse_cidr
+from .vpcs import BLOCK_PUBLIC_ACCESS_OFF, parse_cidr
 
 
 def subnet_arn(subnet: Subnet) -> str:
@@ -173,7 +173,9 @@ def describe_subnets(ctx: RequestContext, req: dict) -> dict:
     fields = {**FILTERS, "available-ip-address-count": lambda s: free[s.id]}
     page, token = filter_and_page(subnets, req.get("Filters"), fields, tags=lambda s: s.tags,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
-    return {"Subnets": [render(s, free[s.id]) for s in page], "NextToken": token}
+    # DescribeSubnets shows VPC Block Public Access; CreateSubnet's answer does not (as AWS).
+    shown = [{**render(s, free[s.id]), "BlockPublicAccessStates": dict(BLOCK_PUBLIC_ACCESS_OFF)} for s in page]
+    return {"Subnets": shown, "NextToken": token}
 
 
 @operation("ec2", "DeleteSubnet")

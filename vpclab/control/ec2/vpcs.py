@@ -35,7 +35,14 @@ from .vpc_cidr_blocks import (
 )
 
 
+#: VPC Block Public Access as DescribeVpcs / DescribeSubnets show it: vpclab has none, so off.
+BLOCK_PUBLIC_ACCESS_OFF = {"InternetGatewayBlockMode": "off"}
+
+
 def render(vpc: Vpc) -> dict:
+    """DescribeVpcs' `Vpc`. AWS leaves `Ipv6CidrBlockAssociationSet` out of DescribeVpcs for
+    a VPC without IPv6 blocks (every VPC here) but answers it empty from CreateVpc, and
+    shows `BlockPublicAccessStates` in DescribeVpcs only (recorded AWS CLI answers)."""
     return {
         "VpcId": vpc.id,
         "OwnerId": vpc.account,
@@ -45,7 +52,7 @@ def render(vpc: Vpc) -> dict:
         "InstanceTenancy": vpc.instance_tenancy,
         "IsDefault": vpc.is_default,
         "CidrBlockAssociationSet": association_set(vpc),
-        "Ipv6CidrBlockAssociationSet": [],
+        "BlockPublicAccessStates": dict(BLOCK_PUBLIC_ACCESS_OFF),
         "Tags": tag_list(vpc.tags),
     }
 
@@ -81,7 +88,9 @@ def create_vpc(ctx: RequestContext, req: dict) -> dict:
         tx.put(make_default_group(ctx.account, ctx.region, vpc.id, now))
         make_vpc_routing(tx, vpc, now)
     # AWS answers `pending`; the VPC is usable (and Describe shows `available`) at once.
-    return {"Vpc": {**render(vpc), "State": "pending"}}
+    shown = {**render(vpc), "State": "pending", "Ipv6CidrBlockAssociationSet": []}
+    del shown["BlockPublicAccessStates"]
+    return {"Vpc": shown}
 
 
 FILTERS = {
