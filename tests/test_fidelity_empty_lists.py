@@ -14,7 +14,14 @@ from pathlib import Path
 import botocore
 import pytest
 
-from tests.helpers.elbv2 import default_subnets, default_vpc, nlb, run_instance, tcp_group, wait_active
+from tests.helpers.elbv2 import (
+    default_subnets,
+    default_vpc,
+    nlb,
+    run_instance,
+    tcp_group,
+    wait_active,
+)
 
 DATA = Path(botocore.__file__).parent / "data"
 EXAMPLES = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 from ...model.ec2 import RouteTable, SecurityGroup, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
-    AwsError,
     DependencyViolation,
     InvalidParameterCombination,
     InvalidParameterValue,
@@ -33,7 +32,6 @@ from .vpc_cidr_blocks import (
     check_vpc_cidr_size,
     parse_cidr,
 )
-
 
 #: VPC Block Public Access as DescribeVpcs / DescribeSubnets show it: vpclab has none, so off.
 BLOCK_PUBLIC_ACCESS_OFF = {"InternetGatewayBlockMode": "off"}
