@@ -125,3 +125,32 @@ def test_cidr_block_association_filters(ec2, vpc):
     # Terraform finds the association by id and reads `disassociated` as gone.
     assert found("cidr-block-association.association-id", aid) == [vid]
     assert vid in found("cidr-block-association.state", "disassociated")
+
+
+# Misses in files other helpers own (named in the report; not fixed here) ----------------
+
+@pytest.mark.xfail(strict=True, reason="stored_routes.make_route_table gives a new table the primary block's "
+                                       "local route only; AWS adds one per associated block")
+def test_a_new_route_table_has_a_local_route_per_block(ec2, vpc):
+    vid = vpc["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="10.76.0.0/16")
+    table = ec2.create_route_table(VpcId=vid)["RouteTable"]
+    assert [r["DestinationCidrBlock"] for r in table["Routes"] if r.get("GatewayId") == "local"] == [
+        "10.70.0.0/16", "10.76.0.0/16"]
+
+
+@pytest.mark.xfail(strict=True, reason="target_groups._check_ip_target reads the VPC's primary block only: an "
+                                       "address in a secondary block is taken as outside the VPC")
+def test_an_ip_target_in_a_secondary_block(ec2, vpc, shared_server):
+    vid = vpc["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="10.77.0.0/16")
+    ec2.create_subnet(VpcId=vid, CidrBlock="10.77.1.0/24", AvailabilityZone="ap-south-1a")
+    elb = shared_server.client("elbv2")
+    arn = elb.create_target_group(Name="fid-secondary", Protocol="TCP", Port=80, VpcId=vid,
+                                  TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    try:
+        elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.77.1.10"}])
+        health = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        assert health[0]["Target"]["AvailabilityZone"] == "ap-south-1a"
+    finally:
+        elb.delete_target_group(TargetGroupArn=arn)
