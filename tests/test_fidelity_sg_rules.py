@@ -2,6 +2,8 @@
 boto3; every refusal leaves the group's rules as they were."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.helpers.errors import error_of
@@ -18,7 +20,7 @@ def vpc(shared_server):
 
 @pytest.fixture
 def group(ec2, vpc):
-    gid = ec2.create_security_group(GroupName=f"fid-{id(object())}", Description="d", VpcId=vpc)["GroupId"]
+    gid = ec2.create_security_group(GroupName=f"fid-{uuid.uuid4().hex[:12]}", Description="d", VpcId=vpc)["GroupId"]
     (rule,) = ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])["SecurityGroupRules"]
     return gid, rule["SecurityGroupRuleId"]
