@@ -127,6 +127,22 @@ def test_cidr_block_association_filters(ec2, vpc):
     assert vid in found("cidr-block-association.state", "disassociated")
 
 
+def test_no_block_as_large_as_a_route_destination(ec2, vpc):
+    vid = vpc["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vid)
+    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"][0]
+    ec2.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="11.0.0.0/24", GatewayId=igw)
+    for cidr in ("11.0.0.0/24", "11.0.0.0/16"):
+        err = error_of(ec2.associate_vpc_cidr_block, VpcId=vid, CidrBlock=cidr)
+        assert err["Code"] == "InvalidVpc.Range"
+    # Smaller than the route's destination: allowed (the VPC user guide's example, shifted).
+    ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="11.0.0.0/25")
+    # The default route is larger than any block: it never stands in the way.
+    ec2.create_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="12.0.0.0/16")
+
+
 # Misses in files other helpers own (named in the report; not fixed here) ----------------
 
 @pytest.mark.xfail(strict=True, reason="stored_routes.make_route_table gives a new table the primary block's "

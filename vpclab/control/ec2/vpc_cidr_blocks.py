@@ -6,7 +6,9 @@ most `MAX_BLOCKS` blocks, the primary included (the default quota "IPv4 CIDR blo
 VPC"); no overlap with a block the VPC has; and, by the table "IPv4 CIDR block
 association restrictions", a block from a private range (10.0.0.0/8, 172.16.0.0/12,
 192.168.0.0/16, 198.19.0.0/16) only when the primary block is in that same range, while
-100.64.0.0/10 and publicly routable blocks are allowed whatever the primary. The primary
+100.64.0.0/10 and publicly routable blocks are allowed whatever the primary; and no block
+the same as or larger than the destination of a route in one of the VPC's route tables
+(a /25 may be added beside a route to a /24, not the /24 or a /16 around it). The primary
 block cannot be disassociated, nor a block a subnet lies in.
 
 Each association gets a local route in every route table of the VPC while it is
@@ -84,6 +86,18 @@ def _restricted_range(net: ipaddress.IPv4Network) -> ipaddress.IPv4Network | Non
     return next((r for r in RESTRICTED_RANGES if net.subnet_of(r)), None)
 
 
+def _check_routes(tx: Transaction, vpc: Vpc, net: ipaddress.IPv4Network, cidr: str) -> None:
+    for table in tx.list(RouteTable, vpc_id=vpc.id):
+        for route in table.routes:
+            if route.gateway_id == LOCAL or not route.destination_cidr:
+                continue
+            if parse_cidr(route.destination_cidr).subnet_of(net):
+                # The rule is the VPC user guide's; the wording is vpclab's (unconfirmed).
+                raise AwsError(f"The CIDR '{cidr}' is the same as or larger than the destination "
+                               f"{route.destination_cidr} of a route in route table {table.id}.",
+                               code="InvalidVpc.Range")
+
+
 def _check_allowed(vpc: Vpc, net: ipaddress.IPv4Network, cidr: str) -> None:
     check_vpc_cidr_size(net, cidr)
     restricted = _restricted_range(net)
@@ -135,6 +149,7 @@ def associate_vpc_cidr_block(ctx: RequestContext, req: dict) -> dict:
     with ctx.write() as tx:
         vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
         _check_allowed(vpc, net, cidr)
+        _check_routes(tx, vpc, net, cidr)
         _prune(vpc, now)
         block = VpcCidrBlock(association_id=new_id("vpc-cidr-assoc"), cidr_block=str(net), since=now)
         vpc.secondary_cidr_blocks.append(block)
