@@ -116,3 +116,9 @@ def test_asking_for_nothing_passes(ec2, vpc):
     eni = ec2.create_network_interface(SubnetId=sid, Ipv6AddressCount=0)["NetworkInterface"]
     assert eni["Ipv6Addresses"] == []
     ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+
+
+@pytest.mark.parametrize("name", ["ipv6-cidr-block-association.ipv6-cidr-block", "ipv6-cidr-block-association.state",
+                                  "ipv6-cidr-block-association.association-id", "ipv6-cidr-block-association.ipv6-pool"])
+def test_ipv6_filters_match_nothing(ec2, vpc, name):
+    assert ec2.describe_vpcs(Filters=[{"Name": name, "Values": ["*"]}])["Vpcs"] == []

@@ -102,6 +102,11 @@ FILTERS = {
     "owner-id": lambda v: v.account,
     "state": lambda v: v.state,
     "instance-tenancy": lambda v: v.instance_tenancy,
+    # AWS's IPv6 filters: vpclab's VPCs have no IPv6 blocks, so they match nothing.
+    "ipv6-cidr-block-association.ipv6-cidr-block": lambda v: None,
+    "ipv6-cidr-block-association.ipv6-pool": lambda v: None,
+    "ipv6-cidr-block-association.association-id": lambda v: None,
+    "ipv6-cidr-block-association.state": lambda v: None,
 }
 
 
