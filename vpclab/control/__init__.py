@@ -25,6 +25,7 @@ from .ec2 import (
     security_group_rules,
     security_groups,
     subnets,
+    vpc_cidr_blocks,
     vpcs,
 )
 from .elbv2 import listeners, load_balancers, target_groups
@@ -35,7 +36,7 @@ from .sts import caller_identity
 #: API areas whose handlers are served, in the order they register.
 AREAS = [
     # EC2: account, networking, compute
-    regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
+    regions, account_attributes, tags, vpcs, vpc_cidr_blocks, subnets, security_groups, security_group_rules,
     internet_gateways, route_tables, prefix_lists,
     instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
     elastic_ips,
