@@ -145,14 +145,23 @@ def test_no_block_as_large_as_a_route_destination(ec2, vpc):
 
 # Misses in files other helpers own (named in the report; not fixed here) ----------------
 
-@pytest.mark.xfail(strict=True, reason="stored_routes.make_route_table gives a new table the primary block's "
-                                       "local route only; AWS adds one per associated block")
 def test_a_new_route_table_has_a_local_route_per_block(ec2, vpc):
     vid = vpc["VpcId"]
     ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="10.76.0.0/16")
     table = ec2.create_route_table(VpcId=vid)["RouteTable"]
     assert [r["DestinationCidrBlock"] for r in table["Routes"] if r.get("GatewayId") == "local"] == [
         "10.70.0.0/16", "10.76.0.0/16"]
+
+
+def test_a_gateway_route_more_specific_than_a_secondary_block_is_refused(ec2, vpc):
+    vid = vpc["VpcId"]
+    ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="10.77.0.0/16")
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vid)
+    table = ec2.create_route_table(VpcId=vid)["RouteTable"]["RouteTableId"]
+    err = error_of(ec2.create_route, RouteTableId=table, DestinationCidrBlock="10.77.1.0/24", GatewayId=igw)
+    assert err["Code"] == "InvalidParameterValue"
+    assert "only supports interface and instance targets" in err["Message"]
 
 
 @pytest.mark.xfail(strict=True, reason="target_groups._check_ip_target reads the VPC's primary block only: an "

@@ -235,7 +235,8 @@ def _target(tx: Transaction, ctx: RequestContext, table: RouteTable, destination
         if igw.vpc_id != table.vpc_id:
             raise InvalidParameterValue(f"route table {table.id} and network gateway {value} belong to different networks")
         vpc = tx.get(Vpc, table.vpc_id)
-        if vpc is not None and ipaddress.IPv4Network(destination).subnet_of(ipaddress.IPv4Network(vpc.cidr_block)):
+        if vpc is not None and any(ipaddress.IPv4Network(destination).subnet_of(ipaddress.IPv4Network(block))
+                                   for block in vpc.ipv4_cidr_blocks()):
             # More specific than the local route: only an interface or an instance may take it.
             raise InvalidParameterValue(
                 "Route target is not supported. This route only supports interface and instance targets."
