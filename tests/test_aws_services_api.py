@@ -465,8 +465,6 @@ def test_private_dns_messages_for_an_endpoint_service(srv):
     owner.delete_vpc_endpoint_service_configurations(ServiceIds=[plain["ServiceId"], named["ServiceId"]])
 
 
-@pytest.mark.xfail(strict=True, reason="security_group_rules.py (helper `details`) accepts any well-formed "
-                                       "pl- id; AWS refuses a prefix list that does not exist")
 def test_a_security_group_rule_names_an_existing_prefix_list_only(ec2):
     vpc_id, _ = make_vpc(ec2, zones=0)
     group = ec2.create_security_group(GroupName="to-s3", Description="egress to S3", VpcId=vpc_id)["GroupId"]

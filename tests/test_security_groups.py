@@ -320,18 +320,21 @@ def test_egress_rules(ec2, vpc):
     ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=[
         {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     assert group_of(ec2, gid)["IpPermissionsEgress"] == []
+    # The region's S3 prefix list (AWS refuses one that does not exist).
+    pl = ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [
+        f"com.amazonaws.{ec2.meta.region_name}.s3"]}])["PrefixLists"][0]["PrefixListId"]
     resp = ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": "pl-0123abcd"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": pl}]},
         {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": gid}]}])
     assert all(r["IsEgress"] for r in resp["SecurityGroupRules"])
     g = group_of(ec2, gid)
     assert g["IpPermissions"] == []
-    assert [p["PrefixListIds"] for p in g["IpPermissionsEgress"]] == [[{"PrefixListId": "pl-0123abcd"}], []]
+    assert [p["PrefixListIds"] for p in g["IpPermissionsEgress"]] == [[{"PrefixListId": pl}], []]
     found = ec2.describe_security_groups(Filters=[
-        {"Name": "egress.ip-permission.prefix-list-id", "Values": ["pl-0123abcd"]}])["SecurityGroups"]
+        {"Name": "egress.ip-permission.prefix-list-id", "Values": [pl]}])["SecurityGroups"]
     assert [x["GroupId"] for x in found] == [gid]
     assert ec2.describe_security_groups(Filters=[
-        {"Name": "ip-permission.prefix-list-id", "Values": ["pl-0123abcd"]}])["SecurityGroups"] == []
+        {"Name": "ip-permission.prefix-list-id", "Values": [pl]}])["SecurityGroups"] == []
 
 
 def test_revoke(ec2, vpc):

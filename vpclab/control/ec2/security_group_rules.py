@@ -20,6 +20,7 @@ from ..common.filters import filter_and_page
 from ..common.lookup import GROUP, GROUP_RULE, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
+from .prefix_lists import prefix_lists
 from .security_groups import (
     VALID_SET,
     VALID_TEXT,
@@ -206,8 +207,7 @@ def rules_from_permissions(tx: Transaction, ctx: RequestContext, target: Securit
             peers.append(rule(cidr_ipv6=_cidr(r.get("CidrIpv6"), 6), description=_description(r.get("Description"))))
         for r in perm.get("PrefixListIds") or ():
             pl = r.get("PrefixListId") or ""
-            if not re.fullmatch(r"pl-[0-9a-f]{8}(?:[0-9a-f]{9})?", pl):
-                raise AwsError(f'Invalid id: "{pl}" (expecting "pl-...")', code="InvalidPrefixListId.Malformed")
+            prefix_lists(ctx.region, [pl])  # AWS's .Malformed / .NotFound for an id it does not have
             peers.append(rule(prefix_list_id=pl, description=_description(r.get("Description"))))
         for r in perm.get("UserIdGroupPairs") or ():
             ref = _referenced_group(tx, ctx, target, r)
