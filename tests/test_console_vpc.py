@@ -291,3 +291,39 @@ def test_private_dns_security_group_and_a_service_with_a_live_connection(console
         ServiceIds=[service_id])["ServiceConfigurations"]
     steps.delete_endpoint(consumer, endpoint_id)
     assert ec2_2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["State"] in ("deleting", "deleted")
+
+
+def test_an_endpoint_to_an_aws_service_from_the_aws_services_category(console_server, pages):
+    """Create endpoint, "AWS services": the Region's Interface services are listed; picking
+    com.amazonaws.ap-south-1.ec2 and a subnet makes an endpoint with private DNS on."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from tests.helpers.console import open_nav
+
+    ec2 = console_server.client("ec2", ACCOUNT_1)
+    page = pages(ACCOUNT_1)
+    open_nav(page, "Endpoints")
+    page.get_by_role("button", name="Create endpoint").click()
+    page.get_by_label("Name tag - optional").fill("to-ec2")
+    page.get_by_label("AWS services", exact=True).check()
+    services = page.get_by_role("table", name="Services")
+    expect(services).to_contain_text("com.amazonaws.ap-south-1.ec2")
+    expect(services).to_contain_text("com.amazonaws.ap-south-1.s3")  # its Interface entry
+    expect(services).not_to_contain_text("Gateway")
+    page.get_by_role("radio", name="Select com.amazonaws.ap-south-1.ec2", exact=True).check()
+    network = page.get_by_role("region", name="Network settings")
+    zones = network.get_by_role("checkbox", name=re.compile(r"\([a-z]+\d-az\d\)$"))
+    expect(zones.first).to_be_enabled()
+    zones.first.check()
+    expect(network.get_by_label("Enable DNS name")).to_be_checked()
+    shot(page, "endpoint-aws-service")
+    page.get_by_role("button", name="Create endpoint").click()
+    expect(page.get_by_role("status")).to_contain_text("Successfully created VPC endpoint")
+    endpoint_id = page.get_by_role("heading", level=1).inner_text().split(" / ")[0].strip()
+    [ep] = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
+    assert ep["ServiceName"] == "com.amazonaws.ap-south-1.ec2" and ep["VpcEndpointType"] == "Interface"
+    assert ep["PrivateDnsEnabled"] is True and len(ep["SubnetIds"]) == 1
+    assert "ec2.ap-south-1.amazonaws.com" in [e["DnsName"] for e in ep["DnsEntries"]]
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])

@@ -81,13 +81,20 @@ page(`${LIST}/create`, async (root) => {
         el("div", {class: "verify"}, serviceName.row, button("Verify service", () => verify())), verdict);
       return;
     }
-    // AWS's own services are the ones AWS owns; vpclab emulates none of them.
+    // AWS's own services (owner amazon): Interface entries are picked here, as on AWS's
+    // console; a Gateway endpoint (S3, DynamoDB) needs route tables: the API makes it.
     const owned = which === "aws"
-      ? (await aws("ec2", "DescribeVpcEndpointServices", {Filters: [{Name: "owner", Values: ["amazon"]}]})).ServiceDetails
+      ? (await awsAll("ec2", "DescribeVpcEndpointServices", {Filters: [{Name: "owner", Values: ["amazon"]},
+        {Name: "service-type", Values: ["Interface"]}]}, "ServiceDetails"))
       : [];
-    serviceSection.replaceChildren(el("h2", {}, "Services"),
-      owned.length ? table("Services", [{title: "Service name", value: (s) => s.ServiceName}], owned)
-        : el("p", {class: "hint"}, which === "aws" ? "AWS services are not available in vpclab."
+    serviceSection.replaceChildren(el("h2", {}, `Services (${owned.length})`),
+      owned.length ? table("Services", [
+        {title: "Service Name", value: (s) => s.ServiceName},
+        {title: "Owner", value: (s) => s.Owner},
+        {title: "Type", value: (s) => s.ServiceType.map((t) => t.ServiceType).join(", ")},
+      ], owned, {key: (s) => s.ServiceName, onSelect: (s) => attempt(async () => {
+        service = s; await drawSubnets(); drawDns(); })})
+        : el("p", {class: "hint"}, which === "aws" ? "No AWS services are offered in this Region."
           : "PrivateLink Ready partner services are not available in vpclab."));
   }
 
@@ -169,8 +176,10 @@ page(`${LIST}/create`, async (root) => {
   const tags = tagEditor();
 
   async function create() {
-    if (category.value() !== NLB_SERVICES) {
-      showError({Code: "InvalidServiceName", Message: "Choose an endpoint service: vpclab serves endpoint services that use NLBs."});
+    const which = category.value();
+    if (which === "partner" || (which === "aws" && !service)) {
+      showError({Code: "InvalidServiceName", Message: which === "aws" ? "Select a service."
+        : "PrivateLink Ready partner services are not available in vpclab."});
       return;
     }
     const tagList = tags.tags();
@@ -179,7 +188,7 @@ page(`${LIST}/create`, async (root) => {
     const params = {
       VpcEndpointType: "Interface",
       VpcId: vpc.input.value,
-      ServiceName: serviceName.input.value.trim(),
+      ServiceName: which === "aws" ? service.ServiceName : serviceName.input.value.trim(),
       SubnetIds: zonePicks.filter((p) => p.box.checked).map((p) => p.select.value),
     };
     const groups = groupPicks.filter((p) => p.box.checked).map((p) => p.group.GroupId);
