@@ -32,6 +32,15 @@ def test_answers_known_names_and_nxdomain_for_the_rest():
     assert answer(zone, b"garbage") is None
 
 
+def test_a_wildcard_name_answers_one_label_below_it():
+    zone = Zone()
+    zone.add("*.vpce-1-abc.s3.ap-south-1.vpce.amazonaws.com", "172.31.5.6")
+    reply = ask(zone, "my-bucket.vpce-1-abc.s3.ap-south-1.vpce.amazonaws.com")
+    assert [str(r.rdata) for r in reply.rr] == ["172.31.5.6"]
+    assert ask(zone, "a.b.vpce-1-abc.s3.ap-south-1.vpce.amazonaws.com").header.rcode == RCODE.NXDOMAIN
+    assert ask(zone, "vpce-1-abc.s3.ap-south-1.vpce.amazonaws.com").header.rcode == RCODE.NXDOMAIN
+
+
 def test_host_names_follow_aws():
     assert private_dns_name("ap-south-1", "172.31.37.136") == "ip-172-31-37-136.ap-south-1.compute.internal"
     assert private_dns_name("us-east-1", "10.0.0.5") == "ip-10-0-0-5.ec2.internal"

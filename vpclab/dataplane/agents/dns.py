@@ -54,6 +54,14 @@ class Zone:
         if ip not in ips:
             ips.append(ip)
 
+    def lookup(self, name: str) -> list[str] | None:
+        """The IPs of `name`: its own record, else a wildcard's one label up (`*.s3…`
+        answers `bucket.s3…`, as a Route 53 wildcard record does), else None."""
+        ips = self.records.get(name)
+        if ips is None and "." in name:
+            ips = self.records.get("*." + name.partition(".")[2])
+        return ips
+
 
 def zones_for(world: World) -> dict[str, Zone]:
     """What each VPC's resolver answers, keyed by VPC id: a pure function of the world."""
@@ -66,8 +74,9 @@ def zones_for(world: World) -> dict[str, Zone]:
             name = entry.get("DnsName", "")
             if not name or name == ep.private_dns_name:
                 continue
-            # A zonal name's first label ends with its zone (`vpce-…-us-east-1a.<service>…`).
-            label = name.partition(".")[0]
+            # A zonal name's first label ends with its zone (`vpce-…-us-east-1a.<service>…`;
+            # a wildcard's, `*.vpce-…-us-east-1a.s3…`, the label after the `*`).
+            label = name.removeprefix("*.").partition(".")[0]
             zonal = [e for e in enis if label.endswith(f"-{e.availability_zone}")]
             for eni in zonal or enis:
                 public[ep.region].add(name, eni.private_ip)
@@ -123,7 +132,7 @@ def answer(zone: Zone, query: bytes) -> bytes | None:
     if question.qclass != 1:
         reply.header.rcode = RCODE.REFUSED
         return reply.pack()
-    ips = zone.records.get(name)
+    ips = zone.lookup(name)
     if ips is None:
         reply.header.rcode = RCODE.NXDOMAIN
     elif question.qtype in (QTYPE.A, QTYPE.ANY):
