@@ -136,7 +136,8 @@ class Lab:
     def wait_until_reachable(self, instance: str, url: str, *, account: str | None = None,
                              timeout: float = 60.0, contains: str | None = None) -> str:
         """Curl `url` inside `instance` until it answers (with `contains` in the body, if
-        given) and return the body; CurlFailed naming the last failure after `timeout`."""
+        given) and return the body; CurlFailed naming the last failure after `timeout`.
+        An instance still pending or booting is waited for too."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -144,12 +145,13 @@ class Lab:
                 body = self.curl(instance, url, account=account, timeout=max(1.0, min(5.0, left)))
                 if contains is None or contains in body:
                     return body
-                last: CurlFailed = CurlFailed(f"{url} answered in {instance} without {contains!r}", 0, "")
-            except CurlFailed as exc:
+                last: LabError = CurlFailed(f"{url} answered in {instance} without {contains!r}", 0, "")
+            except LabError as exc:  # CurlFailed, or the instance cannot be entered yet
                 last = exc
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or not self.dataplane:
+                code, stderr = (last.exit_code, last.stderr) if isinstance(last, CurlFailed) else (-1, "")
                 raise CurlFailed(f"{url} not reachable from {instance} in {timeout:g} s; last: {last}",
-                                 last.exit_code, last.stderr)
+                                 code, stderr)
             time.sleep(0.2)
 
 
