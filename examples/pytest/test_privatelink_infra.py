@@ -57,6 +57,7 @@ def test_the_endpoint_is_available_once_accepted(vpclab, vpclab_account, consume
 def test_code_that_builds_its_own_clients_reads_aws_environ(vpclab, vpclab_account, aws_environ):
     """Code under test that makes `boto3.Session()` itself, and the AWS CLI in a
     subprocess, both reach the lab as the test's account through the variables."""
+    pytest.importorskip("awscli", reason="the AWS CLI (pip install awscli) runs in this test")
     assert aws_environ["AWS_ACCESS_KEY_ID"] == vpclab_account == os.environ["AWS_ACCESS_KEY_ID"]
     provider = build_provider(boto3.Session(), poll=POLL)
 
