@@ -88,6 +88,23 @@ def test_fresh_accounts_are_twelve_digits_never_repeated_and_cannot_see_each_oth
         assert err.value.response["Error"]["Code"] == "InvalidGroup.NotFound"
 
 
+def test_sessions_are_each_accounts_own_and_share_one_model_loader():
+    from vpclab.testing.sessions import shared_loader
+
+    with lab(dataplane=False) as running:
+        first, second = running.new_account(), running.new_account()
+        running.session(first).client("ec2")
+        paths = list(shared_loader().search_paths)
+        sessions = [running.session(a) for a in (first, second, first, second)]
+        assert shared_loader().search_paths == paths  # boto3 would add its data directory each time
+        assert [s.get_credentials().access_key for s in sessions] == [first, second, first, second]
+        vpcs = sessions[1].resource("ec2").vpcs.all()
+        assert [v.owner_id for v in vpcs] == [second]
+        assert sessions[0].client("sts").get_caller_identity()["Account"] == first
+        elsewhere = sessions[0].client("ec2", endpoint_url="http://127.0.0.1:9")
+        assert elsewhere.meta.endpoint_url == "http://127.0.0.1:9"
+
+
 def test_patch_environ_points_code_under_test_at_the_lab_and_restores(monkeypatch):
     with lab(dataplane=False) as running:
         # A developer's shell: a profile (that boto3 could not even find here), another
