@@ -23,6 +23,7 @@ account < 10 ms. Everything a lab makes is removed by the lab itself on exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -126,6 +127,19 @@ def main() -> None:
     if args.first:
         print(json.dumps(_first_lab(args.first == "on")))
         return
+    if args.json:  # the servers' one-line notices go to stderr, the figures alone to stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            figures, rows = measure(args)
+        print(json.dumps(figures, indent=2))
+        return
+    figures, rows = measure(args)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  value  (target)")
+    for label, value, target in rows:
+        print(f"{label:<{width}}  {value}" + (f"  ({target})" if target else ""))
+
+
+def measure(args: argparse.Namespace) -> tuple[dict[str, object], list[tuple[str, str, str]]]:
     root = os.geteuid() == 0
     modes = [False, True] if root else [False]
     rows: list[tuple[str, str, str]] = []
@@ -149,20 +163,14 @@ def main() -> None:
                      f"({extra:+.1f} ms)",
                      f"< {TARGET_ACCOUNT_MS:g} ms {'met' if extra < TARGET_ACCOUNT_MS else 'MISSED'}"))
         rows.append((f"a client for it (Lab.client), {name}", f"{costs['client_ms']:.1f} ms", ""))
-    suites = [("as root" if root else f"as uid {os.geteuid()}", ())]
+    suites: list[tuple[str, tuple[str, ...]]] = [("as root" if root else f"as uid {os.geteuid()}", ())]
     if root and shutil.which("unshare"):
         suites.append(("as an unprivileged user (user namespace)", UNPRIVILEGED))
     for who, launcher in suites:
         result = example_suite(launcher)
         figures[f"example suite {who}"] = result
         rows.append((f"examples/pytest suite {who}", f"{result['wall_s']:.1f} s ({result['summary']})", ""))
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  value  (target)")
-    for label, value, target in rows:
-        print(f"{label:<{width}}  {value}" + (f"  ({target})" if target else ""))
+    return figures, rows
 
 
 if __name__ == "__main__":
