@@ -139,6 +139,8 @@ def test_where_namespaces_cannot_be_made_the_lab_says_why(monkeypatch):
         assert not running.dataplane and "not running as root" in running.dataplane_off
         with pytest.raises(LabError, match="without its data plane"):
             running.exec("web", "true")
+        with pytest.raises(LabError, match="without its data plane"):
+            running.wait_until_reachable("web", "http://127.0.0.1/")
 
 
 def _links_with(prefix: str) -> list[str]:

@@ -157,3 +157,12 @@ def test_the_data_plane_can_be_turned_off_for_a_run(tmp_path):
     assert re.search(r"\b1 passed, 1 skipped\b", out), out
     assert "vpclab's data plane is off (--vpclab-dataplane=off)" in out
     assert "DATAPLANE False --no-dataplane" in out
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
+def test_a_run_that_requires_the_data_plane_fails_where_it_cannot_run(tmp_path):
+    run = run_project(tmp_path, MARKED, "--vpclab-dataplane=on", launcher=UNPRIVILEGED)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert re.search(r"\b1 skipped, 1 error\b", out), out
+    assert "LabError: the data plane cannot run here: not running as root" in out

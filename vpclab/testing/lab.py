@@ -138,6 +138,9 @@ class Lab:
         """Curl `url` inside `instance` until it answers (with `contains` in the body, if
         given) and return the body; CurlFailed naming the last failure after `timeout`.
         An instance still pending or booting is waited for too."""
+        if not self.dataplane:
+            raise LabError(f"cannot reach {url} from {instance}: this lab runs without its data plane "
+                           f"({self.dataplane_off})")
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -148,7 +151,7 @@ class Lab:
                 last: LabError = CurlFailed(f"{url} answered in {instance} without {contains!r}", 0, "")
             except LabError as exc:  # CurlFailed, or the instance cannot be entered yet
                 last = exc
-            if time.monotonic() >= deadline or not self.dataplane:
+            if time.monotonic() >= deadline:
                 code, stderr = (last.exit_code, last.stderr) if isinstance(last, CurlFailed) else (-1, "")
                 raise CurlFailed(f"{url} not reachable from {instance} in {timeout:g} s; last: {last}",
                                  code, stderr)

@@ -57,7 +57,8 @@ def skip_reason(config: pytest.Config) -> str | None:
     """Why dataplane-marked tests skip in this run, or None if they run (asked once)."""
     if _REASON not in config.stash:
         if dataplane_mode(config) == "off":
-            config.stash[_REASON] = "vpclab's data plane is off (--vpclab-dataplane=off)"
+            where = "--vpclab-dataplane=off" if config.getoption("--vpclab-dataplane") else "vpclab_dataplane = off"
+            config.stash[_REASON] = f"vpclab's data plane is off ({where})"
         else:
             from ..dataplane.runtime import unavailable_reason
 
