@@ -20,6 +20,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..server import ServerConfig
 
 #: Seconds to wait for the server's ready record, and for its thread to end.
 START_TIMEOUT = 30.0
@@ -71,10 +75,8 @@ class EmbeddedServer:
         self.stop()
         raise ServerFailed(f"the embedded vpclab server on {self.state_dir} was not ready in {timeout:.0f} s")
 
-    def _run(self, config: object) -> None:
-        from ..server import ServerConfig, serve
-
-        assert isinstance(config, ServerConfig)
+    def _run(self, config: ServerConfig) -> None:
+        from ..server import serve
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
