@@ -77,3 +77,4 @@ def lookup(service_name: str) -> tuple[AwsService, str] | None:
 
 def is_aws_service(service_name: str) -> bool:
     return lookup(service_name) is not None
+
