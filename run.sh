@@ -2,7 +2,8 @@
 # Set up vpclab on a fresh Debian machine (as root) and run the lab or the tests.
 #   ./run.sh lab    install everything, put `vpclab` on PATH, then run the PrivateLink lab
 #   ./run.sh test   install everything, then type-check vpclab/ (mypy) and run the test suite
-#                   (with cfn-lint and the CDK's Python packages: jsii runs Debian's nodejs)
+#                   (with cfn-lint and the CDK's Python packages: jsii runs Debian's nodejs),
+#                   then examples/pytest as a user's project (as root and unprivileged)
 # Extra arguments go to `vpclab lab privatelink` or to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -61,6 +62,20 @@ link_commands() {
     done
 }
 
+# examples/pytest run as a user's own project runs its tests: from its directory, where its
+# pytest.ini keeps the repository's pyproject.toml and tests/conftest.py out, against the
+# installed package (whose pytest11 entry point supplies the fixtures); as root, then as
+# an unprivileged user in a user namespace (the control plane alone: the tests marked
+# `dataplane` skip and say why).
+example_tests() {
+    local python="$PWD/.venv/bin/python"
+    echo "run.sh: examples/pytest (as root)"
+    (cd examples/pytest && PYTHONDONTWRITEBYTECODE=1 "$python" -m pytest -q)
+    echo "run.sh: examples/pytest (as an unprivileged user: control plane only)"
+    (cd examples/pytest && PYTHONDONTWRITEBYTECODE=1 unshare --user --map-user=1000 --map-group=1000 \
+        "$python" -m pytest -q)
+}
+
 case "$what" in
     lab)
         install_debian_packages
@@ -75,7 +90,9 @@ case "$what" in
         install_python_packages test,bench,iac
         # The type checker first (its config is in pyproject.toml); a type error fails the run.
         .venv/bin/python -m mypy
-        exec .venv/bin/python -m pytest -q "$@"
+        .venv/bin/python -m pytest -q "$@"
+        # The whole suite (no arguments) includes the example project's tests.
+        if [ "$#" -eq 0 ]; then example_tests; fi
         ;;
     *)
         echo "usage: ./run.sh lab|test [args...]" >&2

@@ -206,8 +206,10 @@ class CannotServe(Exception):
     line the CLI prints. A state directory's own problems are `state_lock.StateDirError`."""
 
 
-async def serve(config: ServerConfig, ready_line: bool = True) -> None:
-    """Serve until SIGINT/SIGTERM, then close the store cleanly.
+async def serve(config: ServerConfig, ready_line: bool = True, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or until `stop` is set, where given: a server on a
+    thread of another program, `vpclab.testing`, leaves that program's signals alone),
+    then close the store cleanly.
 
     The state directory's lock comes first, before anything is written there: a second
     server on the same state directory stops at once, naming the running one
@@ -219,12 +221,13 @@ async def serve(config: ServerConfig, ready_line: bool = True) -> None:
         sock = _bind(config)
         config = replace(config, port=sock.getsockname()[1])
         lock.record({"pid": os.getpid(), "url": f"http://{_url_host(config.host)}:{config.port}"})
-        await _serve_bound(config, sock, ready_line)
+        await _serve_bound(config, sock, ready_line, stop)
     finally:
         lock.release()
 
 
-async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bool) -> None:
+async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bool,
+                       stop: asyncio.Event | None) -> None:
     try:
         store = open_store(config.state_dir, model.KINDS)
     except (OSError, sqlite3.Error) as exc:
@@ -253,10 +256,11 @@ async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bo
             raise _port_error(config, exc) from None
         _write_server_info(config, dataplane=dataplane is not None, ready=True, dataplane_off=off_reason)
         settler = asyncio.create_task(_settle_forever(store, dataplane is not None))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
         if ready_line:
             print(
                 f"vpclab ready on http://{config.host}:{config.port} (state: {config.state_dir})",

@@ -11,11 +11,13 @@ implementation of it.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
+import botocore.model
 import botocore.serialize
 import botocore.session
 import botocore.validate
@@ -42,13 +44,21 @@ class CallResult:
         return value
 
 
+@functools.cache
+def _service_models() -> dict[str, botocore.model.ServiceModel]:
+    """botocore's models of the services vpclab serves, read once per process (parsing
+    their JSON takes about 0.1 s a server otherwise; a process may run several)."""
+    session = botocore.session.get_session()
+    return {name: session.get_service_model(name) for name in models.SERVICES.values()}
+
+
 class InProcessClient:
     """Every service vpclab serves (`models.SERVICES`), called as one account in one region."""
 
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
         self._session = botocore.session.get_session()
-        self._models = {name: self._session.get_service_model(name) for name in models.SERVICES.values()}
+        self._models = _service_models()
         self._serializers = {name: botocore.serialize.create_serializer(m.protocol) for name, m in self._models.items()}
         self._output = BotoOutputSerializer()
         self._events = self._session.get_component("event_emitter")
