@@ -1,8 +1,10 @@
-"""The vpclab server: the AWS endpoint over HTTP, the store, and (later) the data plane.
+"""The vpclab server: the AWS endpoint over HTTP, the store, and the data plane.
 
-aiohttp serves HTTP/1.1 with keep-alive and writes each response in one segment; the
-handlers are synchronous and fast (in-memory reads, one fsync per write), so they run on
-the event loop without a thread hop.
+aiohttp serves HTTP/1.1 with keep-alive and writes each response in one segment. The
+handlers are synchronous (in-memory reads, one fsync per write) and run on a pool of
+threads (`REQUEST_THREADS`), so a request that waits (a stack operation) holds up no
+other. The data plane also gets the gateway, for requests from VPCs through endpoints
+to vpclab's services (`dataplane/agents/service_api.py`).
 """
 from __future__ import annotations
 
