@@ -800,3 +800,300 @@ def test_aws_ebs_volume_and_attachment(provider, network):
         poll_until(lambda: (v := find_volume(provider.ec2, volume_id), v["State"]), ["deleting"], [], 300,
                    "volume deleted")
     instance_delete(provider, inst["id"])
+
+
+# --- aws_lb (network) ---------------------------------------------------------------------
+
+def find_load_balancer(elb, arn: str) -> dict:
+    # elbv2 find: findLoadBalancerByARN, DescribeLoadBalancers(LoadBalancerArns).
+    return single(not_found_on("LoadBalancerNotFound")(
+        lambda: elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"])(), arn)
+
+
+def lb_name_from_arn(arn: str) -> str:
+    # load_balancer.go loadBalancerNameFromARN: the last three parts of the resource.
+    return "/".join(arn.split(":", 5)[5].split("/")[-3:])
+
+
+def lb_create(c: Clients, name: str, subnets: list[str], cross_zone: bool = True) -> dict:
+    # elbv2/load_balancer.go resourceLoadBalancerCreate: CreateLoadBalancer(Name, Type
+    # network, Scheme internal, Subnets, IpAddressType ipv4, Tags); waitLoadBalancerActive
+    # (Pending [provisioning failed], Target [active], 10 min); then
+    # modifyLoadBalancerAttributes: ModifyLoadBalancerAttributes with the configured
+    # attributes (here load_balancing.cross_zone.enabled).
+    out = c.elb.create_load_balancer(Name=name, Type="network", Scheme="internal", Subnets=subnets,
+                                     IpAddressType="ipv4", Tags=[{"Key": "Name", "Value": name}])
+    arn = out["LoadBalancers"][0]["LoadBalancerArn"]
+    poll_until(lambda: (lb := find_load_balancer(c.elb, arn), lb["State"]["Code"]), ["provisioning", "failed"],
+               ["active"], 600, "load balancer active")
+    c.elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
+        {"Key": "load_balancing.cross_zone.enabled", "Value": str(cross_zone).lower()}])
+    return lb_read(c, arn)
+
+
+def lb_read(c: Clients, arn: str) -> dict:
+    # resourceLoadBalancerRead: findLoadBalancerByARN, DescribeLoadBalancerAttributes, and
+    # the tags (DescribeTags, ResourceArns). Sets arn, arn_suffix, dns_name, internal,
+    # ip_address_type, load_balancer_type, name, security_groups, subnet_mapping
+    # (flattenSubnetMappingsFromAvailabilityZones), subnets, vpc_id, zone_id, and the
+    # attribute-backed arguments.
+    lb = find_load_balancer(c.elb, arn)
+    attrs = {a["Key"]: a["Value"] for a in c.elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]}
+    tags = single(c.elb.describe_tags(ResourceArns=[arn])["TagDescriptions"], "tags")["Tags"]
+    assert lb["DNSName"].endswith(f".elb.{REGION}.amazonaws.com") and lb["CanonicalHostedZoneId"]
+    return {
+        "arn": arn, "arn_suffix": lb_name_from_arn(arn), "dns_name": lb["DNSName"],
+        "internal": lb["Scheme"] == "internal", "ip_address_type": lb["IpAddressType"],
+        "load_balancer_type": lb["Type"], "name": lb["LoadBalancerName"],
+        "security_groups": lb.get("SecurityGroups", []), "vpc_id": lb["VpcId"], "zone_id": lb["CanonicalHostedZoneId"],
+        "subnets": sorted(z["SubnetId"] for z in lb["AvailabilityZones"]),
+        "subnet_mapping": sorted((z["SubnetId"], z["ZoneName"]) for z in lb["AvailabilityZones"]),
+        "enable_cross_zone_load_balancing": attrs["load_balancing.cross_zone.enabled"] == "true",
+        "enable_deletion_protection": attrs["deletion_protection.enabled"] == "true",
+        "access_logs_enabled": attrs["access_logs.s3.enabled"] == "true",
+        "tags": {t["Key"]: t["Value"] for t in tags},
+    }
+
+
+def nlb_enis(ec2, arn: str) -> list[dict]:
+    # tfec2.FindNetworkInterfacesByAttachmentInstanceOwnerIDAndDescription: filters
+    # attachment.instance-owner-id = amazon-aws and description = "ELB <arn suffix>".
+    return ec2.describe_network_interfaces(Filters=[
+        {"Name": "attachment.instance-owner-id", "Values": ["amazon-aws"]},
+        {"Name": "description", "Values": ["ELB " + lb_name_from_arn(arn)]}])["NetworkInterfaces"]
+
+
+def lb_delete(c: Clients, arn: str) -> None:
+    # resourceLoadBalancerDelete: DeleteLoadBalancer, then for a network load balancer
+    # waitForNLBNetworkInterfacesToDetach: RetryUntilEqual(0) over nlb_enis, 5 min.
+    c.elb.delete_load_balancer(LoadBalancerArn=arn)
+    poll_until(lambda: (None, str(len(nlb_enis(c.ec2, arn)))), [str(n) for n in range(1, 10)], ["0"], 300,
+               "NLB network interfaces detached")
+
+
+def test_aws_lb_network(provider, network):
+    state = lb_create(provider, "tf-nlb", network["subnets"][:2])
+    assert state["load_balancer_type"] == "network" and state["internal"] is True
+    assert state["ip_address_type"] == "ipv4" and state["vpc_id"] == network["vpc"].id
+    assert state["arn_suffix"].startswith("net/tf-nlb/")
+    assert state["subnets"] == sorted(network["subnets"][:2])
+    assert state["enable_cross_zone_load_balancing"] is True and state["enable_deletion_protection"] is False
+    assert state["tags"] == {"Name": "tf-nlb"}
+    # Before the delete, the NLB's ENIs are there, one per zone, found the provider's way.
+    enis = nlb_enis(provider.ec2, state["arn"])
+    assert len(enis) == 2 and all(e["InterfaceType"] == "network_load_balancer" for e in enis)
+    # Update: subnets (SetSubnets), ip_address_type (SetIpAddressType), attributes.
+    provider.elb.set_subnets(LoadBalancerArn=state["arn"], Subnets=network["subnets"])
+    assert provider.elb.set_ip_address_type(LoadBalancerArn=state["arn"], IpAddressType="ipv4")["IpAddressType"] == "ipv4"
+    provider.elb.modify_load_balancer_attributes(LoadBalancerArn=state["arn"], Attributes=[
+        {"Key": "load_balancing.cross_zone.enabled", "Value": "false"}])
+    state = lb_read(provider, state["arn"])
+    assert state["subnets"] == sorted(network["subnets"]) and state["enable_cross_zone_load_balancing"] is False
+    lb_delete(provider, state["arn"])
+    with pytest.raises(NotFound):
+        find_load_balancer(provider.elb, state["arn"])
+
+
+# --- aws_lb_target_group ------------------------------------------------------------------
+
+def find_target_group(elb, arn: str) -> dict:
+    # elbv2 findTargetGroupByARN: DescribeTargetGroups(TargetGroupArns).
+    return single(not_found_on("TargetGroupNotFound")(
+        lambda: elb.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"])(), arn)
+
+
+def tg_create(c: Clients, name: str, vpc_id: str, port: int = 80) -> dict:
+    # elbv2/target_group.go resourceTargetGroupCreate: CreateTargetGroup(Name, Port,
+    # Protocol TCP, VpcId, TargetType instance, the HealthCheck* arguments, Tags);
+    # findTargetGroupByARN retried while new; ModifyTargetGroupAttributes with the
+    # network target group's attributes (targetGroupAttributes.expand).
+    out = c.elb.create_target_group(
+        Name=name, Port=port, Protocol="TCP", VpcId=vpc_id, TargetType="instance", IpAddressType="ipv4",
+        HealthCheckEnabled=True, HealthCheckIntervalSeconds=30, HealthCheckPort="traffic-port",
+        HealthCheckProtocol="TCP", HealthCheckTimeoutSeconds=10, HealthyThresholdCount=3, UnhealthyThresholdCount=3,
+        Tags=[{"Key": "Name", "Value": name}])
+    arn = out["TargetGroups"][0]["TargetGroupArn"]
+    find_target_group(c.elb, arn)
+    c.elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "300"},
+        {"Key": "deregistration_delay.connection_termination.enabled", "Value": "false"},
+        {"Key": "preserve_client_ip.enabled", "Value": "true"},
+        {"Key": "proxy_protocol_v2.enabled", "Value": "false"},
+        {"Key": "stickiness.enabled", "Value": "false"},
+        {"Key": "stickiness.type", "Value": "source_ip"},
+    ])
+    return tg_read(c, arn)
+
+
+def tg_read(c: Clients, arn: str) -> dict:
+    # resourceTargetGroupRead: DescribeTargetGroups, DescribeTargetGroupAttributes, tags.
+    # Sets arn, arn_suffix, health_check (flattenTargetGroupHealthCheck: enabled,
+    # healthy_threshold, interval, port, protocol, timeout, unhealthy_threshold; matcher
+    # and path only for HTTP(S)), ip_address_type, load_balancer_arns, name, port,
+    # protocol, target_type, vpc_id, and the attribute-backed arguments.
+    tg = find_target_group(c.elb, arn)
+    attrs = {a["Key"]: a["Value"] for a in c.elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
+    tags = single(c.elb.describe_tags(ResourceArns=[arn])["TagDescriptions"], "tags")["Tags"]
+    return {
+        "arn": arn, "arn_suffix": arn.split(":", 5)[5], "name": tg["TargetGroupName"], "port": tg["Port"],
+        "protocol": tg["Protocol"], "vpc_id": tg["VpcId"], "target_type": tg["TargetType"],
+        "ip_address_type": tg["IpAddressType"], "load_balancer_arns": tg["LoadBalancerArns"],
+        "health_check": {"enabled": tg["HealthCheckEnabled"], "healthy_threshold": tg["HealthyThresholdCount"],
+                         "interval": tg["HealthCheckIntervalSeconds"], "port": tg["HealthCheckPort"],
+                         "protocol": tg["HealthCheckProtocol"], "timeout": tg["HealthCheckTimeoutSeconds"],
+                         "unhealthy_threshold": tg["UnhealthyThresholdCount"]},
+        "deregistration_delay": attrs["deregistration_delay.timeout_seconds"],
+        "proxy_protocol_v2": attrs["proxy_protocol_v2.enabled"] == "true",
+        "preserve_client_ip": attrs["preserve_client_ip.enabled"],
+        "connection_termination": attrs["deregistration_delay.connection_termination.enabled"] == "true",
+        "stickiness": {"enabled": attrs["stickiness.enabled"] == "true", "type": attrs["stickiness.type"]},
+        "tags": {t["Key"]: t["Value"] for t in tags},
+    }
+
+
+def tg_delete(c: Clients, arn: str) -> None:
+    # resourceTargetGroupDelete: DeleteTargetGroup retried on ResourceInUse ("is currently
+    # in use by a listener or a rule", 2 min), then RetryUntilNotFound on findTargetGroupByARN.
+    retry_while_code(lambda: c.elb.delete_target_group(TargetGroupArn=arn), {"ResourceInUse"}, 120)
+    retry_until_not_found(lambda: find_target_group(c.elb, arn), 120, "target group deleted")
+
+
+def test_aws_lb_target_group(provider, network):
+    state = tg_create(provider, "tf-tg", network["vpc"].id)
+    assert (state["name"], state["port"], state["protocol"], state["target_type"], state["vpc_id"]) == (
+        "tf-tg", 80, "TCP", "instance", network["vpc"].id)
+    assert state["ip_address_type"] == "ipv4" and state["load_balancer_arns"] == []
+    assert state["health_check"] == {"enabled": True, "healthy_threshold": 3, "interval": 30, "port": "traffic-port",
+                                     "protocol": "TCP", "timeout": 10, "unhealthy_threshold": 3}
+    assert state["deregistration_delay"] == "300" and state["proxy_protocol_v2"] is False
+    assert state["preserve_client_ip"] == "true" and state["connection_termination"] is False
+    assert state["stickiness"] == {"enabled": False, "type": "source_ip"}
+    assert state["tags"] == {"Name": "tf-tg"}
+    # Update: health_check (ModifyTargetGroup with every health check argument) and
+    # deregistration_delay / proxy_protocol_v2 (ModifyTargetGroupAttributes).
+    out = provider.elb.modify_target_group(
+        TargetGroupArn=state["arn"], HealthCheckEnabled=True, HealthCheckIntervalSeconds=10,
+        HealthCheckPort="traffic-port", HealthCheckProtocol="TCP", HealthCheckTimeoutSeconds=6,
+        HealthyThresholdCount=2, UnhealthyThresholdCount=2)
+    assert out["TargetGroups"][0]["HealthCheckIntervalSeconds"] == 10
+    provider.elb.modify_target_group_attributes(TargetGroupArn=state["arn"], Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "30"},
+        {"Key": "proxy_protocol_v2.enabled", "Value": "true"}])
+    state = tg_read(provider, state["arn"])
+    assert state["health_check"] | {} == {"enabled": True, "healthy_threshold": 2, "interval": 10,
+                                         "port": "traffic-port", "protocol": "TCP", "timeout": 6,
+                                         "unhealthy_threshold": 2}
+    assert state["deregistration_delay"] == "30" and state["proxy_protocol_v2"] is True
+    tg_delete(provider, state["arn"])
+
+
+# --- aws_lb_listener and aws_lb_target_group_attachment -------------------------------------
+
+def find_listener(elb, arn: str) -> dict:
+    # elbv2 findListenerByARN: DescribeListeners(ListenerArns).
+    return single(not_found_on("ListenerNotFound")(
+        lambda: elb.describe_listeners(ListenerArns=[arn])["Listeners"])(), arn)
+
+
+def listener_create(c: Clients, lb_arn: str, tg_arn: str, port: int = 80) -> dict:
+    # elbv2/listener.go resourceListenerCreate: CreateListener(LoadBalancerArn, Port,
+    # Protocol TCP, DefaultActions [forward to the target group], Tags); then
+    # resourceListenerRead (findListenerByARN retried while new).
+    out = c.elb.create_listener(LoadBalancerArn=lb_arn, Port=port, Protocol="TCP",
+                                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+                                Tags=[{"Key": "Name", "Value": "tf-listener"}])
+    return listener_read(c, out["Listeners"][0]["ListenerArn"])
+
+
+def listener_read(c: Clients, arn: str) -> dict:
+    # resourceListenerRead: arn, load_balancer_arn, port, protocol, ssl_policy,
+    # alpn_policy, default_action (flattenLbListenerActions: type, order, target_group_arn,
+    # forward.target_group [arn, weight] and forward.stickiness), tags; and
+    # DescribeListenerAttributes for tcp_idle_timeout_seconds of a TCP listener.
+    listener = find_listener(c.elb, arn)
+    action = single(listener["DefaultActions"], "default action")
+    attrs = {a["Key"]: a["Value"] for a in c.elb.describe_listener_attributes(ListenerArn=arn)["Attributes"]}
+    tags = single(c.elb.describe_tags(ResourceArns=[arn])["TagDescriptions"], "tags")["Tags"]
+    return {
+        "arn": arn, "load_balancer_arn": listener["LoadBalancerArn"], "port": listener["Port"],
+        "protocol": listener["Protocol"], "ssl_policy": listener.get("SslPolicy"),
+        "alpn_policy": listener.get("AlpnPolicy"),
+        "default_action": {"type": action["Type"], "target_group_arn": action.get("TargetGroupArn"),
+                           "forward": [(t["TargetGroupArn"], t.get("Weight"))
+                                       for t in action.get("ForwardConfig", {}).get("TargetGroups", [])]},
+        "tcp_idle_timeout_seconds": attrs.get("tcp.idle_timeout.seconds"),
+        "tags": {t["Key"]: t["Value"] for t in tags},
+    }
+
+
+def listener_delete(c: Clients, arn: str) -> None:
+    # resourceListenerDelete: DeleteListener (ListenerNotFound is success).
+    try:
+        c.elb.delete_listener(ListenerArn=arn)
+    except ClientError as err:
+        if code(err) != "ListenerNotFound":
+            raise
+
+
+def attachment_create(c: Clients, tg_arn: str, instance_id: str, port: int = 80) -> None:
+    # elbv2/target_group_attachment.go resourceAttachmentCreate: RegisterTargets
+    # (TargetGroupArn, Targets [{Id, Port}]) retried on InvalidTarget (10 min).
+    retry_while_code(lambda: c.elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": instance_id, "Port": port}]),
+                     {"InvalidTarget"}, 600)
+
+
+def attachment_read(c: Clients, tg_arn: str, instance_id: str, port: int = 80) -> dict:
+    # resourceAttachmentRead / findTargetHealthDescription: DescribeTargetHealth
+    # (TargetGroupArn, Targets [{Id, Port}]); a description whose reason is
+    # Target.NotRegistered or Target.DeregistrationInProgress is NotFound.
+    out = c.elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": instance_id, "Port": port}])
+    desc = single(out["TargetHealthDescriptions"], "target health")
+    if desc["TargetHealth"].get("Reason") in ("Target.NotRegistered", "Target.DeregistrationInProgress"):
+        raise NotFound(instance_id)
+    return desc
+
+
+def attachment_delete(c: Clients, tg_arn: str, instance_id: str, port: int = 80) -> None:
+    # resourceAttachmentDelete: DeregisterTargets (TargetGroupNotFound is success).
+    c.elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": instance_id, "Port": port}])
+
+
+def test_aws_lb_listener_and_target_group_attachment(provider, network):
+    inst = instance_create(provider, network["subnets"][0], [network["group"]], name="tf-target")
+    tg = tg_create(provider, "tf-tg-l", network["vpc"].id)
+    lb = lb_create(provider, "tf-nlb-l", network["subnets"])
+    listener = listener_create(provider, lb["arn"], tg["arn"])
+    assert (listener["load_balancer_arn"], listener["port"], listener["protocol"]) == (lb["arn"], 80, "TCP")
+    assert listener["default_action"]["type"] == "forward"
+    assert listener["default_action"]["target_group_arn"] == tg["arn"]
+    assert listener["ssl_policy"] is None and listener["tcp_idle_timeout_seconds"] == "350"
+    assert listener["tags"] == {"Name": "tf-listener"}
+    assert tg_read(provider, tg["arn"])["load_balancer_arns"] == [lb["arn"]]
+    # The target group cannot go while the listener uses it: the provider's delete retries.
+    with pytest.raises(ClientError) as err:
+        provider.elb.delete_target_group(TargetGroupArn=tg["arn"])
+    assert code(err.value) == "ResourceInUse"
+
+    attachment_create(provider, tg["arn"], inst["id"])
+    desc = attachment_read(provider, tg["arn"], inst["id"])
+    assert desc["Target"] == {"Id": inst["id"], "Port": 80, "AvailabilityZone": ZONES[0]}
+    assert desc["TargetHealth"]["State"] in ("initial", "healthy", "unhealthy")
+
+    # Update: port (ModifyListener) and tcp_idle_timeout_seconds (ModifyListenerAttributes).
+    provider.elb.modify_listener(ListenerArn=listener["arn"], Port=8080, Protocol="TCP",
+                                 DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["arn"]}])
+    provider.elb.modify_listener_attributes(ListenerArn=listener["arn"], Attributes=[
+        {"Key": "tcp.idle_timeout.seconds", "Value": "600"}])
+    listener = listener_read(provider, listener["arn"])
+    assert (listener["port"], listener["tcp_idle_timeout_seconds"]) == (8080, "600")
+
+    # Destroy, in Terraform's reverse order.
+    attachment_delete(provider, tg["arn"], inst["id"])
+    with pytest.raises(NotFound):  # draining (Target.DeregistrationInProgress) reads as gone
+        attachment_read(provider, tg["arn"], inst["id"])
+    listener_delete(provider, listener["arn"])
+    with pytest.raises(NotFound):
+        find_listener(provider.elb, listener["arn"])
+    lb_delete(provider, lb["arn"])
+    tg_delete(provider, tg["arn"])
+    instance_delete(provider, inst["id"])
