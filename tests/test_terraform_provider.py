@@ -30,6 +30,10 @@ from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2, REGION
 #: The longest a replayed waiter really waits (the provider's own timeouts are minutes).
 MAX_WAIT = 30.0
 
+#: The longest a replayed waiter's initial Delay really lasts (the provider's are 5 to
+#: 30 s; vpclab's transitions take `lifecycle.SETTLE_DELAY`, 0.5 s, without a data plane).
+MAX_DELAY = 1.0
+
 ZONES = [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
 
 
@@ -44,11 +48,14 @@ def code(err: ClientError) -> str:
 
 
 def poll_until(refresh: Callable[[], tuple[object, str]], pending: list[str], target: list[str],
-               timeout: float, what: str) -> object:
+               timeout: float, what: str, delay: float = 0.0) -> object:
     """The provider's `retry.StateChangeConf.WaitForStateContext`: call `refresh` until its
     state is in `target`; a state in neither list is an error; with an empty `target`, a
     NotFound ends the wait (a delete's waiter), and otherwise NotFound is an error after
-    the provider's 20 tries (`NotFoundChecks`)."""
+    the provider's 20 tries (`NotFoundChecks`). The first look comes after `delay` (the
+    provider's Delay, capped at MAX_DELAY): a state the waiter does not list is an error
+    only if it is still there then, as on AWS."""
+    time.sleep(min(delay, MAX_DELAY))
     deadline = time.monotonic() + min(timeout, MAX_WAIT)
     not_found = 0
     seen: list[str] = []
@@ -1097,3 +1104,342 @@ def test_aws_lb_listener_and_target_group_attachment(provider, network):
     lb_delete(provider, lb["arn"])
     tg_delete(provider, tg["arn"])
     instance_delete(provider, inst["id"])
+
+
+# --- aws_vpc_endpoint_service and aws_vpc_endpoint_service_allowed_principal ------------------
+
+def find_service(ec2, service_id: str) -> dict:
+    # find.go findVPCEndpointServiceConfigurationByID: DescribeVpcEndpointServiceConfigurations
+    # (ServiceIds); a configuration in state Deleted is NotFound.
+    found = not_found_on("InvalidVpcEndpointServiceId.NotFound")(
+        lambda: ec2.describe_vpc_endpoint_service_configurations(ServiceIds=[service_id])["ServiceConfigurations"])()
+    config = single(found, service_id)
+    if config["ServiceState"] == "Deleted":
+        raise NotFound(service_id)
+    return config
+
+
+def service_create(c: Clients, nlb_arns: list[str], acceptance_required: bool = True,
+                   allowed_principals: list[str] = ()) -> dict:
+    # vpc_endpoint_service.go resourceVPCEndpointServiceCreate:
+    # CreateVpcEndpointServiceConfiguration(AcceptanceRequired, ClientToken,
+    # NetworkLoadBalancerArns, TagSpecifications vpc-endpoint-service);
+    # waitVPCEndpointServiceAvailable (Pending [Pending], Target [Available], 10 min, Delay
+    # 5 s); then ModifyVpcEndpointServicePermissions(AddAllowedPrincipals) if configured.
+    out = c.ec2.create_vpc_endpoint_service_configuration(
+        AcceptanceRequired=acceptance_required, ClientToken=client_token(), NetworkLoadBalancerArns=nlb_arns,
+        TagSpecifications=tag_specs("vpc-endpoint-service", "tf-service"))
+    service_id = out["ServiceConfiguration"]["ServiceId"]
+    poll_until(lambda: (s := find_service(c.ec2, service_id), s["ServiceState"]), ["Pending"], ["Available"], 600,
+               "endpoint service available", delay=5)
+    if allowed_principals:
+        c.ec2.modify_vpc_endpoint_service_permissions(ServiceId=service_id, AddAllowedPrincipals=list(allowed_principals))
+    return service_read(c, service_id)
+
+
+def service_read(c: Clients, service_id: str) -> dict:
+    # resourceVPCEndpointServiceRead: acceptance_required, arn, availability_zones,
+    # base_endpoint_dns_names, gateway_load_balancer_arns, manages_vpc_endpoints,
+    # network_load_balancer_arns, private_dns_name, private_dns_name_configuration,
+    # service_name, service_type (ServiceType[0]), state, supported_ip_address_types, tags;
+    # then findVPCEndpointServicePermissions (DescribeVpcEndpointServicePermissions) for
+    # allowed_principals.
+    s = find_service(c.ec2, service_id)
+    perms = c.ec2.describe_vpc_endpoint_service_permissions(ServiceId=service_id)["AllowedPrincipals"]
+    return {
+        "id": service_id, "acceptance_required": s["AcceptanceRequired"],
+        "arn": f"arn:aws:ec2:{REGION}:{c.account}:vpc-endpoint-service/{service_id}",
+        "availability_zones": sorted(s["AvailabilityZones"]), "base_endpoint_dns_names": s["BaseEndpointDnsNames"],
+        "gateway_load_balancer_arns": s.get("GatewayLoadBalancerArns", []),
+        "manages_vpc_endpoints": s["ManagesVpcEndpoints"],
+        "network_load_balancer_arns": s.get("NetworkLoadBalancerArns", []),
+        "private_dns_name": s.get("PrivateDnsName"), "service_name": s["ServiceName"],
+        "service_type": s["ServiceType"][0]["ServiceType"], "state": s["ServiceState"],
+        "supported_ip_address_types": s["SupportedIpAddressTypes"],
+        "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])},
+        "allowed_principals": sorted(p["Principal"] for p in perms),
+    }
+
+
+def service_delete(c: Clients, service_id: str) -> None:
+    # resourceVPCEndpointServiceDelete: DeleteVpcEndpointServiceConfigurations(ServiceIds),
+    # its Unsuccessful items an error (InvalidVpcEndpointServiceId.NotFound is success);
+    # waitVPCEndpointServiceDeleted (Pending [Available Deleting], Target [], 10 min).
+    out = c.ec2.delete_vpc_endpoint_service_configurations(ServiceIds=[service_id])
+    failed = [u["Error"]["Code"] for u in out["Unsuccessful"]]
+    assert failed in ([], ["InvalidVpcEndpointServiceId.NotFound"]), out["Unsuccessful"]
+    poll_until(lambda: (s := find_service(c.ec2, service_id), s["ServiceState"]), ["Available", "Deleting"], [], 600,
+               "endpoint service deleted", delay=5)
+
+
+def find_service_permission(ec2, service_id: str, principal: str) -> dict:
+    # vpc_endpoint_service_allowed_principal.go findVPCEndpointServicePermission:
+    # DescribeVpcEndpointServicePermissions(ServiceId), matched by principal on the client
+    # side (the API has no principal filter).
+    perms = ec2.describe_vpc_endpoint_service_permissions(ServiceId=service_id)["AllowedPrincipals"]
+    return single([p for p in perms if p["Principal"] == principal], principal)
+
+
+def allowed_principal_create(c: Clients, service_id: str, principal: str) -> str:
+    # resourceVPCEndpointServiceAllowedPrincipalCreate: ModifyVpcEndpointServicePermissions
+    # (ServiceId, AddAllowedPrincipals [arn]); the id is the permission's
+    # ServicePermissionId, read back through findVPCEndpointServicePermission.
+    out = c.ec2.modify_vpc_endpoint_service_permissions(ServiceId=service_id, AddAllowedPrincipals=[principal])
+    assert out["ReturnValue"] is True
+    perm = find_service_permission(c.ec2, service_id, principal)
+    assert perm["ServicePermissionId"].startswith("vpce-svc-perm-")
+    assert [(p["Principal"], p["ServicePermissionId"]) for p in out.get("AddedPrincipals", [])] in (
+        [], [(principal, perm["ServicePermissionId"])])
+    return perm["ServicePermissionId"]
+
+
+def allowed_principal_delete(c: Clients, service_id: str, principal: str) -> None:
+    # resourceVPCEndpointServiceAllowedPrincipalDelete: RemoveAllowedPrincipals.
+    c.ec2.modify_vpc_endpoint_service_permissions(ServiceId=service_id, RemoveAllowedPrincipals=[principal])
+
+
+@pytest.fixture(scope="module")
+def service_nlb(provider, network):
+    """An active NLB in all three subnets of the provider's network, for endpoint services."""
+    lb = lb_create(provider, "tf-svc-nlb", network["subnets"], cross_zone=False)
+    yield lb
+    lb_delete(provider, lb["arn"])
+
+
+CONSUMER_ROOT = f"arn:aws:iam::{ACCOUNT_2}:root"
+
+
+def test_aws_vpc_endpoint_service_and_allowed_principal(provider, service_nlb):
+    state = service_create(provider, [service_nlb["arn"]])
+    assert state["acceptance_required"] is True and state["state"] == "Available"
+    assert state["service_type"] == "Interface" and state["manages_vpc_endpoints"] is False
+    assert state["service_name"] == f"com.amazonaws.vpce.{REGION}.{state['id']}"
+    assert state["base_endpoint_dns_names"] == [f"{state['id']}.{REGION}.vpce.amazonaws.com"]
+    assert state["availability_zones"] == ZONES and state["network_load_balancer_arns"] == [service_nlb["arn"]]
+    assert state["gateway_load_balancer_arns"] == [] and state["supported_ip_address_types"] == ["ipv4"]
+    assert state["tags"] == {"Name": "tf-service"} and state["allowed_principals"] == []
+
+    perm_id = allowed_principal_create(provider, state["id"], CONSUMER_ROOT)
+    assert find_service_permission(provider.ec2, state["id"], CONSUMER_ROOT)["ServicePermissionId"] == perm_id
+    assert service_read(provider, state["id"])["allowed_principals"] == [CONSUMER_ROOT]
+    # Update: acceptance_required (ModifyVpcEndpointServiceConfiguration, then the
+    # Available waiter again).
+    provider.ec2.modify_vpc_endpoint_service_configuration(ServiceId=state["id"], AcceptanceRequired=False)
+    poll_until(lambda: (s := find_service(provider.ec2, state["id"]), s["ServiceState"]), ["Pending"], ["Available"],
+               600, "endpoint service available", delay=5)
+    assert service_read(provider, state["id"])["acceptance_required"] is False
+
+    allowed_principal_delete(provider, state["id"], CONSUMER_ROOT)
+    with pytest.raises(NotFound):
+        find_service_permission(provider.ec2, state["id"], CONSUMER_ROOT)
+    service_delete(provider, state["id"])
+    with pytest.raises(NotFound):
+        find_service(provider.ec2, state["id"])
+
+
+# --- aws_vpc_endpoint (Interface) and aws_vpc_endpoint_connection_accepter ------------------
+
+def find_endpoint(ec2, endpoint_id: str) -> dict:
+    # find.go findVPCEndpointByID: DescribeVpcEndpoints(VpcEndpointIds); state deleted is NotFound.
+    found = not_found_on("InvalidVpcEndpointId.NotFound")(
+        lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"])()
+    vpce = single(found, endpoint_id)
+    if vpce["State"] == "deleted":
+        raise NotFound(endpoint_id)
+    return vpce
+
+
+def find_service_by_name(ec2, service_name: str) -> dict:
+    # find.go findVPCEndpointServiceConfigurationByServiceName:
+    # DescribeVpcEndpointServiceConfigurations, filter service-name; exactly one.
+    return single(ec2.describe_vpc_endpoint_service_configurations(
+        Filters=filters(service_name=service_name))["ServiceConfigurations"], service_name)
+
+
+def endpoint_create(c: Clients, vpc_id: str, service_name: str, subnet_ids: list[str], group_ids: list[str],
+                    auto_accept: bool = False) -> dict:
+    # vpc_endpoint.go resourceVPCEndpointCreate: CreateVpcEndpoint(VpcEndpointType
+    # Interface, VpcId, ServiceName, SubnetIds, SecurityGroupIds, PrivateDnsEnabled false,
+    # IpAddressType ipv4, DnsOptions {DnsRecordIpType ipv4}, ClientToken,
+    # TagSpecifications vpc-endpoint). With auto_accept and a pendingAcceptance answer,
+    # vpcEndpointAccept: findVPCEndpointServiceConfigurationByServiceName (the caller's
+    # own service), AcceptVpcEndpointConnections, waitVPCEndpointAccepted (Pending
+    # [pendingAcceptance], Target [available], Delay 5 s). Then waitVPCEndpointAvailable
+    # (Pending [pending], Target [available pendingAcceptance], 10 min, Delay 5 s).
+    out = c.ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=service_name, SubnetIds=subnet_ids,
+        SecurityGroupIds=group_ids, PrivateDnsEnabled=False, IpAddressType="ipv4",
+        DnsOptions={"DnsRecordIpType": "ipv4"}, ClientToken=client_token(),
+        TagSpecifications=tag_specs("vpc-endpoint", "tf-endpoint"))
+    vpce = out["VpcEndpoint"]
+    endpoint_id = vpce["VpcEndpointId"]
+    if auto_accept and vpce["State"] == "pendingAcceptance":
+        config = find_service_by_name(c.ec2, vpce["ServiceName"])
+        accepted = c.ec2.accept_vpc_endpoint_connections(ServiceId=config["ServiceId"], VpcEndpointIds=[endpoint_id])
+        assert accepted["Unsuccessful"] == []
+        poll_until(lambda: (e := find_endpoint(c.ec2, endpoint_id), e["State"]), ["pendingAcceptance"], ["available"],
+                   600, "endpoint accepted", delay=5)
+    poll_until(lambda: (e := find_endpoint(c.ec2, endpoint_id), e["State"]), ["pending"],
+               ["available", "pendingAcceptance"], 600, "endpoint available", delay=5)
+    return endpoint_read(c, endpoint_id)
+
+
+def endpoint_read(c: Clients, endpoint_id: str) -> dict:
+    # resourceVPCEndpointRead: arn, dns_entry (flattenDNSEntries: dns_name,
+    # hosted_zone_id), dns_options, ip_address_type, network_interface_ids, owner_id,
+    # private_dns_enabled, requester_managed, route_table_ids, security_group_ids,
+    # service_name, state, subnet_ids, vpc_endpoint_type, vpc_id, policy, tags;
+    # findPrefixListByName(service name) (DescribePrefixLists, filter prefix-list-name:
+    # none for an endpoint service's name); findSubnetConfigurationsByNetworkInterfaceIDs
+    # (DescribeNetworkInterfaces of each ENI: PrivateIpAddress, Ipv6Address, SubnetId).
+    e = find_endpoint(c.ec2, endpoint_id)
+    assert prefix_lists_named(c.ec2, e["ServiceName"]) in ([], None)
+    subnet_configuration = []
+    for eni_id in e["NetworkInterfaceIds"]:
+        eni = single(c.ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"], eni_id)
+        subnet_configuration.append((eni["SubnetId"], eni["PrivateIpAddress"], eni.get("Ipv6Address")))
+    return {
+        "id": endpoint_id, "arn": f"arn:aws:ec2:{REGION}:{e['OwnerId']}:vpc-endpoint/{endpoint_id}",
+        "dns_entry": [(d["DnsName"], d["HostedZoneId"]) for d in e["DnsEntries"]],
+        "dns_options": e["DnsOptions"], "ip_address_type": e["IpAddressType"],
+        "network_interface_ids": e["NetworkInterfaceIds"], "owner_id": e["OwnerId"],
+        "private_dns_enabled": e["PrivateDnsEnabled"], "requester_managed": e["RequesterManaged"],
+        "route_table_ids": e.get("RouteTableIds", []), "security_group_ids": [g["GroupId"] for g in e["Groups"]],
+        "service_name": e["ServiceName"], "state": e["State"], "subnet_ids": sorted(e["SubnetIds"]),
+        "vpc_endpoint_type": e["VpcEndpointType"] or "Gateway", "vpc_id": e["VpcId"],
+        "policy": e.get("PolicyDocument"), "tags": {t["Key"]: t["Value"] for t in e.get("Tags", [])},
+        "subnet_configuration": sorted(subnet_configuration),
+    }
+
+
+def prefix_lists_named(ec2, name: str) -> list[dict] | None:
+    """find.go findPrefixListByName: DescribePrefixLists, filter prefix-list-name. None
+    where this vpclab lacks the call (an error the provider would report): the replays go
+    on, and test_describe_prefix_lists_by_endpoint_service_name holds the miss."""
+    try:
+        return ec2.describe_prefix_lists(Filters=filters(prefix_list_name=name))["PrefixLists"]
+    except ClientError as err:
+        if code(err) == "InvalidAction":
+            return None
+        raise
+
+
+def endpoint_delete(c: Clients, endpoint_id: str) -> None:
+    # resourceVPCEndpointDelete: DeleteVpcEndpoints, its Unsuccessful items an error
+    # (InvalidVpcEndpoint.NotFound is success); waitVPCEndpointDeleted (Pending [deleting
+    # deleted], Target [], 10 min, Delay 5 s).
+    out = c.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint_id])
+    assert out["Unsuccessful"] == []
+    poll_until(lambda: (e := find_endpoint(c.ec2, endpoint_id), e["State"]), ["deleting", "deleted"], [], 600,
+               "endpoint deleted", delay=5)
+
+
+def find_connection(ec2, service_id: str, endpoint_id: str) -> dict:
+    # find.go findVPCEndpointConnectionByServiceIDAndVPCEndpointID:
+    # DescribeVpcEndpointConnections, filter service-id, matched by VpcEndpointId on the
+    # client side; a connection in state deleted is NotFound.
+    conns = ec2.describe_vpc_endpoint_connections(Filters=filters(service_id=service_id))["VpcEndpointConnections"]
+    conn = single([x for x in conns if x["VpcEndpointId"] == endpoint_id], endpoint_id)
+    if conn["VpcEndpointState"] == "deleted":
+        raise NotFound(endpoint_id)
+    return conn
+
+
+def accepter_create(c: Clients, service_id: str, endpoint_id: str) -> dict:
+    # vpc_endpoint_connection_accepter.go resourceVPCEndpointConnectionAccepterCreate:
+    # AcceptVpcEndpointConnections(ServiceId, VpcEndpointIds); the id is
+    # "<service id>_<endpoint id>"; waitVPCEndpointConnectionAccepted (Pending
+    # [pendingAcceptance pending], Target [available], 10 min, Delay 5 s).
+    out = c.ec2.accept_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[endpoint_id])
+    assert out["Unsuccessful"] == []
+    poll_until(lambda: (x := find_connection(c.ec2, service_id, endpoint_id), x["VpcEndpointState"]),
+               ["pendingAcceptance", "pending"], ["available"], 600, "connection accepted", delay=5)
+    return accepter_read(c, f"{service_id}_{endpoint_id}")
+
+
+def accepter_read(c: Clients, accepter_id: str) -> dict:
+    # resourceVPCEndpointConnectionAccepterRead: the id split at "_";
+    # vpc_endpoint_service_id, vpc_endpoint_id, vpc_endpoint_state.
+    service_id, endpoint_id = accepter_id.split("_")
+    conn = find_connection(c.ec2, service_id, endpoint_id)
+    return {"id": accepter_id, "vpc_endpoint_service_id": conn["ServiceId"], "vpc_endpoint_id": conn["VpcEndpointId"],
+            "vpc_endpoint_state": conn["VpcEndpointState"]}
+
+
+def accepter_delete(c: Clients, accepter_id: str) -> None:
+    # resourceVPCEndpointConnectionAccepterDelete: RejectVpcEndpointConnections.
+    service_id, endpoint_id = accepter_id.split("_")
+    out = c.ec2.reject_vpc_endpoint_connections(ServiceId=service_id, VpcEndpointIds=[endpoint_id])
+    assert out["Unsuccessful"] == []
+
+
+def test_aws_vpc_endpoint_auto_accept_in_the_service_account(provider, network, service_nlb):
+    """auto_accept accepts with the endpoint owner's own credentials: a service of the same account."""
+    service = service_create(provider, [service_nlb["arn"]])
+    vpce = endpoint_create(provider, network["vpc"].id, service["service_name"], network["subnets"],
+                           [network["group"]], auto_accept=True)
+    assert vpce["state"] == "available" and vpce["vpc_endpoint_type"] == "Interface"
+    assert vpce["owner_id"] == ACCOUNT_1 and vpce["requester_managed"] is False
+    assert vpce["private_dns_enabled"] is False and vpce["ip_address_type"] == "ipv4"
+    assert vpce["dns_options"]["DnsRecordIpType"] == "ipv4"
+    assert vpce["subnet_ids"] == sorted(network["subnets"]) and len(vpce["network_interface_ids"]) == 3
+    assert vpce["security_group_ids"] == [network["group"]] and vpce["route_table_ids"] == []
+    assert vpce["dns_entry"][0][0].startswith(vpce["id"] + "-") and len(vpce["dns_entry"]) == 4
+    assert [s for s, _ip, _v6 in vpce["subnet_configuration"]] == sorted(network["subnets"])
+    assert vpce["tags"] == {"Name": "tf-endpoint"}
+    # Update: security_group_ids (ModifyVpcEndpoint Add/RemoveSecurityGroupIds, then the
+    # Available waiter).
+    extra = security_group_create(provider, network["vpc"].id, "tf-vpce-extra", ingress=[], egress=[])
+    provider.ec2.modify_vpc_endpoint(VpcEndpointId=vpce["id"], AddSecurityGroupIds=[extra["GroupId"]])
+    poll_until(lambda: (e := find_endpoint(provider.ec2, vpce["id"]), e["State"]), ["pending"],
+               ["available", "pendingAcceptance"], 600, "endpoint available", delay=5)
+    assert sorted(endpoint_read(provider, vpce["id"])["security_group_ids"]) == sorted([network["group"],
+                                                                                        extra["GroupId"]])
+    endpoint_delete(provider, vpce["id"])
+    service_delete(provider, service["id"])
+    security_group_delete(provider, extra["GroupId"])
+
+
+@pytest.fixture(scope="module")
+def consumer_network(consumer):
+    vpc = vpc_create(consumer, "172.31.0.0/16")
+    subnets = [subnet_create(consumer, vpc.id, f"172.31.{16 * i}.0/20", zone) for i, zone in enumerate(ZONES)]
+    group = security_group_create(consumer, vpc.id, "tf-endpoint-sg", ingress=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "172.31.0.0/16"}]}],
+        egress=[DEFAULT_EGRESS])
+    return {"vpc": vpc, "subnets": [s["SubnetId"] for s in subnets], "group": group["GroupId"]}
+
+
+def test_aws_vpc_endpoint_and_connection_accepter_across_accounts(provider, consumer, service_nlb, consumer_network):
+    service = service_create(provider, [service_nlb["arn"]], allowed_principals=[CONSUMER_ROOT])
+    # Without auto_accept the endpoint waits in pendingAcceptance (a target of the waiter).
+    vpce = endpoint_create(consumer, consumer_network["vpc"].id, service["service_name"],
+                           consumer_network["subnets"], [consumer_network["group"]])
+    assert vpce["state"] == "pendingAcceptance" and vpce["owner_id"] == ACCOUNT_2
+    # With auto_accept, the consumer cannot find another account's service configuration:
+    # the provider would fail there (no result for the service-name filter).
+    with pytest.raises(NotFound):
+        find_service_by_name(consumer.ec2, service["service_name"])
+    accepter = accepter_create(provider, service["id"], vpce["id"])
+    assert accepter == {"id": f"{service['id']}_{vpce['id']}", "vpc_endpoint_service_id": service["id"],
+                        "vpc_endpoint_id": vpce["id"], "vpc_endpoint_state": "available"}
+    # The consumer's refresh sees the endpoint available.
+    assert endpoint_read(consumer, vpce["id"])["state"] == "available"
+    # The service cannot go while the connection is there: DeleteVpcEndpointServiceConfigurations
+    # answers an Unsuccessful item, which the provider reports.
+    out = provider.ec2.delete_vpc_endpoint_service_configurations(ServiceIds=[service["id"]])
+    assert [u["Error"]["Code"] for u in out["Unsuccessful"]] == ["ExistingVpcEndpointConnections"]
+    # Destroy: the accepter (reject), the endpoint (consumer), the service.
+    accepter_delete(provider, accepter["id"])
+    assert find_connection(provider.ec2, service["id"], vpce["id"])["VpcEndpointState"] == "rejected"
+    endpoint_delete(consumer, vpce["id"])
+    service_delete(provider, service["id"])
+
+
+@pytest.mark.xfail(strict=True, reason="DescribePrefixLists is helper services' (control/ec2/prefix_lists.py), "
+                   "not on this branch: aws_vpc_endpoint's read calls it (findPrefixListByName) for every "
+                   "endpoint and fails on any error; remove this marker once it is merged")
+def test_describe_prefix_lists_by_endpoint_service_name(provider):
+    name = f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0"
+    out = provider.ec2.describe_prefix_lists(Filters=filters(prefix_list_name=name))
+    assert out["PrefixLists"] == []
