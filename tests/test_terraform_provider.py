@@ -804,7 +804,7 @@ def test_aws_ebs_volume_and_attachment(provider, network):
     # resourceEBSVolumeDelete: DeleteVolume, waitVolumeDeleted (Pending [deleting], Target []).
     for volume_id in (vid, other["VolumeId"]):
         provider.ec2.delete_volume(VolumeId=volume_id)
-        poll_until(lambda: (v := find_volume(provider.ec2, volume_id), v["State"]), ["deleting"], [], 300,
+        poll_until(lambda vid=volume_id: (v := find_volume(provider.ec2, vid), v["State"]), ["deleting"], [], 300,
                    "volume deleted")
     instance_delete(provider, inst["id"])
 
@@ -1443,3 +1443,177 @@ def test_describe_prefix_lists_by_endpoint_service_name(provider):
     name = f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0"
     out = provider.ec2.describe_prefix_lists(Filters=filters(prefix_list_name=name))
     assert out["PrefixLists"] == []
+
+
+# --- The whole lab, in Terraform's order ----------------------------------------------------
+
+def test_the_privatelink_lab_as_terraform_applies_and_destroys_it(provider, consumer):
+    """Both configurations of the seed lab (account 1 provides, account 2 consumes), applied
+    in the order of Terraform's dependency graph, refreshed (a plan reads every resource and
+    finds nothing changed), then destroyed in reverse, leaving nothing of the lab behind."""
+    # terraform apply, provider configuration.
+    vpc = vpc_create(provider, "172.31.0.0/16", enable_dns_hostnames=True)
+    subnets = [subnet_create(provider, vpc.id, f"172.31.{16 * i}.0/20", zone, map_public_ip_on_launch=True)
+               for i, zone in enumerate(ZONES)]
+    subnet_ids = [s["SubnetId"] for s in subnets]
+    web = security_group_create(provider, vpc.id, "demo-server-sg", ingress=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        egress=[DEFAULT_EGRESS])
+    instance = instance_create(provider, subnet_ids[0], [web["GroupId"]], name="demo-server-instance",
+                               user_data="#!/bin/bash\ndnf install -y nginx && systemctl enable --now nginx\n")
+    tg = tg_create(provider, "demo-service-tg", vpc.id)
+    lb = lb_create(provider, "demo-service-nlb", subnet_ids, cross_zone=False)
+    listener = listener_create(provider, lb["arn"], tg["arn"])
+    attachment_create(provider, tg["arn"], instance["id"])
+    service = service_create(provider, [lb["arn"]], acceptance_required=True)
+    perm_id = allowed_principal_create(provider, service["id"], CONSUMER_ROOT)
+
+    # terraform apply, consumer configuration (the service name is the provider's output).
+    cvpc = vpc_create(consumer, "172.31.0.0/16", enable_dns_hostnames=True)
+    csubnets = [subnet_create(consumer, cvpc.id, f"172.31.{16 * i}.0/20", zone)["SubnetId"]
+                for i, zone in enumerate(ZONES)]
+    cgroup = security_group_create(consumer, cvpc.id, "demo-endpoint-sg", ingress=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "172.31.0.0/16"}]}],
+        egress=[DEFAULT_EGRESS])
+    vpce = endpoint_create(consumer, cvpc.id, service["service_name"], csubnets, [cgroup["GroupId"]])
+    assert vpce["state"] == "pendingAcceptance"
+    # Provider configuration again: the accepter, with the endpoint id the consumer output.
+    accepter = accepter_create(provider, service["id"], vpce["id"])
+    assert accepter["vpc_endpoint_state"] == "available"
+
+    # terraform plan: every resource refreshed; nothing differs from what apply recorded.
+    assert vpc_read(provider, vpc.id) == vpc and vpc.enable_dns_hostnames is True
+    assert [subnet_read(provider, s)["MapPublicIpOnLaunch"] for s in subnet_ids] == [True, True, True]
+    assert security_group_read(provider, web["GroupId"])["IpPermissions"] == web["IpPermissions"]
+    again = instance_read(provider, instance["id"])
+    assert {k: again[k] for k in ("root_block_device", "user_data", "credit_specification", "private_ip",
+                                  "vpc_security_group_ids", "disable_api_termination")} == \
+        {k: instance[k] for k in ("root_block_device", "user_data", "credit_specification", "private_ip",
+                                  "vpc_security_group_ids", "disable_api_termination")}
+    assert tg_read(provider, tg["arn"])["load_balancer_arns"] == [lb["arn"]]
+    assert lb_read(provider, lb["arn"]) == lb
+    assert listener_read(provider, listener["arn"]) == listener
+    assert attachment_read(provider, tg["arn"], instance["id"])["Target"]["Id"] == instance["id"]
+    assert service_read(provider, service["id"])["allowed_principals"] == [CONSUMER_ROOT]
+    assert find_service_permission(provider.ec2, service["id"], CONSUMER_ROOT)["ServicePermissionId"] == perm_id
+    assert endpoint_read(consumer, vpce["id"]) | {"state": "pendingAcceptance"} == vpce
+    assert accepter_read(provider, accepter["id"]) == accepter
+
+    # terraform destroy, consumer configuration first (its endpoint holds the service).
+    endpoint_delete(consumer, vpce["id"])
+    security_group_delete(consumer, cgroup["GroupId"])
+    for s in csubnets:
+        subnet_delete(consumer, s)
+    vpc_delete(consumer, cvpc.id)
+    # Then the provider configuration, in reverse order of creation. Destroy refreshes
+    # first: the accepter of an endpoint that is gone (its connection deleted, or no longer
+    # listed) reads as NotFound and leaves the state without a delete call.
+    with pytest.raises(NotFound):
+        accepter_read(provider, accepter["id"])
+    allowed_principal_delete(provider, service["id"], CONSUMER_ROOT)
+    service_delete(provider, service["id"])
+    attachment_delete(provider, tg["arn"], instance["id"])
+    listener_delete(provider, listener["arn"])
+    lb_delete(provider, lb["arn"])
+    tg_delete(provider, tg["arn"])
+    instance_delete(provider, instance["id"])
+    security_group_delete(provider, web["GroupId"])
+    for s in subnet_ids:
+        subnet_delete(provider, s)
+    vpc_delete(provider, vpc.id)
+
+    # Nothing of the lab is left in either account.
+    for c, vpc_id in ((provider, vpc.id), (consumer, cvpc.id)):
+        assert c.ec2.describe_network_interfaces(Filters=filters(vpc_id=vpc_id))["NetworkInterfaces"] == []
+        assert c.ec2.describe_network_acls(Filters=filters(vpc_id=vpc_id))["NetworkAcls"] == []
+        assert c.ec2.describe_vpcs(Filters=filters(vpc_id=vpc_id))["Vpcs"] == []
+    assert [e for e in consumer.ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["VpcEndpointId"] == vpce["id"]
+            and e["State"] != "deleted"] == []
+    assert provider.ec2.describe_volumes(Filters=filters(attachment__instance_id=instance["id"]))["Volumes"] == []
+
+
+# --- What the replays rely on, answered as AWS does -------------------------------------------
+
+def test_default_network_acl_is_stable_across_a_restart_and_follows_the_vpc_subnets(server):
+    ec2 = server.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
+               for i, z in enumerate(ZONES[:2])]
+    acl = single(ec2.describe_network_acls(Filters=filters(vpc_id=vpc_id))["NetworkAcls"], "acl")
+    assert acl["IsDefault"] is True and acl["OwnerId"] == ACCOUNT_1 and acl["Tags"] == []
+    assert acl["Entries"] == [
+        {"CidrBlock": "0.0.0.0/0", "Egress": True, "Protocol": "-1", "RuleAction": "allow", "RuleNumber": 100},
+        {"CidrBlock": "0.0.0.0/0", "Egress": True, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32767},
+        {"CidrBlock": "0.0.0.0/0", "Egress": False, "Protocol": "-1", "RuleAction": "allow", "RuleNumber": 100},
+        {"CidrBlock": "0.0.0.0/0", "Egress": False, "Protocol": "-1", "RuleAction": "deny", "RuleNumber": 32767}]
+    assert sorted(a["SubnetId"] for a in acl["Associations"]) == sorted(subnets)
+    assert all(a["NetworkAclId"] == acl["NetworkAclId"] and a["NetworkAclAssociationId"].startswith("aclassoc-")
+               for a in acl["Associations"])
+    # The default VPC has its own; the filters AWS documents select among them.
+    everything = ec2.describe_network_acls()["NetworkAcls"]
+    assert len(everything) == 2 and all(a["IsDefault"] for a in everything)
+    assert [a["NetworkAclId"] for a in ec2.describe_network_acls(
+        NetworkAclIds=[acl["NetworkAclId"]])["NetworkAcls"]] == [acl["NetworkAclId"]]
+    assert [a["VpcId"] for a in ec2.describe_network_acls(Filters=filters(
+        association__subnet_id=subnets[1]))["NetworkAcls"]] == [vpc_id]
+    assert ec2.describe_network_acls(Filters=filters(default="false"))["NetworkAcls"] == []
+    for bad, wanted in (("acl-0123456789abcdef0", "InvalidNetworkAclID.NotFound"), ("acl-x", "InvalidNetworkAclID.Malformed")):
+        with pytest.raises(ClientError) as err:
+            ec2.describe_network_acls(NetworkAclIds=[bad])
+        assert code(err.value) == wanted
+    server.stop()
+    server.start()
+    ec2 = server.client("ec2")
+    assert single(ec2.describe_network_acls(Filters=filters(vpc_id=vpc_id))["NetworkAcls"], "acl") == acl
+    ec2.delete_subnet(SubnetId=subnets[0])
+    after = single(ec2.describe_network_acls(Filters=filters(vpc_id=vpc_id))["NetworkAcls"], "acl")
+    assert [a["SubnetId"] for a in after["Associations"]] == [subnets[1]]
+
+
+def test_volumes_answer_aws_errors(provider, network):
+    inst = instance_create(provider, network["subnets"][0], [network["group"]])
+    root = inst["root_block_device"]["volume_id"]
+    with pytest.raises(ClientError) as err:
+        provider.ec2.delete_volume(VolumeId=root)
+    assert code(err.value) == "VolumeInUse"
+    for bad, wanted in (("vol-0123456789abcdef0", "InvalidVolume.NotFound"), ("vol-nope", "InvalidVolumeID.Malformed")):
+        with pytest.raises(ClientError) as err:
+            provider.ec2.describe_volumes(VolumeIds=[bad])
+        assert code(err.value) == wanted
+    vol = provider.ec2.create_volume(AvailabilityZone=ZONES[0], Size=4, VolumeType="gp2")
+    assert (vol["Iops"], vol.get("Throughput")) == (100, None)  # gp2: 3 IOPS a GiB, at least 100
+    with pytest.raises(ClientError) as err:  # still creating
+        provider.ec2.attach_volume(Device="/dev/sdh", InstanceId=inst["id"], VolumeId=vol["VolumeId"])
+    assert code(err.value) == "IncorrectState"
+    poll_until(lambda: (v := find_volume(provider.ec2, vol["VolumeId"]), v["State"]), ["creating"], ["available"],
+               300, "volume created")
+    with pytest.raises(ClientError) as err:  # the root device's name
+        provider.ec2.attach_volume(Device="/dev/xvda", InstanceId=inst["id"], VolumeId=vol["VolumeId"])
+    assert code(err.value) == "InvalidParameterValue"
+    provider.ec2.attach_volume(Device="/dev/sdh", InstanceId=inst["id"], VolumeId=vol["VolumeId"])
+    with pytest.raises(ClientError) as err:
+        provider.ec2.attach_volume(Device="/dev/sdi", InstanceId=inst["id"], VolumeId=vol["VolumeId"])
+    assert code(err.value) == "VolumeInUse"
+    by_status = provider.ec2.describe_volumes(Filters=filters(status="in-use", attachment__instance_id=inst["id"]))
+    assert sorted(v["VolumeId"] for v in by_status["Volumes"]) == sorted([root, vol["VolumeId"]])
+    # Terminated, the instance takes its root volume; the attached one (DeleteOnTermination
+    # false, AttachVolume's default) is available again.
+    instance_delete(provider, inst["id"])
+    assert find_volume(provider.ec2, vol["VolumeId"])["State"] == "available"
+    assert find_volume(provider.ec2, vol["VolumeId"])["Attachments"] == []
+    provider.ec2.delete_volume(VolumeId=vol["VolumeId"])
+
+
+def test_instance_types_say_what_the_provider_reads(provider):
+    out = provider.ec2.describe_instance_types(InstanceTypes=["t2.micro", "t3.micro", "t4g.micro", "m5.large"])
+    info = {t["InstanceType"]: t for t in out["InstanceTypes"]}
+    assert {n: t["BurstablePerformanceSupported"] for n, t in info.items()} == {
+        "t2.micro": True, "t3.micro": True, "t4g.micro": True, "m5.large": False}
+    t3 = info["t3.micro"]
+    assert t3["ProcessorInfo"]["SupportedArchitectures"] == ["x86_64"]
+    assert t3["VCpuInfo"] == {"DefaultVCpus": 2, "DefaultCores": 1, "DefaultThreadsPerCore": 2}
+    assert t3["EbsInfo"]["EbsOptimizedSupport"] == "default" and t3["NetworkInfo"]["EnaSupport"] == "required"
+    assert info["t2.micro"]["NetworkInfo"]["EnaSupport"] == "unsupported"
+    burstable = provider.ec2.describe_instance_types(Filters=filters(burstable_performance_supported="true"),
+                                                     MaxResults=100)["InstanceTypes"]
+    assert burstable and all(t["InstanceType"].startswith(("t2.", "t3.", "t3a.", "t4g.")) for t in burstable)

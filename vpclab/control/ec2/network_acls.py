@@ -10,6 +10,7 @@ first as AWS lists them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from ...model.ec2 import Subnet, Vpc
 from ...protocol.dispatch import RequestContext, operation
@@ -54,7 +55,7 @@ def render(tx: Transaction, vpc: Vpc) -> dict:
     }
 
 
-def _each(key: str, of: str = "Entries"):  # noqa: ANN202
+def _each(key: str, of: str = "Entries") -> Callable[[dict], list]:
     return lambda acl: [e.get(key) for e in acl[of]]
 
 

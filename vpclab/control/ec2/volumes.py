@@ -13,6 +13,7 @@ A stored volume is `creating` for `lifecycle.SETTLE_DELAY` after CreateVolume, t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ...model.ec2 import Instance, Volume, VolumeAttachment
 from ...protocol.dispatch import RequestContext, operation
@@ -150,7 +151,7 @@ def _root_owner(tx: Transaction, ctx: RequestContext, volume_id: str) -> Instanc
 
 # --- DescribeVolumes -------------------------------------------------------------------
 
-def _attached(key: str):  # noqa: ANN202
+def _attached(key: str) -> Callable[[dict], list]:
     return lambda v: [a.get(key) for a in v["Attachments"]]
 
 
