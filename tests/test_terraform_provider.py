@@ -1617,3 +1617,33 @@ def test_instance_types_say_what_the_provider_reads(provider):
     burstable = provider.ec2.describe_instance_types(Filters=filters(burstable_performance_supported="true"),
                                                      MaxResults=100)["InstanceTypes"]
     assert burstable and all(t["InstanceType"].startswith(("t2.", "t3.", "t3a.", "t4g.")) for t in burstable)
+
+
+@pytest.mark.xfail(strict=True, reason="common/tags.py (not this helper's) does not know the vol- prefix: "
+                   "CreateTags on a volume answers InvalidID and DescribeTags lists none of a volume's tags; "
+                   "aws_ebs_volume's tag updates and aws_instance's volume_tags call them (the VOLUME id kind "
+                   "is control/ec2/volumes.py's)")
+def test_tags_of_a_volume(provider):
+    vol = provider.ec2.create_volume(AvailabilityZone=ZONES[0], Size=1)
+    try:
+        provider.ec2.create_tags(Resources=[vol["VolumeId"]], Tags=[{"Key": "Name", "Value": "tf-data"}])
+        tags = provider.ec2.describe_tags(Filters=filters(resource_id=vol["VolumeId"]))["Tags"]
+        assert [(t["Key"], t["ResourceType"]) for t in tags] == [("Name", "volume")]
+    finally:
+        poll_until(lambda: (v := find_volume(provider.ec2, vol["VolumeId"]), v["State"]), ["creating"], ["available"],
+                   300, "volume created")
+        provider.ec2.delete_volume(VolumeId=vol["VolumeId"])
+
+
+@pytest.mark.xfail(strict=True, reason="instance_launch.py (not this helper's) ignores RunInstances' "
+                   "CreditSpecification: a t2 launched with credit_specification unlimited reads back standard "
+                   "(the option is credit_specifications.py's CreditSpecification record)")
+def test_run_instances_credit_specification(provider, network):
+    out = provider.ec2.run_instances(ImageId=an_image(provider.ec2), InstanceType="t2.micro", MinCount=1, MaxCount=1,
+                                     CreditSpecification={"CpuCredits": "unlimited"}, SubnetId=network["subnets"][0])
+    instance_id = out["Instances"][0]["InstanceId"]
+    try:
+        specs = provider.ec2.describe_instance_credit_specifications(InstanceIds=[instance_id])
+        assert specs["InstanceCreditSpecifications"] == [{"InstanceId": instance_id, "CpuCredits": "unlimited"}]
+    finally:
+        provider.ec2.terminate_instances(InstanceIds=[instance_id])
