@@ -8,7 +8,8 @@ made by CreateVolume are stored (`model.ec2.Volume`); an attachment shows `attac
 then `attached`, and after DetachVolume `detaching`, then it is gone, each step
 `lifecycle.SETTLE_DELAY` after the call (nothing in the data plane realizes a volume, so
 time alone moves them, with a data plane or without). An attachment to an instance that
-is terminated is gone; a volume attached with DeleteOnTermination goes with it.
+is terminated is gone, and the volume is available again (AttachVolume's attachments do
+not delete on termination).
 """
 from __future__ import annotations
 
@@ -49,13 +50,6 @@ def attachment_state(att: VolumeAttachment, now: float) -> str | None:
 def _instance_live(tx: Transaction, instance_id: str) -> bool:
     inst = tx.get(Instance, instance_id)
     return inst is not None and inst.state != "terminated"
-
-
-def deleted_with_instance(tx: Transaction, vol: Volume) -> bool:
-    """Whether `vol` went with a terminated instance it was attached to with
-    DeleteOnTermination (it is then reported as missing)."""
-    return any(a.delete_on_termination and a.detach_time is None and not _instance_live(tx, a.instance_id)
-               for a in vol.attachments)
 
 
 def live_attachments(tx: Transaction, vol: Volume, now: float) -> list[LiveAttachment]:

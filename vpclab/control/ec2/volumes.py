@@ -29,7 +29,6 @@ from .images import render as render_image
 from .instances import get_instances, root_device_name, visible_instances
 from .regions import zone_by_id, zone_by_name
 from .volume_attachments import (
-    deleted_with_instance,
     has_root_volume,
     instance_attachments,
     live_attachments,
@@ -131,14 +130,11 @@ def render(tx: Transaction, vol: Volume, now: float) -> dict:
 
 
 def _stored(tx: Transaction, ctx: RequestContext) -> list[Volume]:
-    return [v for v in tx.list(Volume, ctx.account, ctx.region) if not deleted_with_instance(tx, v)]
+    return tx.list(Volume, ctx.account, ctx.region)
 
 
 def _get_volume(tx: Transaction, ctx: RequestContext, volume_id: str) -> Volume:
-    vol = get_owned(tx, ctx, Volume, volume_id, VOLUME)
-    if deleted_with_instance(tx, vol):
-        raise VOLUME.not_found(volume_id)
-    return vol
+    return get_owned(tx, ctx, Volume, volume_id, VOLUME)
 
 
 def _root_owner(tx: Transaction, ctx: RequestContext, volume_id: str) -> Instance | None:
@@ -285,7 +281,7 @@ def attach_volume(ctx: RequestContext, req: dict) -> dict:
             raise InvalidParameterValue(f"Invalid value '{device}' for unixDevice. "
                                         f"Attachment point {device} is already in use")
         att = VolumeAttachment(instance_id=inst.id, device=device, attach_time=now)
-        vol.attachments = [a for a in vol.attachments if a.detach_time is None and a.instance_id != inst.id] + [att]
+        vol.attachments = [att]  # it was available: any earlier attachment has ended
         tx.put(vol)
     return _attachment_view(vol.id, inst.id, device, "attaching", now, False)
 
