@@ -823,11 +823,15 @@ def lb_name_from_arn(arn: str) -> str:
 
 
 def lb_create(c: Clients, name: str, subnets: list[str], cross_zone: bool = True) -> dict:
-    # elbv2/load_balancer.go resourceLoadBalancerCreate: CreateLoadBalancer(Name, Type
+    # elbv2/load_balancer.go resourceLoadBalancerCreate: findLoadBalancer(Names [name]),
+    # which must be NotFound ("already exists" otherwise); CreateLoadBalancer(Name, Type
     # network, Scheme internal, Subnets, IpAddressType ipv4, Tags); waitLoadBalancerActive
     # (Pending [provisioning failed], Target [active], 10 min); then
     # modifyLoadBalancerAttributes: ModifyLoadBalancerAttributes with the configured
     # attributes (here load_balancing.cross_zone.enabled).
+    with pytest.raises(NotFound):
+        single(not_found_on("LoadBalancerNotFound")(
+            lambda: c.elb.describe_load_balancers(Names=[name])["LoadBalancers"])(), name)
     out = c.elb.create_load_balancer(Name=name, Type="network", Scheme="internal", Subnets=subnets,
                                      IpAddressType="ipv4", Tags=[{"Key": "Name", "Value": name}])
     arn = out["LoadBalancers"][0]["LoadBalancerArn"]
@@ -910,10 +914,14 @@ def find_target_group(elb, arn: str) -> dict:
 
 
 def tg_create(c: Clients, name: str, vpc_id: str, port: int = 80) -> dict:
-    # elbv2/target_group.go resourceTargetGroupCreate: CreateTargetGroup(Name, Port,
+    # elbv2/target_group.go resourceTargetGroupCreate: findTargetGroupByName
+    # (DescribeTargetGroups Names), which must be NotFound; CreateTargetGroup(Name, Port,
     # Protocol TCP, VpcId, TargetType instance, the HealthCheck* arguments, Tags);
     # findTargetGroupByARN retried while new; ModifyTargetGroupAttributes with the
     # network target group's attributes (targetGroupAttributes.expand).
+    with pytest.raises(NotFound):
+        single(not_found_on("TargetGroupNotFound")(
+            lambda: c.elb.describe_target_groups(Names=[name])["TargetGroups"])(), name)
     out = c.elb.create_target_group(
         Name=name, Port=port, Protocol="TCP", VpcId=vpc_id, TargetType="instance", IpAddressType="ipv4",
         HealthCheckEnabled=True, HealthCheckIntervalSeconds=30, HealthCheckPort="traffic-port",
