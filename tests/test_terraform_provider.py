@@ -708,6 +708,10 @@ def test_aws_instance_t2_credits_and_no_user_data(provider, network):
     assert out["SuccessfulInstanceCreditSpecifications"] == [{"InstanceId": state["id"]}]
     assert out["UnsuccessfulInstanceCreditSpecifications"] == []
     assert instance_read(provider, state["id"])["credit_specification"] == {"cpu_credits": "unlimited"}
+    # Without InstanceIds, AWS lists the instances whose option is unlimited.
+    listed = provider.ec2.describe_instance_credit_specifications()["InstanceCreditSpecifications"]
+    assert {"InstanceId": state["id"], "CpuCredits": "unlimited"} in listed
+    assert all(x["CpuCredits"] == "unlimited" for x in listed)
     instance_delete(provider, state["id"])
 
 
@@ -1578,9 +1582,12 @@ def test_default_network_acl_is_stable_across_a_restart_and_follows_the_vpc_subn
     assert [a["SubnetId"] for a in after["Associations"]] == [subnets[1]]
 
 
-def test_volumes_answer_aws_errors(provider, network):
+def test_volumes_answer_aws_errors(provider, consumer, network):
     inst = instance_create(provider, network["subnets"][0], [network["group"]])
     root = inst["root_block_device"]["volume_id"]
+    with pytest.raises(ClientError) as err:  # another account's volume is as missing
+        consumer.ec2.describe_volumes(VolumeIds=[root])
+    assert code(err.value) == "InvalidVolume.NotFound"
     with pytest.raises(ClientError) as err:
         provider.ec2.delete_volume(VolumeId=root)
     assert code(err.value) == "VolumeInUse"
