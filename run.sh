@@ -14,9 +14,13 @@ install_debian_packages() {
     local need=()
     # "$@": more command:package pairs (the tests drive the AWS SDK for JavaScript too)
     # sshd and sudo are the instances' (their images are this machine's root file system).
+    # An entry starting with / is a file the package installs (found by path, not on PATH).
     for cmd in nft:nftables ip:iproute2 nginx:nginx iperf3:iperf3 curl:curl pkill:procps setpriv:util-linux \
                sshd:openssh-server sudo:sudo ssh:openssh-client "$@"; do
-        command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
+        case "${cmd%%:*}" in
+            /*) [ -e "${cmd%%:*}" ] || need+=("${cmd##*:}") ;;
+            *) command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}") ;;
+        esac
     done
     [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] \
         || need+=(libnftables1)
@@ -48,8 +52,12 @@ link_commands() {
     local bin="${VPCLAB_BIN_DIR:-/usr/local/bin}"
     mkdir -p "$bin"
     ln -sf "$PWD/.venv/bin/vpclab" "$bin/vpclab"
+    # A distribution's /usr/bin/aws (Debian's is the instances' CLI, and older than
+    # AWS_ENDPOINT_URL) is shadowed by ours; an AWS CLI the user installed elsewhere is kept.
     for cmd in aws awslocal; do
-        command -v "$cmd" >/dev/null 2>&1 || ln -sf "$PWD/.venv/bin/$cmd" "$bin/$cmd"
+        case "$(command -v "$cmd" 2>/dev/null || true)" in
+            ""|/usr/bin/*) ln -sf "$PWD/.venv/bin/$cmd" "$bin/$cmd" ;;
+        esac
     done
 }
 
@@ -61,7 +69,9 @@ case "$what" in
         exec .venv/bin/vpclab lab privatelink "$@"
         ;;
     test)
-        install_debian_packages node:nodejs npm:npm chromium:chromium
+        # /usr/bin/aws: the AWS CLI inside instances (their image is this machine's root
+        # file system; Amazon Linux ships the CLI), which the endpoint tests run there.
+        install_debian_packages node:nodejs npm:npm chromium:chromium /usr/bin/aws:awscli
         install_python_packages test,bench,iac
         # The type checker first (its config is in pyproject.toml); a type error fails the run.
         .venv/bin/python -m mypy

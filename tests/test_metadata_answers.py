@@ -22,7 +22,7 @@ VIEW = InstanceView(
     instance_type="t3.micro", launch_index=0, reservation_id="r-1", launch_time=1700000000.0,
     private_ip="172.31.37.136", mac="02:00:00:00:00:01", interface_id="eni-1", zone="ap-south-1a",
     zone_id="aps1-az1", subnet_id="subnet-1", subnet_cidr="172.31.32.0/20", vpc_id="vpc-1",
-    vpc_cidr="172.31.0.0/16", group_ids=("sg-1", "sg-2"), group_names=("default", "web"),
+    vpc_cidr="172.31.0.0/16", vpc_cidrs=("172.31.0.0/16",), group_ids=("sg-1", "sg-2"), group_names=("default", "web"),
     key_name="k", key_public="ssh-ed25519 AAAA k", user_data=b"#!/bin/sh\n", tags=(("Name", "a"),),
 )
 
@@ -128,3 +128,11 @@ def test_parse_bounds():
                 b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n", b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_HEAD):
         with pytest.raises(_BadRequest):
             _parse(bytearray(bad))
+
+
+def test_vpc_ipv4_cidr_blocks_lists_every_associated_block_primary_first():
+    import dataclasses
+    view = dataclasses.replace(VIEW, vpc_cidrs=("172.31.0.0/16", "100.64.0.0/16"))
+    mac = "/latest/meta-data/network/interfaces/macs/02:00:00:00:00:01/"
+    assert get(mac + "vpc-ipv4-cidr-blocks", view).body == b"172.31.0.0/16\n100.64.0.0/16"
+    assert get(mac + "vpc-ipv4-cidr-block", view).body == b"172.31.0.0/16"

@@ -411,6 +411,13 @@ def test_private_dns(srv, p, c):
     ep2 = make_endpoint(srv, named, zones=1)
     assert ep2["PrivateDnsEnabled"] is True
     assert ep2["DnsEntries"][-1]["DnsName"] == "orders.example.com"
+    # One endpoint of a VPC answers a private name: a second one conflicts until the first is gone.
+    err = error_of(c.modify_vpc_endpoint, VpcEndpointId=ep["VpcEndpointId"], PrivateDnsEnabled=True)
+    assert err["Code"] == "InvalidParameter"
+    assert err["Message"] == ("private-dns-enabled cannot be set because there is already a conflicting DNS "
+                              f"domain for orders.example.com in the VPC {ep['VpcId']}")
+    c.delete_vpc_endpoints(VpcEndpointIds=[ep2["VpcEndpointId"]])
+    wait_state(c, ep2["VpcEndpointId"], "deleted")
     c.modify_vpc_endpoint(VpcEndpointId=ep["VpcEndpointId"], PrivateDnsEnabled=True)
     assert endpoint(c, ep["VpcEndpointId"])["DnsEntries"][-1]["DnsName"] == "orders.example.com"
     # A VPC without DNS hostnames cannot have private DNS.

@@ -149,10 +149,14 @@ def test_the_api_shows_dict_era_rows_as_before(tmp_path: Path) -> None:
     assert health == [
         {"Target": {"Id": "172.31.32.10", "Port": 80, "AvailabilityZone": "ap-south-1a"}, "HealthCheckPort": "80",
          "TargetHealth": {"State": "unused", "Reason": "Target.NotInUse",
-                          "Description": "Target group is not configured to receive traffic from the load balancer"}},
+                          "Description": "Target group is not configured to receive traffic from the load balancer"},
+         "AdministrativeOverride": {"State": "no_override", "Reason": "AdministrativeOverride.NoOverride",
+                                    "Description": "No override is currently active on target"}},
         {"Target": {"Id": "172.31.32.11", "Port": 8080, "AvailabilityZone": "ap-south-1a"}, "HealthCheckPort": "8080",
          "TargetHealth": {"State": "draining", "Reason": "Target.DeregistrationInProgress",
-                          "Description": "Target deregistration is in progress"}},
+                          "Description": "Target deregistration is in progress"},
+         "AdministrativeOverride": {"State": "no_override", "Reason": "AdministrativeOverride.NoOverride",
+                                    "Description": "No override is currently active on target"}},
     ]
     store.close()
 

@@ -47,7 +47,8 @@ def test_create_subnet(ec2, vpc):
     assert subnet["Tags"] == [{"Key": "Name", "Value": "web"}]
     assert subnet["SubnetArn"] == f"arn:aws:ec2:{REGION}:{ACCOUNT_1}:subnet/{subnet['SubnetId']}"
     got = ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"]
-    assert got == [subnet]
+    # DescribeSubnets adds VPC Block Public Access, which CreateSubnet's answer lacks (as AWS).
+    assert got == [{**subnet, "BlockPublicAccessStates": {"InternetGatewayBlockMode": "off"}}]
 
 
 def test_create_subnet_by_zone_id_and_default_zone(ec2, vpc):

@@ -65,6 +65,9 @@ def test_only_running_instances_receive_flows_and_checks(tmp_path, state):
     assert (flows, mapped, checked) == (running, running, running)
     if running:
         assert shown == "healthy"
+    elif state in ("shutting-down", "terminated"):
+        # ELB deregisters a terminating instance itself: it drains.
+        assert (shown, reason) == ("draining", "Target.DeregistrationInProgress")
     else:
         assert (shown, reason) == ("unused", "Target.InvalidState")
     # i-a is untouched by i-b's state.
@@ -89,7 +92,8 @@ def test_the_rule_itself():
     assert targets.exclusion(tg, a, w.instances.get) is None
     assert targets.flow_address(tg, b, w.instances.get) is None
     assert targets.exclusion(tg, b, w.instances.get) == targets.NOT_RUNNING
-    assert targets.exclusion(tg, RegisteredTarget(id="i-gone", port=80), w.instances.get) == targets.NOT_RUNNING
+    # An instance gone altogether was terminated: ELB deregisters it, so it drains (then leaves).
+    assert targets.exclusion(tg, RegisteredTarget(id="i-gone", port=80), w.instances.get) == targets.DRAINING
     tg.target_type = "ip"
     assert targets.flow_address(tg, RegisteredTarget(id="10.0.0.5", port=80), w.instances.get) == "10.0.0.5"
     tg.target_type = "alb"

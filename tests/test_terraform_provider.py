@@ -1305,7 +1305,7 @@ def endpoint_read(c: Clients, endpoint_id: str) -> dict:
     # none for an endpoint service's name); findSubnetConfigurationsByNetworkInterfaceIDs
     # (DescribeNetworkInterfaces of each ENI: PrivateIpAddress, Ipv6Address, SubnetId).
     e = find_endpoint(c.ec2, endpoint_id)
-    assert prefix_lists_named(c.ec2, e["ServiceName"]) in ([], None)
+    assert prefix_lists_named(c.ec2, e["ServiceName"]) == []
     subnet_configuration = []
     for eni_id in e["NetworkInterfaceIds"]:
         eni = single(c.ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"], eni_id)
@@ -1324,16 +1324,10 @@ def endpoint_read(c: Clients, endpoint_id: str) -> dict:
     }
 
 
-def prefix_lists_named(ec2, name: str) -> list[dict] | None:
-    """find.go findPrefixListByName: DescribePrefixLists, filter prefix-list-name. None
-    where this vpclab lacks the call (an error the provider would report): the replays go
-    on, and test_describe_prefix_lists_by_endpoint_service_name holds the miss."""
-    try:
-        return ec2.describe_prefix_lists(Filters=filters(prefix_list_name=name))["PrefixLists"]
-    except ClientError as err:
-        if code(err) == "InvalidAction":
-            return None
-        raise
+def prefix_lists_named(ec2, name: str) -> list[dict]:
+    """find.go findPrefixListByName: DescribePrefixLists, filter prefix-list-name (any
+    error is the provider's error)."""
+    return ec2.describe_prefix_lists(Filters=filters(prefix_list_name=name))["PrefixLists"]
 
 
 def endpoint_delete(c: Clients, endpoint_id: str) -> None:
@@ -1448,13 +1442,12 @@ def test_aws_vpc_endpoint_and_connection_accepter_across_accounts(provider, cons
     service_delete(provider, service["id"])
 
 
-@pytest.mark.xfail(strict=True, reason="DescribePrefixLists is helper services' (control/ec2/prefix_lists.py), "
-                   "not on this branch: aws_vpc_endpoint's read calls it (findPrefixListByName) for every "
-                   "endpoint and fails on any error; remove this marker once it is merged")
 def test_describe_prefix_lists_by_endpoint_service_name(provider):
-    name = f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0"
-    out = provider.ec2.describe_prefix_lists(Filters=filters(prefix_list_name=name))
-    assert out["PrefixLists"] == []
+    """aws_vpc_endpoint's read looks a prefix list up by the service's name for every
+    endpoint: none for an endpoint service, one (pl-…) for a Gateway service."""
+    assert prefix_lists_named(provider.ec2, f"com.amazonaws.vpce.{REGION}.vpce-svc-0123456789abcdef0") == []
+    s3 = prefix_lists_named(provider.ec2, f"com.amazonaws.{REGION}.s3")
+    assert [p["PrefixListId"][:3] for p in s3] == ["pl-"] and s3[0]["Cidrs"]
 
 
 # --- The whole lab, in Terraform's order ----------------------------------------------------

@@ -32,12 +32,14 @@ from .console import routes as console_routes
 from .control.common import lifecycle
 from .protocol.errors import AwsError, InvalidQueryParameter
 from .protocol.gateway import Gateway
+from .protocol.identity import EndpointArrival
 from .protocol.in_process import InProcessClient
 from .protocol.request_guard import HttpRequest, RequestGuard
 from .store import Store, open_store
 from .store.credentials import Credentials
 
 if TYPE_CHECKING:
+    from .dataplane.agents import service_api
     from .dataplane.runtime import DataPlane
 
 log = logging.getLogger("vpclab.server")
@@ -163,6 +165,7 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
         return await aws(request)
 
     app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=HTTP_LIMITS)
+    app[GATEWAY] = gateway
     app.router.add_get("/_vpclab/health", health)
     if not strict_auth:
         # The console signs in without keys; where only issued keys may drive the API
@@ -172,6 +175,9 @@ def make_app(store: Store, state_dir: Path, dataplane: bool = False, *, strict_a
     app.router.add_route("*", "/{tail:.*}", aws)
     return app
 
+
+#: The application's gateway: the data plane hands it requests through endpoints.
+GATEWAY = web.AppKey("gateway", Gateway)
 
 #: Threads that run API requests (`make_app`).
 REQUEST_THREADS = 16
@@ -235,6 +241,9 @@ async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bo
                        allowed_hosts=(*config.allowed_hosts, config.host),
                        dataplane_counters=dataplane.counters if dataplane is not None else None,
                        traffic=dataplane.traffic if dataplane is not None else None)
+        if dataplane is not None:
+            dataplane.api = _through_endpoint(app[GATEWAY])
+            dataplane.poke()
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.SockSite(runner, sock)
@@ -267,6 +276,16 @@ async def _serve_bound(config: ServerConfig, sock: socket.socket, ready_line: bo
         info = read_server_info(config.state_dir, ready_only=False)
         if info is not None and info["pid"] == os.getpid():
             (config.state_dir / "server.json").unlink(missing_ok=True)
+
+
+def _through_endpoint(gateway: Gateway) -> service_api.Api:
+    """The gateway as the data plane calls it for a request through an endpoint."""
+    def handle(method: str, path: str, query: str, headers: dict[str, list[str]], body: bytes,
+               arrival: EndpointArrival) -> tuple[int, bytes, dict[str, str]]:
+        result = gateway.handle(HttpRequest(method, path, query, headers, body), arrival)
+        return result.status, result.body, {"Content-Type": result.content_type,
+                                            "x-amzn-RequestId": result.request_id}
+    return handle
 
 
 def _url_host(host: str) -> str:

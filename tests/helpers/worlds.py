@@ -9,6 +9,7 @@ from vpclab.dataplane.areas import internet as desired_internet
 from vpclab.dataplane.areas import load_balancers as desired_load_balancers
 from vpclab.dataplane.areas import network as desired_network
 from vpclab.dataplane.areas import security_groups as desired_security_groups
+from vpclab.dataplane.areas import service_endpoints as desired_service_endpoints
 from vpclab.dataplane.planner import build_plan
 from vpclab.dataplane.world import World
 from vpclab.model.dataplane import TransitLink
@@ -119,7 +120,7 @@ def add_endpoint(w: World, n: int, state: str, vpc_id: str = "vpc-c", zone: int 
 
 
 AREAS = [desired_network.contribute, desired_internet.contribute, desired_security_groups.contribute,
-         desired_load_balancers.contribute, desired_endpoints.contribute]
+         desired_load_balancers.contribute, desired_endpoints.contribute, desired_service_endpoints.contribute]
 
 
 def plan_of(w: World, prefix: str = PREFIX):

@@ -21,6 +21,7 @@ from .ec2 import (
     key_pairs,
     network_acls,
     network_interfaces,
+    prefix_lists,
     regions,
     route_tables,
     security_group_rules,
@@ -28,6 +29,7 @@ from .ec2 import (
     security_groups_for_vpc,
     subnets,
     volumes,
+    vpc_cidr_blocks,
     vpcs,
 )
 from .elbv2 import listeners, load_balancers, target_groups
@@ -38,8 +40,8 @@ from .sts import caller_identity
 #: API areas whose handlers are served, in the order they register.
 AREAS = [
     # EC2: account, networking, compute
-    regions, account_attributes, tags, vpcs, subnets, security_groups, security_group_rules,
-    internet_gateways, route_tables,
+    regions, account_attributes, tags, vpcs, vpc_cidr_blocks, subnets, security_groups, security_group_rules,
+    internet_gateways, route_tables, prefix_lists,
     instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
     elastic_ips,
     # EC2: what Terraform's AWS provider reads besides

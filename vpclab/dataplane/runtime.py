@@ -20,8 +20,8 @@ from ..kernel import confinement, dependencies, naming, netns
 from ..kernel.backend import Backend
 from ..kernel.nft import Count, NftContext
 from ..store import Store
-from .agents import dns, health, host_relay, instances, metadata
-from .areas import endpoints, internet, load_balancers, network, security_groups
+from .agents import dns, health, host_relay, instances, metadata, service_api
+from .areas import endpoints, internet, load_balancers, network, security_groups, service_endpoints
 from .areas.nodes import COUNT_TABLE
 from .planner import Contributor, build_plan
 from .world import AgentHost, World
@@ -30,11 +30,11 @@ log = logging.getLogger("vpclab.dataplane")
 
 #: Areas, in order: each module may define `contribute(world, builder)` (its part of
 #: the plan) and `observe(world, dp, now)` (facts to write back after a good apply).
-AREAS = [network, internet, security_groups, load_balancers, endpoints]
+AREAS = [network, internet, security_groups, load_balancers, endpoints, service_endpoints]
 
 #: Agents: long-lived helpers synced after every apply (modules defining `make_agent(dp)`).
 #: The metadata service opens before instances boot: user data asks it at first boot.
-AGENT_MODULES: list[AgentModule] = [metadata, instances, dns, health, host_relay]
+AGENT_MODULES: list[AgentModule] = [metadata, instances, dns, health, host_relay, service_api]
 
 PERIOD = 1.0  # seconds between passes when nothing changed
 FULL_PERIOD = 15.0  # seconds between full passes (read every namespace: repairs hand-made damage)
@@ -142,6 +142,9 @@ class DataPlane:
         self.converged = threading.Event()  # set after each successful pass
         self._next_full = 0.0  # monotonic time of the next full pass (the first one is)
         self.full_period = full_period()
+        # The API, for requests through endpoints to vpclab's services (`agents/service_api`):
+        # the server sets it once its gateway exists.
+        self.api: service_api.Api | None = None
 
     # Life cycle ---------------------------------------------------------------------
     def start(self) -> None:

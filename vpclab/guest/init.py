@@ -45,8 +45,13 @@ def _others() -> bool:
     return any(name.isdigit() and name != "1" for name in os.listdir("/proc"))
 
 
+#: Where the image's trust bundle is, with the state directory's CA in it (vpclab's
+#: `instance_disk.TRUST_BUNDLE`): SDKs in user data verify vpclab's endpoints with it.
+TRUST_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
 def _env() -> dict[str, str]:
-    return {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "linux"}
+    return {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "linux", "AWS_CA_BUNDLE": TRUST_BUNDLE}
 
 
 def spawn(argv: list[str], stdout: int | None = None) -> int:

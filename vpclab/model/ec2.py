@@ -14,11 +14,26 @@ class Tagged(Resource):
     created: float = 0.0
 
 
+@dataclass
+class VpcCidrBlock:
+    """A secondary IPv4 CIDR block of a VPC (AssociateVpcCidrBlock)."""
+
+    association_id: str = ""  # vpc-cidr-assoc-…
+    cidr_block: str = ""
+    state: str = "associated"  # associated | disassociated (shown a while after DisassociateVpcCidrBlock)
+    since: float = 0.0  # when `state` was reached
+
+
 @resource("vpc")
 @dataclass
 class Vpc(Tagged):
+    """A VPC. `cidr_block` is its primary IPv4 block (`cidr_association_id` its
+    association), which cannot be disassociated; `secondary_cidr_blocks` the blocks
+    associated since, in association order (`control.ec2.vpc_cidr_blocks`)."""
+
     cidr_block: str = ""
     cidr_association_id: str = ""
+    secondary_cidr_blocks: list[VpcCidrBlock] = field(default_factory=list)
     is_default: bool = False
     state: str = "available"
     instance_tenancy: str = "default"
@@ -26,6 +41,11 @@ class Vpc(Tagged):
     enable_dns_support: bool = True
     enable_dns_hostnames: bool = False
     enable_network_address_usage_metrics: bool = False
+
+    def ipv4_cidr_blocks(self) -> list[str]:
+        """Every IPv4 block a subnet of the VPC may lie in: the primary, then each
+        associated secondary block."""
+        return [self.cidr_block] + [b.cidr_block for b in self.secondary_cidr_blocks if b.state == "associated"]
 
 
 @resource("subnet")

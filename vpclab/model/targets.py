@@ -5,11 +5,15 @@ health checks (`dataplane.agents.health`: only a target that could receive flows
 checked) and DescribeTargetHealth (`control.elbv2.target_health`: a target that cannot is
 reported `draining` or `unused`, never `healthy`).
 
-A registered target receives new flows when it is not draining (deregistered, waiting out
-its deregistration delay) and has an address: an `ip` target its id; an `instance` target
-its instance's private IP, and only while the instance is `running` (AWS: a `pending`,
-`stopping` or `stopped` instance is `unused` / `Target.InvalidState` and gets no flows).
-`alb` and `lambda` targets have no address vpclab can forward to.
+A registered target receives new flows when it is not draining and has an address: an
+`ip` target its id; an `instance` target its instance's private IP, and only while the
+instance is `running` (AWS: a `pending`, `stopping` or `stopped` instance is `unused` /
+`Target.InvalidState` and gets no flows). `alb` and `lambda` targets have no address
+vpclab can forward to.
+
+A target drains (`drain_started`) from DeregisterTargets, or from when its instance began
+terminating: ELB deregisters a terminating instance itself, so it is reported `draining`
+/ `Target.DeregistrationInProgress` for the deregistration delay and then leaves the group.
 """
 from __future__ import annotations
 
@@ -20,17 +24,39 @@ from .elbv2 import RegisteredTarget, TargetGroup, TargetHealth, health_id
 
 #: Why a registered target receives no new flows (`exclusion`).
 DRAINING = "draining"
-NOT_RUNNING = "not-running"  # an instance target whose instance is not running (or gone)
+NOT_RUNNING = "not-running"  # an instance target whose instance is pending, stopping or stopped
 NO_ADDRESS = "no-address"  # a target type vpclab cannot forward to
 
 #: The one instance state in which an instance target receives flows and health checks.
 FLOW_INSTANCE_STATE = "running"
 
+#: Instance states in which ELB deregisters the instance's registrations itself.
+TERMINATING_STATES = ("shutting-down", "terminated")
+
+
+def drain_started(tg: TargetGroup, target: RegisteredTarget,
+                  instance: Callable[[str], Instance | None]) -> float | None:
+    """When registered `target` began draining, or None while it is registered: the time
+    of DeregisterTargets, else for an instance target the time its instance began
+    terminating (0.0 when the instance is gone altogether)."""
+    if target.deregistering_since is not None:
+        return target.deregistering_since
+    if tg.target_type != "instance":
+        return None
+    inst = instance(target.id)
+    if inst is None:
+        return 0.0
+    if inst.state == "shutting-down":
+        return inst.state_since
+    if inst.state == "terminated":
+        return inst.terminated_at if inst.terminated_at is not None else inst.state_since
+    return None
+
 
 def _judge(tg: TargetGroup, target: RegisteredTarget,
            instance: Callable[[str], Instance | None]) -> tuple[str | None, str | None]:
     """(why no flows or None, address when flows)."""
-    if target.deregistering_since is not None:
+    if drain_started(tg, target, instance) is not None:
         return DRAINING, None
     if tg.target_type == "instance":
         inst = instance(target.id)

@@ -16,11 +16,20 @@ from botocore.model import OperationModel
 from ..store import Store
 from . import content_coding, models
 from .dispatch import RequestContext, handler_for
-from .errors import AwsError, DryRunOperation, InternalError, InvalidAction, MissingAction
-from .identity import DEFAULT_ACCOUNT, DEFAULT_REGION, Caller, IssuedAccount, account_for_key, caller_from
+from .errors import AccessDenied, AwsError, DryRunOperation, InternalError, InvalidAction, MissingAction
+from .identity import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_REGION,
+    Caller,
+    EndpointArrival,
+    IssuedAccount,
+    account_for_key,
+    caller_from,
+    caller_through,
+)
 from .parser import parser_for
 from .request_guard import FORM_MEDIA_TYPE, HttpRequest, RequestGuard
-from .serializer import QuerySerializer, serializer_for
+from .serializer import serializer_for
 
 log = logging.getLogger("vpclab.protocol")
 
@@ -61,7 +70,10 @@ class Gateway:
         # The largest body a request may have once its Content-Encoding is undone.
         self.max_body = max_body
 
-    def handle(self, request: HttpRequest) -> Response:
+    def handle(self, request: HttpRequest, arrival: EndpointArrival | None = None) -> Response:
+        """One request from a client: over loopback (`arrival` None), or through an
+        interface endpoint in a VPC (`arrival`), which serves its one service to its own
+        names and acts as its owner (`identity.caller_through`)."""
         query = dict(parse_qsl(request.raw_query, keep_blank_values=True))
         params = dict(query)
         encoded = bool(request.header("content-encoding").strip())
@@ -70,12 +82,21 @@ class Gateway:
         # Who and which service, as far as the request tells before the guard and before
         # an encoded body is decoded: enough to answer in the right envelope.
         caller = caller_from({"Authorization": request.header("authorization")}, params, self.issued)
-        service = _service(caller.signing_name, params)
+        service = models.service(arrival.service) if arrival is not None else _service(caller.signing_name, params)
+        if arrival is not None:
+            caller = caller_through(caller.access_key, caller.region, caller.signing_name, arrival, None)
         ctx = RequestContext(caller.account, caller.region, self.store, dataplane=self.dataplane,
                              extras=self.extras)
         serializer = serializer_for(service.protocol, service.xml_namespace)
         try:
-            if self.guard is not None:
+            if arrival is not None:
+                if self.guard is None:
+                    raise AccessDenied("Requests through an endpoint need the request guard")
+                sig = self.guard.check(request, query, service.name, hosts=arrival.host_names)
+                _check_scope(sig.service, sig.region, service.name, arrival)
+                verified = account_for_key(sig.access_key, self.issued) if self.guard.strict else None
+                caller = caller_through(sig.access_key, sig.region, sig.service, arrival, verified)
+            elif self.guard is not None:
                 # The caller is the one whose signature the guard read (and in strict mode
                 # verified), never a second reading of the request.
                 sig = self.guard.check(request, query, service.name)
@@ -156,6 +177,20 @@ def _internal(serializer: OutputSerializer, ctx: RequestContext, where: str) -> 
     log.exception("unhandled error in %s", where)
     internal = InternalError("An internal error has occurred")
     return Response(internal.status, serializer.serialize_error(internal, ctx.request_id), ctx.request_id)
+
+
+def _check_scope(signed_service: str | None, signed_region: str, service: str, arrival: EndpointArrival) -> None:
+    """An endpoint serves its own service in its own region, as AWS's regional endpoints
+    do: a request signed for another is refused with AWS's words for a wrong scope."""
+    wanted = models.signing_name(service)
+    if signed_service != wanted:
+        raise AwsError(f"Credential should be scoped to correct service: '{wanted}'.",
+                       code="AuthFailure" if service == "ec2" else "SignatureDoesNotMatch",
+                       status=401 if service == "ec2" else 403)
+    if signed_region != arrival.region:
+        raise AwsError(f"Credential should be scoped to a valid region, not '{signed_region}'.",
+                       code="AuthFailure" if service == "ec2" else "SignatureDoesNotMatch",
+                       status=401 if service == "ec2" else 403)
 
 
 def _service(signing_name: str | None, params: dict[str, str]) -> models.Service:

@@ -4,12 +4,19 @@ A key that vpclab issued (`vpclab accounts create`) is its account's; otherwise 
 12-digit access key id is that account, the convention LocalStack users already follow;
 anything else is the default account. Whether the signature is checked is the request
 guard's business (strict mode): here the credential scope is read as the client wrote it.
+
+A request that came in through an interface endpoint to one of vpclab's own services
+(`EndpointArrival`) is from code in a VPC, which is not trusted with other accounts: it
+acts as the endpoint's owner, unless strict mode verified an issued key, whose account
+it is (as on AWS, where any account's keys work through an endpoint). So an instance
+cannot reach another account's resources by writing that account's id as its key.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -27,6 +34,31 @@ class Caller:
     account: str
     region: str
     signing_name: str | None  # the service named in the credential scope
+
+
+class EndpointArrival(Protocol):
+    """Where a request came in from a VPC (the data plane says it: `agents/service_api`):
+    an interface endpoint to the vpclab service `service` (ec2, elbv2, sts,
+    cloudformation), owned by `account`, in `region`, answering to `host_names` (its
+    private DNS name and its own DNS names)."""
+
+    @property
+    def endpoint_id(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def host_names(self) -> frozenset[str]: ...
+
+
+def caller_through(access_key: str, region: str, signing_name: str | None, arrival: EndpointArrival,
+                   verified_account: str | None) -> Caller:
+    """The caller of a request through `arrival`: the verified key's account (strict
+    mode), else the endpoint's owner."""
+    return Caller(access_key, verified_account or arrival.account, region, signing_name)
 
 
 def caller_from(headers: Mapping[str, str], query: Mapping[str, str],

@@ -53,6 +53,11 @@ def service(name: str) -> Service:
     return Service(name, _session().get_service_model(name))
 
 
+def signing_name(service_name: str) -> str:
+    """The SigV4 signing name of a service by its botocore name (`elbv2` -> `elasticloadbalancing`)."""
+    return next(signing for signing, name in SERVICES.items() if name == service_name)
+
+
 def service_for_signing_name(signing_name: str | None) -> Service | None:
     name = SERVICES.get(signing_name or "")
     return service(name) if name else None

@@ -76,14 +76,20 @@ class RequestGuard:
         return host_name(host_header) in self.allowed_hosts
 
     def check(self, request: HttpRequest, query: Mapping[str, str], service: str,
-              now: dt.datetime | None = None) -> sigv4.Signature:
+              now: dt.datetime | None = None, hosts: Collection[str] | None = None) -> sigv4.Signature:
         """Raise the AWS error that refuses `request`, or return its signature.
 
         `query` is the query string's parameters; `service` the vpclab service the request
-        is for (ec2, elbv2, sts), which decides the code of a failed signature.
+        is for (ec2, elbv2, sts), which decides the code of a failed signature. `hosts`:
+        the names a request must name instead of this server's (one that came in through
+        an interface endpoint names the endpoint's).
         """
         host = request.header("host")
-        if not self.host_allowed(host):
+        if hosts is not None:
+            if host_name(host) not in hosts:
+                raise AccessDenied(f"Host '{host}' is not a name of this endpoint (accepted: "
+                                   f"{', '.join(sorted(hosts))})")
+        elif not self.host_allowed(host):
             raise AccessDenied(
                 f"Host '{host}' is not an address of this vpclab server (accepted: "
                 f"{', '.join(sorted(self.allowed_hosts))}; add one with --allowed-host)")

@@ -16,6 +16,7 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterCombination, InvalidParameterValue, MissingParameter
 from ...store import Transaction
 from ..common.ids import new_id
+from ..common.ipv6 import INTERFACE_IPV6, refuse_ipv6
 from ..common.lookup import ENI, SUBNET, get_owned
 from ..common.tags import tags_from_specs
 from .addresses import available_count, create_network_interface
@@ -169,6 +170,9 @@ def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int
 @operation("ec2", "RunInstances")
 def run_instances(ctx: RequestContext, req: dict) -> dict:
     min_count, max_count = _check_counts(req)
+    refuse_ipv6(req, INTERFACE_IPV6)
+    for index, spec in enumerate(req.get("NetworkInterfaces") or [], start=1):
+        refuse_ipv6(spec, INTERFACE_IPV6, where=f"networkInterface.{index}.")
     if req.get("LaunchTemplate"):
         raise InvalidParameterValue("vpclab does not support launch templates yet.")
     image_id = req.get("ImageId")

@@ -16,6 +16,7 @@ from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameter, InvalidParameterValue, MissingParameter
 from ...store import Transaction
 from ..common.filters import filter_and_page
+from ..common.ipv6 import INTERFACE_IPV6, refuse_ipv6
 from ..common.lookup import ENI, SUBNET, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .addresses import create_network_interface
@@ -210,8 +211,8 @@ def create_network_interface_api(ctx: RequestContext, req: dict) -> dict:
     subnet_id = req.get("SubnetId")
     if not subnet_id:
         raise MissingParameter("The request must contain the parameter SubnetId")
-    if req.get("PrivateIpAddresses") or req.get("SecondaryPrivateIpAddressCount") or \
-            req.get("Ipv6AddressCount") or req.get("Ipv6Addresses"):
+    refuse_ipv6(req, INTERFACE_IPV6)
+    if req.get("PrivateIpAddresses") or req.get("SecondaryPrivateIpAddressCount"):
         raise InvalidParameter("vpclab gives a network interface one private IPv4 address only.")
     interface_type = req.get("InterfaceType")
     if interface_type not in (None, "interface"):

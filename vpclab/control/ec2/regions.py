@@ -2,7 +2,9 @@
 
 Zone ids are what PrivateLink matches zones by: `ap-south-1a` in one account is
 `aps1-az1` everywhere, as the seed lab shows. Each zone also fixes which /20 of
-172.31.0.0/16 its default subnet takes.
+172.31.0.0/16 its default subnet takes. A region's Availability Zones form one zone
+group, `<region>-zg-1`, whose long name is the region's console name and `1`
+(`US East (Ohio) 1`), as DescribeAvailabilityZones shows them now.
 """
 from __future__ import annotations
 
@@ -22,6 +24,23 @@ class Zone:
 
 
 REGIONS: dict[str, list[Zone]] = {}
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a region is, as DescribeAvailabilityZones names it."""
+
+    long_name: str  # the console's region name
+    geography: str
+    sub_geography: str | None  # None where no AWS answer was found to copy
+
+
+PLACES: dict[str, Place] = {
+    "us-east-1": Place("US East (N. Virginia)", "United States of America", "Virginia"),
+    "us-west-2": Place("US West (Oregon)", "United States of America", "Oregon"),
+    "eu-west-1": Place("Europe (Ireland)", "Ireland", None),
+    "ap-south-1": Place("Asia Pacific (Mumbai)", "India", None),
+}
 
 
 def _region(name: str, short: str, zones: list[tuple[str, str, str]]) -> None:
@@ -75,22 +94,35 @@ def describe_regions(ctx: RequestContext, req: dict) -> dict:
     return {"Regions": page}
 
 
+def zone_group(region: str) -> str:
+    """The zone group of a region's Availability Zones (`us-east-1-zg-1`)."""
+    return f"{region}-zg-1"
+
+
+def zone_view(z: Zone) -> dict:
+    """One AvailabilityZone as DescribeAvailabilityZones answers it."""
+    place = PLACES[z.region]
+    view: dict = {
+        "OptInStatus": "opt-in-not-required",
+        "Messages": [],
+        "RegionName": z.region,
+        "ZoneName": z.name,
+        "ZoneId": z.zone_id,
+        "GroupName": zone_group(z.region),
+        "NetworkBorderGroup": z.region,
+        "ZoneType": "availability-zone",
+        "GroupLongName": f"{place.long_name} 1",
+        "Geography": [{"Name": place.geography}],
+        "State": "available",
+    }
+    if place.sub_geography:
+        view["SubGeography"] = [{"Name": place.sub_geography}]
+    return view
+
+
 @operation("ec2", "DescribeAvailabilityZones")
 def describe_availability_zones(ctx: RequestContext, req: dict) -> dict:
-    items = [
-        {
-            "ZoneName": z.name,
-            "ZoneId": z.zone_id,
-            "RegionName": z.region,
-            "State": "available",
-            "OptInStatus": "opt-in-not-required",
-            "Messages": [],
-            "GroupName": z.region,
-            "NetworkBorderGroup": z.region,
-            "ZoneType": "availability-zone",
-        }
-        for z in zones(ctx.region)
-    ]
+    items = [zone_view(z) for z in zones(ctx.region)]
     if req.get("ZoneNames"):
         items = [i for i in items if i["ZoneName"] in req["ZoneNames"]]
     if req.get("ZoneIds"):
@@ -102,7 +134,11 @@ def describe_availability_zones(ctx: RequestContext, req: dict) -> dict:
         "state": lambda i: i["State"],
         "zone-type": lambda i: i["ZoneType"],
         "group-name": lambda i: i["GroupName"],
+        "group-long-name": lambda i: i["GroupLongName"],
         "opt-in-status": lambda i: i["OptInStatus"],
+        "message": lambda i: [m["Message"] for m in i["Messages"]],
+        "parent-zone-id": lambda i: i.get("ParentZoneId"),
+        "parent-zone-name": lambda i: i.get("ParentZoneName"),
     }
     page, _ = filter_and_page(items, req.get("Filters"), fields)
     return {"AvailabilityZones": page}

@@ -11,6 +11,11 @@ or a network interface or instance of the VPC. vpclab realizes `local` and inter
 gateway routes; routes to an interface or instance are stored and shown as AWS shows
 them, but nothing forwards traffic along them. A route's state is
 `model.internet.route_active`'s answer, never stored.
+
+A Gateway endpoint (S3, DynamoDB) adds a route for its service's prefix list
+(`DestinationPrefixListId pl-…`, `GatewayId vpce-…`) to each of its route tables; the
+endpoint API adds and removes them (`control/privatelink/gateway_routes.py`), and
+DeleteRouteTable takes a deleted table out of the endpoints that named it, as AWS does.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from ...model.ec2 import (
     Vpc,
 )
 from ...model.internet import LOCAL, route_active
+from ...model.privatelink import Endpoint
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
     AwsError,
@@ -72,7 +78,8 @@ _ABSENT_TARGETS = (
 
 def render_route(route: RouteEntry, table: RouteTable, gateways: dict[str, InternetGateway]) -> dict:
     return {
-        "DestinationCidrBlock": route.destination_cidr,
+        "DestinationCidrBlock": route.destination_cidr or None,
+        "DestinationPrefixListId": route.destination_prefix_list_id,
         "GatewayId": route.gateway_id,
         "InstanceId": route.instance_id,
         "InstanceOwnerId": table.account if route.instance_id else None,
@@ -130,6 +137,9 @@ def delete_route_table(ctx: RequestContext, req: dict) -> dict:
         # The main table, and a table any subnet (or gateway) is associated with.
         if table.associations:
             raise DependencyViolation(f"The routeTable '{table.id}' has dependencies and cannot be deleted.")
+        for ep in tx.list(Endpoint, vpc_id=table.vpc_id, where=lambda e: table.id in e.route_table_ids):
+            ep.route_table_ids.remove(table.id)
+            tx.put(ep)
         tx.delete(table)
     return {}
 
@@ -147,11 +157,11 @@ FILTERS = {
     "route.gateway-id": lambda t: [r.gateway_id for r in t.routes],
     "route.instance-id": lambda t: [r.instance_id for r in t.routes],
     "route.origin": lambda t: [r.origin for r in t.routes],
+    "route.destination-prefix-list-id": lambda t: [r.destination_prefix_list_id for r in t.routes],
     # Targets and destinations vpclab has none of: valid filters that match no table.
     **{name: lambda t: [] for name in (
         "route.nat-gateway-id", "route.transit-gateway-id", "route.vpc-peering-connection-id",
-        "route.egress-only-internet-gateway-id", "route.destination-prefix-list-id",
-        "route.destination-ipv6-cidr-block")},
+        "route.egress-only-internet-gateway-id", "route.destination-ipv6-cidr-block")},
 }
 
 
@@ -175,13 +185,19 @@ def describe_route_tables(ctx: RequestContext, req: dict) -> dict:
 # Routes ---------------------------------------------------------------------------------------
 
 def _destination(req: dict) -> str:
-    """The route's destination CIDR, normalized; vpclab has no IPv6 or prefix lists."""
-    for unsupported, param in (("DestinationIpv6CidrBlock", "destinationIpv6CidrBlock"),
-                               ("DestinationPrefixListId", "destinationPrefixListId")):
-        if req.get(unsupported) is not None:
-            raise InvalidParameterValue(
-                f"Value ({req[unsupported]}) for parameter {param} is invalid. vpclab has no IPv6 or prefix lists."
-            )
+    """The route's destination CIDR, normalized. vpclab has no IPv6 and no customer-managed
+    prefix lists; the AWS-managed ones are a Gateway endpoint's, whose routes only the
+    endpoint API changes (AWS's wording for refusing them is unconfirmed)."""
+    if req.get("DestinationIpv6CidrBlock") is not None:
+        raise InvalidParameterValue(
+            f"Value ({req['DestinationIpv6CidrBlock']}) for parameter destinationIpv6CidrBlock is invalid. "
+            "vpclab has no IPv6."
+        )
+    if req.get("DestinationPrefixListId") is not None:
+        raise InvalidParameterValue(
+            f"Value ({req['DestinationPrefixListId']}) for parameter destinationPrefixListId is invalid. "
+            "vpclab has no customer-managed prefix lists; a Gateway endpoint's routes change with ModifyVpcEndpoint."
+        )
     cidr = req.get("DestinationCidrBlock")
     if cidr is None:
         raise MissingParameter("The request must contain the parameter destinationCidrBlock or destinationIpv6CidrBlock")
@@ -219,7 +235,8 @@ def _target(tx: Transaction, ctx: RequestContext, table: RouteTable, destination
         if igw.vpc_id != table.vpc_id:
             raise InvalidParameterValue(f"route table {table.id} and network gateway {value} belong to different networks")
         vpc = tx.get(Vpc, table.vpc_id)
-        if vpc is not None and ipaddress.IPv4Network(destination).subnet_of(ipaddress.IPv4Network(vpc.cidr_block)):
+        if vpc is not None and any(ipaddress.IPv4Network(destination).subnet_of(ipaddress.IPv4Network(block))
+                                   for block in vpc.ipv4_cidr_blocks()):
             # More specific than the local route: only an interface or an instance may take it.
             raise InvalidParameterValue(
                 "Route target is not supported. This route only supports interface and instance targets."

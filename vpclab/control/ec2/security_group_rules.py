@@ -105,9 +105,10 @@ _PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
 def normalize_protocol(value: object) -> str:
     """`tcp`, `udp`, `icmp`, `icmpv6`, `-1`, or another protocol number, as AWS stores it."""
-    if value is None:
-        raise MissingParameter("The request must contain the parameter ipProtocol")
-    text = str(value).strip().lower()
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        raise InvalidParameterValue(
+            "Invalid value 'null' for protocol. VPC security group rules must specify protocols explicitly.")
     if text in ("tcp", "udp", "icmp", "icmpv6", "-1"):
         return text
     if re.fullmatch(r"\d{1,3}", text) and int(text) <= 255:
@@ -372,8 +373,42 @@ def describe_security_group_rules(ctx: RequestContext, req: dict) -> dict:
     return {"SecurityGroupRules": [render_rule(g, r) for g, r in page], "NextToken": token}
 
 
+#: ModifySecurityGroupRules' peer members, each with the IpPermission it makes.
+_RULE_PEERS = {
+    "CidrIpv4": lambda value, desc: {"IpRanges": [{"CidrIp": value, "Description": desc}]},
+    "CidrIpv6": lambda value, desc: {"Ipv6Ranges": [{"CidrIpv6": value, "Description": desc}]},
+    "PrefixListId": lambda value, desc: {"PrefixListIds": [{"PrefixListId": value, "Description": desc}]},
+    "ReferencedGroupId": lambda value, desc: {"UserIdGroupPairs": [{"GroupId": value, "Description": desc}]},
+}
+
+
+def _rule_peer(spec: dict) -> str:
+    """The one peer member a SecurityGroupRuleRequest sets (AWS checks this first)."""
+    peers = [k for k in _RULE_PEERS if spec.get(k) is not None]
+    if len(peers) > 1:
+        raise InvalidParameterCombination(
+            "Only one of cidrIp, cidrIpv6, prefixListId, or referencedGroupId can be specified")
+    if not peers:
+        raise MissingParameter(
+            "The request must contain exactly one of: cidrIp, cidrIpv6, prefixListId, or referencedGroupId")
+    return peers[0]
+
+
+def _check_same_cidr_family(rid: str, old: SecurityGroupRule, peer: str) -> None:
+    """A CIDR rule stays of its IP version (AWS refuses switching one to the other)."""
+    if peer == "CidrIpv4" and old.cidr_ipv6:
+        raise InvalidParameterValue(f"Invalid rule type for security group rule '{rid}'. "
+                                    "You may not specify CidrIpv4 for an existing IPv6 CIDR rule.")
+    if peer == "CidrIpv6" and old.cidr_ipv4:
+        raise InvalidParameterValue(f"Invalid rule type for security group rule '{rid}'. "
+                                    "You may not specify CidrIpv6 for an existing IPv4 CIDR rule.")
+
+
 @operation("ec2", "ModifySecurityGroupRules")
 def modify_security_group_rules(ctx: RequestContext, req: dict) -> dict:
+    """Each update replaces one rule, keeping its id and tags; all or none are applied.
+    AWS's order of checks: the rule id is given, exactly one peer, the rule exists, then
+    the protocol, ports and peer themselves (`rules_from_permissions`, as Authorize)."""
     with ctx.write() as tx:
         group = target_group(tx, ctx, {"GroupId": req["GroupId"]})
         for update in req.get("SecurityGroupRules") or ():
@@ -381,27 +416,16 @@ def modify_security_group_rules(ctx: RequestContext, req: dict) -> dict:
             if not rid:
                 raise MissingParameter("The request must contain the parameter SecurityGroupRuleId")
             GROUP_RULE.check(rid)
+            spec = update.get("SecurityGroupRule") or {}
+            peer = _rule_peer(spec)
             index = next((i for i, r in enumerate(group.rules) if r.id == rid), None)
             if index is None:
                 raise GROUP_RULE.not_found(rid)
             old = group.rules[index]
-            spec = update.get("SecurityGroupRule") or {}
+            _check_same_cidr_family(rid, old, peer)
             perm = {"IpProtocol": spec.get("IpProtocol"), "FromPort": spec.get("FromPort"),
-                    "ToPort": spec.get("ToPort")}
-            peers = [k for k in ("CidrIpv4", "CidrIpv6", "PrefixListId", "ReferencedGroupId") if spec.get(k)]
-            if len(peers) != 1:
-                raise InvalidParameterCombination(
-                    "Exactly one of CidrIpv4, CidrIpv6, PrefixListId or ReferencedGroupId must be specified"
-                )
-            desc = spec.get("Description")
-            peer = {
-                "CidrIpv4": lambda: {"IpRanges": [{"CidrIp": spec["CidrIpv4"], "Description": desc}]},
-                "CidrIpv6": lambda: {"Ipv6Ranges": [{"CidrIpv6": spec["CidrIpv6"], "Description": desc}]},
-                "PrefixListId": lambda: {"PrefixListIds": [{"PrefixListId": spec["PrefixListId"], "Description": desc}]},
-                "ReferencedGroupId": lambda: {"UserIdGroupPairs": [{"GroupId": spec["ReferencedGroupId"],
-                                                                    "Description": desc}]},
-            }[peers[0]]()
-            (new,) = rules_from_permissions(tx, ctx, group, [{**perm, **peer}], old.egress, old.tags)
+                    "ToPort": spec.get("ToPort"), **_RULE_PEERS[peer](spec[peer], spec.get("Description"))}
+            (new,) = rules_from_permissions(tx, ctx, group, [perm], old.egress, old.tags)
             new.id = rid
             if any(_rule_key(r) == _rule_key(new) for r in group.rules if r.id != rid):
                 raise AwsError(f'the specified rule "{_describe_rule(new)}" already exists',

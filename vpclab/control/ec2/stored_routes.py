@@ -25,7 +25,8 @@ INTERNET = "0.0.0.0/0"
 
 def make_route_table(vpc: Vpc, now: float, *, main: bool = False,
                      tags: dict[str, str] | None = None) -> RouteTable:
-    """A new table of `vpc` with its `local` route; the VPC's main one if `main`."""
+    """A new table of `vpc` with a `local` route per associated IPv4 block; the VPC's
+    main one if `main`."""
     return RouteTable(
         id=new_id("rtb"),
         account=vpc.account,
@@ -33,7 +34,8 @@ def make_route_table(vpc: Vpc, now: float, *, main: bool = False,
         created=now,
         tags=dict(tags or {}),
         vpc_id=vpc.id,
-        routes=[RouteEntry(destination_cidr=vpc.cidr_block, gateway_id=LOCAL, origin="CreateRouteTable")],
+        routes=[RouteEntry(destination_cidr=cidr, gateway_id=LOCAL, origin="CreateRouteTable")
+                for cidr in vpc.ipv4_cidr_blocks()],
         associations=[RouteTableAssociation(id=new_id("rtbassoc"), main=True)] if main else [],
     )
 

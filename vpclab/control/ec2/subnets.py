@@ -3,8 +3,8 @@
 A subnet is an IPv4 range of one VPC in one Availability Zone. Its free address count is
 read off the network interfaces in it (`addresses.available_count`), so it is never
 stored. DeleteSubnet removes the subnet's explicit route-table association with it, as
-AWS does. vpclab has no IPv6, IPAM or Outposts: the parameters for them are refused, or
-accepted when they ask for what is already so (`false`).
+AWS does. vpclab has no IPv6 (yet), IPAM or Outposts: the parameters for them are refused
+(IPv6 by `common.ipv6`), or accepted when they ask for what is already so (`false`).
 """
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ from ...protocol.errors import (
 from ...store import Transaction
 from ..common.filters import filter_and_page
 from ..common.ids import new_id
+from ..common.ipv6 import SUBNET_IPV6, refuse_ipv6, refuse_ipv6_true
 from ..common.lookup import SUBNET, VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .addresses import available_count
 from .default_vpc import ensure_default_vpc
 from .regions import Zone, zone_by_id, zone_by_name, zones
-from .vpcs import parse_cidr
+from .vpcs import BLOCK_PUBLIC_ACCESS_OFF, parse_cidr
 
 
 def subnet_arn(subnet: Subnet) -> str:
@@ -95,14 +96,12 @@ def _zone_for(tx: Transaction, ctx: RequestContext, req: dict, vpc: Vpc) -> Zone
 
 @operation("ec2", "CreateSubnet")
 def create_subnet(ctx: RequestContext, req: dict) -> dict:
-    for unsupported, param in (("Ipv6CidrBlock", "ipv6CidrBlock"), ("Ipv6IpamPoolId", "ipv6IpamPoolId"),
-                               ("Ipv4IpamPoolId", "ipv4IpamPoolId"), ("OutpostArn", "outpostArn")):
+    refuse_ipv6(req, SUBNET_IPV6)
+    for unsupported, param in (("Ipv4IpamPoolId", "ipv4IpamPoolId"), ("OutpostArn", "outpostArn")):
         if req.get(unsupported) is not None:
             raise InvalidParameterValue(
-                f"Value ({req[unsupported]}) for parameter {param} is invalid. vpclab has no IPv6, IPAM or Outposts."
+                f"Value ({req[unsupported]}) for parameter {param} is invalid. vpclab has no IPAM or Outposts."
             )
-    if req.get("Ipv6Native"):
-        raise InvalidParameterValue("Value (true) for parameter ipv6Native is invalid. The VPC has no IPv6 CIDR block.")
     cidr = req.get("CidrBlock")
     if cidr is None:
         raise MissingParameter("Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.")
@@ -111,7 +110,7 @@ def create_subnet(ctx: RequestContext, req: dict) -> dict:
     ensure_default_vpc(ctx)
     with ctx.write() as tx:
         vpc = get_owned(tx, ctx, Vpc, req["VpcId"], VPC)
-        if not 16 <= net.prefixlen <= 28 or not net.subnet_of(parse_cidr(vpc.cidr_block)):
+        if not 16 <= net.prefixlen <= 28 or not any(net.subnet_of(parse_cidr(b)) for b in vpc.ipv4_cidr_blocks()):
             raise AwsError(f"The CIDR '{cidr}' is invalid.", code="InvalidSubnet.Range")
         for other in tx.list(Subnet, vpc_id=vpc.id):
             if net.overlaps(parse_cidr(other.cidr_block)):
@@ -174,7 +173,9 @@ def describe_subnets(ctx: RequestContext, req: dict) -> dict:
     fields = {**FILTERS, "available-ip-address-count": lambda s: free[s.id]}
     page, token = filter_and_page(subnets, req.get("Filters"), fields, tags=lambda s: s.tags,
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
-    return {"Subnets": [render(s, free[s.id]) for s in page], "NextToken": token}
+    # DescribeSubnets shows VPC Block Public Access; CreateSubnet's answer does not (as AWS).
+    shown = [{**render(s, free[s.id]), "BlockPublicAccessStates": dict(BLOCK_PUBLIC_ACCESS_OFF)} for s in page]
+    return {"Subnets": shown, "NextToken": token}
 
 
 @operation("ec2", "DeleteSubnet")
@@ -192,17 +193,21 @@ def delete_subnet(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
-def _only_false(name: str, param: str, subnet_id: str) -> Callable[[Subnet, object], None]:
-    """A setter for an attribute vpclab cannot turn on (IPv6, Outposts): `false` is a no-op."""
+def _no_ipv6(param: str) -> Callable[[Subnet, object], None]:
+    """A setter for an IPv6 attribute: `false` is a no-op, `true` is refused (`common.ipv6`)."""
+
+    def apply(subnet: Subnet, value: object) -> None:
+        refuse_ipv6_true(value, param)
+
+    return apply
+
+
+def _not_on_outpost(param: str, subnet_id: str) -> Callable[[Subnet, object], None]:
+    """A setter for an Outposts attribute: `false` is a no-op."""
 
     def apply(subnet: Subnet, value: object) -> None:
         if value:
-            raise InvalidParameterValue(
-                f"Invalid value 'true' for {param}. Cannot set {param} to true unless the subnet "
-                f"({subnet_id}) has an IPv6 CIDR block associated with it."
-                if name != "MapCustomerOwnedIpOnLaunch"
-                else f"Invalid value 'true' for {param}. The subnet ({subnet_id}) is not on an Outpost."
-            )
+            raise InvalidParameterValue(f"Invalid value 'true' for {param}. The subnet ({subnet_id}) is not on an Outpost.")
 
     return apply
 
@@ -225,9 +230,9 @@ def modify_subnet_attribute(ctx: RequestContext, req: dict) -> dict:
         "EnableResourceNameDnsAAAARecordOnLaunch":
             lambda s, v: setattr(s, "enable_resource_name_dns_aaaa_record", v),
         "PrivateDnsHostnameTypeOnLaunch": _hostname_type,
-        "AssignIpv6AddressOnCreation": _only_false("AssignIpv6AddressOnCreation", "assignIpv6AddressOnCreation", sid),
-        "EnableDns64": _only_false("EnableDns64", "enableDns64", sid),
-        "MapCustomerOwnedIpOnLaunch": _only_false("MapCustomerOwnedIpOnLaunch", "mapCustomerOwnedIpOnLaunch", sid),
+        "AssignIpv6AddressOnCreation": _no_ipv6("assignIpv6AddressOnCreation"),
+        "EnableDns64": _no_ipv6("enableDns64"),
+        "MapCustomerOwnedIpOnLaunch": _not_on_outpost("mapCustomerOwnedIpOnLaunch", sid),
     }
     for outposts in ("EnableLniAtDeviceIndex", "DisableLniAtDeviceIndex", "CustomerOwnedIpv4Pool"):
         if req.get(outposts) is not None:

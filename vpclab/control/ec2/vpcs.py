@@ -2,16 +2,14 @@
 
 A VPC is made with its default security group and its main route table (`local` only),
 and DeleteVpc deletes both with it; whatever else it holds (`dependents.vpc_dependents`)
-keeps it from being deleted.
+keeps it from being deleted. Its IPv4 CIDR blocks beyond the primary one are
+`vpc_cidr_blocks`'s; IPv6 is refused (`common.ipv6`).
 """
 from __future__ import annotations
-
-import ipaddress
 
 from ...model.ec2 import RouteTable, SecurityGroup, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import (
-    AwsError,
     DependencyViolation,
     InvalidParameterCombination,
     InvalidParameterValue,
@@ -20,28 +18,29 @@ from ...protocol.errors import (
 from ..common.dependents import vpc_dependents
 from ..common.filters import filter_and_page
 from ..common.ids import new_id
+from ..common.ipv6 import VPC_IPV6, refuse_ipv6
 from ..common.lookup import VPC, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .default_vpc import ensure_default_vpc
 from .stored_routes import make_vpc_routing
 from .stored_rules import make_default_group
+from .vpc_cidr_blocks import (
+    association_cidrs,
+    association_ids,
+    association_set,
+    association_states,
+    check_vpc_cidr_size,
+    parse_cidr,
+)
 
-
-def parse_cidr(value: str, param: str = "cidrBlock") -> ipaddress.IPv4Network:
-    try:
-        net = ipaddress.IPv4Network(value, strict=False)
-    except ValueError:
-        raise InvalidParameterValue(
-            f"Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
-        ) from None
-    if "/" not in value:
-        raise InvalidParameterValue(
-            f"Value ({value}) for parameter {param} is invalid. This is not a valid CIDR block."
-        )
-    return net
+#: VPC Block Public Access as DescribeVpcs / DescribeSubnets show it: vpclab has none, so off.
+BLOCK_PUBLIC_ACCESS_OFF = {"InternetGatewayBlockMode": "off"}
 
 
 def render(vpc: Vpc) -> dict:
+    """DescribeVpcs' `Vpc`. AWS leaves `Ipv6CidrBlockAssociationSet` out of DescribeVpcs for
+    a VPC without IPv6 blocks (every VPC here) but answers it empty from CreateVpc, and
+    shows `BlockPublicAccessStates` in DescribeVpcs only (recorded AWS CLI answers)."""
     return {
         "VpcId": vpc.id,
         "OwnerId": vpc.account,
@@ -50,23 +49,20 @@ def render(vpc: Vpc) -> dict:
         "DhcpOptionsId": vpc.dhcp_options_id,
         "InstanceTenancy": vpc.instance_tenancy,
         "IsDefault": vpc.is_default,
-        "CidrBlockAssociationSet": [{
-            "AssociationId": vpc.cidr_association_id,
-            "CidrBlock": vpc.cidr_block,
-            "CidrBlockState": {"State": "associated"},
-        }],
+        "CidrBlockAssociationSet": association_set(vpc),
+        "BlockPublicAccessStates": dict(BLOCK_PUBLIC_ACCESS_OFF),
         "Tags": tag_list(vpc.tags),
     }
 
 
 @operation("ec2", "CreateVpc")
 def create_vpc(ctx: RequestContext, req: dict) -> dict:
+    refuse_ipv6(req, VPC_IPV6)
     cidr = req.get("CidrBlock")
     if cidr is None:
         raise MissingParameter("Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided.")
     net = parse_cidr(cidr)
-    if not 16 <= net.prefixlen <= 28:
-        raise AwsError(f"The CIDR '{cidr}' is invalid.", code="InvalidVpc.Range")
+    check_vpc_cidr_size(net, cidr)
     tenancy = req.get("InstanceTenancy", "default")
     if tenancy not in ("default", "dedicated", "host"):
         raise InvalidParameterValue(f"Value ({tenancy}) for parameter instanceTenancy is invalid.")
@@ -90,20 +86,27 @@ def create_vpc(ctx: RequestContext, req: dict) -> dict:
         tx.put(make_default_group(ctx.account, ctx.region, vpc.id, now))
         make_vpc_routing(tx, vpc, now)
     # AWS answers `pending`; the VPC is usable (and Describe shows `available`) at once.
-    return {"Vpc": {**render(vpc), "State": "pending"}}
+    shown = {**render(vpc), "State": "pending", "Ipv6CidrBlockAssociationSet": []}
+    del shown["BlockPublicAccessStates"]
+    return {"Vpc": shown}
 
 
 FILTERS = {
     "vpc-id": lambda v: v.id,
     "cidr": lambda v: v.cidr_block,
-    "cidr-block-association.cidr-block": lambda v: v.cidr_block,
-    "cidr-block-association.association-id": lambda v: v.cidr_association_id,
-    "cidr-block-association.state": lambda v: "associated",
+    "cidr-block-association.cidr-block": association_cidrs,
+    "cidr-block-association.association-id": association_ids,
+    "cidr-block-association.state": association_states,
     "dhcp-options-id": lambda v: v.dhcp_options_id,
     "is-default": lambda v: v.is_default,
     "owner-id": lambda v: v.account,
     "state": lambda v: v.state,
     "instance-tenancy": lambda v: v.instance_tenancy,
+    # AWS's IPv6 filters: vpclab's VPCs have no IPv6 blocks, so they match nothing.
+    "ipv6-cidr-block-association.ipv6-cidr-block": lambda v: None,
+    "ipv6-cidr-block-association.ipv6-pool": lambda v: None,
+    "ipv6-cidr-block-association.association-id": lambda v: None,
+    "ipv6-cidr-block-association.state": lambda v: None,
 }
 
 

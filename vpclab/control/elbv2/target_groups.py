@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ...model import targets as target_rules
 from ...model.ec2 import Instance, Subnet, Vpc
 from ...model.elbv2 import CROSS_ZONE, PROXY_PROTOCOL_V2, USE_LOAD_BALANCER, RegisteredTarget, TargetGroup
 from ...protocol.dispatch import RequestContext, operation
@@ -37,7 +38,7 @@ from .common import (
     tag_dict,
     tg_not_found,
 )
-from .target_health import NOT_REGISTERED, describe, description, forget_health, target_state
+from .target_health import forget_health, health_descriptions
 
 NLB_PROTOCOLS = ("TCP", "UDP", "TCP_UDP", "TLS")
 ALB_PROTOCOLS = ("HTTP", "HTTPS")
@@ -492,16 +493,15 @@ def deregister_targets(ctx: RequestContext, req: dict) -> dict:
 
 
 def finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
-    """Drained targets leave their group; terminated instances are deregistered (as AWS does)."""
+    """Drained targets leave their group (`model.targets.drain_started`: deregistered ones,
+    and those whose instance is terminating, as AWS deregisters them); in a group no
+    listener uses, at once."""
     for tg in tx.list(TargetGroup, where=lambda g: bool(g.targets)):
         delay = deregistration_delay(tg)
         keep = []
         for t in tg.targets:
-            since = t.deregistering_since
-            gone = since is not None and since + delay <= now
-            if not gone and tg.target_type == "instance":
-                inst = tx.get(Instance, t.id)
-                gone = inst is None or inst.state == "terminated"
+            since = target_rules.drain_started(tg, t, lambda instance_id: tx.get(Instance, instance_id))
+            gone = since is not None and (since + delay <= now or not listeners_of_tg(tx, tg))
             if gone:
                 forget_health(tx, tg.id, t.id, t.port)
             else:
@@ -515,23 +515,4 @@ def finish_draining(tx: Transaction, now: float, dataplane: bool) -> None:
 def describe_target_health(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         tg = get_tg(tx, ctx, req["TargetGroupArn"])
-        asked = req.get("Targets")
-        if not asked:
-            return {"TargetHealthDescriptions": describe(tx, tg)}
-        out, invalid = [], []
-        for t in asked:
-            tid, port = t["Id"], t.get("Port")
-            if tg.target_type == "instance":
-                inst = find_owned(tx, ctx, Instance, tid)
-                if inst is None:
-                    invalid.append(tid)
-                    continue
-            matches = [r for r in tg.targets if r.id == tid and (port is None or r.port == port)]
-            if not matches:
-                out.append(description(tg, tid, port if port is not None else tg.port,
-                                       t.get("AvailabilityZone"), NOT_REGISTERED))
-            for r in matches:
-                out.append(description(tg, r.id, r.port, r.availability_zone, target_state(tx, tg, r)))
-        if invalid:
-            raise _invalid_target("The following targets are not valid", invalid)
-        return {"TargetHealthDescriptions": out}
+        return {"TargetHealthDescriptions": health_descriptions(tx, tg, req.get("Targets"), req.get("Include"))}

@@ -6,15 +6,21 @@ and the consumer's DescribeVpcEndpointServices.
 
 A service fronts the caller's Network Load Balancers; its zones are theirs (matched by
 zone id). It is `Available` at once, as on AWS. Other accounts see it only once one of
-their principals is allowed; the names listed by DescribeVpcEndpointServices are only
-the endpoint services made in vpclab (AWS's own services such as S3 are not emulated).
+their principals is allowed. DescribeVpcEndpointServices lists, with them, AWS's own
+services of the region (`model.aws_services`), owned by `amazon`, one entry per endpoint
+type each offers.
 """
 from __future__ import annotations
 
+from ...model import aws_services
 from ...model.elbv2 import LoadBalancer
 from ...model.privatelink import CONNECTED_STATES, EndpointService
 from ...protocol.dispatch import RequestContext, operation
-from ...protocol.errors import InvalidParameter, InvalidParameterCombination
+from ...protocol.errors import (
+    InvalidParameter,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+)
 from ...store import Transaction
 from ..common.filters import filter_and_page
 from ..common.ids import new_id
@@ -22,6 +28,7 @@ from ..common.lookup import SERVICE, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from . import connection_notifications
 from .common import (
+    aws_target,
     base_dns_name,
     connections_of,
     is_allowed,
@@ -56,7 +63,7 @@ def render_configuration(tx: Transaction, svc: EndpointService) -> dict:
         "PrivateDnsName": svc.private_dns_name,
         "PrivateDnsNameConfiguration": svc.private_dns_name_configuration,
         "PayerResponsibility": svc.payer_responsibility,
-        "Tags": tag_list(svc.tags),
+        "Tags": tag_list(svc.tags) or [],
     }
 
 
@@ -80,10 +87,41 @@ def render_detail(tx: Transaction, svc: EndpointService, caller: str) -> dict:
         "ManagesVpcEndpoints": False,
         "PayerResponsibility": svc.payer_responsibility,
         # Tags are the owner's; other accounts do not see them.
-        "Tags": tag_list(svc.tags) if caller == svc.account else None,
+        "Tags": (tag_list(svc.tags) if caller == svc.account else None) or [],
         "PrivateDnsNameVerificationState": dns_state,
         "SupportedIpAddressTypes": svc.supported_ip_address_types,
     }
+
+
+def render_aws_detail(service: aws_services.AwsService, region: str, endpoint_type: str) -> dict:
+    """An AWS service of the region as DescribeVpcEndpointServices shows it (one entry per
+    endpoint type): owned by `amazon`, in every zone, no acceptance, a verified private DNS
+    name for the Interface entries that have one, full-access policies supported."""
+    target = aws_target(service, region, endpoint_type)
+    detail = {
+        "ServiceName": target.service_name,
+        "ServiceId": target.service_id,
+        "ServiceType": [{"ServiceType": endpoint_type}],
+        "ServiceRegion": region,
+        "AvailabilityZoneIds": target.zone_ids,
+        "AvailabilityZones": [zone_name(region, z) for z in target.zone_ids],
+        "Owner": aws_services.OWNER,
+        "BaseEndpointDnsNames": [service.base_dns_name(region, endpoint_type)],
+        "VpcEndpointPolicySupported": True,
+        "AcceptanceRequired": False,
+        "ManagesVpcEndpoints": False,
+        "Tags": [],
+        "SupportedIpAddressTypes": ["ipv4"],
+    }
+    if target.private_dns_name:
+        detail["PrivateDnsName"] = target.private_dns_name
+        detail["PrivateDnsNames"] = [{"PrivateDnsName": target.private_dns_name}]
+        detail["PrivateDnsNameVerificationState"] = "verified"
+    return detail
+
+
+def aws_details(region: str) -> list[dict]:
+    return [render_aws_detail(s, region, t) for s in aws_services.SERVICES for t in s.types]
 
 
 # Validation ----------------------------------------------------------------------------
@@ -358,22 +396,39 @@ def describe_endpoint_services(ctx: RequestContext, req: dict) -> dict:
     """
     regions = req.get("ServiceRegions")
     with ctx.read() as tx:
-        visible = sorted(
-            (s for s in tx.list(EndpointService, region=ctx.region) if is_allowed(s, ctx.account)),
-            key=lambda s: s.service_name,
-        )
-        names = req.get("ServiceNames")
-        if names:
-            by_name = {s.service_name: s for s in visible}
-            for name in names:
-                if name not in by_name:
-                    raise service_not_found_by_name(name)
-            visible = [s for s in visible if s.service_name in set(names)]
-        if regions:
-            visible = [s for s in visible if s.region in regions]
+        visible = [s for s in tx.list(EndpointService, region=ctx.region) if is_allowed(s, ctx.account)]
         details = [render_detail(tx, s, ctx.account) for s in visible]
-    tags = {d["ServiceId"]: {t["Key"]: t["Value"] for t in d["Tags"] or ()} for d in details}
+    # AWS's order: by service name (an AWS service's Gateway entry before its Interface one).
+    details = sorted(aws_details(ctx.region) + details, key=lambda d: d["ServiceName"])
+    names = req.get("ServiceNames")
+    if names:
+        known = {d["ServiceName"] for d in details}
+        for name in names:
+            if name not in known:
+                raise service_not_found_by_name(name)
+        details = [d for d in details if d["ServiceName"] in set(names)]
+    if regions:
+        details = [d for d in details if d["ServiceRegion"] in regions]
+    tags = {d["ServiceId"]: {t["Key"]: t["Value"] for t in d["Tags"]} for d in details}
     page, token = filter_and_page(details, req.get("Filters"), DETAIL_FILTERS,
                                   tags=lambda d: tags[d["ServiceId"]],
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
-    return {"ServiceNames": [d["ServiceName"] for d in page], "ServiceDetails": page, "NextToken": token}
+    # One name per service, though S3 and DynamoDB have two entries (unconfirmed: AWS's
+    # examples list each name once).
+    names_out = list(dict.fromkeys(d["ServiceName"] for d in page))
+    return {"ServiceNames": names_out, "ServiceDetails": page, "NextToken": token}
+
+
+@operation("ec2", "ModifyVpcEndpointServicePayerResponsibility")
+def modify_payer_responsibility(ctx: RequestContext, req: dict) -> dict:
+    """Only `ServiceOwner` exists (the service's owner pays for its endpoints), so this
+    only confirms it; any other value is AWS's InvalidParameterValue."""
+    value = req.get("PayerResponsibility")
+    if value != "ServiceOwner":
+        # Unconfirmed wording; AWS's form for a value outside a parameter's enum.
+        raise InvalidParameterValue(f"Value ({value}) for parameter PayerResponsibility is invalid.")
+    with ctx.write() as tx:
+        svc = get_owned(tx, ctx, EndpointService, req["ServiceId"], SERVICE)
+        svc.payer_responsibility = value
+        tx.put(svc)
+    return {"ReturnValue": True}

@@ -66,8 +66,9 @@ def zones_for(world: World) -> dict[str, Zone]:
             name = entry.get("DnsName", "")
             if not name or name == ep.private_dns_name:
                 continue
-            zonal = [e for e in enis if name.endswith(f"-{e.availability_zone}.{ep.service_id}."
-                                                        f"{ep.region}.vpce.amazonaws.com")]
+            # A zonal name's first label ends with its zone (`vpce-…-us-east-1a.<service>…`).
+            label = name.partition(".")[0]
+            zonal = [e for e in enis if label.endswith(f"-{e.availability_zone}")]
             for eni in zonal or enis:
                 public[ep.region].add(name, eni.private_ip)
     for lb in world.load_balancers.values():

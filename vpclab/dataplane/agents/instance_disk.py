@@ -157,9 +157,37 @@ def _enabled_units(disk: Disk) -> None:
             break
 
 
-def refresh(disk: Disk, inst: Instance, vpc_cidr: str | None, programs: dict[str, bytes]) -> None:
+#: The system trust bundle, where Debian and Ubuntu keep it (and `AWS_CA_BUNDLE` points);
+#: Amazon Linux's path is written too, on its images.
+TRUST_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+AMAZON_TRUST_BUNDLE = "/etc/pki/tls/certs/ca-bundle.crt"
+#: The CA as `update-ca-certificates` finds local ones.
+LOCAL_CA = "/usr/local/share/ca-certificates/vpclab-ca.crt"
+
+
+def trust(disk: Disk, inst: Instance, ca_pem: bytes) -> None:
+    """Make the instance trust `ca_pem` (see the module's docstring)."""
+    try:
+        host_bundle = Path(TRUST_BUNDLE).read_bytes()
+    except OSError:
+        host_bundle = b""
+    bundle = host_bundle.rstrip(b"\n") + (b"\n" if host_bundle else b"") + ca_pem
+    disk.write(TRUST_BUNDLE, bundle)
+    if uses_yum(inst.distribution):
+        disk.write(AMAZON_TRUST_BUNDLE, bundle)
+    disk.write(LOCAL_CA, ca_pem)
+    try:
+        environment = Path("/etc/environment").read_text()
+    except OSError:
+        environment = ""
+    lines = [line for line in environment.splitlines() if not line.startswith("AWS_CA_BUNDLE=")]
+    disk.write("/etc/environment", "\n".join([*lines, f"AWS_CA_BUNDLE={TRUST_BUNDLE}"]) + "\n")
+
+
+def refresh(disk: Disk, inst: Instance, vpc_cidr: str | None, programs: dict[str, bytes],
+            ca_pem: bytes | None = None) -> None:
     """What every boot writes (see the module's docstring), after `Disk.hide`.
-    `programs`: file name in /usr/bin -> content."""
+    `programs`: file name in /usr/bin -> content; `ca_pem`: the CA to trust."""
     name = private_host_name(inst.private_ip)
     fqdn = f"{name}.{private_dns_domain(inst.region)}"
     disk.write("/etc/hostname", f"{name}\n")
@@ -173,3 +201,5 @@ def refresh(disk: Disk, inst: Instance, vpc_cidr: str | None, programs: dict[str
         if fname in ("yum", "dnf") and not uses_yum(inst.distribution):
             continue
         disk.write(f"/usr/bin/{fname}", content, 0o755)
+    if ca_pem is not None:
+        trust(disk, inst, ca_pem)

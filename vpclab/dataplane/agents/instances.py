@@ -58,6 +58,7 @@ from .instance_limits import limits_for
 from ...kernel.cgroups import Cgroup
 from ...model.ec2 import Instance
 from ...model.observed import set_instance_state
+from ...store.certificate_authority import CertificateAuthority
 from ..world import AgentHost, World
 
 log = logging.getLogger("vpclab.dataplane.instances")
@@ -122,7 +123,8 @@ def prepare(state_dir: Path, inst: Instance, vpc_cidr: str | None) -> tuple[Disk
     disk.hide([str(Path(state_dir).resolve())])  # first: what personalise writes is then on top
     if new:
         instance_disk.personalise(disk, inst)
-    instance_disk.refresh(disk, inst, vpc_cidr, guest_programs())
+    instance_disk.refresh(disk, inst, vpc_cidr, guest_programs(),
+                          CertificateAuthority(state_dir).certificate_pem())
     guest = directory / "guest"
     guest.mkdir(parents=True, exist_ok=True)
     guest.chmod(0o700)  # the user data is the instance's and root's (the instance is root)
@@ -176,7 +178,7 @@ def enter_command(prefix: str, instance_id: str, argv: list[str], user: str | No
 
 def instance_env(home: str = "/root", user: str = "root") -> dict[str, str]:
     env = {"PATH": PATH, "HOME": home, "USER": user, "LOGNAME": user, "LANG": "C.UTF-8",
-           "SHELL": "/bin/bash"}
+           "SHELL": "/bin/bash", "AWS_CA_BUNDLE": instance_disk.TRUST_BUNDLE}
     if os.environ.get("TERM"):
         env["TERM"] = os.environ["TERM"]
     return env

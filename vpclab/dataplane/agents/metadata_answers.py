@@ -75,6 +75,7 @@ class InstanceView:
     subnet_cidr: str
     vpc_id: str
     vpc_cidr: str
+    vpc_cidrs: tuple[str, ...]  # every associated IPv4 block, the primary first
     group_ids: tuple[str, ...]
     group_names: tuple[str, ...]
     key_name: str | None
@@ -111,6 +112,7 @@ def views_for(world: World) -> dict[tuple[str, str], InstanceView]:
             private_ip=eni.private_ip, mac=eni.mac_address, interface_id=eni.id,
             zone=subnet.availability_zone, zone_id=subnet.availability_zone_id, subnet_id=subnet.id,
             subnet_cidr=subnet.cidr_block, vpc_id=vpc.id, vpc_cidr=vpc.cidr_block,
+            vpc_cidrs=tuple(vpc.ipv4_cidr_blocks()),
             group_ids=tuple(g.id for g in groups), group_names=tuple(g.group_name for g in groups),
             key_name=inst.key_name, key_public=inst.key_public, user_data=_decoded(inst.user_data),
             tags=tuple(sorted(inst.tags.items())),
@@ -264,7 +266,7 @@ def meta_data(view: InstanceView) -> Tree:
         "subnet-ipv4-cidr-block": view.subnet_cidr,
         "vpc-id": view.vpc_id,
         "vpc-ipv4-cidr-block": view.vpc_cidr,
-        "vpc-ipv4-cidr-blocks": view.vpc_cidr,
+        "vpc-ipv4-cidr-blocks": "\n".join(view.vpc_cidrs),
     }
     if view.public_ip:
         interface["ipv4-associations"] = {view.public_ip: view.private_ip}

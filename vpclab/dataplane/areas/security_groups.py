@@ -15,6 +15,11 @@ dropped silently (a default deny: a client times out, as on AWS).
   drop). Peers are the consumer's own addresses, as they arrive. A thousand endpoints
   sharing groups are a thousand map elements and one chain, so an endpoint more or less
   is an element update.
+- ENIs of endpoints to services vpclab serves (`service_endpoints`): table
+  `inet <p>-sgsvc` in the VPC's own router, whose addresses they are; an input chain
+  sends each new flow to one of their addresses through the verdict map ``svc_groups``
+  (ENI address -> ``goto`` the chain of its groups, ending in drop). Peers are the VPC's
+  own addresses.
 - NLB nodes with groups: table `inet <p>-sg` in the router namespace the nodes are
   addresses of, a nat chain (first packets only) at ``dstnat - 10``: new flows from the
   VPC to a node's address must match an ingress rule of its NLB's groups (verdict map
@@ -48,6 +53,7 @@ from ..planner import PlanBuilder
 from ..world import LINK_LOCAL_RESOLVER, METADATA_ADDRESS, World
 from .endpoints import endpoint_enis, node_link_name
 from .network import instance_namespace
+from .service_endpoints import router_of, service_enis
 from .nodes import node_namespace, node_public_ip, nodes, realized, transit_pattern
 
 #: Before the endpoint / listener DNAT (dstnat = -100), after conntrack (-200).
@@ -194,6 +200,28 @@ def endpoint_table(world: World, prefix: str, links: dict[str, list[str]],
     ))
 
 
+def service_endpoint_table(world: World, prefix: str, addresses: dict[str, list[str]],
+                           member_ips: dict[str, set[str]]) -> NftTable:
+    """`addresses`: {ENI address: its group ids} of the service endpoint ENIs of one VPC
+    router (their traffic is the router's own input)."""
+    used: set[str] = set()
+    chains: dict[str, NftChain] = {}
+    elements: dict[str, str] = {}
+    for address, groups in sorted(addresses.items()):
+        name = group_set_chain(groups)
+        if name not in chains:
+            chains[name] = NftChain(name, tuple(rule_statements(world, groups, False, used)) + ("drop",))
+        elements[address] = f"goto {name}"
+    return NftTable("inet", naming.table_name(prefix, "sgsvc"), (
+        *_sets(world, member_ips, used),
+        NftSet.map("svc_groups", "ipv4_addr", "verdict", elements),
+    ), (
+        *(chains[k] for k in sorted(chains)),
+        NftChain("input", ("ct state established,related accept", "ip daddr vmap @svc_groups"),
+                 "filter", "input", 0, "accept"),
+    ))
+
+
 def _lb_tag(lb_arn: str) -> str:
     return hashlib.sha256(lb_arn.encode()).hexdigest()[:12]
 
@@ -261,6 +289,14 @@ def contribute(world: World, builder: PlanBuilder) -> None:
     for router_ns, links in by_router.items():
         table = endpoint_table(world, prefix, links, member_ips)
         builder.namespace(router_ns).nft[table.name] = table
+    services: dict[str, dict[str, list[str]]] = {}
+    for svc in service_enis(world):
+        services.setdefault(router_of(prefix, svc), {})[svc.eni.private_ip] = list(
+            svc.eni.security_group_ids or svc.endpoint.security_group_ids)
+    for router_ns, addresses in services.items():
+        if builder.has(router_ns):
+            table = service_endpoint_table(world, prefix, addresses, member_ips)
+            builder.namespace(router_ns).nft[table.name] = table
     guarded: dict[str, list[LoadBalancer]] = {}
     for lb in world.load_balancers.values():
         mappings = nodes(world, lb) if realized(lb) and lb.security_group_ids else []

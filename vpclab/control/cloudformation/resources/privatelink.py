@@ -167,8 +167,12 @@ class VpcEndpoint(Provider):
         "SubnetIds": "SubnetIds", "SecurityGroupIds": "SecurityGroupIds", "RouteTableIds": "RouteTableIds"}
 
     def _create(self, api: Api, logical_id: str, props: Props, stack: StackRef) -> Outcome:
+        params = mapped(props, self._PARAMS)
+        if props.get("VpcEndpointType") == "Interface":
+            # CloudFormation's default is false, where the API's (for AWS services) is true.
+            params.setdefault("PrivateDnsEnabled", False)
         endpoint = api.call("ec2", "CreateVpcEndpoint", {
-            **mapped(props, self._PARAMS), **_policy(props),
+            **params, **_policy(props),
             "TagSpecifications": ec2_specs("vpc-endpoint", stack, props)})["VpcEndpoint"]
         return self._outcome(until(lambda: self._settled(api, endpoint["VpcEndpointId"])))
 
