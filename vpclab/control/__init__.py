@@ -9,6 +9,7 @@ from .cloudformation import change_sets, exports, recovery, stacks
 from .common import tags
 from .ec2 import (
     account_attributes,
+    credit_specifications,
     elastic_ips,
     images,
     instance_attributes,
@@ -18,13 +19,16 @@ from .ec2 import (
     instances,
     internet_gateways,
     key_pairs,
+    network_acls,
     network_interfaces,
     prefix_lists,
     regions,
     route_tables,
     security_group_rules,
     security_groups,
+    security_groups_for_vpc,
     subnets,
+    volumes,
     vpc_cidr_blocks,
     vpcs,
 )
@@ -40,6 +44,8 @@ AREAS = [
     internet_gateways, route_tables, prefix_lists,
     instances, instance_launch, instance_attributes, instance_metadata, instance_types, images, key_pairs, network_interfaces,
     elastic_ips,
+    # EC2: what Terraform's AWS provider reads besides
+    volumes, credit_specifications, network_acls, security_groups_for_vpc,
     # EC2: PrivateLink
     endpoint_services, endpoints, endpoint_connections, connection_notifications,
     # ELBv2

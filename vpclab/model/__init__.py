@@ -13,6 +13,7 @@ from .cloudformation import ChangeSet, Stack, StackEvent
 from .dataplane import TransitLink
 from .ec2 import (
     AccountRegion,
+    CreditSpecification,
     ElasticIp,
     Instance,
     InternetGateway,
@@ -21,6 +22,7 @@ from .ec2 import (
     RouteTable,
     SecurityGroup,
     Subnet,
+    Volume,
     Vpc,
 )
 from .elbv2 import Listener, LoadBalancer, TargetGroup, TargetHealth
@@ -29,7 +31,7 @@ from .privatelink import ConnectionNotification, Endpoint, EndpointService
 #: Every kind the store serves: `open_store(state_dir, KINDS)`.
 KINDS: tuple[type[Resource], ...] = (
     AccountRegion, Vpc, Subnet, SecurityGroup, NetworkInterface, Instance, KeyPair,
-    InternetGateway, RouteTable, ElasticIp,
+    InternetGateway, RouteTable, ElasticIp, Volume, CreditSpecification,
     LoadBalancer, TargetGroup, Listener, TargetHealth,
     EndpointService, Endpoint, ConnectionNotification,
     TransitLink,

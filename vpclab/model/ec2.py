@@ -272,3 +272,43 @@ class AccountRegion(Resource):
 
     default_vpc_id: str | None = None
     initialized: bool = False
+
+
+@dataclass
+class VolumeAttachment:
+    """A stored volume's attachment to an instance (AttachVolume). Its state shows
+    `attaching` until `lifecycle.SETTLE_DELAY` after `attach_time`, then `attached`; a
+    detach shows `detaching` as long after `detach_time`, then the attachment is gone."""
+
+    instance_id: str = ""
+    device: str = ""
+    attach_time: float = 0.0
+    detach_time: float | None = None
+    delete_on_termination: bool = False
+
+
+@resource("volume")
+@dataclass
+class Volume(Tagged):
+    """An EBS volume made by CreateVolume (vol-…). The root volume each instance shows is
+    not stored: it is derived from the instance (`control/ec2/volumes.py`)."""
+
+    availability_zone: str = ""
+    size: int = 8  # GiB
+    volume_type: str = "gp2"
+    iops: int | None = None
+    throughput: int | None = None
+    encrypted: bool = False
+    snapshot_id: str = ""
+    multi_attach_enabled: bool = False
+    client_token: str = ""
+    attachments: list[VolumeAttachment] = field(default_factory=list)
+
+
+@resource("credit-specification")
+@dataclass
+class CreditSpecification(Resource):
+    """A burstable instance's CPU credit option when it is not its type's default
+    (ModifyInstanceCreditSpecification); id is the instance's id."""
+
+    cpu_credits: str = "standard"  # standard | unlimited

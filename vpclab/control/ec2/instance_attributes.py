@@ -16,13 +16,13 @@ from ...store import Transaction
 from .images import find_image
 from .instance_launch import USER_DATA_LIMIT
 from .instance_types import check_architecture, check_instance_type
-from .instances import block_device_mapping, get_instances, root_device_name
+from .instances import block_device_mappings, get_instances, root_device_name
 from .network_interfaces import group_identifiers
 from .security_groups import find_groups
 
 # --- Attributes ----------------------------------------------------------------------------------
 
-def _attribute_value(tx: Transaction, inst: Instance, name: str) -> dict:
+def _attribute_value(tx: Transaction, inst: Instance, name: str, now: float) -> dict:
     root = root_device_name(inst)
     values: dict[str, dict] = {
         "instanceType": {"InstanceType": {"Value": inst.instance_type}},
@@ -33,8 +33,7 @@ def _attribute_value(tx: Transaction, inst: Instance, name: str) -> dict:
         "disableApiStop": {"DisableApiStop": {"Value": inst.disable_api_stop}},
         "instanceInitiatedShutdownBehavior": {"InstanceInitiatedShutdownBehavior": {"Value": inst.shutdown_behavior}},
         "rootDeviceName": {"RootDeviceName": {"Value": root}},
-        "blockDeviceMapping": {"BlockDeviceMappings": [] if inst.state == "terminated"
-                               else [block_device_mapping(inst, root)]},
+        "blockDeviceMapping": {"BlockDeviceMappings": block_device_mappings(tx, inst, root, now)},
         "productCodes": {"ProductCodes": []},
         "sourceDestCheck": {"SourceDestCheck": {"Value": True}},
         "groupSet": {"Groups": group_identifiers(tx, inst.security_group_ids)},
@@ -55,7 +54,7 @@ def describe_instance_attribute(ctx: RequestContext, req: dict) -> dict:
         raise MissingParameter("The request must contain the parameter Attribute")
     with ctx.read() as tx:
         inst = get_instances(tx, ctx, [req["InstanceId"]])[0]
-        return {"InstanceId": inst.id, **_attribute_value(tx, inst, name)}
+        return {"InstanceId": inst.id, **_attribute_value(tx, inst, name, ctx.now.timestamp())}
 
 
 _SIMPLE_ATTRIBUTES = {

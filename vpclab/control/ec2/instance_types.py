@@ -10,6 +10,7 @@ from ...model.instance_types import INSTANCE_TYPES, InstanceType
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterValue
 from ..common.filters import filter_and_page
+from .credit_specifications import default_cpu_credits
 from .images import Image
 
 #: What RunInstances launches when the request names no InstanceType (and no launch
@@ -51,6 +52,14 @@ def _type_info(name: str) -> dict:
         "BareMetal": False,
         "Hypervisor": t.hypervisor,
         "FreeTierEligible": t.free_tier_eligible,
+        "BurstablePerformanceSupported": default_cpu_credits(name) is not None,
+        "SupportedBootModes": ["uefi"] if t.architecture == "arm64"
+        else ["legacy-bios"] if t.hypervisor == "xen" else ["legacy-bios", "uefi"],
+        "EbsInfo": {"EbsOptimizedSupport": "unsupported" if t.hypervisor == "xen" else "default",
+                    "EncryptionSupport": "supported",
+                    "NvmeSupport": "unsupported" if t.hypervisor == "xen" else "required"},
+        "NetworkInfo": {"EnaSupport": "unsupported" if t.hypervisor == "xen" else "required",
+                        "Ipv6Supported": True, "EfaSupported": False},
     }
 
 
@@ -62,6 +71,7 @@ TYPE_FILTERS = {
     "memory-info.size-in-mib": lambda t: t["MemoryInfo"]["SizeInMiB"],
     "free-tier-eligible": lambda t: t["FreeTierEligible"],
     "hypervisor": lambda t: t["Hypervisor"],
+    "burstable-performance-supported": lambda t: t["BurstablePerformanceSupported"],
 }
 
 

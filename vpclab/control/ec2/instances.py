@@ -18,7 +18,6 @@ A terminated instance stays visible for an hour, as on AWS, or until the server 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Callable
 
@@ -39,6 +38,7 @@ from .images import find_image
 from .network_interfaces import group_identifiers, group_names, public_name, render_for_instance
 from .public_ips import assign_amazon_address, forget_eni, release_amazon_address
 from .regions import zone_by_name
+from .volume_attachments import has_root_volume, instance_attachments, root_volume_id
 
 STATE_CODES = INSTANCE_STATE_CODES
 
@@ -97,23 +97,30 @@ def get_instances(tx: Transaction, ctx: RequestContext, ids: list[str]) -> list[
 
 # --- Rendering -----------------------------------------------------------------------------------
 
-def _volume_id(inst: Instance) -> str:
-    return "vol-" + hashlib.sha256(f"vpclab:vol:{inst.id}".encode()).hexdigest()[:17]
-
-
 def root_device_name(inst: Instance) -> str:
     image = find_image(inst.region, inst.image_id)
     return image.root_device_name if image else "/dev/xvda"
 
 
-def block_device_mapping(inst: Instance, root: str) -> dict:
-    """The root EBS volume every instance shows: vpclab keeps no volumes, so its id is
-    derived from the instance's, the same in DescribeInstances and DescribeInstanceAttribute."""
-    return {
+def block_device_mappings(tx: Transaction, inst: Instance, root: str, now: float) -> list[dict]:
+    """The instance's EBS volumes as DescribeInstances and DescribeInstanceAttribute show
+    them: its root volume (`volume_attachments.root_volume_id`), then the volumes
+    AttachVolume gave it, none once it is terminated."""
+    if not has_root_volume(inst):
+        return []
+    mappings = [{
         "DeviceName": root,
         "Ebs": {"AttachTime": inst.launch_time, "DeleteOnTermination": True, "Status": "attached",
-                "VolumeId": _volume_id(inst)},
-    }
+                "VolumeId": root_volume_id(inst)},
+    }]
+    for live in instance_attachments(tx, inst, now):
+        mappings.append({
+            "DeviceName": live.attachment.device,
+            "Ebs": {"AttachTime": live.attachment.attach_time,
+                    "DeleteOnTermination": live.attachment.delete_on_termination,
+                    "Status": live.state, "VolumeId": live.volume.id},
+        })
+    return mappings
 
 
 def render(tx: Transaction, inst: Instance, state: str | None = None, public: bool = True) -> dict:
@@ -153,7 +160,7 @@ def render(tx: Transaction, inst: Instance, state: str | None = None, public: bo
         "VpcId": None if gone else inst.vpc_id,
         "PrivateIpAddress": None if gone else inst.private_ip,
         "Architecture": arch,
-        "BlockDeviceMappings": [] if gone else [block_device_mapping(inst, root)],
+        "BlockDeviceMappings": [] if gone else block_device_mappings(tx, inst, root, time.time()),
         "ClientToken": inst.client_token,
         "EbsOptimized": False,
         "EnaSupport": True,

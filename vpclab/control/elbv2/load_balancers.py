@@ -38,6 +38,7 @@ from ...protocol.errors import ValidationError
 from ...store import Transaction
 from ..common import lifecycle
 from ..common.dependents import load_balancer_users
+from ..common.ids import new_hex
 from ..common.lookup import find_owned
 from ..ec2.addresses import create_network_interface
 from ..ec2.default_vpc import ensure_default_vpc
@@ -207,6 +208,15 @@ def _groups(tx: Transaction, ctx: RequestContext, ids: list[str], vpc_id: str) -
     return out
 
 
+def node_attachment(now: float) -> dict:
+    """An NLB node ENI's attachment as EC2 shows it: an `ela-attach-…` attachment owned by
+    `amazon-aws`, at device index 1, which no API call may detach. Terraform's provider
+    finds a deleted NLB's ENIs by that owner and the `ELB net/…` description, and waits
+    until none is left."""
+    return {"attachment_id": "ela-attach-" + new_hex(17), "instance_owner_id": "amazon-aws", "device_index": 1,
+            "status": "attached", "attach_time": now, "delete_on_termination": False}
+
+
 def _add_node(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, subnet: Subnet, m: dict) -> SubnetMapping:
     zone = zone_by_name(ctx.region, subnet.availability_zone)
     eni = create_network_interface(
@@ -219,6 +229,7 @@ def _add_node(tx: Transaction, ctx: RequestContext, lb: LoadBalancer, subnet: Su
         owner_kind="load-balancer",
         owner_id=lb.id,
         private_ip=m.get("PrivateIPv4Address"),
+        attachment=node_attachment(ctx.now.timestamp()),
     )
     mapping = SubnetMapping(
         zone=subnet.availability_zone,
