@@ -122,3 +122,29 @@ def test_asking_for_nothing_passes(ec2, vpc):
                                   "ipv6-cidr-block-association.association-id", "ipv6-cidr-block-association.ipv6-pool"])
 def test_ipv6_filters_match_nothing(ec2, vpc, name):
     assert ec2.describe_vpcs(Filters=[{"Name": name, "Values": ["*"]}])["Vpcs"] == []
+
+
+def _elb_refused(call, **kwargs) -> None:
+    with pytest.raises(ClientError) as err:
+        call(**kwargs)
+    error = err.value.response["Error"]
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Code"] == "ValidationError"
+    assert "vpclab does not serve IPv6 yet" in error["Message"]
+
+
+def test_dualstack_load_balancers_and_ipv6_target_groups_are_refused(ec2, vpc, shared_server):
+    elb = shared_server.client("elbv2")
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.61.1.0/24", AvailabilityZone="ap-south-1a")["Subnet"]
+    before = elb.describe_load_balancers()["LoadBalancers"]
+    _elb_refused(elb.create_load_balancer, Name="dual", Type="network", Scheme="internal",
+                 Subnets=[subnet["SubnetId"]], IpAddressType="dualstack")
+    assert elb.describe_load_balancers()["LoadBalancers"] == before
+    _elb_refused(elb.create_target_group, Name="six", Protocol="TCP", Port=80, VpcId=vpc, TargetType="ip",
+                 IpAddressType="ipv6")
+    lb = elb.create_load_balancer(Name="four", Type="network", Scheme="internal",
+                                  Subnets=[subnet["SubnetId"]])["LoadBalancers"][0]
+    _elb_refused(elb.set_ip_address_type, LoadBalancerArn=lb["LoadBalancerArn"], IpAddressType="dualstack")
+    [shown] = elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"]
+    assert shown["IpAddressType"] == "ipv4"
+    elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])

@@ -164,8 +164,6 @@ def test_a_gateway_route_more_specific_than_a_secondary_block_is_refused(ec2, vp
     assert "only supports interface and instance targets" in err["Message"]
 
 
-@pytest.mark.xfail(strict=True, reason="target_groups._check_ip_target reads the VPC's primary block only: an "
-                                       "address in a secondary block is taken as outside the VPC")
 def test_an_ip_target_in_a_secondary_block(ec2, vpc, shared_server):
     vid = vpc["VpcId"]
     ec2.associate_vpc_cidr_block(VpcId=vid, CidrBlock="10.77.0.0/16")

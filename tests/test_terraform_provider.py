@@ -728,10 +728,6 @@ def test_credit_specifications_of_types_that_are_not_burstable(provider, network
     instance_delete(provider, state["id"])
 
 
-@pytest.mark.xfail(strict=True, reason="instance_launch.py (not this helper's): RunInstances refuses "
-                   "Placement.AvailabilityZone='' with 'Invalid availability zone: []'; AWS takes the empty "
-                   "zone as none, and terraform-provider-aws always sends it (buildInstanceOpts sets "
-                   "Placement.AvailabilityZone from the unset availability_zone)")
 def test_run_instances_with_an_empty_placement_zone(provider, network):
     out = provider.ec2.run_instances(ImageId=an_image(provider.ec2), InstanceType="t3.micro", MinCount=1, MaxCount=1,
                                      Placement={"AvailabilityZone": ""},
@@ -1627,10 +1623,6 @@ def test_instance_types_say_what_the_provider_reads(provider):
     assert burstable and all(t["InstanceType"].startswith(("t2.", "t3.", "t3a.", "t4g.")) for t in burstable)
 
 
-@pytest.mark.xfail(strict=True, reason="common/tags.py (not this helper's) does not know the vol- prefix: "
-                   "CreateTags on a volume answers InvalidID and DescribeTags lists none of a volume's tags; "
-                   "aws_ebs_volume's tag updates and aws_instance's volume_tags call them (the VOLUME id kind "
-                   "is control/ec2/volumes.py's)")
 def test_tags_of_a_volume(provider):
     vol = provider.ec2.create_volume(AvailabilityZone=ZONES[0], Size=1)
     try:
@@ -1643,9 +1635,6 @@ def test_tags_of_a_volume(provider):
         provider.ec2.delete_volume(VolumeId=vol["VolumeId"])
 
 
-@pytest.mark.xfail(strict=True, reason="instance_launch.py (not this helper's) ignores RunInstances' "
-                   "CreditSpecification: a t2 launched with credit_specification unlimited reads back standard "
-                   "(the option is credit_specifications.py's CreditSpecification record)")
 def test_run_instances_credit_specification(provider, network):
     out = provider.ec2.run_instances(ImageId=an_image(provider.ec2), InstanceType="t2.micro", MinCount=1, MaxCount=1,
                                      CreditSpecification={"CpuCredits": "unlimited"}, SubnetId=network["subnets"][0])

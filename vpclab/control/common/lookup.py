@@ -69,6 +69,7 @@ INTERNET_GATEWAY = IdKind("igw", "InvalidInternetGatewayID", "internetGateway ID
 ROUTE_TABLE = IdKind("rtb", "InvalidRouteTableID", "routeTable ID", malformed_stem="InvalidRouteTableId")
 ROUTE_TABLE_ASSOCIATION = IdKind("rtbassoc", "InvalidAssociationID", "association ID")
 ALLOCATION = IdKind("eipalloc", "InvalidAllocationID", "allocation ID")
+VOLUME = IdKind("vol", "InvalidVolume", "volume", malformed_stem="InvalidVolumeID")
 
 
 def find_owned(tx: Transaction, ctx: RequestContext, cls: type[T], rid: str) -> T | None:

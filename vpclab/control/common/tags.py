@@ -24,6 +24,7 @@ from .lookup import (
     ROUTE_TABLE,
     SERVICE,
     SUBNET,
+    VOLUME,
     VPC,
     IdKind,
     find_owned,
@@ -43,6 +44,7 @@ PREFIXES: dict[str, tuple[str, IdKind]] = {
     "sgr": ("security-group-rule", GROUP_RULE),
     "igw": ("internet-gateway", INTERNET_GATEWAY),
     "rtb": ("route-table", ROUTE_TABLE),
+    "vol": ("volume", VOLUME),
     "eipalloc": ("elastic-ip", ALLOCATION),
 }
 

@@ -71,9 +71,23 @@ def _modify_one(tx: Transaction, ctx: RequestContext, instance_id: str, credits:
     inst = find_owned(tx, ctx, Instance, instance_id)
     if inst is None or inst.state == "terminated":
         raise INSTANCE.not_found(instance_id)
+    if default_cpu_credits(inst.instance_type) is None:
+        raise _not_supported(instance_id)
+    set_cpu_credits(tx, inst, credits)
+
+
+def check_cpu_credits(value: object) -> None:
+    if value not in CPU_CREDITS:
+        raise InvalidParameterValue(f"Value ({value}) for parameter cpuCredits is invalid. "
+                                    "Valid values are: standard, unlimited.")
+
+
+def set_cpu_credits(tx: Transaction, inst: Instance, credits: str) -> None:
+    """Record `inst`'s credit option (a burstable type's; its default needs no record).
+    ModifyInstanceCreditSpecification and RunInstances' CreditSpecification both set it."""
     default = default_cpu_credits(inst.instance_type)
     if default is None:
-        raise _not_supported(instance_id)
+        return
     record = tx.get(CreditSpecification, inst.id)
     if credits == default:
         if record is not None:
@@ -88,10 +102,7 @@ def modify_instance_credit_specification(ctx: RequestContext, req: dict) -> dict
     if not specs:
         raise MissingParameter("The request must contain the parameter InstanceCreditSpecification")
     for spec in specs:
-        if spec.get("CpuCredits") not in CPU_CREDITS:
-            raise InvalidParameterValue(
-                f"Value ({spec.get('CpuCredits')}) for parameter cpuCredits is invalid. "
-                "Valid values are: standard, unlimited.")
+        check_cpu_credits(spec.get("CpuCredits"))
     successful, unsuccessful = [], []
     with ctx.write() as tx:
         for spec in specs:

@@ -22,6 +22,7 @@ from ..common.tags import tags_from_specs
 from .addresses import available_count, create_network_interface
 from .default_vpc import ensure_default_vpc
 from .images import get_image
+from .credit_specifications import check_cpu_credits, set_cpu_credits
 from .instance_metadata import for_launch
 from .instance_types import DEFAULT_INSTANCE_TYPE, check_architecture, check_instance_type
 from .instances import render
@@ -103,7 +104,8 @@ def _resolve_network(tx: Transaction, ctx: RequestContext, req: dict, count: int
     """(subnet, group ids, private ip, description, existing ENI, delete on termination)."""
     nics = req.get("NetworkInterfaces") or []
     placement = req.get("Placement") or {}
-    zone_name = placement.get("AvailabilityZone")
+    # An empty zone is none (terraform-provider-aws sends "" when no zone is configured).
+    zone_name = placement.get("AvailabilityZone") or None
     if zone_name is not None and zone_by_name(ctx.region, zone_name) is None:
         raise InvalidParameterValue(f"Invalid availability zone: [{zone_name}]")
     subnet_id = req.get("SubnetId")
@@ -186,6 +188,9 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
     _check_tag_specs(req.get("TagSpecifications"))
     instance_tags = tags_from_specs(req.get("TagSpecifications"), "instance")
     eni_tags = tags_from_specs(req.get("TagSpecifications"), "network-interface")
+    credits = (req.get("CreditSpecification") or {}).get("CpuCredits")
+    if credits is not None:
+        check_cpu_credits(credits)
     shutdown = req.get("InstanceInitiatedShutdownBehavior", "stop")
     if shutdown not in ("stop", "terminate"):
         raise InvalidParameterValue(
@@ -289,6 +294,8 @@ def run_instances(ctx: RequestContext, req: dict) -> dict:
                 metadata_options=dict(metadata_options),
             )
             tx.put(inst)
+            if credits:
+                set_cpu_credits(tx, inst, credits)
             launched.append(inst)
         # AWS answers `pending` (code 0) to RunInstances, before it shows the public
         # address (DescribeInstances does).

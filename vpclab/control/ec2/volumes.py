@@ -22,7 +22,7 @@ from ...store import Transaction
 from ..common.filters import filter_and_page
 from ..common.ids import new_id
 from ..common.lifecycle import SETTLE_DELAY
-from ..common.lookup import INSTANCE, IdKind, find_owned, get_owned
+from ..common.lookup import INSTANCE, VOLUME, find_owned, get_owned
 from ..common.tags import tag_list, tags_from_specs
 from .images import find_image
 from .images import render as render_image
@@ -35,7 +35,6 @@ from .volume_attachments import (
     root_volume_id,
 )
 
-VOLUME = IdKind("vol", "InvalidVolume", "volume", malformed_stem="InvalidVolumeID")
 
 #: Sizes each type takes, GiB (the EBS user guide's volume types).
 SIZE_RANGES = {"gp2": (1, 16384), "gp3": (1, 16384), "io1": (4, 16384), "io2": (4, 65536),

@@ -42,6 +42,14 @@ _TG_RES = re.compile(r"targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}")
 _LISTENER_RES = re.compile(r"listener/(app|net|gwy)/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}/[0-9a-f]{16}")
 
 
+def check_ipv4(ip_type: str | None) -> str:
+    """An IpAddressType vpclab serves (`ipv4`, the default), else the refusal: dualstack
+    and the IPv6 types are refused, never taken as IPv4 (as `common.ipv6` does for EC2)."""
+    if ip_type in (None, "ipv4"):
+        return "ipv4"
+    raise ValidationError(f"IP address type '{ip_type}' asks for IPv6: vpclab does not serve IPv6 yet; use 'ipv4'")
+
+
 def arn_prefix(ctx: RequestContext) -> str:
     return f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account}"
 

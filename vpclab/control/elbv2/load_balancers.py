@@ -45,6 +45,7 @@ from ..ec2.default_vpc import ensure_default_vpc
 from ..ec2.public_ips import AMAZON_ELB, assign_amazon_address, associate, forget_eni, holder
 from ..ec2.regions import zone_by_name
 from .common import (
+    check_ipv4,
     check_lb_name,
     err,
     find_lb,
@@ -264,9 +265,7 @@ def create_load_balancer(ctx: RequestContext, req: dict) -> dict:
     scheme = req.get("Scheme", "internet-facing")
     if scheme not in ("internet-facing", "internal"):
         raise ValidationError(f"Scheme '{scheme}' must be one of 'internet-facing, internal'")
-    ip_type = req.get("IpAddressType", "ipv4")
-    if ip_type != "ipv4":
-        raise ValidationError(f"IP address type '{ip_type}' is not supported by vpclab; use 'ipv4'")
+    ip_type = check_ipv4(req.get("IpAddressType"))
     if req.get("CustomerOwnedIpv4Pool"):
         raise ValidationError("Customer-owned IPv4 pools are only supported for Application Load Balancers")
     tags = tag_dict(req.get("Tags"))
@@ -455,8 +454,7 @@ def set_security_groups(ctx: RequestContext, req: dict) -> dict:
 def set_subnets(ctx: RequestContext, req: dict) -> dict:
     """Enable more zones. NLB zones are not removed here (vpclab's choice: AWS long refused
     removing NLB subnets; it now allows it in some cases we do not model)."""
-    if req.get("IpAddressType") not in (None, "ipv4"):
-        raise ValidationError(f"IP address type '{req['IpAddressType']}' is not supported by vpclab; use 'ipv4'")
+    check_ipv4(req.get("IpAddressType"))
     with ctx.write() as tx:
         lb = get_lb(tx, ctx, req["LoadBalancerArn"])
         nodes = _subnets(tx, ctx, _mappings_from(req), lb.scheme)
@@ -481,6 +479,5 @@ def set_subnets(ctx: RequestContext, req: dict) -> dict:
 def set_ip_address_type(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         lb = get_lb(tx, ctx, req["LoadBalancerArn"])
-    if req["IpAddressType"] != "ipv4":
-        raise ValidationError(f"IP address type '{req['IpAddressType']}' is not supported by vpclab; use 'ipv4'")
+    check_ipv4(req["IpAddressType"])
     return {"IpAddressType": lb.ip_address_type}

@@ -22,6 +22,7 @@ from ..common.lookup import find_owned
 from ..ec2.default_vpc import ensure_default_vpc
 from .common import (
     TARGET_GROUP,
+    check_ipv4,
     check_tg_name,
     err,
     find_tg,
@@ -239,9 +240,7 @@ def create_target_group(ctx: RequestContext, req: dict) -> dict:
             raise ValidationError("A VPC ID must be specified")
         if target_type == "alb" and protocol != "TCP":
             raise ValidationError("Target groups with target type 'alb' must use the TCP protocol")
-    ip_type = req.get("IpAddressType", "ipv4")
-    if ip_type != "ipv4":
-        raise ValidationError(f"IP address type '{ip_type}' is not supported by vpclab; use 'ipv4'")
+    ip_type = check_ipv4(req.get("IpAddressType"))
     if req.get("ProtocolVersion") and protocol not in ALB_PROTOCOLS:
         raise ValidationError("A protocol version can only be specified for HTTP and HTTPS target groups")
     hc = health_check(protocol, target_type, req)
@@ -421,7 +420,7 @@ def _check_ip_target(tx: Transaction, tg: TargetGroup, tid: str, zone: str | Non
     except ValueError:
         raise ValidationError(f"The IP address '{tid}' is not a valid IPv4 address") from None
     vpc = tx.get(Vpc, tg.vpc_id) if tg.vpc_id else None
-    if vpc is not None and ip in ipaddress.IPv4Network(vpc.cidr_block):
+    if vpc is not None and any(ip in ipaddress.IPv4Network(block) for block in vpc.ipv4_cidr_blocks()):
         subnet = next((s for s in tx.list(Subnet, vpc_id=vpc.id)
                        if ip in ipaddress.IPv4Network(s.cidr_block)), None)
         if zone == "all":
