@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ...model.ec2 import Subnet, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...store import Transaction
-from ..common.filters import filter_and_page
+from ..common.filters import by_ids, filter_and_page
 from ..common.lookup import IdKind
 from .default_vpc import ensure_default_vpc
 
@@ -84,12 +84,7 @@ def describe_network_acls(ctx: RequestContext, req: dict) -> dict:
     ids = req.get("NetworkAclIds")
     for acl_id in ids or ():
         NETWORK_ACL.check(acl_id)
-    if ids:
-        known = {a["NetworkAclId"] for a in acls}
-        missing = [i for i in ids if i not in known]
-        if missing:
-            raise NETWORK_ACL.not_found(missing)
-        acls = [a for a in acls if a["NetworkAclId"] in ids]
+    acls = by_ids(acls, ids, lambda a: a["NetworkAclId"], NETWORK_ACL.not_found)
     page, token = filter_and_page(acls, req.get("Filters"), FILTERS,
                                   tags=lambda a: {t["Key"]: t["Value"] for t in a["Tags"]},
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))

@@ -19,7 +19,7 @@ from ...model.ec2 import Instance, Volume, VolumeAttachment
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterValue, MissingParameter
 from ...store import Transaction
-from ..common.filters import filter_and_page
+from ..common.filters import by_ids, filter_and_page
 from ..common.ids import new_id
 from ..common.lifecycle import SETTLE_DELAY
 from ..common.lookup import INSTANCE, VOLUME, find_owned, get_owned
@@ -177,12 +177,7 @@ def describe_volumes(ctx: RequestContext, req: dict) -> dict:
     ids = req.get("VolumeIds")
     for vid in ids or ():
         VOLUME.check(vid)
-    if ids:
-        known = {r["VolumeId"] for r in rows}
-        missing = [v for v in ids if v not in known]
-        if missing:
-            raise VOLUME.not_found(missing)
-        rows = [r for r in rows if r["VolumeId"] in ids]
+    rows = by_ids(rows, ids, lambda r: r["VolumeId"], VOLUME.not_found)
     page, token = filter_and_page(rows, req.get("Filters"), FILTERS,
                                   tags=lambda r: {t["Key"]: t["Value"] for t in r["Tags"]},
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
