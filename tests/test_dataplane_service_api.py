@@ -6,6 +6,7 @@ CA, as an SDK in the instance does. Root only; everything made is removed."""
 from __future__ import annotations
 
 import http.client
+import subprocess
 import os
 import socket
 import ssl
@@ -20,7 +21,7 @@ from botocore.credentials import Credentials
 
 from vpclab import model
 from vpclab.dataplane.agents.service_api import ServiceApi
-from vpclab.dataplane.areas.network import instance_namespace
+from vpclab.dataplane.areas.network import instance_namespace, vpc_namespace
 from vpclab.dataplane.world import World
 from vpclab.kernel import netns
 from vpclab.model.aws_services import lookup
@@ -197,3 +198,62 @@ def test_deleted_endpoint_leaves_nothing_answering(lab, backend, prefix):
     assert agent.listening() == []
     with pytest.raises(OSError):
         ask(prefix, state_dir, timeout=1.0)
+
+
+def tcp_segments_in(namespace: str) -> int:
+    """The TCP segments `namespace`'s own stack has taken in (/proc/thread-self/net/snmp, read from a thread in it)."""
+    lines = netns.run_in(namespace, lambda: open("/proc/thread-self/net/snmp").read()).splitlines()
+    names, values = [line.split() for line in lines if line.startswith("Tcp:")]
+    return int(values[names.index("InSegs")])
+
+
+def test_a_consumer_cannot_reach_the_providers_api_endpoint_over_a_privatelink_link(backend, prefix, tmp_path):
+    """The provider's VPC holds an endpoint to EC2 (its ENI an address of the provider's
+    router) and an NLB a consumer reaches over PrivateLink. The consumer's root sends to
+    that ENI address through its own endpoint's link (a host route via its endpoint ENI,
+    which the provider's router answers ARP for): nothing of the API may answer, or the
+    consumer would act as the provider's account."""
+    from tests.helpers.worlds import add_endpoint, add_service, provider_world
+
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(exist_ok=True)
+    store = open_store(state_dir, model.KINDS)
+    gateway = Gateway(store, guard=RequestGuard())
+    w = provider_world()
+    add_service(w)
+    consumer_ep = add_endpoint(w, 1, "available", link=0)
+    consumer_eni = w.enis[consumer_ep.network_interface_ids[0]]
+    subnets = [s for s in w.subnets.values() if s.vpc_id == "vpc-c"]
+    add_instance(w, "i-c", subnets[0], "172.31.32.30", groups=("sg-out",))
+    everything = [SecurityGroupRule(id="sgr-all-in", egress=False, protocol="-1", cidr_ipv4="0.0.0.0/0"),
+                  SecurityGroupRule(id="sgr-all-out", egress=True, protocol="-1", cidr_ipv4="0.0.0.0/0")]
+    w.security_groups["sg-out"] = SecurityGroup(id="sg-out", account=A2, region=R, vpc_id="vpc-c", rules=everything)
+    w.security_groups["sg-ep"] = SecurityGroup(id="sg-ep", account=A2, region=R, vpc_id="vpc-c", rules=everything)
+    w.security_groups["sg-api"] = SecurityGroup(id="sg-api", account=A1, region=R, vpc_id="vpc-p", rules=everything)
+    provider_subnet = next(s for s in w.subnets.values() if s.vpc_id == "vpc-p" and s.cidr_block == "172.31.0.0/20")
+    service, _region = lookup(f"com.amazonaws.{R}.ec2") or (None, None)
+    assert service is not None
+    w.endpoints["vpce-ec2"] = Endpoint(
+        id="vpce-ec2", account=A1, region=R, vpc_id="vpc-p", service_name=service.service_name(R),
+        service_id=service.service_id(R, "Interface"), service_account="amazon", state="available",
+        subnet_ids=[provider_subnet.id], network_interface_ids=["eni-vpce"], security_group_ids=["sg-api"],
+        private_dns_enabled=True, private_dns_name=EC2_NAME, dns_entries=[{"DnsName": EC2_NAME}])
+    w.enis["eni-vpce"] = NetworkInterface(
+        id="eni-vpce", account=A1, region=R, vpc_id="vpc-p", subnet_id=provider_subnet.id, private_ip=ENI_IP,
+        security_group_ids=["sg-api"], owner_kind="vpc-endpoint", owner_id="vpce-ec2", interface_type="vpc_endpoint")
+    backend.apply(plan_of(w, prefix))
+    agent = ServiceApi(_Host(prefix, state_dir, gateway))
+    agent.sync(w)
+    try:
+        assert [listener.address for listener in agent.listening()] == [ENI_IP]
+        consumer_ns = instance_namespace(prefix, "i-c")
+        subprocess.run(["ip", "-n", consumer_ns, "route", "add", f"{ENI_IP}/32", "via", consumer_eni.private_ip,
+                        "dev", "eth0"], check=True)
+        router = vpc_namespace(prefix, "vpc-p")
+        before = tcp_segments_in(router)
+        with pytest.raises(OSError):  # dropped at the provider's router: the connect times out
+            ask(prefix, state_dir, timeout=1.5)
+        assert tcp_segments_in(router) == before  # not one SYN reached the router's TCP
+    finally:
+        agent.close()
+        store.close()

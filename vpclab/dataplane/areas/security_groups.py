@@ -18,8 +18,8 @@ dropped silently (a default deny: a client times out, as on AWS).
 - ENIs of endpoints to services vpclab serves (`service_endpoints`): table
   `inet <p>-sgsvc` in the VPC's own router, whose addresses they are; an input chain
   sends each new flow to one of their addresses through the verdict map ``svc_groups``
-  (ENI address -> ``goto`` the chain of its groups, ending in drop). Peers are the VPC's
-  own addresses.
+  (ENI address -> ``goto`` the chain of its groups, ending in drop), and drops whatever
+  comes to them from an endpoint link (another VPC). Peers are the VPC's own addresses.
 - NLB nodes with groups: table `inet <p>-sg` in the router namespace the nodes are
   addresses of, a nat chain (first packets only) at ``dstnat - 10``: new flows from the
   VPC to a node's address must match an ingress rule of its NLB's groups (verdict map
@@ -215,9 +215,14 @@ def service_endpoint_table(world: World, prefix: str, addresses: dict[str, list[
     return NftTable("inet", naming.table_name(prefix, "sgsvc"), (
         *_sets(world, member_ips, used),
         NftSet.map("svc_groups", "ipv4_addr", "verdict", elements),
+        NftSet.of("svc_addresses", "ipv4_addr", sorted(addresses)),
     ), (
         *(chains[k] for k in sorted(chains)),
-        NftChain("input", ("ct state established,related accept", "ip daddr vmap @svc_groups"),
+        # Nothing from another VPC (an endpoint link ending in this router) reaches the
+        # API: it would act as this VPC's account. (The nlb table drops such new flows
+        # too; this holds whatever that table says.)
+        NftChain("input", (f'iifname "{transit_pattern(prefix)}" ip daddr @svc_addresses drop',
+                           "ct state established,related accept", "ip daddr vmap @svc_groups"),
                  "filter", "input", 0, "accept"),
     ))
 
