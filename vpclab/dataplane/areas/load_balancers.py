@@ -49,7 +49,6 @@ TLS listeners are not realized (vpclab terminates no TLS).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 from ...kernel import naming
@@ -59,6 +58,7 @@ from ...model.observed import mark_load_balancer_active
 from ..planner import PlanBuilder
 from ..world import Reporter, World
 from .internet import gateway_link
+from .network import router_address
 from .nodes import (
     COUNT_TABLE,
     ENDPOINT_ALL,
@@ -227,19 +227,11 @@ def count_table(world: World, prefix: str, members: list[tuple[LoadBalancer, Sub
 
 
 def node_address(builder: PlanBuilder, world: World, prefix: str, mapping: SubnetMapping) -> None:
-    """The node's private IP as a /32 on its subnet's bridge in the router (no prefix
-    route of its own: the gateway's address keeps the subnet's)."""
+    """The node's private IP as an address of its router on its subnet (`network.router_address`)."""
     ns = node_namespace(world, prefix, mapping)
     if ns is None:
         return  # its subnet is unknown: no bridge to hold the address (`nodes` leaves such out)
-    router = builder.namespace(ns)
-    name = naming.bridge_name(prefix, mapping.subnet_id)
-    bridge = router.bridges.get(name)
-    if bridge is None:
-        return
-    address = f"{mapping.private_ip}/32"
-    if address not in bridge.addresses:
-        router.bridges[name] = dataclasses.replace(bridge, addresses=(*bridge.addresses, address))
+    router_address(builder, ns, mapping.subnet_id, mapping.private_ip)
 
 
 def contribute(world: World, builder: PlanBuilder) -> None:

@@ -17,6 +17,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 from ...kernel import naming
 from ...kernel.topology import Bridge, Interface, Route, VethPair
 from ..planner import PlanBuilder
@@ -72,6 +74,21 @@ def instance_namespace(prefix: str, instance_id: str) -> str:
 def service_bridge(prefix: str, vpc_id: str) -> str:
     """The port-less bridge of a VPC namespace that holds its local service addresses."""
     return naming.bridge_name(prefix, vpc_id + "/services")
+
+
+def router_address(builder: PlanBuilder, namespace: str, subnet_id: str, ip: str) -> None:
+    """`ip` as an address of router `namespace` on `subnet_id`: a /32 on the subnet's
+    bridge (no prefix route of its own: the gateway's address keeps the subnet's). NLB
+    nodes and the ENIs of endpoints to vpclab's services are such addresses. Nothing is
+    added where the plan has no such router or bridge."""
+    if not builder.has(namespace):
+        return
+    router = builder.namespace(namespace)
+    name = naming.bridge_name(builder.prefix, subnet_id)
+    bridge = router.bridges.get(name)
+    address = f"{ip}/32"
+    if bridge is not None and address not in bridge.addresses:
+        router.bridges[name] = dataclasses.replace(bridge, addresses=(*bridge.addresses, address))
 
 
 def attach_to_subnet(builder: PlanBuilder, world: World, prefix: str, namespace: str,

@@ -20,17 +20,15 @@ but carry nothing: nothing answers at their addresses.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ...kernel import naming
 from ...model import aws_services
 from ...model.ec2 import NetworkInterface
 from ...model.privatelink import Endpoint
 from ..planner import PlanBuilder
 from ..world import World
-from .network import vpc_namespace
+from .network import router_address, vpc_namespace
 
 #: Endpoint states in which the API answers at the ENIs.
 SERVING_STATES = ("pending", "available")
@@ -89,16 +87,5 @@ def router_of(prefix: str, e: ServiceEni) -> str:
 
 
 def contribute(world: World, builder: PlanBuilder) -> None:
-    prefix = builder.prefix
     for e in service_enis(world):
-        ns = router_of(prefix, e)
-        if not builder.has(ns):
-            continue
-        router = builder.namespace(ns)
-        name = naming.bridge_name(prefix, e.eni.subnet_id)
-        bridge = router.bridges.get(name)
-        if bridge is None:
-            continue
-        address = f"{e.eni.private_ip}/32"
-        if address not in bridge.addresses:
-            router.bridges[name] = dataclasses.replace(bridge, addresses=(*bridge.addresses, address))
+        router_address(builder, router_of(builder.prefix, e), e.eni.subnet_id, e.eni.private_ip)
