@@ -5,7 +5,8 @@ of each other's resources except where AWS lets them (an endpoint service's prin
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import TypeVar
 
 from ...protocol.dispatch import RequestContext
@@ -15,6 +16,7 @@ from .filters import by_ids
 from .ids import is_well_formed
 
 T = TypeVar("T", bound=Resource)
+Item = TypeVar("Item")
 
 
 class IdKind:
@@ -46,13 +48,15 @@ class IdKind:
         if not is_well_formed(value, self.prefix):
             raise self.malformed(value)
 
-    def select(self, items: Iterable[T], ids: list[str] | None) -> list[T]:
+    def select(self, items: Iterable[Item], ids: list[str] | None,
+               id_of: Callable[[Item], str] | None = None) -> list[Item]:
         """The `items` a Describe call's ids name (all of them when it names none):
         `.Malformed` for an id not of this kind's form, then `.NotFound` naming every id
-        that is not among `items`."""
+        that is not among `items`. `id_of`: an item's id (a resource's `id` by default;
+        a rendered row's id member for kinds vpclab derives rather than stores)."""
         for rid in ids or ():
             self.check(rid)
-        return by_ids(items, ids, lambda o: o.id, self.not_found)
+        return by_ids(items, ids, id_of or attrgetter("id"), self.not_found)
 
 
 VPC = IdKind("vpc", "InvalidVpcID", "vpc ID")

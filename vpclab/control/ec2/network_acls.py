@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ...model.ec2 import Subnet, Vpc
 from ...protocol.dispatch import RequestContext, operation
 from ...store import Transaction
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.lookup import IdKind
 from .default_vpc import ensure_default_vpc
 
@@ -81,10 +81,7 @@ def describe_network_acls(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         vpcs = sorted(tx.list(Vpc, ctx.account, ctx.region), key=lambda v: v.created)
         acls = [render(tx, v) for v in vpcs]
-    ids = req.get("NetworkAclIds")
-    for acl_id in ids or ():
-        NETWORK_ACL.check(acl_id)
-    acls = by_ids(acls, ids, lambda a: a["NetworkAclId"], NETWORK_ACL.not_found)
+    acls = NETWORK_ACL.select(acls, req.get("NetworkAclIds"), lambda a: a["NetworkAclId"])
     page, token = filter_and_page(acls, req.get("Filters"), FILTERS,
                                   tags=lambda a: {t["Key"]: t["Value"] for t in a["Tags"]},
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))

@@ -19,7 +19,7 @@ from ...model.ec2 import Instance, Volume, VolumeAttachment
 from ...protocol.dispatch import RequestContext, operation
 from ...protocol.errors import AwsError, InvalidParameterValue, MissingParameter
 from ...store import Transaction
-from ..common.filters import by_ids, filter_and_page
+from ..common.filters import filter_and_page
 from ..common.ids import new_id
 from ..common.lifecycle import SETTLE_DELAY
 from ..common.lookup import INSTANCE, VOLUME, find_owned, get_owned
@@ -174,10 +174,7 @@ def describe_volumes(ctx: RequestContext, req: dict) -> dict:
     with ctx.read() as tx:
         rows = [_root_volume(i) for i in visible_instances(tx, ctx) if has_root_volume(i)]
         rows += [render(tx, v, now) for v in _stored(tx, ctx)]
-    ids = req.get("VolumeIds")
-    for vid in ids or ():
-        VOLUME.check(vid)
-    rows = by_ids(rows, ids, lambda r: r["VolumeId"], VOLUME.not_found)
+    rows = VOLUME.select(rows, req.get("VolumeIds"), lambda r: r["VolumeId"])
     page, token = filter_and_page(rows, req.get("Filters"), FILTERS,
                                   tags=lambda r: {t["Key"]: t["Value"] for t in r["Tags"]},
                                   max_results=req.get("MaxResults"), next_token=req.get("NextToken"))
