@@ -9,12 +9,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import time
 
 import pytest
 
 from tests.helpers.accounts import ACCOUNT_1, REGION
 from tests.helpers.errors import error_of
+from tests.helpers.privatelink import endpoint, wait_state
 
 ACCOUNT = "555555555555"
 EC2 = f"com.amazonaws.{REGION}.ec2"
@@ -43,20 +43,6 @@ def make_vpc(ec2, dns: bool = True, zones: int = 2) -> tuple[str, list[str]]:
     subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{n}.{i}.0/24", AvailabilityZone=ZONES[i])
                ["Subnet"]["SubnetId"] for i in range(zones)]
     return vpc_id, subnets
-
-
-def endpoint(ec2, endpoint_id: str) -> dict:
-    return ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
-
-
-def wait_state(ec2, endpoint_id: str, state: str, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        ep = endpoint(ec2, endpoint_id)
-        if ep["State"] == state or time.monotonic() > deadline:
-            assert ep["State"] == state
-            return ep
-        time.sleep(0.1)
 
 
 def details(ec2, **kwargs) -> list[dict]:

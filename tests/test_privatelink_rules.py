@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import time
 import urllib.request
 
 import botocore.exceptions
@@ -15,6 +14,7 @@ import pytest
 
 from tests.helpers.accounts import ACCOUNT_1, ACCOUNT_2, REGION  # provider, consumer
 from tests.helpers.errors import error_of
+from tests.helpers.privatelink import endpoint, wait_state
 from vpclab.control.privatelink.connection_notifications import read_notifications
 
 ACCOUNT_3 = "333333333333"
@@ -52,20 +52,6 @@ def make_endpoint(srv, svc: dict, account: str = ACCOUNT_2, zones: int = 3, **kw
     return ec2.create_vpc_endpoint(
         VpcEndpointType="Interface", VpcId=vpc_id, ServiceName=svc["ServiceName"],
         SubnetIds=[s["SubnetId"] for s in subnets], **kwargs)["VpcEndpoint"]
-
-
-def endpoint(ec2, endpoint_id: str) -> dict:
-    return ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]
-
-
-def wait_state(ec2, endpoint_id: str, state: str, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        ep = endpoint(ec2, endpoint_id)
-        if ep["State"] == state or time.monotonic() > deadline:
-            assert ep["State"] == state
-            return ep
-        time.sleep(0.1)
 
 
 def connection(ec2, endpoint_id: str) -> dict:
