@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .private_file import write_private
+
 DIRECTORY = "tls"
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
@@ -42,21 +44,6 @@ def ca_cert_path(state_dir: Path) -> Path:
 def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vpclab"),
                       x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `path` mode 0600 from its first byte (never readable by others, even briefly)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _write_public(path: Path, data: bytes) -> None:
@@ -112,7 +99,7 @@ class CertificateAuthority:
                                                  encipher_only=False, decipher_only=False), critical=True)
                     .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                     .sign(key, hashes.SHA256()))
-            _write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+            write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
                                                        serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()))
             _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
@@ -157,7 +144,7 @@ class CertificateAuthority:
         with tempfile.TemporaryDirectory(prefix="vpclab-tls-") as tmp:
             cert_file, key_file = Path(tmp) / "chain.pem", Path(tmp) / "key.pem"
             cert_file.write_bytes(chain)
-            _write_private(key_file, private)
+            write_private(key_file, private)
             context.load_cert_chain(cert_file, key_file)
         with self._lock:
             self._contexts.setdefault(key, context)

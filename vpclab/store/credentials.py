@@ -11,12 +11,13 @@ issued while it runs are accepted at once, without a restart.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import string
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from .private_file import write_private
 
 FILE_NAME = "credentials.json"
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
@@ -68,18 +69,4 @@ class Credentials:
     def add(self, key: AccessKey) -> None:
         """Write the file with the new key, durably, readable by its owner only."""
         keys = [*self._load().values(), key]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(FILE_NAME + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # an older tmp file may have had another mode
-            os.write(fd, json.dumps({"keys": [asdict(k) for k in keys]}, indent=1).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private(self.path, json.dumps({"keys": [asdict(k) for k in keys]}, indent=1).encode())
